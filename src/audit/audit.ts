@@ -1,0 +1,76 @@
+import type { Writable } from 'node:stream';
+
+/**
+ * Security audit events: one JSON object per line. Field values are identifiers, addresses,
+ * fingerprints and counters only — never key material, signatures or payload bytes.
+ */
+export type AuditEvent =
+  | { event: 'relay.started'; relay: string; listen: string; host_key: string }
+  | { event: 'relay.draining'; relay: string; connections: number }
+  | { event: 'relay.stopped'; relay: string }
+  | { event: 'policy.loaded'; file: string; keys: number; errors: number }
+  | { event: 'conn.refused'; ip: string; reason: string }
+  | { event: 'conn.closed'; conn: string; ip: string; fp?: string; reason: string; ms: number }
+  | { event: 'auth.accepted'; conn: string; ip: string; user: string; fp: string; key: string }
+  | {
+      event: 'auth.refused';
+      conn: string;
+      ip: string;
+      user: string;
+      method: string;
+      fp?: string;
+      reason: string;
+    }
+  | { event: 'name.registered'; conn: string; fp: string; name: string; port: number; form: string }
+  | {
+      event: 'name.refused';
+      conn: string;
+      fp: string;
+      request: string;
+      reason: string;
+      held_by?: string;
+    }
+  | {
+      event: 'name.taken_over';
+      conn: string;
+      previous: string;
+      fp: string;
+      name: string;
+      port: number;
+    }
+  | { event: 'name.released'; conn: string; fp: string; name: string; port: number; reason: string }
+  | { event: 'connect.refused'; conn: string; fp: string; to: string; via: string; reason: string }
+  | {
+      event: 'connect.closed';
+      conn: string;
+      fp: string;
+      to: string;
+      via: string;
+      device_conn: string;
+      bytes_to_device: number;
+      bytes_from_device: number;
+      ms: number;
+    }
+  | { event: 'request.refused'; conn: string; fp?: string; request: string; detail?: string };
+
+export interface AuditSink {
+  record(event: AuditEvent): void;
+}
+
+/** Writes audit events as JSON lines with an ISO timestamp first. */
+export class JsonLinesAudit implements AuditSink {
+  readonly #out: Writable;
+  readonly #now: () => Date;
+
+  constructor(out: Writable, now: () => Date = () => new Date()) {
+    this.#out = out;
+    this.#now = now;
+  }
+
+  record(event: AuditEvent): void {
+    this.#out.write(`${JSON.stringify({ ts: this.#now().toISOString(), ...event })}\n`);
+  }
+}
+
+/** Discards events (for embedding and tests that do not look at the audit trail). */
+export const nullAudit: AuditSink = { record() {} };

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { isBurrowError } from '../core/errors.js';
+import { registerRelayCommand } from './relay-command.js';
+import { VERSION } from './version.js';
+
+/** Exit status for bad flags or config, as most Unix tools use. */
+const EXIT_USAGE = 2;
+
+function buildProgram(): Command {
+  const program = new Command('burrow')
+    .description(
+      'Reach machines with no public address (NAT, containers, bastions) with plain OpenSSH,\n' +
+        'and keep those paths alive through relay reboots, network drops and roaming.',
+    )
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerRelayCommand(program);
+  for (const c of program.commands) c.exitOverride().showHelpAfterError();
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed the message (or the help/version text).
+      process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+    }
+    if (isBurrowError(err)) {
+      process.stderr.write(`burrow: ${err.message}\n`);
+      process.exit(err.code === 'CONFIG_INVALID' || err.code === 'KEY_INVALID' ? EXIT_USAGE : 1);
+    }
+    process.stderr.write(`burrow: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  }
+}
+
+void main(process.argv);

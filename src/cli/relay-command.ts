@@ -1,0 +1,267 @@
+import { existsSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { ENV_PREFIX } from '../core/constants.js';
+import { configError } from '../core/errors.js';
+import { MemoryRegistry } from '../registry/memory.js';
+import { type RelayConfig, startRelay } from '../relay/index.js';
+import { DEFAULT_CIPHERS } from '../ssh/server.js';
+import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
+import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
+import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js';
+import { PolicyFile } from './policy-source.js';
+
+export function defaultDataDir(): string {
+  return process.env[`${ENV_PREFIX}DATA_DIR`] ?? join(homedir(), '.burrow');
+}
+
+const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
+# Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
+#
+#   a device that may register dev1 (ssh -N -R dev1:22:localhost:22 relay):
+# permitlisten="dev1:22" ssh-ed25519 AAAA... device-dev1
+#   an operator who may reach every device's port 22 from one network:
+# permitopen="*:22",from="10.0.0.0/8" ssh-ed25519 AAAA... alice@laptop
+#
+# The relay re-reads this file when it changes and on SIGHUP.
+`;
+
+interface RelayFlags {
+  listen: string;
+  hostKey?: string;
+  authorizedKeys?: string;
+  auditLog: string;
+  relayId?: string;
+  keepaliveInterval: string;
+  keepaliveCount: string;
+  loginGraceTime: string;
+  maxAuthTries: string;
+  maxStartups: string;
+  maxStartupsPerSource: string;
+  maxChannels: string;
+  drainGrace: string;
+  ciphers?: string;
+  logLevel: string;
+}
+
+/** Adds an option that can also come from BURROW_<NAME> in the environment. */
+function opt(flags: string, description: string, env: string, def?: string): Option {
+  const o = new Option(flags, description).env(`${ENV_PREFIX}${env}`);
+  return def === undefined ? o : o.default(def);
+}
+
+export function registerRelayCommand(program: Command): void {
+  program
+    .command('relay')
+    .summary('run a relay: devices register names with ssh -R, clients reach them with ssh -J')
+    .description(
+      'Runs an SSH relay. Devices register a name with `ssh -N -R NAME:PORT:localhost:PORT relay`\n' +
+        '(or -R /path/NAME.sock:localhost:22); clients reach it with `ssh -J relay user@NAME`,\n' +
+        '`ssh -W NAME:PORT relay`, `ssh -L LPORT:NAME:PORT relay` or `ssh relay nc -U /path/NAME.sock`.\n' +
+        'What each key may register and reach comes from an authorized_keys file (permitlisten,\n' +
+        'permitopen, from, expiry-time); everything else is denied. SIGHUP reloads it; SIGTERM drains.',
+    )
+    .addOption(opt('--listen <host:port>', 'address to listen on', 'LISTEN', '0.0.0.0:2222'))
+    .addOption(
+      opt(
+        '--host-key <file>',
+        'ed25519 host key; created (0600) if missing [default: <data-dir>/relay_host_ed25519_key]',
+        'HOST_KEY',
+      ),
+    )
+    .addOption(
+      opt(
+        '--authorized-keys <file>',
+        'policy file in authorized_keys format [default: <data-dir>/authorized_keys]',
+        'AUTHORIZED_KEYS',
+      ),
+    )
+    .addOption(
+      opt('--audit-log <file|->', 'JSON-lines audit trail; "-" is stdout', 'AUDIT_LOG', '-'),
+    )
+    .addOption(
+      opt(
+        '--relay-id <id>',
+        'name of this relay in logs and the registry [default: hostname:port]',
+        'RELAY_ID',
+      ),
+    )
+    .addOption(
+      opt(
+        '--keepalive-interval <duration>',
+        'probe every connection this often',
+        'KEEPALIVE_INTERVAL',
+        '5s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--keepalive-count <n>',
+        'drop a connection after this many unanswered probes',
+        'KEEPALIVE_COUNT',
+        '3',
+      ),
+    )
+    .addOption(
+      opt(
+        '--login-grace-time <duration>',
+        'time allowed to authenticate',
+        'LOGIN_GRACE_TIME',
+        '20s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-auth-tries <n>',
+        'failed authentication attempts before disconnect',
+        'MAX_AUTH_TRIES',
+        '6',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-startups <n>',
+        'unauthenticated connections allowed at once',
+        'MAX_STARTUPS',
+        '512',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-startups-per-source <n>',
+        'unauthenticated connections allowed at once from one address',
+        'MAX_STARTUPS_PER_SOURCE',
+        '32',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-channels <n>',
+        'forwarded channels open at once per connection',
+        'MAX_CHANNELS',
+        '1024',
+      ),
+    )
+    .addOption(
+      opt(
+        '--drain-grace <duration>',
+        'on SIGTERM, how long to wait for agents to move',
+        'DRAIN_GRACE',
+        '10s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--ciphers <list>',
+        `SSH ciphers offered, in order [default: ${DEFAULT_CIPHERS.join(',')}]`,
+        'CIPHERS',
+      ),
+    )
+    .addOption(
+      opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
+        LOG_LEVELS,
+      ),
+    )
+    .action(async (flags: RelayFlags) => {
+      await runRelay(flags);
+    });
+}
+
+function buildConfig(flags: RelayFlags, hostKey: RelayConfig['hostKey']): RelayConfig {
+  const listen = parseHostPort('--listen', flags.listen);
+  return {
+    relayId: flags.relayId ?? `${hostname()}:${listen.port}`,
+    host: listen.host,
+    port: listen.port,
+    hostKey,
+    keepaliveIntervalMs: parseDuration('--keepalive-interval', flags.keepaliveInterval),
+    keepaliveCountMax: parseCount('--keepalive-count', flags.keepaliveCount, 1, 100),
+    loginGraceMs: parseDuration('--login-grace-time', flags.loginGraceTime),
+    maxAuthTries: parseCount('--max-auth-tries', flags.maxAuthTries, 1, 100),
+    maxStartups: parseCount('--max-startups', flags.maxStartups),
+    maxStartupsPerSource: parseCount('--max-startups-per-source', flags.maxStartupsPerSource),
+    maxChannels: parseCount('--max-channels', flags.maxChannels),
+    drainGraceMs: parseDuration('--drain-grace', flags.drainGrace),
+    registryTtlMs: 30_000,
+    ...(flags.ciphers ? { ciphers: parseList(flags.ciphers) } : {}),
+  };
+}
+
+async function runRelay(flags: RelayFlags): Promise<void> {
+  // Validate everything before touching the filesystem or the network.
+  parseHostPort('--listen', flags.listen);
+  const log = createLogger(flags.logLevel as LogLevel);
+  const dataDir = defaultDataDir();
+  const hostKeyPath = flags.hostKey ?? join(dataDir, 'relay_host_ed25519_key');
+  const keysPath = flags.authorizedKeys ?? join(dataDir, 'authorized_keys');
+  if (flags.authorizedKeys === undefined && !existsSync(keysPath)) {
+    writeNewSecret(keysPath, AUTHORIZED_KEYS_TEMPLATE, '--authorized-keys');
+    log.info({ file: keysPath }, 'created an empty policy file; add keys to it');
+  } else if (!existsSync(keysPath)) {
+    throw configError(`--authorized-keys: ${keysPath} does not exist`);
+  }
+  const { key, created } = loadOrCreateHostKey(hostKeyPath);
+  const config = buildConfig(flags, key);
+  const auditOut = openAudit(flags.auditLog);
+  const { audit } = auditOut;
+  const policy = new PolicyFile(keysPath, log, audit);
+  policy.watch();
+
+  const relay = await startRelay(config, {
+    policy: policy.current,
+    registry: new MemoryRegistry(),
+    audit,
+    log,
+  }).catch((err: NodeJS.ErrnoException) => {
+    throw configError(
+      `--listen: cannot listen on ${flags.listen}: ${err.code ?? err.message}`,
+      err,
+    );
+  });
+  const { host, port } = relay.address();
+  audit.record({
+    event: 'relay.started',
+    relay: config.relayId,
+    listen: `${host}:${port}`,
+    host_key: key.fingerprint,
+  });
+  log.info(
+    {
+      listen: `${host}:${port}`,
+      hostKey: key.fingerprint,
+      hostKeyFile: hostKeyPath,
+      created,
+      policy: keysPath,
+    },
+    `relay listening on ${host}:${port}, host key ${key.fingerprint}`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: closing now');
+      void relay
+        .close()
+        .then(auditOut.close)
+        .then(() => process.exit(0));
+      return;
+    }
+    stopping = true;
+    log.info({ signal }, 'draining: agents are asked to move, then the relay closes');
+    policy.close();
+    void relay
+      .drain()
+      .then(auditOut.close)
+      .then(() => {
+        log.info('relay stopped');
+        process.exit(0);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading policy');
+    policy.reload();
+  });
+}

@@ -1,0 +1,424 @@
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { AuditSink } from '../audit/audit.js';
+import {
+  checkName,
+  isValidPort,
+  parseNcExec,
+  type Route,
+  routeFromSocketPath,
+  routeKey,
+} from '../core/names.js';
+import type { PolicyEntry } from '../core/policy/index.js';
+import type { PolicySet } from '../core/policy-set.js';
+import type { Registry } from '../registry/registry.js';
+import type {
+  AuthAttempt,
+  DirectRequest,
+  ExecStream,
+  ForwardTarget,
+  RefusedKind,
+  SshConnection,
+  SshConnectionHandler,
+} from '../ssh/connection.js';
+import { fingerprintOf } from '../ssh/keys.js';
+import type { NameTable } from './name-table.js';
+import { splice } from './splice.js';
+
+/** Shared state and settings every connection of one relay sees. */
+export interface RelayContext {
+  readonly relayId: string;
+  readonly table: NameTable<RelayConnection, ForwardTarget>;
+  readonly policy: () => PolicySet;
+  readonly registry: Registry;
+  readonly audit: AuditSink;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly maxAuthTries: number;
+  readonly maxChannels: number;
+  readonly registryTtlMs: number;
+  readonly isDraining: () => boolean;
+  /** Called once when a connection has closed and released everything it held. */
+  readonly forget: (conn: RelayConnection) => void;
+}
+
+/** Per-socket bookkeeping from before the SSH layer existed, handed to the connection. */
+export interface PendingAuth {
+  readonly ip: string;
+  readonly port: number;
+  /** Called exactly once, when the connection authenticates or closes. */
+  settle(): void;
+}
+
+const USAGE_EXEC =
+  'burrow: this relay only routes connections. Use: ssh -J <relay> user@<name>, ' +
+  'ssh -W <name>:<port> <relay>, or ssh <relay> nc -U /path/<name>.sock\r\n';
+
+let nextId = 0;
+
+/**
+ * One SSH connection to the relay: a device registering names, a client reaching them, or both.
+ * Every decision is made against the *current* policy, so a reload applies to live connections'
+ * next requests without dropping them.
+ */
+export class RelayConnection implements SshConnectionHandler {
+  readonly id = `c${(++nextId).toString(36)}`;
+  readonly ssh: SshConnection;
+  readonly #ctx: RelayContext;
+  readonly #pending: PendingAuth;
+  readonly #log: Logger;
+  readonly #routes = new Map<string, Route>();
+  readonly #opened: number;
+  #keyBlob: Buffer | undefined;
+  #fp: string | undefined;
+  #authFailures = 0;
+  #channels = 0;
+  #closed = false;
+  /** Aborts for every bridge this connection is an end of (as client or as device). */
+  readonly #bridges = new Set<() => void>();
+
+  constructor(ssh: SshConnection, pending: PendingAuth, ctx: RelayContext) {
+    this.ssh = ssh;
+    this.#pending = pending;
+    this.#ctx = ctx;
+    this.#opened = ctx.now();
+    this.#log = ctx.log.child({ conn: this.id, ip: pending.ip });
+  }
+
+  get fingerprint(): string | undefined {
+    return this.#fp;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  get routeCount(): number {
+    return this.#routes.size;
+  }
+
+  /** Forwarded channels open on this connection, as client or as device. */
+  get activeChannels(): number {
+    return this.#channels;
+  }
+
+  // --- authentication -------------------------------------------------------------------------
+
+  authenticate(a: AuthAttempt): boolean {
+    if (a.method === 'none') return false;
+    const base = { conn: this.id, ip: this.#pending.ip, user: a.username, method: a.method };
+    if (a.method !== 'publickey' || !a.keyBlob) {
+      this.#authFailed({ ...base, reason: 'method-not-allowed' });
+      return false;
+    }
+    const fp = fingerprintOf(a.keyBlob);
+    const verdict = this.#ctx.policy().authorize(a.keyBlob, this.#pending.ip, this.#ctx.now());
+    if (!verdict.ok) {
+      this.#authFailed({ ...base, fp, reason: verdict.reason });
+      return false;
+    }
+    if (!a.signed) return true;
+    this.#keyBlob = a.keyBlob;
+    this.#fp = fp;
+    this.#ctx.audit.record({
+      event: 'auth.accepted',
+      conn: this.id,
+      ip: this.#pending.ip,
+      user: a.username,
+      fp,
+      key: `${verdict.entry.file}:${verdict.entry.line}`,
+    });
+    return true;
+  }
+
+  #authFailed(e: {
+    conn: string;
+    ip: string;
+    user: string;
+    method: string;
+    fp?: string;
+    reason: string;
+  }) {
+    this.#ctx.audit.record({ event: 'auth.refused', ...e });
+    if (++this.#authFailures >= this.#ctx.maxAuthTries) this.ssh.destroy('max-auth-tries');
+  }
+
+  ready(): void {
+    this.#pending.settle();
+    this.#log.debug({ fp: this.#fp }, 'authenticated');
+  }
+
+  /** The policy line that currently authorises this connection's key, if any. */
+  #entry(): PolicyEntry | undefined {
+    if (!this.#keyBlob) return undefined;
+    const v = this.#ctx.policy().authorize(this.#keyBlob, this.#pending.ip, this.#ctx.now());
+    return v.ok ? v.entry : undefined;
+  }
+
+  // --- registration ---------------------------------------------------------------------------
+
+  async forward(target: ForwardTarget): Promise<boolean> {
+    const ctx = this.#ctx;
+    const fp = this.#fp ?? '?';
+    const request = describeTarget(target);
+    const refuse = (reason: string, heldBy?: string) => {
+      ctx.audit.record({
+        event: 'name.refused',
+        conn: this.id,
+        fp,
+        request,
+        reason,
+        ...(heldBy ? { held_by: heldBy } : {}),
+      });
+      return false;
+    };
+    const parsed = routeOf(target);
+    if ('error' in parsed) return refuse(parsed.error);
+    const route = parsed.route;
+    const entry = this.#entry();
+    if (!entry) return refuse('key-not-authorized');
+    if (!ctx.policy().mayListen(entry, route.name, route.port)) return refuse('not-permitted');
+    if (ctx.isDraining()) return refuse('relay-draining');
+    if (this.#closed) return false;
+
+    const res = ctx.table.register({ route, owner: fp, conn: this, target, since: ctx.now() });
+    if (!res.ok) return refuse('name-held', res.heldBy);
+    const key = routeKey(route);
+    this.#routes.set(key, route);
+    const claim = await ctx.registry
+      .claim({ ...route, owner: fp, relayId: ctx.relayId, ttlMs: ctx.registryTtlMs })
+      .catch((err: unknown) => {
+        this.#log.error({ err }, 'registry claim failed');
+        return undefined;
+      });
+    if (!claim?.ok) {
+      ctx.table.release(route, this);
+      this.#routes.delete(key);
+      return refuse(claim ? 'name-held-elsewhere' : 'registry-unavailable', claim?.heldBy.owner);
+    }
+    if (res.replaced) {
+      const stale = res.replaced.conn;
+      ctx.audit.record({
+        event: 'name.taken_over',
+        conn: this.id,
+        previous: stale.id,
+        fp,
+        name: route.name,
+        port: route.port,
+      });
+      stale.ssh.destroy('taken-over');
+    }
+    ctx.audit.record({
+      event: 'name.registered',
+      conn: this.id,
+      fp,
+      name: route.name,
+      port: route.port,
+      form: target.kind,
+    });
+    return true;
+  }
+
+  cancelForward(target: ForwardTarget): void {
+    const parsed = routeOf(target);
+    if ('route' in parsed) this.#release(parsed.route, 'cancelled');
+  }
+
+  #release(route: Route, reason: string): void {
+    const key = routeKey(route);
+    if (!this.#routes.delete(key)) return;
+    if (!this.#ctx.table.release(route, this)) return;
+    this.#ctx.registry.release(route.name, route.port, this.#ctx.relayId).catch(() => {});
+    this.#ctx.audit.record({
+      event: 'name.released',
+      conn: this.id,
+      fp: this.#fp ?? '?',
+      name: route.name,
+      port: route.port,
+      reason,
+    });
+  }
+
+  // --- connecting to names --------------------------------------------------------------------
+
+  direct(req: DirectRequest, accept: () => Duplex, reject: () => void): void {
+    const check = checkName(req.host);
+    const to = `${req.host}:${req.port}`;
+    if (!check.ok || !isValidPort(req.port)) {
+      this.#connectRefused(to, 'direct-tcpip', check.ok ? 'bad-port' : 'not-a-name');
+      reject();
+      return;
+    }
+    this.#connect({ name: check.name, port: req.port }, 'direct-tcpip', req).then(
+      (device) => {
+        if (!device) return reject();
+        if (this.#closed) return closeChannel(device.channel);
+        this.#bridge(accept(), device.channel, device.conn, to, 'direct-tcpip');
+      },
+      () => reject(),
+    );
+  }
+
+  exec(command: string, accept: () => ExecStream, _reject: () => void): void {
+    const path = parseNcExec(command);
+    const route = path === undefined ? undefined : routeFromSocketPath(path);
+    if (!route) {
+      this.refused('exec', command.trim().split(/\s+/)[0]?.slice(0, 64));
+      failExec(accept(), USAGE_EXEC);
+      return;
+    }
+    const to = routeKey(route);
+    const origin = { originAddr: this.#pending.ip, originPort: this.#pending.port };
+    // Accept before connecting: OpenSSH sends stdin right behind the exec request, and ssh2
+    // drops data for a session whose request is still unanswered. The accepted stream buffers
+    // it (bounded by the channel window) until the device side is ready.
+    const stream = accept();
+    stream.pause();
+    this.#connect(route, 'nc', origin).then(
+      (device) => {
+        if (this.#closed) return device && closeChannel(device.channel);
+        if (!device) return failExec(stream, `burrow: cannot connect to ${to}\r\n`);
+        // Registered before splice's own listener, so the exit status goes out before the close.
+        device.channel.once('close', () => stream.exit(0));
+        this.#bridge(stream, device.channel, device.conn, to, 'nc');
+      },
+      () => failExec(stream, `burrow: cannot connect to ${to}\r\n`),
+    );
+  }
+
+  /** Checks policy and limits, then opens a channel to the device serving `route`. */
+  async #connect(
+    route: Route,
+    via: string,
+    origin: { originAddr: string; originPort: number },
+  ): Promise<{ channel: Duplex; conn: RelayConnection } | undefined> {
+    const to = routeKey(route);
+    const entry = this.#entry();
+    if (!entry) return this.#connectRefused(to, via, 'key-not-authorized');
+    if (!this.#ctx.policy().mayOpen(entry, route.name, route.port)) {
+      return this.#connectRefused(to, via, 'not-permitted');
+    }
+    const reg = this.#ctx.table.lookup(route);
+    if (!reg) return this.#connectRefused(to, via, 'unknown-name');
+    if (this.#channels >= this.#ctx.maxChannels || reg.conn.#channels >= this.#ctx.maxChannels) {
+      return this.#connectRefused(to, via, 'too-many-channels');
+    }
+    this.#channels += 1;
+    reg.conn.#channels += 1;
+    try {
+      const channel = await reg.conn.ssh.openForwarded(
+        reg.target,
+        origin.originAddr,
+        origin.originPort,
+      );
+      return { channel, conn: reg.conn };
+    } catch {
+      this.#channels -= 1;
+      reg.conn.#channels -= 1;
+      return this.#connectRefused(to, via, 'device-refused');
+    }
+  }
+
+  #bridge(
+    client: Duplex,
+    device: Duplex,
+    deviceConn: RelayConnection,
+    to: string,
+    via: string,
+  ): void {
+    const abort = splice(
+      client,
+      device,
+      (s) => {
+        this.#channels -= 1;
+        deviceConn.#channels -= 1;
+        this.#bridges.delete(abort);
+        deviceConn.#bridges.delete(abort);
+        this.#ctx.audit.record({
+          event: 'connect.closed',
+          conn: this.id,
+          fp: this.#fp ?? '?',
+          to,
+          via,
+          device_conn: deviceConn.id,
+          bytes_to_device: s.aToB,
+          bytes_from_device: s.bToA,
+          ms: s.durationMs,
+        });
+      },
+      this.#ctx.now,
+    );
+    this.#bridges.add(abort);
+    deviceConn.#bridges.add(abort);
+  }
+
+  #connectRefused(to: string, via: string, reason: string): undefined {
+    this.#ctx.audit.record({
+      event: 'connect.refused',
+      conn: this.id,
+      fp: this.#fp ?? '?',
+      to,
+      via,
+      reason,
+    });
+    return undefined;
+  }
+
+  refused(kind: RefusedKind | 'exec', detail?: string): void {
+    this.#ctx.audit.record({
+      event: 'request.refused',
+      conn: this.id,
+      ...(this.#fp ? { fp: this.#fp } : {}),
+      request: kind,
+      ...(detail ? { detail } : {}),
+    });
+  }
+
+  // --- teardown -------------------------------------------------------------------------------
+
+  closed(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending.settle();
+    for (const abort of [...this.#bridges]) abort();
+    for (const route of [...this.#routes.values()]) this.#release(route, reason);
+    this.#ctx.audit.record({
+      event: 'conn.closed',
+      conn: this.id,
+      ip: this.#pending.ip,
+      ...(this.#fp ? { fp: this.#fp } : {}),
+      reason,
+      ms: this.#ctx.now() - this.#opened,
+    });
+    this.#ctx.forget(this);
+  }
+}
+
+function routeOf(target: ForwardTarget): { route: Route } | { error: string } {
+  if (target.kind === 'streamlocal') {
+    const route = routeFromSocketPath(target.socketPath);
+    return route ? { route } : { error: 'not-a-name' };
+  }
+  if (!isValidPort(target.bindPort)) return { error: 'port-required' };
+  const check = checkName(target.bindAddr);
+  return check.ok
+    ? { route: { name: check.name, port: target.bindPort } }
+    : { error: 'not-a-name' };
+}
+
+function describeTarget(t: ForwardTarget): string {
+  const text = t.kind === 'tcpip' ? `${t.bindAddr}:${t.bindPort}` : t.socketPath;
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+function failExec(stream: ExecStream, message: string): void {
+  stream.stderr.write(message);
+  stream.exit(1);
+  stream.end();
+}
+
+function closeChannel(ch: Duplex): void {
+  const c = ch as Duplex & { close?: () => void };
+  if (typeof c.close === 'function') c.close();
+  else c.destroy();
+}

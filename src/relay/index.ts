@@ -1,0 +1,8 @@
+export type { RelayConnection } from './connection.js';
+export {
+  type Relay,
+  type RelayConfig,
+  type RelayDeps,
+  type RelayStats,
+  startRelay,
+} from './relay.js';

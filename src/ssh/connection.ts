@@ -1,0 +1,296 @@
+import type { Socket } from 'node:net';
+import type { Duplex, Writable } from 'node:stream';
+import type ssh2 from 'ssh2';
+import { verifySignature } from './keys.js';
+import type { SocketMeta } from './server.js';
+import { sendGlobalRequest } from './wire.js';
+
+/** What a device asked to have forwarded to it, exactly as it asked. */
+export type ForwardTarget =
+  | { readonly kind: 'tcpip'; readonly bindAddr: string; readonly bindPort: number }
+  | { readonly kind: 'streamlocal'; readonly socketPath: string };
+
+export interface AuthAttempt {
+  readonly method: string;
+  readonly username: string;
+  readonly keyAlgo?: string;
+  readonly keyBlob?: Buffer;
+  /** True when the client sent a signature and it verified; false for a "would you accept" query. */
+  readonly signed: boolean;
+}
+
+export interface DirectRequest {
+  readonly host: string;
+  readonly port: number;
+  readonly originAddr: string;
+  readonly originPort: number;
+}
+
+/** A session channel running an accepted exec request. */
+export interface ExecStream extends Duplex {
+  readonly stderr: Writable;
+  exit(code: number): void;
+}
+
+/** Requests burrow never serves; reported so the caller can audit them. */
+export type RefusedKind =
+  | 'shell'
+  | 'pty'
+  | 'subsystem'
+  | 'x11'
+  | 'agent-forwarding'
+  | 'env'
+  | 'direct-streamlocal'
+  | 'signal';
+
+/**
+ * Domain-level callbacks for one SSH connection. Every callback is invoked at most once per
+ * request; a callback that throws is treated as a refusal.
+ */
+export interface SshConnectionHandler {
+  authenticate(attempt: AuthAttempt): boolean | Promise<boolean>;
+  ready(): void;
+  forward(target: ForwardTarget): Promise<boolean>;
+  cancelForward(target: ForwardTarget): void;
+  direct(req: DirectRequest, accept: () => Duplex, reject: () => void): void;
+  exec(command: string, accept: () => ExecStream, reject: () => void): void;
+  refused(kind: RefusedKind, detail?: string): void;
+  /** Called once when the connection is gone, whatever the cause. */
+  closed(reason: string): void;
+}
+
+/** Message shown (on stderr) to someone who asks the relay for a shell. */
+const NO_SHELL_MESSAGE =
+  'burrow: this relay serves no shell. Reach a device with: ssh -J <relay> user@<name>\r\n';
+
+/**
+ * One SSH connection, wrapping ssh2's server-side client object. Owns the socket: `destroy()`
+ * always releases it, whatever state the peer is in (frozen, half-open, mid-handshake).
+ */
+export class SshConnection {
+  readonly meta: SocketMeta;
+  readonly #client: ssh2.Connection;
+  readonly #socket: Socket;
+  #handler: SshConnectionHandler | undefined;
+  #closedReason: string | undefined;
+  #done = false;
+  clientSoftware = '';
+
+  constructor(client: ssh2.Connection, socket: Socket, meta: SocketMeta) {
+    this.#client = client;
+    this.#socket = socket;
+    this.meta = meta;
+  }
+
+  get authenticated(): boolean {
+    return (this.#client as unknown as { authenticated: boolean }).authenticated;
+  }
+
+  attach(handler: SshConnectionHandler): void {
+    this.#handler = handler;
+    const client = this.#client;
+    client.on('greeting', () => {});
+    client.on('handshake', () => {});
+    client.on('error', (err: Error & { level?: string }) => {
+      if (err.level === 'client-timeout') this.#closedReason ??= 'keepalive-timeout';
+      else this.#closedReason ??= `error: ${err.message}`;
+      // A peer that stopped answering will never complete a FIN handshake.
+      this.destroy();
+    });
+    client.on('close', () => this.#finish());
+    client.on('authentication', (ctx) => this.#onAuth(ctx));
+    client.on('ready', () => handler.ready());
+    client.on('request', (accept, reject, name, info) =>
+      this.#onGlobalRequest(accept, reject, name, info),
+    );
+    client.on('tcpip', (accept, reject, info) => {
+      const req: DirectRequest = {
+        host: info.destIP,
+        port: info.destPort,
+        originAddr: info.srcIP,
+        originPort: info.srcPort,
+      };
+      this.#guard(() => handler.direct(req, accept, reject), reject);
+    });
+    client.on('openssh.streamlocal', (_accept, reject) => {
+      handler.refused('direct-streamlocal');
+      reject();
+    });
+    client.on('session', (accept) => this.#onSession(accept()));
+    this.#socket.once('close', () => this.#finish());
+  }
+
+  #guard(fn: () => void, reject: () => void): void {
+    try {
+      fn();
+    } catch {
+      reject();
+    }
+  }
+
+  #onAuth(ctx: ssh2.AuthContext): void {
+    const handler = this.#handler!;
+    let attempt: AuthAttempt;
+    if (ctx.method === 'publickey') {
+      const pk = ctx as ssh2.PublicKeyAuthContext;
+      const signed =
+        pk.signature !== undefined &&
+        pk.blob !== undefined &&
+        verifySignature(pk.key.data, pk.blob, pk.signature, pk.hashAlgo);
+      if (pk.signature !== undefined && !signed) {
+        attempt = { method: 'publickey-bad-signature', username: ctx.username, signed: false };
+      } else {
+        attempt = {
+          method: 'publickey',
+          username: ctx.username,
+          keyAlgo: pk.key.algo,
+          keyBlob: pk.key.data,
+          signed,
+        };
+      }
+    } else {
+      attempt = { method: ctx.method, username: ctx.username, signed: false };
+    }
+    Promise.resolve()
+      .then(() => handler.authenticate(attempt))
+      .then(
+        (ok) => (ok && attempt.method === 'publickey' ? ctx.accept() : ctx.reject(['publickey'])),
+        () => ctx.reject(['publickey']),
+      );
+  }
+
+  #onGlobalRequest(
+    accept: ((port?: number) => void) | undefined,
+    reject: (() => void) | undefined,
+    name: string,
+    info: unknown,
+  ): void {
+    const handler = this.#handler!;
+    const target = toForwardTarget(name, info);
+    if (!target) {
+      reject?.();
+      return;
+    }
+    if (name.startsWith('cancel-')) {
+      handler.cancelForward(target);
+      accept?.();
+      return;
+    }
+    handler.forward(target).then(
+      (ok) => (ok ? accept?.() : reject?.()),
+      () => reject?.(),
+    );
+  }
+
+  #onSession(session: ssh2.Session): void {
+    const handler = this.#handler!;
+    session.on('pty', (_a, reject) => {
+      handler.refused('pty');
+      reject?.();
+    });
+    session.on('x11', (_a, reject) => {
+      handler.refused('x11');
+      reject?.();
+    });
+    session.on('auth-agent', (_a, reject) => {
+      handler.refused('agent-forwarding');
+      reject?.();
+    });
+    session.on('env', (_a, reject, info) => {
+      handler.refused('env', info.key);
+      reject?.();
+    });
+    session.on('signal', (_a, reject) => reject?.());
+    session.on('subsystem', (_a, reject, info) => {
+      handler.refused('subsystem', info.name);
+      reject?.();
+    });
+    session.on('sftp', (_a, reject) => {
+      handler.refused('subsystem', 'sftp');
+      reject?.();
+    });
+    session.on('shell', (accept) => {
+      handler.refused('shell');
+      const stream = accept();
+      stream.stderr.write(NO_SHELL_MESSAGE);
+      stream.exit(1);
+      stream.end();
+    });
+    session.on('exec', (accept, reject, info) => {
+      this.#guard(
+        () => handler.exec(info.command, accept as () => ExecStream, reject ?? (() => {})),
+        reject ?? (() => {}),
+      );
+    });
+  }
+
+  /**
+   * Opens a channel to this (device) connection for a registration it made, answering with
+   * exactly the bind address/port or socket path it asked for (OpenSSH refuses anything else).
+   */
+  openForwarded(target: ForwardTarget, originAddr: string, originPort: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const done = (err: Error | undefined, channel: Duplex) =>
+        err ? reject(err) : resolve(channel);
+      try {
+        if (target.kind === 'tcpip') {
+          this.#client.forwardOut(target.bindAddr, target.bindPort, originAddr, originPort, done);
+        } else {
+          this.#client.openssh_forwardOutStreamLocal(target.socketPath, done);
+        }
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** Sends a global request the peer need not answer (e.g. `drain@burrow`). */
+  notify(requestName: string): boolean {
+    if (this.#done) return false;
+    return sendGlobalRequest(
+      (this.#client as unknown as { _protocol: unknown })._protocol,
+      requestName,
+    );
+  }
+
+  /** Polite close: SSH disconnect then FIN; falls back to destroy if the peer does not finish. */
+  end(reason: string, graceMs = 2000): void {
+    if (this.#done) return;
+    this.#closedReason ??= reason;
+    try {
+      this.#client.end();
+    } catch {
+      // already torn down
+    }
+    setTimeout(() => this.destroy(), graceMs).unref();
+  }
+
+  /** Immediate close; safe to call any number of times. */
+  destroy(reason?: string): void {
+    if (reason) this.#closedReason ??= reason;
+    this.#socket.destroy();
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#handler?.closed(this.#closedReason ?? 'peer-closed');
+  }
+}
+
+function toForwardTarget(name: string, info: unknown): ForwardTarget | undefined {
+  const i = info as { bindAddr?: unknown; bindPort?: unknown; socketPath?: unknown };
+  if (name === 'tcpip-forward' || name === 'cancel-tcpip-forward') {
+    if (typeof i.bindAddr !== 'string' || typeof i.bindPort !== 'number') return undefined;
+    return { kind: 'tcpip', bindAddr: i.bindAddr, bindPort: i.bindPort };
+  }
+  if (
+    name === 'streamlocal-forward@openssh.com' ||
+    name === 'cancel-streamlocal-forward@openssh.com'
+  ) {
+    if (typeof i.socketPath !== 'string') return undefined;
+    return { kind: 'streamlocal', socketPath: i.socketPath };
+  }
+  return undefined;
+}

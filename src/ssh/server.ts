@@ -1,0 +1,77 @@
+import type { Socket } from 'node:net';
+import ssh2 from 'ssh2';
+import { SSH_IDENT_SOFTWARE } from '../core/constants.js';
+import { SshConnection, type SshConnectionHandler } from './connection.js';
+
+export interface SshServerConfig {
+  /** Private host key text (OpenSSH format). */
+  readonly hostKey: string;
+  /** Keepalive probe interval once authenticated; the connection is dropped after countMax misses. */
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveCountMax: number;
+  /** Cipher preference; omit for burrow's default (AES-GCM first). */
+  readonly ciphers?: readonly string[];
+}
+
+/** Metadata the listener attaches to a socket before the SSH layer sees it. */
+export interface SocketMeta {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+}
+
+export type ConnectionFactory<M extends SocketMeta> = (
+  conn: SshConnection,
+  meta: M,
+) => SshConnectionHandler;
+
+/**
+ * AES-GCM first: OpenSSH clients take the first cipher in *their* list that the server offers,
+ * and their list starts with chacha20-poly1305. Offering GCM (hardware AES) ahead of CTR and
+ * leaving chacha out by default makes OpenSSH pick aes128-gcm, the fastest choice on both ends.
+ */
+export const DEFAULT_CIPHERS: readonly string[] = [
+  'aes128-gcm@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-ctr',
+  'aes256-ctr',
+];
+
+/**
+ * An SSH server that does not own a listener: sockets are handed in with `accept()`, so the
+ * caller decides limits before any SSH byte is parsed and tests can drive a single connection.
+ */
+export class SshServer<M extends SocketMeta = SocketMeta> {
+  readonly #server: ssh2.Server;
+  readonly #pending = new WeakMap<object, M>();
+
+  constructor(config: SshServerConfig, onConnection: ConnectionFactory<M>) {
+    this.#server = new ssh2.Server({
+      hostKeys: [config.hostKey],
+      ident: SSH_IDENT_SOFTWARE,
+      keepaliveInterval: config.keepaliveIntervalMs,
+      keepaliveCountMax: config.keepaliveCountMax,
+      algorithms: { cipher: [...(config.ciphers ?? DEFAULT_CIPHERS)] as ssh2.CipherAlgorithm[] },
+    });
+    this.#server.on('connection', (client: ssh2.Connection) => {
+      // ssh2 keeps the socket it was given on the client object; it is the only link between
+      // the socket we accepted and the SSH connection it became.
+      const socket = (client as unknown as { _sock: Socket })._sock;
+      const meta = this.#pending.get(socket);
+      this.#pending.delete(socket);
+      if (!meta) {
+        socket.destroy();
+        return;
+      }
+      const conn = new SshConnection(client, socket, meta);
+      conn.attach(onConnection(conn, meta));
+    });
+    // The inner net.Server is never listened on; errors are per-connection.
+    this.#server.on('error', () => {});
+  }
+
+  /** Starts the SSH protocol on an accepted socket. */
+  accept(socket: Socket, meta: M): void {
+    this.#pending.set(socket, meta);
+    this.#server.injectSocket(socket);
+  }
+}

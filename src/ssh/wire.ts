@@ -1,0 +1,39 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The one place burrow reaches into ssh2 internals: ssh2's server has no API for sending an
+ * arbitrary global request, which `drain@burrow` needs. This mirrors how ssh2 itself sends its
+ * keepalive ping (Protocol#ping), so the packet goes through the same cipher and the same
+ * queue-during-rekey logic.
+ */
+const require = createRequire(import.meta.url);
+const { sendPacket } = require('ssh2/lib/protocol/utils.js') as {
+  sendPacket: (proto: unknown, packet: Buffer) => boolean;
+};
+
+const SSH_MSG_GLOBAL_REQUEST = 80;
+
+interface PacketWriter {
+  allocStart: number;
+  alloc(len: number): Buffer;
+  finalize(packet: Buffer): Buffer;
+}
+
+interface ProtocolInternals {
+  _packetRW?: { write: PacketWriter };
+}
+
+/** Sends GLOBAL_REQUEST `name` with want_reply = false. Returns false if the protocol is gone. */
+export function sendGlobalRequest(protocol: unknown, name: string): boolean {
+  const writer = (protocol as ProtocolInternals | undefined)?._packetRW?.write;
+  if (!writer) return false;
+  const nameLen = Buffer.byteLength(name);
+  const p = writer.allocStart;
+  const packet = writer.alloc(1 + 4 + nameLen + 1);
+  packet[p] = SSH_MSG_GLOBAL_REQUEST;
+  packet.writeUInt32BE(nameLen, p + 1);
+  packet.write(name, p + 5, nameLen, 'latin1');
+  packet[p + 5 + nameLen] = 0;
+  sendPacket(protocol, writer.finalize(packet));
+  return true;
+}
