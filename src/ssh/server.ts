@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { SSH_IDENT_SOFTWARE } from '../core/constants.js';
 import { SshConnection, type SshConnectionHandler } from './connection.js';
+import { toSsh2Key } from './keys.js';
 
 export interface SshServerConfig {
   /** Private host key text (OpenSSH format). */
@@ -46,7 +47,7 @@ export class SshServer<M extends SocketMeta = SocketMeta> {
 
   constructor(config: SshServerConfig, onConnection: ConnectionFactory<M>) {
     this.#server = new ssh2.Server({
-      hostKeys: [config.hostKey],
+      hostKeys: [{ key: toSsh2Key(config.hostKey) }],
       ident: SSH_IDENT_SOFTWARE,
       keepaliveInterval: config.keepaliveIntervalMs,
       keepaliveCountMax: config.keepaliveCountMax,
@@ -72,6 +73,29 @@ export class SshServer<M extends SocketMeta = SocketMeta> {
   /** Starts the SSH protocol on an accepted socket. */
   accept(socket: Socket, meta: M): void {
     this.#pending.set(socket, meta);
+    coalesceWrites(socket);
     this.#server.injectSocket(socket);
   }
+}
+
+/**
+ * ssh2 writes every SSH packet with its own socket.write, so a handshake or a burst of channel
+ * data costs one syscall per packet. Corking on the first write of an event-loop turn and
+ * uncorking on the next tick sends the whole turn's packets in one writev, same bytes, same order.
+ */
+function coalesceWrites(socket: Socket): void {
+  const write = socket.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args);
+  } as Socket['write'];
 }
