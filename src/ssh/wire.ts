@@ -37,3 +37,30 @@ export function sendGlobalRequest(protocol: unknown, name: string): boolean {
   sendPacket(protocol, writer.finalize(packet));
   return true;
 }
+
+type GlobalRequestHandler = (p: unknown, name: string, wantReply: boolean, data: unknown) => void;
+
+/**
+ * Calls `onRequest(name)` when the server sends a global request named in `names` (ssh2's client
+ * silently refuses every global request it does not know). Must be called after `connect()`,
+ * which is when ssh2 creates the protocol object. Other requests keep ssh2's handling.
+ */
+export function interceptGlobalRequests(
+  client: unknown,
+  names: readonly string[],
+  onRequest: (name: string) => void,
+): boolean {
+  const proto = (client as { _protocol?: { _handlers?: Record<string, GlobalRequestHandler> } })
+    ._protocol;
+  const handlers = proto?._handlers;
+  const original = handlers?.GLOBAL_REQUEST;
+  if (!handlers || !original) return false;
+  handlers.GLOBAL_REQUEST = (p, name, wantReply, data) => {
+    if (names.includes(name)) {
+      onRequest(name);
+      // want_reply is answered by the original handler (as a refusal) to keep reply order.
+    }
+    original(p, name, wantReply, data);
+  };
+  return true;
+}
