@@ -179,23 +179,32 @@ export class RelayConnection implements SshConnectionHandler {
     if (!entry) return refuse('key-not-authorized');
     if (!ctx.policy().mayListen(entry, route.name, route.port)) return refuse('not-permitted');
     if (ctx.isDraining()) return refuse('relay-draining');
-    if (this.#closed) return false;
+    const localOwner = ctx.table.ownerOf(route.name);
+    if (localOwner !== undefined && localOwner !== fp) return refuse('name-held', localOwner);
 
-    const res = ctx.table.register({ route, owner: fp, conn: this, target, since: ctx.now() });
-    if (!res.ok) return refuse('name-held', res.heldBy);
-    const key = routeKey(route);
-    this.#routes.set(key, route);
+    // The shared registry decides first; the local table changes only once it has agreed, so a
+    // registry that refuses or fails never costs an existing registration its route.
     const claim = await ctx.registry
       .claim({ ...route, owner: fp, relayId: ctx.relayId, ttlMs: ctx.registryTtlMs })
       .catch((err: unknown) => {
         this.#log.error({ err }, 'registry claim failed');
         return undefined;
       });
-    if (!claim?.ok) {
-      ctx.table.release(route, this);
-      this.#routes.delete(key);
-      return refuse(claim ? 'name-held-elsewhere' : 'registry-unavailable', claim?.heldBy.owner);
-    }
+    if (!claim) return refuse('registry-unavailable');
+    if (!claim.ok) return refuse('name-held-elsewhere', claim.heldBy.owner);
+    if (this.#closed) return false;
+
+    const res = ctx.table.register({ route, owner: fp, conn: this, target, since: ctx.now() });
+    if (!res.ok) return refuse('name-held', res.heldBy);
+    this.#routes.set(routeKey(route), route);
+    ctx.audit.record({
+      event: 'name.registered',
+      conn: this.id,
+      fp,
+      name: route.name,
+      port: route.port,
+      form: target.kind,
+    });
     if (res.replaced) {
       const stale = res.replaced.conn;
       ctx.audit.record({
@@ -206,16 +215,11 @@ export class RelayConnection implements SshConnectionHandler {
         name: route.name,
         port: route.port,
       });
+      // The stale connection's own teardown cannot remove this route: the table only releases
+      // a route for the connection that still serves it.
+      stale.#routes.delete(routeKey(route));
       stale.ssh.destroy('taken-over');
     }
-    ctx.audit.record({
-      event: 'name.registered',
-      conn: this.id,
-      fp,
-      name: route.name,
-      port: route.port,
-      form: target.kind,
-    });
     return true;
   }
 

@@ -44,6 +44,8 @@ export interface RelayStats {
   readonly connections: number;
   readonly unauthenticated: number;
   readonly routes: number;
+  /** Open client→device bridges. */
+  readonly bridges: number;
   readonly draining: boolean;
 }
 
@@ -182,6 +184,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       connections: connections.size,
       unauthenticated: admission.pending,
       routes: table.size,
+      bridges: countBridges(connections),
       draining,
     }),
     async drain() {
@@ -219,4 +222,11 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
 function hasClientTraffic(connections: Set<RelayConnection>): boolean {
   for (const c of connections) if (c.activeChannels > 0) return true;
   return false;
+}
+
+/** Each bridge is counted once at its client end and once at its device end. */
+function countBridges(connections: Set<RelayConnection>): number {
+  let n = 0;
+  for (const c of connections) n += c.activeChannels;
+  return n / 2;
 }

@@ -176,7 +176,10 @@ export class Proc {
           const line = this.lines[next - this.dropped];
           if (!line || (stream !== 'any' && line.stream !== stream)) continue;
           const match = line.text.match(re);
-          if (match) return done(() => resolve({ match }));
+          if (match) {
+            done(() => resolve({ match }));
+            return;
+          }
         }
         if (this.exitInfo) {
           const exit = this.exitInfo;

@@ -19,7 +19,7 @@ export interface TcpProxy {
   blackhole(): void;
   /** Delivers what was held and forwards again. */
   resume(): void;
-  /** Destroys every current connection pair, with a TCP RST where the platform allows. */
+  /** Destroys every current connection pair, with a TCP RST where possible (see reset()). */
   cutAll(): void;
   /** Stops listening and cuts all connections. Idempotent. */
   close(): Promise<void>;
@@ -34,9 +34,17 @@ export interface TcpProxy {
   readonly blackholed: boolean;
 }
 
-/** Destroys `socket`, sending a TCP RST where the platform allows. */
+/**
+ * Destroys `socket`, with a TCP RST unless we already half-closed it: Node's resetAndDestroy()
+ * on a socket with a shutdown pending fails inside libuv (EINVAL) and leaves a handle that is
+ * never closed, which makes the process spin forever at exit (seen on Node 20.20).
+ */
 function reset(socket: Socket): void {
   if (socket.destroyed) return;
+  if (socket.writableEnded) {
+    socket.destroy();
+    return;
+  }
   try {
     socket.resetAndDestroy();
   } catch {
@@ -51,6 +59,8 @@ interface Direction {
   to: Socket;
   held: Held[];
   count: (n: number) => void;
+  /** Set while `to` has refused a write; `from` stays paused until it drains. */
+  draining: boolean;
 }
 
 /** Starts a proxy to target (a port on 127.0.0.1, or host and port); closed with the scope. */
@@ -72,9 +82,11 @@ export async function startProxy(
       reset(d.to);
     } else {
       d.count(item.length);
-      if (!d.to.write(item)) {
+      if (!d.to.write(item) && !d.draining) {
+        d.draining = true;
         d.from.pause();
         d.to.once('drain', () => {
+          d.draining = false;
           if (!holding) d.from.resume();
         });
       }
@@ -112,12 +124,19 @@ export async function startProxy(
       if (client.destroyed) return;
       const upstream = connect({ ...to, allowHalfOpen: true });
       pair.upstream = upstream;
-      const up: Direction = { from: client, to: upstream, held: [], count: (n) => (stats.up += n) };
+      const up: Direction = {
+        from: client,
+        to: upstream,
+        held: [],
+        count: (n) => (stats.up += n),
+        draining: false,
+      };
       const down: Direction = {
         from: upstream,
         to: client,
         held: [],
         count: (n) => (stats.down += n),
+        draining: false,
       };
       pair.directions = [up, down];
       wire(up);
@@ -162,7 +181,7 @@ export async function startProxy(
       for (const pair of pairs) {
         for (const d of pair.directions) {
           for (const item of d.held.splice(0)) deliver(d, item);
-          if (!d.from.destroyed) d.from.resume();
+          if (!d.from.destroyed && !d.draining) d.from.resume();
         }
       }
       for (const open of waiting.splice(0)) open();

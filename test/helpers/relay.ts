@@ -99,6 +99,7 @@ export async function startTestRelay(
   const log = pino({ level: 'debug' }, sink);
   const audit = new AuditRecorder();
   const policy = new PolicyFile(policyPath, log, audit);
+  policy.watch();
   const relay = await startRelay(
     { ...TEST_RELAY_DEFAULTS, ...opts.config, hostKey },
     { policy: policy.current, registry: new MemoryRegistry(), audit, log },

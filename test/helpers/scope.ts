@@ -98,16 +98,21 @@ export class Scope {
 export async function withScope<T>(t: TestContext, body: (s: Scope) => Promise<T>): Promise<T> {
   const s = new Scope();
   t.after(() => s.close());
+  let result: T;
   try {
-    return await body(s);
+    result = await body(s);
   } catch (err) {
     const dump = s.dump();
     if (dump) {
       process.stderr.write(`\n=== diagnostics for '${t.name}' ===\n${dump}`);
       t.diagnostic(`diagnostics for '${t.name}' were written to stderr`);
     }
+    // The body's error is the one worth reporting; a cleanup failure after it is only logged.
+    await s.close().catch((closeErr: unknown) => {
+      process.stderr.write(`cleanup after failure of '${t.name}' also failed: ${closeErr}\n`);
+    });
     throw err;
-  } finally {
-    await s.close();
   }
+  await s.close();
+  return result;
 }
