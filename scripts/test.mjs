@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+/**
+ * The project's test command (`npm test`). Phases, in order:
+ *
+ *   1. prerequisites  the real programs the integration tests start (ssh, sshd, ssh-keygen, rsync,
+ *                     scp, redis-server, nc); when some are missing and we are root with apt-get,
+ *                     they are installed, otherwise the run stops naming exactly what is missing
+ *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the CLI
+ *   3. lint           biome check . (lint + format check)
+ *   4. tests          node --test on every *.test.js under dist/ whose .ts source still exists
+ *
+ * Usage:
+ *   npm test                         everything
+ *   npm test -- relay shim           only test files whose path contains "relay" or "shim"
+ *   npm test -- --test-name-pattern=drain   arguments starting with '-' go to `node --test`
+ *
+ * Environment:
+ *   BURROW_TEST_SKIP_LINT=1  skip phase 3, for quick local runs (CI never sets it)
+ *   BURROW_KEEP_TMP=1        keep each test's temp dir and print its path (read by test/helpers)
+ *
+ * Exit status: 0 when every phase passed; otherwise the status of the first failed phase (a
+ * failed lint still lets the tests run, so one run reports both). The last line names the phases
+ * that failed. Plain ESM, no dependencies.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, chmodSync, constants, existsSync, readdirSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { delimiter, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const started = Date.now();
+
+/** Program → how to find it, and the Debian package that provides it. */
+const PROGRAMS = [
+  { name: 'ssh', package: 'openssh-client' },
+  { name: 'scp', package: 'openssh-client' },
+  { name: 'ssh-keygen', package: 'openssh-client' },
+  { name: 'sshd', path: '/usr/sbin/sshd', package: 'openssh-server' },
+  { name: 'rsync', package: 'rsync' },
+  { name: 'redis-server', package: 'redis-server' },
+  { name: 'nc', package: 'netcat-openbsd' },
+];
+const APT_PACKAGES = [
+  'openssh-client',
+  'openssh-server',
+  'rsync',
+  'redis-server',
+  'netcat-openbsd',
+];
+
+function log(line) {
+  process.stdout.write(`\n== test.mjs: ${line}\n`);
+}
+
+function isExecutable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findInPath(name) {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
+  return dirs.filter(Boolean).some((dir) => isExecutable(join(dir, name)));
+}
+
+function missingPrograms() {
+  return PROGRAMS.filter((p) => !(p.path ? isExecutable(p.path) : findInPath(p.name)));
+}
+
+/** Runs a command with inherited stdio; resolves to its exit status (128+n for a signal). */
+function run(cmd, args, opts = {}) {
+  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  if (result.error) {
+    process.stderr.write(`test.mjs: cannot run ${cmd}: ${result.error.message}\n`);
+    return 127;
+  }
+  if (result.signal) return 128 + (osConstants.signals[result.signal] ?? 1);
+  return result.status ?? 1;
+}
+
+function describe(programs) {
+  return programs.map((p) => `${p.path ?? p.name} (package ${p.package})`).join(', ');
+}
+
+function prerequisites() {
+  let missing = missingPrograms();
+  if (missing.length === 0) return 0;
+  log(`missing: ${describe(missing)}`);
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot || !findInPath('apt-get')) {
+    process.stderr.write(
+      `test.mjs: cannot install them (${isRoot ? 'no apt-get' : 'not root'}); ` +
+        `install ${[...new Set(missing.map((p) => p.package))].join(' ')} and run again\n`,
+    );
+    return 1;
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  log('installing with apt-get');
+  if (run('apt-get', ['update'], { env }) !== 0) return 1;
+  if (run('apt-get', ['install', '-y', ...APT_PACKAGES], { env }) !== 0) return 1;
+  missing = missingPrograms();
+  if (missing.length > 0) {
+    process.stderr.write(`test.mjs: still missing after apt-get install: ${describe(missing)}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/** The project-local binary if installed (what npx would pick), else through npx. */
+function localBin(name, args) {
+  const bin = join(root, 'node_modules', '.bin', name);
+  return existsSync(bin) ? [bin, args] : ['npx', [name, ...args]];
+}
+
+function build() {
+  const status = run(...localBin('tsc', ['-p', 'tsconfig.json']));
+  const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+  if (status === 0 && existsSync(cli)) chmodSync(cli, 0o755);
+  return status;
+}
+
+function lint() {
+  return run(...localBin('biome', ['check', '.']));
+}
+
+/** Compiled test files under dist/, skipping ones whose source was deleted (stale output). */
+function testFiles() {
+  const dist = join(root, 'dist');
+  const found = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules') walk(path);
+      } else if (entry.name.endsWith('.test.js')) {
+        found.push(relative(root, path));
+      }
+    }
+  };
+  if (existsSync(dist)) walk(dist);
+  const fresh = found.filter((file) =>
+    existsSync(join(root, file.slice(`dist${sep}`.length).replace(/\.js$/, '.ts'))),
+  );
+  if (fresh.length < found.length) {
+    log(`skipping ${found.length - fresh.length} stale compiled test file(s) with no .ts source`);
+  }
+  return fresh.sort();
+}
+
+/** `--test-concurrency` exists from Node 20.10 / 21.0 on. */
+function supportsConcurrencyFlag() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  return major > 20 || (major === 20 && minor >= 10);
+}
+
+function tests(extra) {
+  const filters = extra.filter((arg) => !arg.startsWith('-'));
+  const nodeArgs = extra.filter((arg) => arg.startsWith('-'));
+  const files = testFiles().filter(
+    (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
+  );
+  if (files.length === 0) {
+    process.stderr.write(
+      `test.mjs: no test files under dist/${filters.length ? ` matching ${filters.join(', ')}` : ''}\n`,
+    );
+    return 1;
+  }
+  log(`running ${files.length} test file(s)`);
+  const concurrency = supportsConcurrencyFlag() ? ['--test-concurrency=1'] : [];
+  return run(process.execPath, [
+    '--test',
+    '--test-reporter=spec',
+    ...concurrency,
+    ...nodeArgs,
+    ...files,
+  ]);
+}
+
+function main() {
+  const extra = process.argv.slice(2);
+  const failed = [];
+  let status = 0;
+  const phase = (name, fn) => {
+    log(name);
+    const code = fn();
+    if (code !== 0) {
+      failed.push(name);
+      status ||= code;
+    }
+    return code === 0;
+  };
+  const finish = () => {
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    process.stdout.write(
+      failed.length === 0
+        ? `\ntest.mjs: all phases passed in ${seconds} s\n`
+        : `\ntest.mjs: FAILED phase(s): ${failed.join(', ')} (after ${seconds} s)\n`,
+    );
+    process.exitCode = status;
+  };
+
+  if (!phase('prerequisites', prerequisites) || !phase('build', build)) return finish();
+  if (process.env.BURROW_TEST_SKIP_LINT === '1') log('lint skipped (BURROW_TEST_SKIP_LINT=1)');
+  else phase('lint', lint);
+  phase('tests', () => tests(extra));
+  return finish();
+}
+
+main();
