@@ -118,7 +118,11 @@ describe('parseKeyLine: invalid lines', () => {
       message: 'no key data after "ssh-ed25519"',
     },
     { name: 'options only', line: 'no-pty', message: 'no key after the options' },
-    { name: 'garbage word', line: 'hello world', message: 'unknown option "hello"' },
+    {
+      name: 'garbage word',
+      line: 'hello world',
+      message: 'not a key line (expected: [options] key-type base64-key [comment])',
+    },
     {
       name: 'options then unknown type',
       line: `no-pty ssh-foo ${ed}`,

@@ -61,6 +61,8 @@ function isFlag(name: string): boolean {
 
 const isBlank = (c: string | undefined): boolean => c === ' ' || c === '\t';
 
+const NOT_A_KEY_LINE = 'not a key line (expected: [options] key-type base64-key [comment])';
+
 /**
  * Parses one line (without its newline; a trailing CR is ignored). Blank lines and lines whose
  * first non-blank character is `#` are `blank`. A line whose first word is a key type has no
@@ -81,7 +83,11 @@ export function parseKeyLine(line: string): LineParse {
     const end = endOfOptions(text, at);
     if (end === undefined) return { kind: 'invalid', message: 'unterminated quote in options' };
     const parsed = parseOptionsField(text.slice(at, end));
-    if (!parsed.ok) return { kind: 'invalid', message: parsed.message };
+    if (!parsed.ok) {
+      // A line with no key type anywhere is not a mistyped option; say what a line should be.
+      const hasKeyType = text.split(/[\s,"=]+/).some((w) => isKeyType(w));
+      return { kind: 'invalid', message: hasKeyType ? parsed.message : NOT_A_KEY_LINE };
+    }
     options = parsed.options;
     at = skipBlanks(text, end);
     if (at === text.length) return { kind: 'invalid', message: 'no key after the options' };
