@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { describe, it } from 'node:test';
-import { generateKey, type Scope, startSshd, tmpDir, waitFor, withScope } from './helpers/index.js';
-import { forwardTo, registerDevice, relayClient, startTestRelay } from './helpers/relay.js';
+import { type Scope, waitFor, withScope } from './helpers/index.js';
+import { forwardTo, registerDevice, relayClient, startWorld } from './helpers/relay.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -23,14 +23,8 @@ async function echoServer(scope: Scope): Promise<number> {
   return typeof addr === 'object' && addr ? addr.port : 0;
 }
 
-async function setup(s: Scope, policy: (dev: string, op: string) => string[]) {
-  const dir = await tmpDir(s);
-  const devKey = await generateKey(dir, 'device');
-  const opKey = await generateKey(dir, 'operator');
-  const sshd = await startSshd(s, { authorizedKeys: [opKey] });
-  const relay = await startTestRelay(s, { policy: policy(devKey.publicKey, opKey.publicKey) });
-  const device = await relayClient(s, relay, devKey);
-  return { dir, devKey, opKey, sshd, relay, device };
+function setup(s: Scope, policy: (dev: string, op: string) => string[]) {
+  return startWorld(s, { policy });
 }
 
 describe('relay: registration and connection forms', () => {

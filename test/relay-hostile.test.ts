@@ -8,21 +8,12 @@ import { readFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import ssh2 from 'ssh2';
-import {
-  generateKey,
-  type KeyPair,
-  type Scope,
-  startProxy,
-  startSshd,
-  tmpDir,
-  waitFor,
-  withScope,
-} from './helpers/index.js';
+import { type KeyPair, type Scope, startProxy, waitFor, withScope } from './helpers/index.js';
 import {
   forwardTo,
   registerDevice,
   relayClient,
-  startTestRelay,
+  startWorld,
   type TestRelay,
 } from './helpers/relay.js';
 
@@ -71,17 +62,11 @@ function sendRaw(port: number, data: Buffer | string): Promise<number> {
   });
 }
 
-async function setup(s: Scope, config = {}) {
-  const dir = await tmpDir(s);
-  const devKey = await generateKey(dir, 'device');
-  const opKey = await generateKey(dir, 'operator');
-  const sshd = await startSshd(s, { authorizedKeys: [opKey] });
-  const relay = await startTestRelay(s, {
-    policy: [`permitlisten="dev1:*" ${devKey.publicKey}`, `permitopen="*:*" ${opKey.publicKey}`],
+function setup(s: Scope, config = {}) {
+  return startWorld(s, {
+    policy: (dev, op) => [`permitlisten="dev1:*" ${dev}`, `permitopen="*:*" ${op}`],
     config,
   });
-  const device = await relayClient(s, relay, devKey);
-  return { devKey, opKey, sshd, relay, device };
 }
 
 describe('relay: hostile input and vanishing peers', () => {

@@ -8,40 +8,19 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import ssh2 from 'ssh2';
-import {
-  generateKey,
-  runCommand,
-  type Scope,
-  startProc,
-  startSshd,
-  tmpDir,
-  waitFor,
-  withScope,
-} from './helpers/index.js';
-import {
-  forwardTo,
-  registerDevice,
-  relayClient,
-  startTestRelay,
-  type TestRelay,
-} from './helpers/relay.js';
+import { runCommand, type Scope, startProc, waitFor, withScope } from './helpers/index.js';
+import { forwardTo, startWorld, type TestRelay } from './helpers/relay.js';
 
 /** A relay with dev1 registered, an operator allowed to open anything and listen anywhere. */
 async function setup(s: Scope) {
-  const dir = await tmpDir(s);
-  const devKey = await generateKey(dir, 'device');
-  const opKey = await generateKey(dir, 'operator');
-  const sshd = await startSshd(s, { authorizedKeys: [opKey] });
-  const relay = await startTestRelay(s, {
-    policy: [
-      `permitlisten="dev1:22" ${devKey.publicKey}`,
-      `permitopen="*:*",permitlisten="*:*" ${opKey.publicKey}`,
+  const world = await startWorld(s, {
+    policy: (dev, op) => [
+      `permitlisten="dev1:22" ${dev}`,
+      `permitopen="*:*",permitlisten="*:*" ${op}`,
     ],
   });
-  const device = await relayClient(s, relay, devKey);
-  await registerDevice(device, relay, [forwardTo('dev1', 22, sshd)], 'dev1', devKey.fingerprint);
-  const op = await relayClient(s, relay, opKey, [{ name: 'dev1', hostKeyPub: sshd.hostKeyPub }]);
-  return { dir, opKey, sshd, relay, op };
+  await world.register([forwardTo('dev1', 22, world.sshd)]);
+  return world;
 }
 
 function refusedConnects(relay: TestRelay, reason: string): string[] {

@@ -12,11 +12,11 @@ import { PolicyFile } from '../../src/cli/policy-source.js';
 import { MemoryRegistry } from '../../src/registry/memory.js';
 import { type Relay, type RelayConfig, startRelay } from '../../src/relay/index.js';
 import { generateEd25519, parseHostKey } from '../../src/ssh/keys.js';
-import type { KeyPair } from './keys.js';
+import { generateKey, type KeyPair } from './keys.js';
 import { type Proc, type ProcOptions, startProc } from './proc.js';
 import type { Scope } from './scope.js';
 import { createSshClient, type SshClient } from './ssh.js';
-import type { Sshd } from './sshd.js';
+import { type Sshd, startSshd } from './sshd.js';
 import { tmpDir } from './tmp.js';
 import { waitFor } from './wait.js';
 
@@ -181,4 +181,49 @@ export async function registerDevice(
 /** The `-R` argument forwarding `name:port` to a local sshd. */
 export function forwardTo(name: string, port: number, sshd: Sshd): string {
   return `${name}:${port}:127.0.0.1:${sshd.port}`;
+}
+
+/** The usual cast: a device key, an operator key, the device's sshd, a relay and both clients. */
+export interface World {
+  readonly dir: string;
+  readonly devKey: KeyPair;
+  readonly opKey: KeyPair;
+  /** The device's own sshd; the operator key may log in to it. */
+  readonly sshd: Sshd;
+  readonly relay: TestRelay;
+  /** ssh client with the device key and a `relay` host. */
+  readonly device: SshClient;
+  /** ssh client with the operator key, a `relay` host and `dev1` trusted behind it. */
+  readonly op: SshClient;
+  /** Registers forwards from the device with `ssh -N -R` and waits for `name`. */
+  register(forwards: string[], name?: string): Promise<Proc>;
+}
+
+export async function startWorld(
+  scope: Scope,
+  opts: { policy: (devKey: string, opKey: string) => string[]; config?: Partial<RelayConfig> },
+): Promise<World> {
+  const dir = await tmpDir(scope);
+  const devKey = await generateKey(dir, 'device');
+  const opKey = await generateKey(dir, 'operator');
+  const sshd = await startSshd(scope, { authorizedKeys: [opKey] });
+  const relay = await startTestRelay(scope, {
+    policy: opts.policy(devKey.publicKey, opKey.publicKey),
+    ...(opts.config ? { config: opts.config } : {}),
+  });
+  const device = await relayClient(scope, relay, devKey);
+  const op = await relayClient(scope, relay, opKey, [
+    { name: 'dev1', hostKeyPub: sshd.hostKeyPub },
+  ]);
+  return {
+    dir,
+    devKey,
+    opKey,
+    sshd,
+    relay,
+    device,
+    op,
+    register: (forwards, name = 'dev1') =>
+      registerDevice(device, relay, forwards, name, devKey.fingerprint),
+  };
 }
