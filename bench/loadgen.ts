@@ -11,11 +11,15 @@
  * Then it waits for SIGTERM (or stdin closing) and exits.
  *
  * Usage: node loadgen.js --relay HOST:PORT[,HOST:PORT…] --keys FILE [--concurrency 64]
+ *                        [--source ADDR[,ADDR…]]
  *
- * Several relay addresses (e.g. 127.0.0.1:P,127.0.0.2:P for a relay listening on both, or on
- * 127.0.0.0/8 via 0.0.0.0) spread connections over more (source, destination) pairs than one
- * ephemeral port range holds. Binding explicit source addresses instead would make every
- * connect() search the port space (slow at tens of thousands of connections).
+ * One (source address, destination address) pair holds one ephemeral port range (~28k on a
+ * default Linux) of connections. Two ways past that, both spreading connections round-robin:
+ * several relay addresses (e.g. 127.0.0.1:P,127.0.0.2:P for a relay listening on both, or on
+ * 0.0.0.0), or several source addresses (`--source 127.0.0.1,127.0.0.2`, bound with
+ * localAddress) towards a relay on one loopback address. Binding a source address makes each
+ * connect() search that address's port space, which is slower at tens of thousands of
+ * connections, but keeps the relay listening on loopback only.
  */
 import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
@@ -44,6 +48,9 @@ const devices: Device[] = readFileSync(arg('keys'), 'utf8')
   .filter((l) => l.trim())
   .map((l) => JSON.parse(l) as Device);
 const concurrency = Number(arg('concurrency', '64'));
+const sources = arg('source', '')
+  .split(',')
+  .filter((a) => a.length > 0);
 
 const clients: ssh2.Client[] = [];
 let registered = 0;
@@ -88,6 +95,7 @@ function connectOne(i: number): Promise<void> {
       // generator does not become the bottleneck it is measuring.
       authHandler: [{ type: 'publickey', username: dev.name, key: toSsh2Key(dev.key) }] as never,
       readyTimeout: 60_000,
+      ...(sources.length > 0 ? { localAddress: sources[i % sources.length] } : {}),
       // Accept whatever host key the bench relay has; this process measures load, not trust.
       hostVerifier: () => true,
     });

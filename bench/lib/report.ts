@@ -1,0 +1,101 @@
+/**
+ * Output of benchmarks: the machine-readable results file (bench/results/<name>.json), the
+ * benchmark's own section of BENCHMARKS.md (between `<!-- name:start -->` and `<!-- name:end -->`,
+ * everything else in the file is left as it is), and aligned text tables for the terminal.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is dist/bench/lib/report.js once built). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BENCHMARKS_MD = join(REPO_ROOT, 'BENCHMARKS.md');
+export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+
+const HEADER = `# Benchmarks
+
+burrow measured against the OpenSSH setup it replaces, on the same machine **in the same run**
+(burrow and baseline interleaved), so a busy machine slows both alike and the ratios stay
+meaningful. Every section below is written by \`npm run bench -- <name>\` and says how to
+reproduce it; the raw numbers are in \`bench/results/<name>.json\`.
+`;
+
+function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = `${path}.tmp-${process.pid}`;
+  writeFileSync(temp, text);
+  renameSync(temp, path);
+}
+
+/** A bad flag or an impossible request: reported as one line, without a stack trace. */
+export class BenchUsageError extends Error {
+  override name = 'BenchUsageError';
+}
+
+/** Replaces (or appends) the section `name` of BENCHMARKS.md with `markdown`. */
+export function updateSection(name: string, markdown: string, file = BENCHMARKS_MD): void {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  const block = `${start}\n${markdown.trim()}\n${end}`;
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : HEADER;
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  let next: string;
+  if (a >= 0 && b > a) next = text.slice(0, a) + block + text.slice(b + end.length);
+  else next = `${text.trimEnd()}\n\n${block}\n`;
+  writeAtomic(file, next);
+}
+
+/** Reads bench/results/<name>.json, or undefined if absent or unreadable. */
+export function readResults<T>(name: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(join(RESULTS_DIR, `${name}.json`), 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeResults(name: string, data: unknown): string {
+  const path = join(RESULTS_DIR, `${name}.json`);
+  writeAtomic(path, `${JSON.stringify(data, null, 2)}\n`);
+  return path;
+}
+
+export type Cell = string | number;
+
+/** A GitHub-flavoured markdown table. Cells must not contain `|`. */
+export function mdTable(headers: string[], rows: Cell[][]): string {
+  const line = (cells: Cell[]) => `| ${cells.map(String).join(' | ')} |`;
+  return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** A plain-text table with aligned columns, for the terminal. */
+export function textTable(headers: string[], rows: Cell[][]): string {
+  const all = [headers, ...rows].map((r) => r.map(String));
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [fmt(all[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(fmt)].join(
+    '\n',
+  );
+}
+
+/** `1m 05s`, `42.3 s`. */
+export function formatDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m}m ${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
+}
+
+/** Writes progress to stderr, prefixed with the benchmark name and the time since start. */
+export function progressLogger(name: string): (msg: string) => void {
+  const t0 = Date.now();
+  return (msg) => {
+    const t = ((Date.now() - t0) / 1000).toFixed(1).padStart(6);
+    process.stderr.write(`[${name} ${t}s] ${msg}\n`);
+  };
+}
