@@ -20,6 +20,7 @@ import {
   startSshd,
   tmpDir,
   waitFor,
+  within,
   withScope,
 } from './helpers/index.js';
 import { CLI_PATH, relayClient, startCli } from './helpers/relay.js';
@@ -174,6 +175,38 @@ describe('burrow relay (CLI)', () => {
       const out = relay.proc.output('stdout');
       assert.match(out, /"event":"relay.draining"/);
       assert.match(out, /"event":"relay.stopped"/);
+    }));
+
+  it('finishes draining after the grace period even when devices stay', async (t) =>
+    withScope(t, async (s) => {
+      const dir = await tmpDir(s);
+      const devKey = await generateKey(dir, 'device');
+      const sshd = await startSshd(s);
+      writeFileSync(join(dir, 'authorized_keys'), `permitlisten="dev1:22" ${devKey.publicKey}\n`);
+      const relay = await startRelayCli(s, dir, ['--drain-grace', '1s']);
+      const hostKeyPub = execFileSync('ssh-keygen', ['-yf', join(dir, 'host_key')], {
+        encoding: 'utf8',
+      })
+        .split(' ')
+        .slice(0, 2)
+        .join(' ');
+      const device = await relayClient(s, { port: relay.port, hostKeyPub }, devKey);
+      // Stock OpenSSH ignores drain@burrow and stays; so does a socket that never says a word.
+      const stock = device.spawn(['-N', '-R', `dev1:22:127.0.0.1:${sshd.port}`, 'relay']);
+      await relay.proc.waitForLine(/"event":"name.registered"/, { stream: 'stdout' });
+      const silent = connect(relay.port, '127.0.0.1');
+      silent.on('error', () => {});
+      silent.resume();
+      s.defer(() => void silent.destroy(), 'silent socket');
+      await new Promise((r) => silent.once('connect', r));
+      const sent = Date.now();
+      relay.proc.signal('SIGTERM');
+      const exit = await within(relay.proc.stopped(), 8000, 'the relay to exit after draining');
+      const took = Date.now() - sent;
+      assert.equal(exit.code, 0);
+      assert.ok(took >= 900 && took < 5000, `exited after ${took} ms`);
+      const deviceExit = await stock.stopped();
+      assert.equal(deviceExit.code, 255);
     }));
 
   it('reloads its policy on SIGHUP and never logs key material', async (t) =>

@@ -107,9 +107,14 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     },
   );
 
+  /** Every accepted socket, authenticated or not, so close() can end them all. */
+  const sockets = new Set<Socket>();
+
   const onSocket = (socket: Socket) => {
     const ip = normalizeAddress(socket.remoteAddress);
     socket.on('error', () => {});
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     if (draining || closed) {
       socket.destroy();
       return;
@@ -172,11 +177,12 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   );
   heartbeat.unref();
 
-  const stopListening = () =>
-    new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-    });
+  /** Resolves once the listener has closed, which is after every accepted socket has. */
+  let listenerClosed: Promise<void> | undefined;
+  const stopListening = () => {
+    listenerClosed ??= new Promise<void>((resolve) => server.close(() => resolve()));
+    return listenerClosed;
+  };
 
   const relay: Relay = {
     address: () => ({ host: config.host, port }),
@@ -195,14 +201,15 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
         relay: config.relayId,
         connections: connections.size,
       });
-      const closing = stopListening();
+      // server.close() only calls back once every connection has ended, so it is not awaited
+      // here: close() below ends whatever is left and then waits for it.
+      void stopListening();
       for (const c of connections) if (c.ssh.authenticated) c.ssh.notify(DRAIN_REQUEST);
       const deadline = now() + config.drainGraceMs;
       while (connections.size > 0 && now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
         if (table.size === 0 && !hasClientTraffic(connections)) break;
       }
-      await closing;
       await relay.close();
     },
     async close() {
@@ -211,6 +218,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       clearInterval(heartbeat);
       const closing = stopListening();
       for (const c of [...connections]) c.ssh.destroy('relay-closed');
+      for (const socket of sockets) socket.destroy();
       await closing;
       deps.audit.record({ event: 'relay.stopped', relay: config.relayId });
     },
