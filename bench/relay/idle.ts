@@ -8,8 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { generateEd25519 } from '../../src/ssh/keys.js';
 import { type Proc, type Scope, startProc } from '../../test/helpers/index.js';
-import { benchEd25519 } from '../lib/keys.js';
 import { cpuSeconds, rssKiB } from '../lib/procfs.js';
 import { BenchUsageError } from '../lib/report.js';
 import { median } from '../lib/stats.js';
@@ -107,7 +107,7 @@ export async function measureIdle(
   const policy: string[] = [];
   for (let i = 0; i < devices; i++) {
     const name = `d${i}`;
-    const k = benchEd25519(name);
+    const k = generateEd25519(name);
     keyLines.push(JSON.stringify({ name, key: k.privateKey }));
     policy.push(`permitlisten="${name}:22" ${k.publicLine}`);
   }

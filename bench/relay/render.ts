@@ -190,8 +190,8 @@ const METHOD_NOTES = `- Everything runs on 127.0.0.1: a real \`sshd\` as the dev
   and are started under \`ulimit -n\`, which only goes up to the hard limit unless the bench has
   \`CAP_SYS_RESOURCE\`. A device count that does not fit is refused up front, naming the most
   the machine can measure.
-- Device keys are made in-process as DER by Node and encoded with burrow's OpenSSH key encoder
-  (\`bench/lib/keys.ts\` says why not \`generateEd25519()\`).`;
+- Device keys are made in-process with burrow's own \`generateEd25519()\` (Node's ed25519 keygen as
+  DER, written in OpenSSH's key format).`;
 
 /** The terminal summary: every table of this run, plain text. */
 export function renderSummary(r: RelayResults, ran: (keyof RelayPhases)[]): string {

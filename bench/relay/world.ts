@@ -15,6 +15,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { generateEd25519 } from '../../src/ssh/keys.js';
 import {
   type AuthorizedEntry,
   createSshClient,
@@ -32,7 +33,6 @@ import {
   waitForPort,
 } from '../../test/helpers/index.js';
 import { CLI_PATH } from '../../test/helpers/relay.js';
-import { benchEd25519 } from '../lib/keys.js';
 
 /** The ways the operator reaches the device; `host` is the alias in the operator's ssh_config. */
 export const FORMS = {
@@ -87,7 +87,7 @@ export async function startRelayProcess(
   const hostKeyPath = join(opts.dir, 'relay_host_ed25519_key');
   const policyPath = join(opts.dir, 'relay_authorized_keys');
   const auditPath = opts.auditPath ?? join(opts.dir, 'relay-audit.jsonl');
-  const key = benchEd25519('bench-relay');
+  const key = generateEd25519('bench-relay');
   await writeFile(hostKeyPath, key.privateKey, { mode: 0o600 });
   await writeFile(policyPath, `${opts.policy.join('\n')}\n`, { mode: 0o600 });
   const nodeArgs = [

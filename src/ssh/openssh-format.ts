@@ -50,12 +50,24 @@ export function encodeEd25519Private(seed: Buffer, pub: Buffer, comment: string)
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}-----END OPENSSH PRIVATE KEY-----\n`;
 }
 
-/** A fresh ed25519 key pair: OpenSSH private key text and `ssh-ed25519 AAAA… comment` line. */
+/** PKCS#8 DER of an ed25519 key is a 16-byte header and the seed; SPKI DER is 12 + the key. */
+const PKCS8_HEADER = 16;
+const SPKI_HEADER = 12;
+
+/**
+ * A fresh ed25519 key pair: OpenSSH private key text and `ssh-ed25519 AAAA… comment` line.
+ * The raw key comes from DER, not JWK: on Node 20.20 a KeyObject's JWK export can deadlock when
+ * a garbage collection runs inside it (seen in gdb while generating thousands of keys), and
+ * asking generateKeyPairSync for DER never creates a KeyObject at all.
+ */
 export function generateEd25519(comment = 'burrow'): { privateKey: string; publicLine: string } {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  const seed = Buffer.from(jwk.d as string, 'base64url');
-  const pub = Buffer.from(jwk.x as string, 'base64url');
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+  });
+  const seed = privateKey.subarray(PKCS8_HEADER);
+  const pub = publicKey.subarray(SPKI_HEADER);
+  if (seed.length !== 32 || pub.length !== 32) throw new Error('unexpected ed25519 DER layout');
   return {
     privateKey: encodeEd25519Private(seed, pub, comment),
     publicLine: `ssh-ed25519 ${ed25519PublicBlob(pub).toString('base64')} ${comment}`.trim(),
