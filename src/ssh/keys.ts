@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, verify } from 'node:crypto';
-import ssh2 from 'ssh2';
 import { BurrowError } from '../core/errors.js';
+import ssh2 from './ssh2.js';
 
 const { utils } = ssh2;
 

@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
-import ssh2 from 'ssh2';
+import type ssh2Types from 'ssh2';
 import { SSH_IDENT_SOFTWARE } from '../core/constants.js';
 import { SshConnection, type SshConnectionHandler } from './connection.js';
 import { toSsh2Key } from './keys.js';
+import ssh2 from './ssh2.js';
 
 export interface SshServerConfig {
   /** Private host key text (OpenSSH format). */
@@ -42,7 +43,7 @@ export const DEFAULT_CIPHERS: readonly string[] = [
  * caller decides limits before any SSH byte is parsed and tests can drive a single connection.
  */
 export class SshServer<M extends SocketMeta = SocketMeta> {
-  readonly #server: ssh2.Server;
+  readonly #server: ssh2Types.Server;
   readonly #pending = new WeakMap<object, M>();
 
   constructor(config: SshServerConfig, onConnection: ConnectionFactory<M>) {
@@ -51,9 +52,11 @@ export class SshServer<M extends SocketMeta = SocketMeta> {
       ident: SSH_IDENT_SOFTWARE,
       keepaliveInterval: config.keepaliveIntervalMs,
       keepaliveCountMax: config.keepaliveCountMax,
-      algorithms: { cipher: [...(config.ciphers ?? DEFAULT_CIPHERS)] as ssh2.CipherAlgorithm[] },
+      algorithms: {
+        cipher: [...(config.ciphers ?? DEFAULT_CIPHERS)] as ssh2Types.CipherAlgorithm[],
+      },
     });
-    this.#server.on('connection', (client: ssh2.Connection) => {
+    this.#server.on('connection', (client: ssh2Types.Connection) => {
       // ssh2 keeps the socket it was given on the client object; it is the only link between
       // the socket we accepted and the SSH connection it became.
       const socket = (client as unknown as { _sock: Socket })._sock;
