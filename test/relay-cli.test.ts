@@ -52,6 +52,14 @@ async function startRelayCli(s: Scope, dir: string, extra: string[] = []): Promi
   return { proc, port: Number(m[1]), hostKeyFp: m[2]! };
 }
 
+/** `ssh-ed25519 AAAA…` of a private key file, as ssh-keygen derives it. */
+function publicKeyOf(path: string): string {
+  return execFileSync('ssh-keygen', ['-yf', path], { encoding: 'utf8' })
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
+}
+
 function runCli(s: Scope, args: string[], env: Record<string, string> = {}) {
   return runCommand(s, process.execPath, [CLI_PATH, ...args], { env, timeoutMs: 15_000 });
 }
@@ -76,8 +84,7 @@ describe('burrow relay (CLI)', () => {
       assert.equal(second.hostKeyFp, first.hostKeyFp);
       // What the server presents is that key.
       const scan = await runCommand(s, 'ssh-keyscan', ['-p', String(second.port), '127.0.0.1']);
-      const pub = execFileSync('ssh-keygen', ['-yf', keyPath], { encoding: 'utf8' }).split(' ');
-      assert.ok(scan.stdout.includes(`${pub[0]} ${pub[1]}`), scan.stdout);
+      assert.ok(scan.stdout.includes(publicKeyOf(keyPath)), scan.stdout);
     }));
 
   it('refuses unusable host keys and bad flags with exit 2 and a clear line', async (t) =>
@@ -184,12 +191,7 @@ describe('burrow relay (CLI)', () => {
       const sshd = await startSshd(s);
       writeFileSync(join(dir, 'authorized_keys'), `permitlisten="dev1:22" ${devKey.publicKey}\n`);
       const relay = await startRelayCli(s, dir, ['--drain-grace', '1s']);
-      const hostKeyPub = execFileSync('ssh-keygen', ['-yf', join(dir, 'host_key')], {
-        encoding: 'utf8',
-      })
-        .split(' ')
-        .slice(0, 2)
-        .join(' ');
+      const hostKeyPub = publicKeyOf(join(dir, 'host_key'));
       const device = await relayClient(s, { port: relay.port, hostKeyPub }, devKey);
       // Stock OpenSSH ignores drain@burrow and stays; so does a socket that never says a word.
       const stock = device.spawn(['-N', '-R', `dev1:22:127.0.0.1:${sshd.port}`, 'relay']);
@@ -218,12 +220,7 @@ describe('burrow relay (CLI)', () => {
       const policy = join(dir, 'authorized_keys');
       writeFileSync(policy, `permitlisten="dev1:22" ${devKey.publicKey}\n`);
       const relay = await startRelayCli(s, dir, ['--log-level', 'debug']);
-      const hostKeyPub = execFileSync('ssh-keygen', ['-yf', join(dir, 'host_key')], {
-        encoding: 'utf8',
-      })
-        .split(' ')
-        .slice(0, 2)
-        .join(' ');
+      const hostKeyPub = publicKeyOf(join(dir, 'host_key'));
       const device = await relayClient(s, { port: relay.port, hostKeyPub }, devKey);
       device.spawn(['-N', '-R', `dev1:22:127.0.0.1:${sshd.port}`, 'relay']);
       await relay.proc.waitForLine(/"event":"name.registered"/, { stream: 'stdout' });

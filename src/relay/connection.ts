@@ -23,6 +23,7 @@ import type {
 } from '../ssh/connection.js';
 import { fingerprintOf } from '../ssh/keys.js';
 import type { NameTable } from './name-table.js';
+import { closeChannel, describeTarget, failExec, routeOf, USAGE_EXEC } from './requests.js';
 import { splice } from './splice.js';
 
 /** Shared state and settings every connection of one relay sees. */
@@ -49,10 +50,6 @@ export interface PendingAuth {
   /** Called exactly once, when the connection authenticates or closes. */
   settle(): void;
 }
-
-const USAGE_EXEC =
-  'burrow: this relay only routes connections. Use: ssh -J <relay> user@<name>, ' +
-  'ssh -W <name>:<port> <relay>, or ssh <relay> nc -U /path/<name>.sock\r\n';
 
 let nextId = 0;
 
@@ -396,33 +393,4 @@ export class RelayConnection implements SshConnectionHandler {
     });
     this.#ctx.forget(this);
   }
-}
-
-function routeOf(target: ForwardTarget): { route: Route } | { error: string } {
-  if (target.kind === 'streamlocal') {
-    const route = routeFromSocketPath(target.socketPath);
-    return route ? { route } : { error: 'not-a-name' };
-  }
-  if (!isValidPort(target.bindPort)) return { error: 'port-required' };
-  const check = checkName(target.bindAddr);
-  return check.ok
-    ? { route: { name: check.name, port: target.bindPort } }
-    : { error: 'not-a-name' };
-}
-
-function describeTarget(t: ForwardTarget): string {
-  const text = t.kind === 'tcpip' ? `${t.bindAddr}:${t.bindPort}` : t.socketPath;
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}
-
-function failExec(stream: ExecStream, message: string): void {
-  stream.stderr.write(message);
-  stream.exit(1);
-  stream.end();
-}
-
-function closeChannel(ch: Duplex): void {
-  const c = ch as Duplex & { close?: () => void };
-  if (typeof c.close === 'function') c.close();
-  else c.destroy();
 }
