@@ -154,6 +154,35 @@ describe('relay: hostile input and vanishing peers', () => {
       assert.equal(relay.relay.stats().connections, 2);
     }));
 
+  it('caps concurrent session channels per connection', async (t) =>
+    withScope(t, async (s) => {
+      const { devKey, opKey, sshd, relay, device } = await setup(s);
+      await registerDevice(
+        device,
+        relay,
+        [forwardTo('dev1', 22, sshd)],
+        'dev1',
+        devKey.fingerprint,
+      );
+      const client = await ssh2Client(s, relay, opKey);
+      const execNc = () =>
+        new Promise<ssh2.ClientChannel | Error>((resolve) => {
+          client.exec('nc -U /x/dev1.sock', (err, ch) => resolve(err ?? ch));
+        });
+      const held = await Promise.all(Array.from({ length: 14 }, execNc));
+      const open = held.filter((h): h is ssh2.ClientChannel => !(h instanceof Error));
+      assert.equal(open.length, 10);
+      assert.equal(
+        relay.audit.all('request.refused').filter((e) => e.request === 'session').length,
+        4,
+      );
+      for (const ch of open) ch.close();
+      await waitFor(() => relay.relay.stats().bridges === 0, { what: 'sessions closed' });
+      const again = await execNc();
+      assert.ok(!(again instanceof Error), String(again));
+      again.close();
+    }));
+
   it('releases everything when a device is killed mid-transfer', async (t) =>
     withScope(t, async (s) => {
       const { devKey, opKey, sshd, relay, device } = await setup(s);

@@ -41,6 +41,7 @@ export type RefusedKind =
   | 'agent-forwarding'
   | 'env'
   | 'direct-streamlocal'
+  | 'session'
   | 'signal';
 
 /**
@@ -59,6 +60,9 @@ export interface SshConnectionHandler {
   closed(reason: string): void;
 }
 
+/** Concurrent session channels per connection (OpenSSH's MaxSessions default). */
+const MAX_SESSIONS = 10;
+
 /** Message shown (on stderr) to someone who asks the relay for a shell. */
 const NO_SHELL_MESSAGE =
   'burrow: this relay serves no shell. Reach a device with: ssh -J <relay> user@<name>\r\n';
@@ -74,6 +78,7 @@ export class SshConnection {
   #handler: SshConnectionHandler | undefined;
   #closedReason: string | undefined;
   #done = false;
+  #sessions = 0;
   clientSoftware = '';
 
   constructor(client: ssh2.Connection, socket: Socket, meta: SocketMeta) {
@@ -116,7 +121,20 @@ export class SshConnection {
       handler.refused('direct-streamlocal');
       reject();
     });
-    client.on('session', (accept) => this.#onSession(accept()));
+    client.on('session', (accept, reject) => {
+      // Sessions only ever carry `nc -U` or a refusal; more than a few at once is abuse.
+      if (this.#sessions >= MAX_SESSIONS) {
+        handler.refused('session', 'too many sessions');
+        reject();
+        return;
+      }
+      this.#sessions += 1;
+      const session = accept();
+      session.once('close', () => {
+        this.#sessions -= 1;
+      });
+      this.#onSession(session);
+    });
     this.#socket.once('close', () => this.#finish());
   }
 
