@@ -111,6 +111,10 @@ describe('burrow relay (CLI)', () => {
           /--authorized-keys: .*does not exist/,
         ],
         [['relay', '--bogus'], /unknown option '--bogus'/],
+        [
+          [...base, '--host-key', join(dir, 'hk'), '--audit-log', '/proc/nope/audit'],
+          /--audit-log: cannot open/,
+        ],
         [['relay', '--log-level', 'loud'], /--log-level/],
         [['nosuchcommand'], /unknown command/],
       ];

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
@@ -40,7 +40,17 @@ export interface AuditOutput {
 export function openAudit(target: string): AuditOutput {
   if (!target) throw configError('--audit-log: expected a file path or "-"');
   if (target === '-') return { audit: new JsonLinesAudit(process.stdout), close: async () => {} };
-  const stream: Writable = createWriteStream(target, { flags: 'a', mode: 0o600 });
+  // Opened now, synchronously: a relay must not start serving with an audit trail it cannot write.
+  let fd: number;
+  try {
+    fd = openSync(target, 'a', 0o600);
+  } catch (err) {
+    throw configError(
+      `--audit-log: cannot open ${target}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      err,
+    );
+  }
+  const stream: Writable = createWriteStream(target, { fd, flags: 'a' });
   stream.on('error', (err) => {
     process.stderr.write(`burrow: cannot write audit log ${target}: ${err.message}\n`);
   });

@@ -168,13 +168,13 @@ export function registerRelayCommand(program: Command): void {
     });
 }
 
-function buildConfig(flags: RelayFlags, hostKey: RelayConfig['hostKey']): RelayConfig {
+/** Every flag parsed and checked; throws CONFIG_INVALID naming the flag. Touches nothing. */
+function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
   const listen = parseHostPort('--listen', flags.listen);
   return {
     relayId: flags.relayId ?? `${hostname()}:${listen.port}`,
     host: listen.host,
     port: listen.port,
-    hostKey,
     keepaliveIntervalMs: parseDuration('--keepalive-interval', flags.keepaliveInterval),
     keepaliveCountMax: parseCount('--keepalive-count', flags.keepaliveCount, 1, 100),
     loginGraceMs: parseDuration('--login-grace-time', flags.loginGraceTime),
@@ -190,11 +190,13 @@ function buildConfig(flags: RelayFlags, hostKey: RelayConfig['hostKey']): RelayC
 
 async function runRelay(flags: RelayFlags): Promise<void> {
   // Validate everything before touching the filesystem or the network.
-  parseHostPort('--listen', flags.listen);
+  const settings = parseFlags(flags);
   const log = createLogger(flags.logLevel as LogLevel);
   const dataDir = defaultDataDir();
   const hostKeyPath = flags.hostKey ?? join(dataDir, 'relay_host_ed25519_key');
   const keysPath = flags.authorizedKeys ?? join(dataDir, 'authorized_keys');
+  const auditOut = openAudit(flags.auditLog);
+  const { audit } = auditOut;
   if (flags.authorizedKeys === undefined && !existsSync(keysPath)) {
     writeNewSecret(keysPath, AUTHORIZED_KEYS_TEMPLATE, '--authorized-keys');
     log.info({ file: keysPath }, 'created an empty policy file; add keys to it');
@@ -202,9 +204,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     throw configError(`--authorized-keys: ${keysPath} does not exist`);
   }
   const { key, created } = loadOrCreateHostKey(hostKeyPath);
-  const config = buildConfig(flags, key);
-  const auditOut = openAudit(flags.auditLog);
-  const { audit } = auditOut;
+  const config: RelayConfig = { ...settings, hostKey: key };
   const policy = new PolicyFile(keysPath, log, audit);
   policy.watch();
 
