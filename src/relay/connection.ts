@@ -103,7 +103,9 @@ export class RelayConnection implements SshConnectionHandler {
 
   authenticate(a: AuthAttempt): boolean {
     if (a.method === 'none') return false;
-    const base = { conn: this.id, ip: this.#pending.ip, user: a.username, method: a.method };
+    // The user name is the peer's to choose and means nothing to the relay; keep it short.
+    const user = a.username.slice(0, 64);
+    const base = { conn: this.id, ip: this.#pending.ip, user, method: a.method.slice(0, 32) };
     if (a.method !== 'publickey' || !a.keyBlob) {
       this.#authFailed({ ...base, reason: 'method-not-allowed' });
       return false;
@@ -121,7 +123,7 @@ export class RelayConnection implements SshConnectionHandler {
       event: 'auth.accepted',
       conn: this.id,
       ip: this.#pending.ip,
-      user: a.username,
+      user,
       fp,
       key: `${verdict.entry.file}:${verdict.entry.line}`,
     });
