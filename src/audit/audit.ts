@@ -71,6 +71,3 @@ export class JsonLinesAudit implements AuditSink {
     this.#out.write(`${JSON.stringify({ ts: this.#now().toISOString(), ...event })}\n`);
   }
 }
-
-/** Discards events (for embedding and tests that do not look at the audit trail). */
-export const nullAudit: AuditSink = { record() {} };

@@ -3,18 +3,7 @@
  * the other end (never contains secrets or internal paths they should not see), and `cause` is for
  * logs only.
  */
-export type ErrorCode =
-  | 'CONFIG_INVALID'
-  | 'KEY_INVALID'
-  | 'POLICY_LINE_INVALID'
-  | 'NAME_INVALID'
-  | 'NAME_NOT_PERMITTED'
-  | 'NAME_HELD'
-  | 'NAME_UNKNOWN'
-  | 'OPEN_NOT_PERMITTED'
-  | 'AUTH_REFUSED'
-  | 'LISTEN_FAILED'
-  | 'IO_FAILED';
+export type ErrorCode = 'CONFIG_INVALID' | 'KEY_INVALID' | 'POLICY_LINE_INVALID';
 
 export class BurrowError extends Error {
   override readonly name = 'BurrowError';
@@ -33,18 +22,4 @@ export function configError(message: string, cause?: unknown): BurrowError {
 
 export function isBurrowError(err: unknown): err is BurrowError {
   return err instanceof BurrowError;
-}
-
-/** Error codes a socket raises when the peer simply went away; expected during teardown. */
-const PEER_GONE = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ECONNABORTED',
-  'ERR_STREAM_DESTROYED',
-  'ETIMEDOUT',
-]);
-
-export function isPeerGone(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && PEER_GONE.has(code);
 }

@@ -44,10 +44,6 @@ export function routeKey(route: Route): string {
   return `${route.name}:${route.port}`;
 }
 
-export function formatRoute(route: Route): string {
-  return routeKey(route);
-}
-
 /** The name a stream-local path registers: its last path component without `.sock`. */
 export function nameFromSocketPath(path: string): string {
   const base = path.slice(path.lastIndexOf('/') + 1);
