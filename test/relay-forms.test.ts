@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { describe, it } from 'node:test';
-import { type Scope, waitFor, withScope } from './helpers/index.js';
+import { freePort, type Scope, waitFor, withScope } from './helpers/index.js';
 import { forwardTo, registerDevice, relayClient, startWorld } from './helpers/relay.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -66,18 +66,26 @@ describe('relay: registration and connection forms', () => {
       const viaNc = await op.run(['via-nc', 'echo', 'via-nc']);
       assert.equal(viaNc.stdout.trim(), 'via-nc', viaNc.stderr);
 
-      const lport = 20000 + Math.floor(Math.random() * 20000);
-      const forward = op.spawn(['-N', '-L', `127.0.0.1:${lport}:dev1:22`, 'relay'], {
-        name: 'ssh -L',
-      });
-      op.addHost({ alias: 'via-l', port: lport, user: 'root', hostKeyAlias: 'dev1' });
+      // ssh -L cannot take port 0; a free port can still be taken before ssh binds it, so a
+      // bind collision starts over on a new port.
       const viaL = await waitFor(
         async () => {
-          if (forward.exit) throw new Error(`ssh -L exited: ${forward.tail()}`);
-          const r = await op.run(['via-l', 'echo', 'via-L']);
-          return r.code === 0 ? r : undefined;
+          const lport = await freePort();
+          const forward = op.spawn(['-N', '-L', `127.0.0.1:${lport}:dev1:22`, 'relay'], {
+            name: 'ssh -L',
+          });
+          op.addHost({ alias: `via-l-${lport}`, port: lport, user: 'root', hostKeyAlias: 'dev1' });
+          for (let i = 0; i < 40 && !forward.exit; i++) {
+            const r = await op.run([`via-l-${lport}`, 'echo', 'via-L']);
+            if (r.code === 0) return r;
+            await new Promise((res) => setTimeout(res, 100));
+          }
+          if (!/Address already in use/.test(forward.tail())) {
+            throw new Error(`ssh -L failed: ${forward.tail()}`);
+          }
+          return undefined;
         },
-        { what: 'ssh through the -L forward', timeoutMs: 10_000 },
+        { what: 'ssh through the -L forward', timeoutMs: 20_000 },
       );
       assert.equal(viaL.stdout.trim(), 'via-L');
 
