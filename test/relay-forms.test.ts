@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { describe, it } from 'node:test';
 import { freePort, type Scope, waitFor, withScope } from './helpers/index.js';
-import { forwardTo, registerDevice, relayClient, startWorld } from './helpers/relay.js';
+import { forwardTo, relayClient, startWorld } from './helpers/relay.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -30,20 +30,11 @@ function setup(s: Scope, policy: (dev: string, op: string) => string[]) {
 describe('relay: registration and connection forms', () => {
   it('ssh -R NAME:22 is reachable with -J, -W, -L and nc -U', async (t) =>
     withScope(t, async (s) => {
-      const { opKey, sshd, relay, device, devKey } = await setup(s, (dev, op) => [
+      const { opKey, sshd, relay, register, op } = await setup(s, (dev, op) => [
         `permitlisten="dev1:22" ${dev}`,
         `permitopen="dev1:22" ${op}`,
       ]);
-      await registerDevice(
-        device,
-        relay,
-        [forwardTo('dev1', 22, sshd)],
-        'dev1',
-        devKey.fingerprint,
-      );
-      const op = await relayClient(s, relay, opKey, [
-        { name: 'dev1', hostKeyPub: sshd.hostKeyPub },
-      ]);
+      await register([forwardTo('dev1', 22, sshd)], 'dev1');
       op.addHost({
         alias: 'via-w',
         hostName: null,
@@ -146,17 +137,11 @@ describe('relay: registration and connection forms', () => {
   it('carries large streams intact both ways, including data behind an EOF', async (t) =>
     withScope(t, async (s) => {
       const echoPort = await echoServer(s);
-      const { opKey, sshd, relay, device, devKey } = await setup(s, (dev, op) => [
+      const { opKey, sshd, relay, register } = await setup(s, (dev, op) => [
         `permitlisten="big:22",permitlisten="big:7000" ${dev}`,
         `permitopen="big:*" ${op}`,
       ]);
-      await registerDevice(
-        device,
-        relay,
-        [forwardTo('big', 22, sshd), `big:7000:127.0.0.1:${echoPort}`],
-        'big',
-        devKey.fingerprint,
-      );
+      await register([forwardTo('big', 22, sshd), `big:7000:127.0.0.1:${echoPort}`], 'big');
       const op = await relayClient(s, relay, opKey, [{ name: 'big', hostKeyPub: sshd.hostKeyPub }]);
 
       // 24 MiB up through -J, hashed on the device.

@@ -9,13 +9,7 @@ import { connect, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import ssh2 from 'ssh2';
 import { type KeyPair, type Scope, startProxy, waitFor, withScope } from './helpers/index.js';
-import {
-  forwardTo,
-  registerDevice,
-  relayClient,
-  startWorld,
-  type TestRelay,
-} from './helpers/relay.js';
+import { forwardTo, startWorld, type TestRelay } from './helpers/relay.js';
 
 async function echoPort(scope: Scope): Promise<number> {
   const server = createServer((sock) => {
@@ -72,7 +66,7 @@ function setup(s: Scope, config = {}) {
 describe('relay: hostile input and vanishing peers', () => {
   it('closes on garbage before or after the version line and keeps serving', async (t) =>
     withScope(t, async (s) => {
-      const { devKey, sshd, relay, device } = await setup(s);
+      const { sshd, relay, register } = await setup(s);
       const http = await sendRaw(relay.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
       const binary = await sendRaw(relay.port, randomBytes(4096));
       const afterIdent = await sendRaw(
@@ -82,27 +76,15 @@ describe('relay: hostile input and vanishing peers', () => {
       const longLine = await sendRaw(relay.port, `SSH-2.0-${'A'.repeat(100_000)}`);
       for (const ms of [http, binary, afterIdent, longLine]) assert.ok(ms < 5000, `took ${ms} ms`);
       await waitFor(() => relay.relay.stats().unauthenticated === 0, { what: 'slots released' });
-      await registerDevice(
-        device,
-        relay,
-        [forwardTo('dev1', 22, sshd)],
-        'dev1',
-        devKey.fingerprint,
-      );
+      await register([forwardTo('dev1', 22, sshd)], 'dev1');
       assert.equal(relay.relay.stats().routes, 1);
     }));
 
   it('survives thousands of channel opens and leaks none', async (t) =>
     withScope(t, async (s) => {
-      const { devKey, opKey, relay, device } = await setup(s, { maxChannels: 64 });
+      const { opKey, relay, register } = await setup(s, { maxChannels: 64 });
       const echo = await echoPort(s);
-      await registerDevice(
-        device,
-        relay,
-        [`dev1:7000:127.0.0.1:${echo}`],
-        'dev1',
-        devKey.fingerprint,
-      );
+      await register([`dev1:7000:127.0.0.1:${echo}`], 'dev1');
       const client = await ssh2Client(s, relay, opKey);
 
       // 2000 opens to names that do not exist, 50 at a time.
@@ -156,14 +138,8 @@ describe('relay: hostile input and vanishing peers', () => {
 
   it('caps concurrent session channels per connection', async (t) =>
     withScope(t, async (s) => {
-      const { devKey, opKey, sshd, relay, device } = await setup(s);
-      await registerDevice(
-        device,
-        relay,
-        [forwardTo('dev1', 22, sshd)],
-        'dev1',
-        devKey.fingerprint,
-      );
+      const { opKey, sshd, relay, register } = await setup(s);
+      await register([forwardTo('dev1', 22, sshd)], 'dev1');
       const client = await ssh2Client(s, relay, opKey);
       const execNc = () =>
         new Promise<ssh2.ClientChannel | Error>((resolve) => {
@@ -185,17 +161,8 @@ describe('relay: hostile input and vanishing peers', () => {
 
   it('releases everything when a device is killed mid-transfer', async (t) =>
     withScope(t, async (s) => {
-      const { devKey, opKey, sshd, relay, device } = await setup(s);
-      const proc = await registerDevice(
-        device,
-        relay,
-        [forwardTo('dev1', 22, sshd)],
-        'dev1',
-        devKey.fingerprint,
-      );
-      const op = await relayClient(s, relay, opKey, [
-        { name: 'dev1', hostKeyPub: sshd.hostKeyPub },
-      ]);
+      const { sshd, relay, register, op } = await setup(s);
+      const proc = await register([forwardTo('dev1', 22, sshd)], 'dev1');
       // An endless download that only ends when the path breaks.
       const transfer = op.spawn(['dev1', 'cat', '/dev/zero'], { name: 'download' });
       await waitFor(() => relay.relay.stats().bridges === 1, { what: 'the transfer to start' });
@@ -211,7 +178,7 @@ describe('relay: hostile input and vanishing peers', () => {
 
   it('releases everything when the device connection is reset (RST) mid-transfer', async (t) =>
     withScope(t, async (s) => {
-      const { devKey, opKey, sshd, relay, device } = await setup(s);
+      const { devKey, sshd, relay, device, op } = await setup(s);
       const proxy = await startProxy(s, relay.port);
       device.addHost({
         alias: 'relay-via-proxy',
@@ -227,9 +194,6 @@ describe('relay: hostile input and vanishing peers', () => {
       await waitFor(() => relay.audit.all('name.registered').length > before, {
         what: 'registration',
       });
-      const op = await relayClient(s, relay, opKey, [
-        { name: 'dev1', hostKeyPub: sshd.hostKeyPub },
-      ]);
       const transfer = op.spawn(['dev1', 'cat', '/dev/zero'], { name: 'download' });
       await waitFor(() => relay.relay.stats().bridges === 1 && proxy.bytesUp > 1_000_000, {
         what: 'the transfer to be under way',

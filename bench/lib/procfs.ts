@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { statFields } from '../../test/helpers/procstat.js';
 
 import { descendants } from '../../test/helpers/reaper.js';
 
@@ -26,15 +27,8 @@ interface CpuTimes {
 }
 
 function readCpu(pid: number): CpuTimes | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // Fields after "(comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-  // utime stime cutime cstime …; comm may contain spaces or ')'.
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const f = statFields(pid);
+  if (!f) return undefined;
   const tick = (i: number) => Number(f[i] ?? 0) / CLK_TCK;
   return { state: f[0] ?? '?', own: tick(11) + tick(12), children: tick(13) + tick(14) };
 }

@@ -82,18 +82,6 @@ export class RelayConnection implements SshConnectionHandler {
     this.#log = ctx.log.child({ conn: this.id, ip: pending.ip });
   }
 
-  get fingerprint(): string | undefined {
-    return this.#fp;
-  }
-
-  get isClosed(): boolean {
-    return this.#closed;
-  }
-
-  get routeCount(): number {
-    return this.#routes.size;
-  }
-
   /** Forwarded channels open on this connection, as client or as device. */
   get activeChannels(): number {
     return this.#channels;
@@ -255,8 +243,7 @@ export class RelayConnection implements SshConnectionHandler {
     this.#connect({ name: check.name, port: req.port }, 'direct-tcpip', req).then(
       (device) => {
         if (!device) return reject();
-        if (this.#closed) return closeChannel(device.channel);
-        this.#bridge(accept(), device.channel, device.conn, to, 'direct-tcpip');
+        this.#bridge(accept, device.channel, device.conn, to, 'direct-tcpip');
       },
       () => reject(),
     );
@@ -279,11 +266,10 @@ export class RelayConnection implements SshConnectionHandler {
     stream.pause();
     this.#connect(route, 'nc', origin).then(
       (device) => {
-        if (this.#closed) return device && closeChannel(device.channel);
         if (!device) return failExec(stream, `burrow: cannot connect to ${to}\r\n`);
         // Registered before splice's own listener, so the exit status goes out before the close.
         device.channel.once('close', () => stream.exit(0));
-        this.#bridge(stream, device.channel, device.conn, to, 'nc');
+        this.#bridge(() => stream, device.channel, device.conn, to, 'nc');
       },
       () => failExec(stream, `burrow: cannot connect to ${to}\r\n`),
     );
@@ -322,15 +308,26 @@ export class RelayConnection implements SshConnectionHandler {
     }
   }
 
+  /**
+   * Joins the client's side (accepted only now) to a device channel opened by #connect, and owns
+   * the channel counts #connect took: they are returned when the bridge ends, or at once if this
+   * connection closed while the device channel was being opened.
+   */
   #bridge(
-    client: Duplex,
+    acceptClient: () => Duplex,
     device: Duplex,
     deviceConn: RelayConnection,
     to: string,
     via: string,
   ): void {
+    if (this.#closed) {
+      this.#channels -= 1;
+      deviceConn.#channels -= 1;
+      closeChannel(device);
+      return;
+    }
     const abort = splice(
-      client,
+      acceptClient(),
       device,
       (s) => {
         this.#channels -= 1;

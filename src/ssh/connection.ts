@@ -79,7 +79,6 @@ export class SshConnection {
   #closedReason: string | undefined;
   #done = false;
   #sessions = 0;
-  clientSoftware = '';
 
   constructor(client: ssh2.Connection, socket: Socket, meta: SocketMeta) {
     this.#client = client;
@@ -94,8 +93,6 @@ export class SshConnection {
   attach(handler: SshConnectionHandler): void {
     this.#handler = handler;
     const client = this.#client;
-    client.on('greeting', () => {});
-    client.on('handshake', () => {});
     client.on('error', (err: Error & { level?: string }) => {
       if (err.level === 'client-timeout') this.#closedReason ??= 'keepalive-timeout';
       else this.#closedReason ??= `error: ${err.message}`;
@@ -269,18 +266,6 @@ export class SshConnection {
       (this.#client as unknown as { _protocol: unknown })._protocol,
       requestName,
     );
-  }
-
-  /** Polite close: SSH disconnect then FIN; falls back to destroy if the peer does not finish. */
-  end(reason: string, graceMs = 2000): void {
-    if (this.#done) return;
-    this.#closedReason ??= reason;
-    try {
-      this.#client.end();
-    } catch {
-      // already torn down
-    }
-    setTimeout(() => this.destroy(), graceMs).unref();
   }
 
   /** Immediate close; safe to call any number of times. */

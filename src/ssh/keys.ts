@@ -1,5 +1,6 @@
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { BurrowError } from '../core/errors.js';
+import { fingerprint } from '../core/policy/keys.js';
 import ssh2 from './ssh2.js';
 
 const { utils } = ssh2;
@@ -18,9 +19,7 @@ export interface HostKey {
 }
 
 /** SHA256 fingerprint of an SSH public key blob, as `ssh-keygen -l` prints it. */
-export function fingerprintOf(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
+export const fingerprintOf = fingerprint;
 
 export { generateEd25519 } from './openssh-format.js';
 

@@ -11,8 +11,10 @@
  * exits for any reason (normal end, uncaught error, SIGINT/SIGTERM/SIGHUP), all members of every
  * live registration are sent SIGKILL.
  */
+
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { statFields } from './procstat.js';
 
 /** Environment variable that marks every process started for one Proc or command. */
 export const TOKEN_ENV = 'BURROW_TEST_TOKEN';
@@ -30,15 +32,8 @@ interface Stat {
 }
 
 function readStat(pid: number): Stat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-  //  cutime cstime priority nice threads itrealvalue starttime ..."; comm may hold spaces or ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
+  if (!fields) return undefined;
   return { state: fields[0] ?? '?', ppid: Number(fields[1]), start: fields[19] ?? '' };
 }
 
