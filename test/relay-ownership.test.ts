@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   authorizedKeyLine,
   generateKey,
+  type KeyPair,
   type Scope,
   type Sshd,
   startSshd,
@@ -49,6 +50,26 @@ async function setup(s: Scope) {
 /** Registrations of dev1:22 in audit order. */
 const dev1Registrations = (relay: TestRelay) =>
   relay.audit.all('name.registered').filter((e) => e.name === 'dev1' && e.port === 22);
+
+/**
+ * Registers dev1 from `key` (forwarding to `sshd`), then freezes that ssh with SIGSTOP: a
+ * half-open connection whose process and TCP peer stop answering. Returns the device's ssh
+ * client, the frozen process and the relay connection id that held the name.
+ */
+async function registerThenFreeze(s: Scope, relay: TestRelay, key: KeyPair, sshd: Sshd) {
+  const device = await relayClient(s, relay, key);
+  const first = await registerDevice(
+    device,
+    relay,
+    [forwardTo('dev1', 22, sshd)],
+    'dev1',
+    key.fingerprint,
+  );
+  const oldConn = dev1Registrations(relay)[0]!.conn;
+  first.signal('SIGSTOP');
+  s.defer(() => first.signal('SIGCONT'), 'resume the frozen ssh');
+  return { device, first, oldConn };
+}
 
 describe('relay: name ownership', () => {
   it('another key cannot take a held name, on any port of it', async (t) =>
@@ -97,18 +118,7 @@ describe('relay: name ownership', () => {
   it('the same key re-registering takes the name over at once and closes the old connection', async (t) =>
     withScope(t, async (s) => {
       const { devA, sshdA, sshdB, relay, trusting } = await setup(s);
-      const device = await relayClient(s, relay, devA);
-      const first = await registerDevice(
-        device,
-        relay,
-        [forwardTo('dev1', 22, sshdA)],
-        'dev1',
-        devA.fingerprint,
-      );
-      const oldConn = dev1Registrations(relay)[0]!.conn;
-      // A half-open connection: the process (and so its TCP peer) stops answering.
-      first.signal('SIGSTOP');
-      s.defer(() => first.signal('SIGCONT'), 'resume the frozen ssh');
+      const { device, first, oldConn } = await registerThenFreeze(s, relay, devA, sshdA);
 
       const started = Date.now();
       await registerDevice(device, relay, [forwardTo('dev1', 22, sshdB)], 'dev1', devA.fingerprint);
@@ -144,17 +154,7 @@ describe('relay: name ownership', () => {
   it("a stale connection closing after a takeover does not remove its successor's name", async (t) =>
     withScope(t, async (s) => {
       const { devA, sshdA, sshdB, relay, trusting } = await setup(s);
-      const device = await relayClient(s, relay, devA);
-      const first = await registerDevice(
-        device,
-        relay,
-        [forwardTo('dev1', 22, sshdA)],
-        'dev1',
-        devA.fingerprint,
-      );
-      const oldConn = dev1Registrations(relay)[0]!.conn;
-      first.signal('SIGSTOP');
-      s.defer(() => first.signal('SIGCONT'), 'resume the frozen ssh');
+      const { device, first, oldConn } = await registerThenFreeze(s, relay, devA, sshdA);
       const second = await registerDevice(
         device,
         relay,
