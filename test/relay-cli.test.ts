@@ -10,8 +10,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import ssh2 from 'ssh2';
-import { DRAIN_REQUEST } from '../src/core/constants.js';
-import { interceptGlobalRequests } from '../src/ssh/wire.js';
+import { DRAIN_REQUEST, FORWARD_REFUSED_PREFIX } from '../src/core/constants.js';
+import { interceptDebugMessages, interceptGlobalRequests } from '../src/ssh/wire.js';
 import {
   generateKey,
   type Proc,
@@ -142,7 +142,7 @@ describe('burrow relay (CLI)', () => {
       assert.match(proc.output('stderr'), /no usable keys/);
     }));
 
-  it('drains on SIGTERM: agents are told to move, new connections refused, then it exits 0', async (t) =>
+  it('drains on SIGTERM: agents are told to move, registrations refused, then it exits 0', async (t) =>
     withScope(t, async (s) => {
       const dir = await tmpDir(s);
       const agentKey = await generateKey(dir, 'agent');
@@ -168,16 +168,25 @@ describe('burrow relay (CLI)', () => {
       relay.proc.signal('SIGTERM');
       const got = await drained;
       assert.ok(got - sent < 3000, `drain@burrow after ${got - sent} ms`);
-      // New connections are refused while draining.
-      const refused = await new Promise<string>((resolve) => {
-        const sock = connect(relay.port, '127.0.0.1');
-        sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-        sock.on('connect', () => {
-          sock.destroy();
-          resolve('connected');
-        });
+      // While a name is still here the relay keeps accepting (clients can still reach it), but a
+      // new registration is refused, with the reason sent ahead of the refusal.
+      const second = new ssh2.Client();
+      s.defer(() => void second.destroy(), 'second agent');
+      const debug: string[] = [];
+      const refusal = new Promise<Error | undefined>((resolve) => {
+        second.on('ready', () => second.forwardIn('dev1', 22, (err) => resolve(err)));
       });
-      assert.equal(refused, 'ECONNREFUSED');
+      second.on('error', () => {});
+      second.connect({
+        host: '127.0.0.1',
+        port: relay.port,
+        username: 'x',
+        privateKey: await readFile(agentKey.path, 'utf8'),
+      });
+      interceptDebugMessages(second, (m) => debug.push(m));
+      assert.ok(await refusal, 'registration refused while draining');
+      assert.deepEqual(debug, [`${FORWARD_REFUSED_PREFIX}relay-draining dev1:22`]);
+      second.end();
       // The agent moves (here: leaves); the relay then exits long before the grace period.
       client.end();
       const exit = await relay.proc.stopped();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { isBurrowError } from '../core/errors.js';
+import { registerAgentCommand } from './agent-command.js';
 import { registerRelayCommand } from './relay-command.js';
 import { VERSION } from './version.js';
 
@@ -17,7 +18,9 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRelayCommand(program);
-  for (const c of program.commands) c.exitOverride().showHelpAfterError();
+  registerAgentCommand(program);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(program)) c.exitOverride().showHelpAfterError();
   return program;
 }
 

@@ -50,3 +50,49 @@ export function parseList(value: string): string[] {
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 }
+
+/** `HOST[:PORT]` items separated by commas; a missing port means `defaultPort`. */
+export function parseRelayList(
+  flag: string,
+  value: string,
+  defaultPort: number,
+): { id: string; host: string; port: number }[] {
+  const items = parseList(value);
+  if (items.length === 0)
+    throw configError(`${flag}: expected HOST:PORT[,HOST:PORT…], got "${value}"`);
+  const relays = items.map((item) => {
+    const withPort =
+      /^\[.*\]$/.test(item) || (!item.startsWith('[') && isIP(item) === 6)
+        ? `${item.startsWith('[') ? item : `[${item}]`}:${defaultPort}`
+        : /:\d+$/.test(item)
+          ? item
+          : `${item}:${defaultPort}`;
+    const { host, port } = parseHostPort(flag, withPort, '');
+    if (!host) throw configError(`${flag}: "${item}" has no host`);
+    if (port === 0) throw configError(`${flag}: "${item}": port 0 is not a relay port`);
+    return { id: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, host, port };
+  });
+  const seen = new Set<string>();
+  for (const r of relays) {
+    if (seen.has(r.id)) throw configError(`${flag}: ${r.id} is listed twice`);
+    seen.add(r.id);
+  }
+  return relays;
+}
+
+/** `PORT=HOST:PORT`: the relay port `PORT` of this device leads to local `HOST:PORT`. */
+export function parseForwardSpec(
+  flag: string,
+  spec: string,
+): { port: number; targetHost: string; targetPort: number } {
+  const m = /^(\d{1,5})=(.+)$/.exec(spec.trim());
+  const port = m ? Number(m[1]) : Number.NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw configError(`${flag}: expected PORT=HOST:PORT (e.g. 22=localhost:22), got "${spec}"`);
+  }
+  const target = parseHostPort(flag, m[2]!, '');
+  if (!target.host || target.port === 0) {
+    throw configError(`${flag}: expected PORT=HOST:PORT (e.g. 22=localhost:22), got "${spec}"`);
+  }
+  return { port, targetHost: target.host, targetPort: target.port };
+}

@@ -84,3 +84,17 @@ export class ReconnectSchedule {
     this.#failures = 0;
   }
 }
+
+/**
+ * The relays in a random order of this agent's own (Fisher–Yates with `random`). Agents rotate
+ * through their own order, so the agents of a relay that dies spread over the others instead of
+ * all moving to the next one in the configured list.
+ */
+export function relayOrder(relays: readonly string[], random: () => number): string[] {
+  const order = [...relays];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}

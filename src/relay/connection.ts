@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
+import { FORWARD_REFUSED_PREFIX } from '../core/constants.js';
 import {
   checkName,
   isValidPort,
@@ -22,9 +23,9 @@ import type {
   SshConnectionHandler,
 } from '../ssh/connection.js';
 import { fingerprintOf } from '../ssh/keys.js';
+import { splice } from '../ssh/splice.js';
 import type { NameTable } from './name-table.js';
 import { closeChannel, describeTarget, failExec, routeOf, USAGE_EXEC } from './requests.js';
-import { splice } from './splice.js';
 
 /** Shared state and settings every connection of one relay sees. */
 export interface RelayContext {
@@ -149,6 +150,7 @@ export class RelayConnection implements SshConnectionHandler {
     const fp = this.#fp ?? '?';
     const request = describeTarget(target);
     const refuse = (reason: string, heldBy?: string) => {
+      this.ssh.debug(`${FORWARD_REFUSED_PREFIX}${reason} ${request}`);
       ctx.audit.record({
         event: 'name.refused',
         conn: this.id,

@@ -52,7 +52,11 @@ export interface RelayStats {
 export interface Relay {
   address(): { host: string; port: number };
   stats(): RelayStats;
-  /** Stops accepting, asks agents to move, waits up to the drain grace, then closes. */
+  /**
+   * Asks agents to move, waits up to the drain grace, then closes. Names still registered here
+   * stay reachable meanwhile (the listener stays open until the last one has left); new
+   * registrations are refused, so an agent moving away never finds its name unreachable.
+   */
   drain(): Promise<void>;
   /** Closes everything now. Idempotent. */
   close(): Promise<void>;
@@ -66,8 +70,9 @@ interface PendingSocket extends SocketMeta {
  * Starts a relay: listens, admits sockets under the unauthenticated-connection caps, and hands
  * each to the SSH layer. Resolves once listening.
  *
- * Shutdown order (drain): close listener → send drain@burrow to every authenticated connection
- * → wait until all connections are gone or the grace period ends → close the rest.
+ * Shutdown order (drain): refuse new registrations and send drain@burrow to every authenticated
+ * connection → close the listener once no name is registered here → wait until client traffic
+ * has finished or the grace period ends → close the rest.
  */
 export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<Relay> {
   const now = deps.now ?? Date.now;
@@ -115,7 +120,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     socket.on('error', () => {});
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (draining || closed) {
+    if (closed) {
       socket.destroy();
       return;
     }
@@ -201,14 +206,16 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
         relay: config.relayId,
         connections: connections.size,
       });
-      // server.close() only calls back once every connection has ended, so it is not awaited
-      // here: close() below ends whatever is left and then waits for it.
-      void stopListening();
       for (const c of connections) if (c.ssh.authenticated) c.ssh.notify(DRAIN_REQUEST);
       const deadline = now() + config.drainGraceMs;
       while (connections.size > 0 && now() < deadline) {
+        if (table.size === 0) {
+          // Every name has left: nothing more to route, so stop accepting. server.close() only
+          // calls back once every connection has ended, so it is not awaited here.
+          void stopListening();
+          if (!hasClientTraffic(connections)) break;
+        }
         await new Promise((r) => setTimeout(r, 50));
-        if (table.size === 0 && !hasClientTraffic(connections)) break;
       }
       await relay.close();
     },

@@ -3,7 +3,7 @@ import type { Duplex, Writable } from 'node:stream';
 import type ssh2 from 'ssh2';
 import { verifySignature } from './keys.js';
 import type { SocketMeta } from './server.js';
-import { sendGlobalRequest } from './wire.js';
+import { sendDebug, sendGlobalRequest } from './wire.js';
 
 /** What a device asked to have forwarded to it, exactly as it asked. */
 export type ForwardTarget =
@@ -266,6 +266,12 @@ export class SshConnection {
       (this.#client as unknown as { _protocol: unknown })._protocol,
       requestName,
     );
+  }
+
+  /** Sends a debug message (shown by `ssh -v`; read by burrow agents to learn refusal reasons). */
+  debug(message: string): boolean {
+    if (this.#done) return false;
+    return sendDebug((this.#client as unknown as { _protocol: unknown })._protocol, message);
   }
 
   /** Immediate close; safe to call any number of times. */

@@ -27,14 +27,14 @@ export { generateEd25519 } from './openssh-format.js';
  * Parses a private host key. Throws KEY_INVALID with a message that names `source` and never
  * includes key material.
  */
-export function parseHostKey(text: string, source: string): HostKey {
+export function parseHostKey(text: string, source: string, what = 'host key'): HostKey {
   const parsed = utils.parseKey(text);
   if (parsed instanceof Error) {
     const encrypted = /encrypted|passphrase/i.test(parsed.message);
     throw new BurrowError(
       'KEY_INVALID',
       encrypted
-        ? `${source}: host key is encrypted; burrow needs an unencrypted host key`
+        ? `${source}: ${what} is encrypted; burrow needs an unencrypted ${what}`
         : `${source}: not a usable private key (${parsed.message})`,
     );
   }

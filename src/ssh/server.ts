@@ -86,7 +86,7 @@ export class SshServer<M extends SocketMeta = SocketMeta> {
  * data costs one syscall per packet. Corking on the first write of an event-loop turn and
  * uncorking on the next tick sends the whole turn's packets in one writev, same bytes, same order.
  */
-function coalesceWrites(socket: Socket): void {
+export function coalesceWrites(socket: Socket): void {
   const write = socket.write;
   let corked = false;
   const uncork = () => {

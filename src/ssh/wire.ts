@@ -11,6 +11,7 @@ const { sendPacket } = require('ssh2/lib/protocol/utils.js') as {
   sendPacket: (proto: unknown, packet: Buffer) => boolean;
 };
 
+const SSH_MSG_DEBUG = 4;
 const SSH_MSG_GLOBAL_REQUEST = 80;
 
 interface PacketWriter {
@@ -35,6 +36,42 @@ export function sendGlobalRequest(protocol: unknown, name: string): boolean {
   packet.write(name, p + 5, nameLen, 'latin1');
   packet[p + 5 + nameLen] = 0;
   sendPacket(protocol, writer.finalize(packet));
+  return true;
+}
+
+/**
+ * Sends SSH_MSG_DEBUG (always_display = false) carrying `message`. burrow uses it to say why a
+ * request was refused, since SSH_MSG_REQUEST_FAILURE carries no reason; OpenSSH shows it with -v.
+ */
+export function sendDebug(protocol: unknown, message: string): boolean {
+  const writer = (protocol as ProtocolInternals | undefined)?._packetRW?.write;
+  if (!writer) return false;
+  const text = Buffer.from(message, 'utf8');
+  const p = writer.allocStart;
+  const packet = writer.alloc(1 + 1 + 4 + text.length + 4);
+  packet[p] = SSH_MSG_DEBUG;
+  packet[p + 1] = 0;
+  packet.writeUInt32BE(text.length, p + 2);
+  text.copy(packet, p + 6);
+  packet.writeUInt32BE(0, p + 6 + text.length); // empty language tag
+  sendPacket(protocol, writer.finalize(packet));
+  return true;
+}
+
+/**
+ * Calls `onMessage(text)` for each SSH_MSG_DEBUG the server sends to an ssh2 client (ssh2 drops
+ * them unless its own debug logging is on). Must be called after `connect()`.
+ */
+export function interceptDebugMessages(
+  client: unknown,
+  onMessage: (text: string) => void,
+): boolean {
+  const proto = (client as { _protocol?: { _handlers?: Record<string, unknown> } })._protocol;
+  const handlers = proto?._handlers;
+  if (!handlers) return false;
+  handlers.DEBUG = (_p: unknown, _display: boolean, msg: unknown) => {
+    if (typeof msg === 'string') onMessage(msg);
+  };
   return true;
 }
 

@@ -1,0 +1,9 @@
+export {
+  type Agent,
+  type AgentConfig,
+  type AgentDeps,
+  type RelayAddress,
+  startAgent,
+} from './agent.js';
+export type { AgentSnapshot, Phase } from './machine.js';
+export type { Forward } from './serve.js';

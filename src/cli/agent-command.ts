@@ -1,0 +1,383 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { type AgentConfig, type Forward, startAgent } from '../agent/index.js';
+import { ENV_PREFIX } from '../core/constants.js';
+import { configError } from '../core/errors.js';
+import { checkName } from '../core/names.js';
+import { parseHostKey } from '../ssh/keys.js';
+import {
+  formatStatus,
+  processAlive,
+  readStatus,
+  statusExitCode,
+  writeStatus,
+} from './agent-status.js';
+import { applyConfigFile, parseConfigFile } from './config-file.js';
+import { hostKeyTrust } from './host-trust.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
+import { parseCount, parseDuration, parseForwardSpec, parseRelayList } from './parse.js';
+import { defaultDataDir } from './relay-command.js';
+import { renderAgentUnit, unitFileName } from './systemd-unit.js';
+
+/** Port assumed for a relay given without one (the relay's default listen port). */
+const DEFAULT_RELAY_PORT = 2222;
+
+interface AgentFlags {
+  name?: string;
+  relay?: string;
+  identity?: string;
+  forward?: string[];
+  relayHostKey?: string[];
+  knownHosts?: string;
+  acceptNew?: boolean;
+  user?: string;
+  keepaliveInterval: string;
+  keepaliveCount: string;
+  connectTimeout: string;
+  statusFile?: string;
+  config?: string;
+  logLevel: string;
+}
+
+function opt(flags: string, description: string, env: string, def?: string): Option {
+  const o = new Option(flags, description).env(`${ENV_PREFIX}${env}`);
+  return def === undefined ? o : o.default(def);
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** The flags `agent` and `agent systemd-unit` share. */
+function addAgentOptions(cmd: Command): Command {
+  return cmd
+    .addOption(opt('--name <name>', 'the name this device registers (required)', 'NAME'))
+    .addOption(
+      opt(
+        '--relay <host:port,…>',
+        `relays to use, tried in rotation (port defaults to ${DEFAULT_RELAY_PORT}) (required)`,
+        'RELAY',
+      ),
+    )
+    .addOption(opt('--identity <file>', "the device's private key (required)", 'IDENTITY'))
+    .addOption(
+      new Option(
+        '--forward <port=host:port>',
+        'relay port PORT of this name leads to local HOST:PORT; repeatable [default: 22=localhost:22]',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        '--relay-host-key <key>',
+        'pin the relays\' host key ("ssh-ed25519 AAAA…" or "SHA256:…"); repeatable',
+      ).argParser(collect),
+    )
+    .addOption(
+      opt(
+        '--known-hosts <file>',
+        "known_hosts file holding the relays' host keys [default: <data-dir>/known_hosts]",
+        'KNOWN_HOSTS',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--accept-new',
+        "trust a relay's host key on first use and record it in the known_hosts file",
+      ).env(`${ENV_PREFIX}ACCEPT_NEW`),
+    )
+    .addOption(opt('--user <name>', 'SSH user name sent to the relay [default: the name]', 'USER'))
+    .addOption(
+      opt(
+        '--keepalive-interval <duration>',
+        'probe the relay this often',
+        'KEEPALIVE_INTERVAL',
+        '5s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--keepalive-count <n>',
+        'declare the relay dead after this many intervals without a byte from it',
+        'KEEPALIVE_COUNT',
+        '2',
+      ),
+    )
+    .addOption(
+      opt(
+        '--connect-timeout <duration>',
+        'give up on one connection attempt after this long',
+        'CONNECT_TIMEOUT',
+        '10s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--status-file <file>',
+        'where the agent keeps its state for `burrow agent status` [default: <data-dir>/agent-<name>.json]',
+        'STATUS_FILE',
+      ),
+    )
+    .addOption(opt('--config <file>', 'read settings from FILE ("flag value" per line)', 'CONFIG'))
+    .addOption(
+      opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
+        LOG_LEVELS,
+      ),
+    );
+}
+
+export function registerAgentCommand(program: Command): void {
+  const agent = addAgentOptions(
+    program
+      .command('agent')
+      .summary('keep this device registered on a relay, through relay restarts and network loss')
+      .description(
+        'Connects out to a relay with the device key, registers NAME for each --forward and\n' +
+          'serves connections by dialing the local target. Reconnects at once when the relay\n' +
+          'goes away (rotating through --relay), moves to another relay before a draining one\n' +
+          'closes, and never gives up on errors that retrying can fix. Exits 2 with one line\n' +
+          'when it cannot work without a change: host key mismatch, key or name refused.\n' +
+          'Every flag can also be set as BURROW_<FLAG> or in a --config file.',
+      )
+      .enablePositionalOptions(),
+  ).action(async (flags: AgentFlags, cmd: Command) => {
+    loadConfigFile(cmd, flags);
+    await runAgent(cmd.opts<AgentFlags>());
+  });
+
+  agent
+    .command('status')
+    .description(
+      'Shows the relay in use and since when, reconnects and the last error.\n' +
+        'Exit status: 0 registered, 1 running but not registered, 3 not running.',
+    )
+    .addOption(opt('--name <name>', 'the agent to report on', 'NAME'))
+    .addOption(opt('--status-file <file>', 'read this status file instead', 'STATUS_FILE'))
+    .option('--json', 'print the raw status record')
+    .action((flags: { name?: string; statusFile?: string; json?: boolean }) => {
+      showStatus(flags);
+    });
+
+  addAgentOptions(
+    agent
+      .command('systemd-unit')
+      .description(
+        'Prints a hardened systemd unit that runs this agent with the given flags\n' +
+          '(Restart=always, RestartSec=1, RestartPreventExitStatus=2, DynamicUser, key via\n' +
+          'LoadCredential). Install: burrow agent systemd-unit … > /etc/systemd/system/burrow-agent-NAME.service',
+      )
+      .addOption(
+        opt(
+          '--unit-user <user>',
+          'run as this existing user instead of a DynamicUser',
+          'UNIT_USER',
+        ),
+      ),
+  ).action((flags: AgentFlags & { unitUser?: string }, cmd: Command) => {
+    loadConfigFile(cmd, flags);
+    printUnit(cmd.opts<AgentFlags & { unitUser?: string }>());
+  });
+}
+
+function loadConfigFile(cmd: Command, flags: AgentFlags): void {
+  if (!flags.config) return;
+  let text: string;
+  try {
+    text = readFileSync(flags.config, 'utf8');
+  } catch (err) {
+    throw configError(
+      `--config: cannot read ${flags.config}: ${(err as NodeJS.ErrnoException).code}`,
+    );
+  }
+  applyConfigFile(cmd, parseConfigFile(text, flags.config), flags.config);
+}
+
+interface Settings {
+  readonly name: string;
+  readonly config: AgentConfig;
+  readonly identityPath: string;
+  readonly knownHosts: string;
+  readonly statusFile: string;
+  readonly trust: ReturnType<typeof hostKeyTrust>;
+}
+
+/** Every flag checked, and the identity read; throws CONFIG_INVALID naming the flag. */
+function settingsFrom(flags: AgentFlags): Settings {
+  if (!flags.name) throw configError('--name is required: the name this device registers');
+  const nameCheck = checkName(flags.name);
+  if (!nameCheck.ok) throw configError(`--name: "${flags.name}": ${nameCheck.reason}`);
+  const name = nameCheck.name;
+  if (!flags.relay) throw configError('--relay is required: HOST:PORT of one or more relays');
+  const relays = parseRelayList('--relay', flags.relay, DEFAULT_RELAY_PORT);
+  if (!flags.identity) throw configError("--identity is required: the device's private key file");
+  const specs = flags.forward && flags.forward.length > 0 ? flags.forward : ['22=localhost:22'];
+  const forwards: Forward[] = specs.map((s) => ({ name, ...parseForwardSpec('--forward', s) }));
+  const ports = new Set<number>();
+  for (const f of forwards) {
+    if (ports.has(f.port)) throw configError(`--forward: port ${f.port} is given twice`);
+    ports.add(f.port);
+  }
+  const keepaliveIntervalMs = parseDuration('--keepalive-interval', flags.keepaliveInterval);
+  if (keepaliveIntervalMs < 100) throw configError('--keepalive-interval: at least 100ms');
+  const dataDir = defaultDataDir();
+  const knownHosts = resolve(flags.knownHosts ?? join(dataDir, 'known_hosts'));
+  const trust = hostKeyTrust({
+    pinned: flags.relayHostKey ?? [],
+    knownHostsFile: knownHosts,
+    acceptNew: flags.acceptNew === true,
+  });
+  const identityPath = resolve(flags.identity);
+  const privateKey = readIdentity(identityPath);
+  return {
+    name,
+    identityPath,
+    knownHosts,
+    trust,
+    statusFile: resolve(flags.statusFile ?? join(dataDir, `agent-${name}.json`)),
+    config: {
+      relays,
+      forwards,
+      privateKey,
+      username: flags.user ?? name,
+      keepaliveIntervalMs,
+      keepaliveCountMax: parseCount('--keepalive-count', flags.keepaliveCount, 1, 100),
+      connectTimeoutMs: parseDuration('--connect-timeout', flags.connectTimeout),
+      backoff: { baseMs: 500, capMs: 30_000 },
+      leaveTimeoutMs: 60_000,
+      dialTimeoutMs: 10_000,
+    },
+  };
+}
+
+/** Reads the device key, refusing one that others can read (as ssh does). */
+function readIdentity(path: string): string {
+  let text: string;
+  try {
+    const st = statSync(path);
+    if ((st.mode & 0o077) !== 0) {
+      throw configError(
+        `--identity: ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${path}`,
+      );
+    }
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'CONFIG_INVALID') throw err;
+    throw configError(`--identity: cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  try {
+    parseHostKey(text, path, 'identity key');
+  } catch (err) {
+    throw configError(`--identity: ${(err as Error).message}`);
+  }
+  return text;
+}
+
+async function runAgent(flags: AgentFlags): Promise<void> {
+  const s = settingsFrom(flags);
+  const log = createLogger(flags.logLevel as LogLevel).child({ name: s.name });
+  const startedAt = Date.now();
+  const record = (
+    state: ReturnType<typeof agent.status>,
+    exit?: { code: number; message: string },
+  ) => {
+    try {
+      writeStatus(s.statusFile, {
+        version: 1,
+        pid: process.pid,
+        name: s.name,
+        relays: s.config.relays.map((r) => r.id),
+        forwards: s.config.forwards.map((f) => `${f.port}=${f.targetHost}:${f.targetPort}`),
+        startedAt,
+        updatedAt: Date.now(),
+        state,
+        ...(exit ? { exit } : {}),
+      });
+    } catch (err) {
+      log.warn({ file: s.statusFile, err: (err as Error).message }, 'cannot write status file');
+    }
+  };
+  log.info(
+    {
+      relays: s.config.relays.map((r) => r.id),
+      forwards: s.config.forwards.map((f) => `${f.name}:${f.port}=${f.targetHost}:${f.targetPort}`),
+      trust: s.trust.describe,
+      statusFile: s.statusFile,
+    },
+    `agent ${s.name} starting`,
+  );
+  const agent = startAgent(s.config, {
+    log,
+    verifyHostKey: (relay, blob) => {
+      const d = s.trust.check(relay.host, relay.port, blob);
+      if (d.ok && d.recorded)
+        log.info({ relay: relay.id, file: s.knownHosts }, 'recorded new relay host key');
+      return d.ok ? { ok: true } : { ok: false, message: d.message };
+    },
+    onState: (snap) => record(snap),
+    onExit: (code, message) => {
+      record(agent.status(), { code, message });
+      if (code !== 0) process.stderr.write(`burrow agent: ${message}\n`);
+      else log.info('agent stopped');
+      process.exit(code);
+    },
+  });
+  const stop = (signal: string) => {
+    log.info({ signal }, 'stopping');
+    agent.close();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => log.info('SIGHUP ignored (settings are read at start)'));
+}
+
+function showStatus(flags: { name?: string; statusFile?: string; json?: boolean }): void {
+  if (!flags.statusFile && !flags.name) {
+    throw configError('agent status: give --name (or --status-file) of the agent to report on');
+  }
+  const path = resolve(flags.statusFile ?? join(defaultDataDir(), `agent-${flags.name}.json`));
+  const read = readStatus(path);
+  if (!read.ok) {
+    process.stderr.write(`burrow: ${read.message}\n`);
+    process.exit(3);
+  }
+  const alive = processAlive(read.record.pid);
+  process.stdout.write(
+    flags.json
+      ? `${JSON.stringify({ ...read.record, running: alive && !read.record.exit })}\n`
+      : formatStatus(read.record, alive, Date.now()),
+  );
+  process.exitCode = statusExitCode(read.record, alive);
+}
+
+function printUnit(flags: AgentFlags & { unitUser?: string }): void {
+  const s = settingsFrom(flags);
+  const argv = ['agent', '--name', s.name, '--relay', s.config.relays.map((r) => r.id).join(',')];
+  argv.push('--identity', s.identityPath);
+  for (const f of s.config.forwards)
+    argv.push('--forward', `${f.port}=${f.targetHost}:${f.targetPort}`);
+  for (const k of flags.relayHostKey ?? []) argv.push('--relay-host-key', k);
+  if (flags.knownHosts) argv.push('--known-hosts', s.knownHosts);
+  if (flags.acceptNew) argv.push('--accept-new');
+  if (flags.user) argv.push('--user', flags.user);
+  argv.push(
+    '--keepalive-interval',
+    flags.keepaliveInterval,
+    '--keepalive-count',
+    flags.keepaliveCount,
+  );
+  argv.push('--connect-timeout', flags.connectTimeout, '--log-level', flags.logLevel);
+  if (flags.statusFile) argv.push('--status-file', s.statusFile);
+  const script = process.argv[1] ? resolve(process.argv[1]) : undefined;
+  const isScript = script !== undefined && /\.[cm]?js$/.test(script);
+  const command = isScript ? [process.execPath, script, ...argv] : [process.execPath, ...argv];
+  const writable = flags.acceptNew && flags.knownHosts ? [s.knownHosts] : [];
+  if (flags.statusFile) writable.push(s.statusFile);
+  process.stdout.write(
+    renderAgentUnit({
+      name: s.name,
+      command,
+      identityFile: s.identityPath,
+      writablePaths: writable,
+      ...(flags.unitUser ? { user: flags.unitUser } : {}),
+    }),
+  );
+  process.stderr.write(`# save as /etc/systemd/system/${unitFileName(s.name)}\n`);
+}

@@ -1,0 +1,260 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type ssh2Types from 'ssh2';
+import { DRAIN_REQUEST, FORWARD_REFUSED_PREFIX, SSH_IDENT_SOFTWARE } from '../core/constants.js';
+import { coalesceWrites, DEFAULT_CIPHERS } from './server.js';
+import ssh2 from './ssh2.js';
+import { interceptDebugMessages, interceptGlobalRequests } from './wire.js';
+
+/**
+ * The client half of burrow's SSH use: one outbound connection from an agent to a relay. Turns
+ * ssh2's client callbacks into a small domain surface (register a name, serve channels, hear a
+ * drain, learn when the connection is gone) and owns liveness: the connection is declared lost
+ * at once on TCP close/reset and within `keepaliveIntervalMs × keepaliveCountMax` when the
+ * relay goes silent.
+ */
+
+export interface HostKeyCheck {
+  readonly ok: boolean;
+  /** One line for the operator when `ok` is false. */
+  readonly message?: string;
+}
+
+export interface RelayLinkOptions {
+  readonly host: string;
+  readonly port: number;
+  /** SSH user name sent to the relay (the relay ignores it; the key decides). */
+  readonly username: string;
+  /** Private key text (OpenSSH or PEM). Never logged. */
+  readonly privateKey: string;
+  /** Decides on the relay's host key blob; called once per connection, before authentication. */
+  readonly verifyHostKey: (keyBlob: Buffer) => HostKeyCheck;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveCountMax: number;
+  /** Bound on TCP connect + SSH handshake + authentication. */
+  readonly connectTimeoutMs: number;
+  readonly ciphers?: readonly string[];
+}
+
+/** Why a connection attempt failed; `kind` decides whether retrying can help. */
+export type LinkFailureKind = 'host-key' | 'auth' | 'network' | 'protocol';
+
+export class LinkError extends Error {
+  readonly kind: LinkFailureKind;
+  constructor(kind: LinkFailureKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+export interface IncomingChannel {
+  /** The registration it arrived for, exactly as registered. */
+  readonly name: string;
+  readonly port: number;
+  readonly originAddr: string;
+  readonly originPort: number;
+}
+
+export interface LinkHandlers {
+  /** A client reached one of our names. Call exactly one of accept/reject. */
+  channel(info: IncomingChannel, accept: () => Duplex, reject: () => void): void;
+  /** The relay sent `drain@burrow`: it is shutting down and asks us to move. */
+  drain(): void;
+  /** The connection is gone (called once, never before `connect` resolved). */
+  lost(reason: string): void;
+}
+
+export type RegisterResult = { ok: true } | { ok: false; reason: string };
+
+/** A live, authenticated connection to one relay. */
+export class RelayLink {
+  readonly #client: ssh2Types.Client;
+  readonly #socket: Socket;
+  readonly #refusals: string[] = [];
+  #handlers: LinkHandlers | undefined;
+  #lost = false;
+  #channels = 0;
+  #watchdog: NodeJS.Timeout | undefined;
+
+  private constructor(client: ssh2Types.Client, socket: Socket) {
+    this.#client = client;
+    this.#socket = socket;
+  }
+
+  /**
+   * Connects, verifies the host key, authenticates. Rejects with a LinkError; on success the
+   * link reports to `handlers` from then on.
+   */
+  static connect(opts: RelayLinkOptions, handlers: LinkHandlers): Promise<RelayLink> {
+    const socket = netConnect({ host: opts.host, port: opts.port, noDelay: true });
+    socket.setKeepAlive(true, 15_000);
+    coalesceWrites(socket);
+    const client = new ssh2.Client();
+    const link = new RelayLink(client, socket);
+    let hostKeyProblem: string | undefined;
+    let lastRx = Date.now();
+    socket.on('data', () => {
+      lastRx = Date.now();
+    });
+
+    return new Promise<RelayLink>((resolve, reject) => {
+      let settled = false;
+      const fail = (err: LinkError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () => fail(new LinkError('network', `no answer within ${opts.connectTimeoutMs} ms`)),
+        opts.connectTimeoutMs,
+      );
+      client.on('error', (err: Error & { level?: string }) => {
+        if (!settled) {
+          if (hostKeyProblem) return fail(new LinkError('host-key', hostKeyProblem));
+          if (err.level === 'client-authentication') {
+            return fail(new LinkError('auth', 'the relay refused this key'));
+          }
+          const kind = err.level === 'client-socket' || err.level === 'client-timeout';
+          return fail(new LinkError(kind ? 'network' : 'protocol', describeError(err)));
+        }
+        link.#lose(err.level === 'client-timeout' ? 'keepalive-timeout' : describeError(err));
+      });
+      client.on('close', () => {
+        if (!settled) fail(new LinkError('network', 'connection closed during handshake'));
+        else link.#lose('connection-closed');
+      });
+      client.on('ready', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        link.#handlers = handlers;
+        link.#startWatchdog(opts, () => lastRx);
+        resolve(link);
+      });
+      client.on('tcp connection', (info, accept, reject) => {
+        if (!link.#handlers) return reject();
+        link.#onChannel(
+          {
+            name: info.destIP,
+            port: info.destPort,
+            originAddr: info.srcIP,
+            originPort: info.srcPort,
+          },
+          accept,
+          reject,
+        );
+      });
+      client.connect({
+        sock: socket,
+        username: opts.username,
+        privateKey: opts.privateKey,
+        ident: SSH_IDENT_SOFTWARE,
+        readyTimeout: 0,
+        // ssh2's own keepalive sends the probes (keeping its reply bookkeeping in order); the
+        // watchdog below decides liveness from bytes received. Its count is only a backstop.
+        keepaliveInterval: opts.keepaliveIntervalMs,
+        keepaliveCountMax: opts.keepaliveCountMax + 2,
+        algorithms: {
+          cipher: [...(opts.ciphers ?? DEFAULT_CIPHERS)] as ssh2Types.CipherAlgorithm[],
+        },
+        hostVerifier: (key: Buffer) => {
+          const check = opts.verifyHostKey(key);
+          if (!check.ok) hostKeyProblem = check.message ?? 'host key refused';
+          return check.ok;
+        },
+      });
+      interceptGlobalRequests(client, [DRAIN_REQUEST], () => link.#handlers?.drain());
+      interceptDebugMessages(client, (text) => {
+        if (text.startsWith(FORWARD_REFUSED_PREFIX)) {
+          link.#refusals.push(text.slice(FORWARD_REFUSED_PREFIX.length).split(' ')[0] ?? '');
+        }
+      });
+    });
+  }
+
+  /** Forwarded channels currently open on this link. */
+  get openChannels(): number {
+    return this.#channels;
+  }
+
+  get isLost(): boolean {
+    return this.#lost;
+  }
+
+  /**
+   * Registers `name:port`. A refusal carries the relay's reason when it gave one (a burrow relay
+   * does; another SSH server gives `unknown`).
+   */
+  register(name: string, port: number): Promise<RegisterResult> {
+    return new Promise((resolve) => {
+      const before = this.#refusals.length;
+      try {
+        this.#client.forwardIn(name, port, (err) => {
+          if (!err) return resolve({ ok: true });
+          const reason = this.#refusals.length > before ? this.#refusals.pop() : undefined;
+          resolve({ ok: false, reason: reason || (this.#lost ? 'connection-lost' : 'unknown') });
+        });
+      } catch {
+        resolve({ ok: false, reason: 'connection-lost' });
+      }
+    });
+  }
+
+  /** Withdraws a registration; resolves when the relay has answered (or the link is gone). */
+  unregister(name: string, port: number): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.#client.unforwardIn(name, port, () => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+
+  /** Closes at once. Idempotent; `lost` is reported with `reason` if it was not already. */
+  close(reason = 'closed'): void {
+    this.#lose(reason);
+    this.#socket.destroy();
+  }
+
+  #onChannel(info: IncomingChannel, accept: () => Duplex, reject: () => void): void {
+    let counted = false;
+    const countedAccept = () => {
+      const channel = accept();
+      counted = true;
+      this.#channels += 1;
+      channel.once('close', () => {
+        if (counted) this.#channels -= 1;
+        counted = false;
+      });
+      return channel;
+    };
+    try {
+      this.#handlers?.channel(info, countedAccept, reject);
+    } catch {
+      reject();
+    }
+  }
+
+  #startWatchdog(opts: RelayLinkOptions, lastRx: () => number): void {
+    const bound = opts.keepaliveIntervalMs * opts.keepaliveCountMax;
+    const tick = Math.max(50, Math.min(1000, Math.floor(opts.keepaliveIntervalMs / 4)));
+    this.#watchdog = setInterval(() => {
+      if (Date.now() - lastRx() >= bound) this.close('keepalive-timeout');
+    }, tick);
+  }
+
+  #lose(reason: string): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    clearInterval(this.#watchdog);
+    this.#socket.destroy();
+    this.#handlers?.lost(reason);
+  }
+}
+
+function describeError(err: Error & { code?: string }): string {
+  return err.code ? `${err.code} (${err.message})` : err.message;
+}
