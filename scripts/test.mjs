@@ -3,8 +3,9 @@
  * The project's test command (`npm test`). Phases, in order:
  *
  *   1. prerequisites  the real programs the integration tests start (ssh, sshd, ssh-keygen, rsync,
- *                     scp, redis-server, nc); when some are missing and we are root with apt-get,
- *                     they are installed, otherwise the run stops naming exactly what is missing
+ *                     scp, redis-server, nc, autossh, systemd-analyze); when some are missing
+ *                     and we are root with apt-get, they are installed, otherwise the run stops
+ *                     naming exactly what is missing
  *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the CLI
  *   3. lint           biome check . (lint + format check)
  *   4. tests          node --test on every *.test.js under dist/ whose .ts source still exists
@@ -40,6 +41,8 @@ const PROGRAMS = [
   { name: 'rsync', package: 'rsync' },
   { name: 'redis-server', package: 'redis-server' },
   { name: 'nc', package: 'netcat-openbsd' },
+  { name: 'autossh', package: 'autossh' },
+  { name: 'systemd-analyze', package: 'systemd' },
 ];
 const APT_PACKAGES = [
   'openssh-client',
@@ -47,6 +50,8 @@ const APT_PACKAGES = [
   'rsync',
   'redis-server',
   'netcat-openbsd',
+  'autossh',
+  'systemd',
 ];
 
 function log(line) {

@@ -101,7 +101,7 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
         void leave(c.link);
         return;
       case 'close':
-        links.get(c.link)?.close('closed');
+        links.get(c.link)?.close();
         links.delete(c.link);
         return;
       case 'wait': {
@@ -116,7 +116,7 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
         if (exited) return;
         exited = true;
         for (const t of timers) clearTimeout(t);
-        for (const l of links.values()) l.close('stopped');
+        for (const l of links.values()) l.close();
         links.clear();
         deps.onExit(c.code, c.message);
     }
@@ -154,7 +154,7 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
       dispatch({ type: 'attempt-failed', link: id, error: linkFailure(relay, err) });
       return;
     }
-    if (exited) return link.close('stopped');
+    if (exited) return link.close();
     links.set(id, link);
     const results = await Promise.all(
       config.forwards.map((f) => link.register(f.name, f.port).then((r) => ({ f, r }))),
@@ -162,7 +162,7 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
     const refused = results.find((x) => !x.r.ok);
     if (refused && !refused.r.ok) {
       links.delete(id);
-      link.close('registration refused');
+      link.close();
       const { f } = refused;
       const reason = refused.r.reason;
       dispatch({
@@ -188,7 +188,7 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
       await new Promise((r) => setTimeout(r, 100));
     }
     links.delete(id);
-    link.close('moved');
+    link.close();
   };
 
   queueMicrotask(() => dispatch({ type: 'start' }));

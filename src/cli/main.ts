@@ -16,6 +16,8 @@ function buildProgram(): Command {
     )
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    // Options after a subcommand name belong to it (`agent status --name x` is status's --name).
+    .enablePositionalOptions()
     .exitOverride();
   registerRelayCommand(program);
   registerAgentCommand(program);

@@ -213,10 +213,10 @@ export class RelayLink {
     });
   }
 
-  /** Closes at once. Idempotent; `lost` is reported with `reason` if it was not already. */
-  close(reason = 'closed'): void {
-    this.#lose(reason);
-    this.#socket.destroy();
+  /** Closes at once, deliberately: `lost` is not reported. Idempotent. */
+  close(): void {
+    this.#handlers = undefined;
+    this.#lose('closed');
   }
 
   #onChannel(info: IncomingChannel, accept: () => Duplex, reject: () => void): void {
@@ -242,7 +242,7 @@ export class RelayLink {
     const bound = opts.keepaliveIntervalMs * opts.keepaliveCountMax;
     const tick = Math.max(50, Math.min(1000, Math.floor(opts.keepaliveIntervalMs / 4)));
     this.#watchdog = setInterval(() => {
-      if (Date.now() - lastRx() >= bound) this.close('keepalive-timeout');
+      if (Date.now() - lastRx() >= bound) this.#lose('keepalive-timeout');
     }, tick);
   }
 
