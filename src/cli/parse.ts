@@ -85,14 +85,17 @@ export function parseForwardSpec(
   flag: string,
   spec: string,
 ): { port: number; targetHost: string; targetPort: number } {
+  const usage = () =>
+    configError(`${flag}: expected PORT=HOST:PORT (e.g. 22=localhost:22), got "${spec}"`);
   const m = /^(\d{1,5})=(.+)$/.exec(spec.trim());
   const port = m ? Number(m[1]) : Number.NaN;
-  if (!m || port < 1 || port > 65535) {
-    throw configError(`${flag}: expected PORT=HOST:PORT (e.g. 22=localhost:22), got "${spec}"`);
+  if (!m || port < 1 || port > 65535) throw usage();
+  let target: HostPort;
+  try {
+    target = parseHostPort(flag, m[2]!, '');
+  } catch {
+    throw usage();
   }
-  const target = parseHostPort(flag, m[2]!, '');
-  if (!target.host || target.port === 0) {
-    throw configError(`${flag}: expected PORT=HOST:PORT (e.g. 22=localhost:22), got "${spec}"`);
-  }
+  if (!target.host || target.port === 0) throw usage();
   return { port, targetHost: target.host, targetPort: target.port };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffDelay, DEFAULT_BACKOFF, ReconnectSchedule } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, ReconnectSchedule, relayOrder } from './backoff.js';
 
 const policy = { baseMs: 500, capMs: 30_000 };
 const top = () => 0.999_999;
@@ -77,5 +77,35 @@ describe('ReconnectSchedule', () => {
     // systematic is wrong (probability of a false failure < 1e-9).
     for (const [i, n] of buckets.entries()) assert.ok(n > 60 && n < 190, `bucket ${i}: ${n}`);
     assert.ok(new Set(waits).size > 500);
+  });
+});
+
+describe('relayOrder', () => {
+  it('is a permutation of the relays, fixed by the random source', () => {
+    const relays = ['a', 'b', 'c', 'd'];
+    const order = relayOrder(relays, () => 0);
+    assert.deepEqual([...order].sort(), relays);
+    assert.deepEqual(
+      relayOrder(relays, () => 0),
+      order,
+      'same random, same order',
+    );
+    assert.deepEqual(relays, ['a', 'b', 'c', 'd'], 'input untouched');
+  });
+
+  it('spreads the agents of a dead relay over the others', () => {
+    // 3000 agents, each with its own order: where do the agents whose first relay is r1 go next?
+    const next = new Map<string, number>();
+    for (let i = 0; i < 3000; i++) {
+      const order = relayOrder(['r1', 'r2', 'r3', 'r4'], Math.random);
+      if (order[0] !== 'r1') continue;
+      const s = new ReconnectSchedule(order, policy, Math.random);
+      const to = s.failed().relay;
+      next.set(to, (next.get(to) ?? 0) + 1);
+    }
+    // ~750 agents start on r1 and ~250 go to each other relay; a fixed rotation would send all
+    // of them to one. Bounds far outside chance (p < 1e-9).
+    assert.deepEqual([...next.keys()].sort(), ['r2', 'r3', 'r4']);
+    for (const [relay, n] of next) assert.ok(n > 150 && n < 380, `${relay}: ${n}`);
   });
 });
