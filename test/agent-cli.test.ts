@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type Fleet, startFleet } from './helpers/fleet.js';
@@ -328,5 +329,41 @@ describe('burrow agent (CLI)', () => {
       assert.equal(bad.code, 2);
       assert.equal(bad.stdout, '');
       assert.match(bad.stderr, /--forward: expected PORT=HOST:PORT/);
+    }));
+
+  it('keeps retrying, without crashing, against servers that speak garbage or nothing', async (t) =>
+    withScope(t, async (s) => {
+      const fleet = await startFleet(s, { relays: 1 });
+      const open = new Set<Socket>();
+      const track = (sock: Socket) => {
+        open.add(sock);
+        sock.on('close', () => open.delete(sock));
+        sock.on('error', () => {});
+      };
+      const junk = createServer((sock) => {
+        track(sock);
+        sock.end('SSH-2.0-x\r\n\x00\x00\x00\x0c\x0a garbage garbage garbage\r\n');
+      });
+      const silent = createServer(track);
+      for (const srv of [junk, silent]) {
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+        s.defer(() => new Promise<void>((r) => srv.close(() => r())), 'server');
+      }
+      s.defer(() => {
+        for (const sock of open) sock.destroy();
+      }, 'server sockets');
+      const port = (srv: typeof junk) => (srv.address() as { port: number }).port;
+      const relays = `127.0.0.1:${port(junk)},127.0.0.1:${port(silent)}`;
+      const agent = fleet.startAgent(['--relay', relays, '--connect-timeout', '500ms']);
+      await waitFor(async () => (await fleet.status()).state.consecutiveFailures >= 4, {
+        what: 'several failed attempts',
+        timeoutMs: 15_000,
+      });
+      assert.equal(agent.exit, undefined, 'still running');
+      const err = agent.output('stderr');
+      assert.match(err, /no answer within 500 ms/);
+      assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
+      agent.signal('SIGTERM');
+      assert.equal((await agent.stopped()).code, 0);
     }));
 });

@@ -47,7 +47,9 @@ export interface Fleet {
   /** Polls `reach` until it succeeds; returns when it did. */
   waitReachable(relay: FleetRelay, timeoutMs?: number): Promise<number>;
   /** The agent's status file as JSON. */
-  status(): Promise<{ state: { phase: string; relay?: string; reconnects: number } }>;
+  status(): Promise<{
+    state: { phase: string; relay?: string; reconnects: number; consecutiveFailures: number };
+  }>;
   readonly statusFile: string;
 }
 
