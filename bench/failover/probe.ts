@@ -84,7 +84,10 @@ export interface SeriesStats {
 }
 
 /** Order statistics of `outcomes`; a capped sample counts as `capMs` (a lower bound). */
-export function seriesStats(outcomes: readonly { ms: number | null }[], capMs: number): SeriesStats {
+export function seriesStats(
+  outcomes: readonly { ms: number | null }[],
+  capMs: number,
+): SeriesStats {
   const v = outcomes.map((o) => o.ms ?? capMs);
   if (v.length === 0) {
     return { count: 0, capped: 0, capMs, p50Ms: 0, p90Ms: 0, p99Ms: 0, minMs: 0, maxMs: 0 };

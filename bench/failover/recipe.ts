@@ -220,8 +220,7 @@ export async function startRecipe(scope: Scope, opts: RecipeOptions): Promise<Re
       if (!relay) throw new Error(`the supervisor has not started autossh:\n${supervisor.tail()}`);
       return relay;
     },
-    reach: (relay) =>
-      op.run([`dev1-via-${relay.alias}`, 'true'], { timeoutMs: ATTEMPT.timeoutMs }),
+    reach: (relay) => op.run([`dev1-via-${relay.alias}`, 'true'], { timeoutMs: ATTEMPT.timeoutMs }),
     stockAutossh: (relay, logPath) =>
       startProc(scope, 'sh', ['-c', autosshArgs(relay.alias, String(relay.forwardPort))], {
         name: 'stock-autossh',

@@ -1,0 +1,182 @@
+/**
+ * `npm run bench -- failover [flags]`: how long a device is unreachable when its relay fails,
+ * `burrow agent` against the OpenSSH recipe it replaces (autossh under a systemd-style supervisor
+ * that takes the next relay on each restart), in the same run. Phases: process death (kill -9),
+ * silent loss (blackholed network), drain (SIGTERM; burrow only). Writes
+ * bench/results/failover.json and the `failover` section of BENCHMARKS.md (phases not run keep
+ * their previous results), and prints a summary.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { Scope } from '../test/helpers/index.js';
+import { measureDrain } from './failover/drain.js';
+import { measureProcessDeath } from './failover/process-death.js';
+import { renderMarkdown, renderSummary } from './failover/render.js';
+import {
+  evaluateTargets,
+  type FailoverPhases,
+  type FailoverResults,
+  PHASES,
+  type Phase,
+  type PhaseRecord,
+} from './failover/results.js';
+import { measureSilentLoss } from './failover/silent-loss.js';
+import { machineInfo } from './lib/machine.js';
+import {
+  BENCHMARKS_MD,
+  BenchUsageError,
+  formatDuration,
+  progressLogger,
+  readResults,
+  updateSection,
+  writeResults,
+} from './lib/report.js';
+
+const NAME = 'failover';
+/** Fewest kills per system for a result that is written down. */
+const MIN_RECORDED_KILLS = 20;
+const LOSS_SAMPLES = 3;
+const DRAINS = 6;
+
+const USAGE = `usage: npm run bench -- failover [flags]
+
+  --phases LIST   phases to run, comma-separated: ${PHASES.join(',')} (default: all)
+  --kills N       process-death rounds per system (default ${MIN_RECORDED_KILLS}; fewer than
+                  ${MIN_RECORDED_KILLS} only with --no-write)
+  --no-write      print the summary only; leave results and BENCHMARKS.md alone
+  --help
+
+Silent loss takes ${LOSS_SAMPLES} samples per system, drain ${DRAINS} drains. About 8 minutes with
+the defaults, most of it the recipe waiting out ServerAliveInterval and its 5 s restarts.`;
+
+function parseFlags(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      phases: { type: 'string', default: PHASES.join(',') },
+      kills: { type: 'string', default: String(MIN_RECORDED_KILLS) },
+      'no-write': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const phases = values.phases.split(',').map((s) => s.trim()) as Phase[];
+  for (const ph of phases) {
+    if (!PHASES.includes(ph)) {
+      throw new BenchUsageError(`--phases: unknown phase "${ph}"; known: ${PHASES.join(', ')}`);
+    }
+  }
+  const kills = Number(values.kills);
+  if (!Number.isInteger(kills) || kills < 1) {
+    throw new BenchUsageError(`--kills: expected a whole number ≥ 1, got "${values.kills}"`);
+  }
+  const noWrite = values['no-write'];
+  if (kills < MIN_RECORDED_KILLS && !noWrite && phases.includes('process-death')) {
+    throw new BenchUsageError(
+      `--kills: a recorded result needs at least ${MIN_RECORDED_KILLS} kills; ` +
+        `add --no-write for a shorter trial run`,
+    );
+  }
+  return { help: values.help, phases, kills, noWrite };
+}
+
+/** Places an empty failover section right after the relay section, the first time only. */
+function placeSection(): void {
+  if (!existsSync(BENCHMARKS_MD)) return;
+  const text = readFileSync(BENCHMARKS_MD, 'utf8');
+  const relayEnd = '<!-- relay:end -->';
+  const at = text.indexOf(relayEnd);
+  if (text.includes(`<!-- ${NAME}:start -->`) || at < 0) return;
+  const cut = at + relayEnd.length;
+  const block = `\n\n<!-- ${NAME}:start -->\n<!-- ${NAME}:end -->`;
+  writeFileSync(BENCHMARKS_MD, text.slice(0, cut) + block + text.slice(cut));
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const flags = parseFlags(argv);
+  if (flags.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const log = progressLogger(NAME);
+  const command = `npm run bench -- ${NAME}${argv.length ? ` ${argv.join(' ')}` : ''}`;
+  const machine = machineInfo();
+  const started = Date.now();
+  const phases: FailoverPhases = {};
+  const ran: Phase[] = [];
+
+  // Each phase in its own Scope: everything it started is stopped before the next begins.
+  const run = async <T>(
+    phase: Phase,
+    body: (scope: Scope) => Promise<T>,
+  ): Promise<PhaseRecord<T> | undefined> => {
+    if (!flags.phases.includes(phase)) return undefined;
+    const t0 = Date.now();
+    const scope = new Scope();
+    let result: T;
+    try {
+      result = await body(scope);
+    } catch (err) {
+      const dump = scope.dump();
+      if (dump) process.stderr.write(`\n=== diagnostics for ${phase} ===\n${dump}`);
+      throw err;
+    } finally {
+      await scope.close();
+    }
+    ran.push(phase);
+    log(`${phase}: done in ${formatDuration(Date.now() - t0)}`);
+    return {
+      date: new Date(t0).toISOString(),
+      command,
+      machine,
+      durationS: Math.round((Date.now() - t0) / 100) / 10,
+      result,
+    };
+  };
+
+  const death = await run('process-death', (s) =>
+    measureProcessDeath(s, { kills: flags.kills, log }),
+  );
+  if (death) phases['process-death'] = death;
+  const loss = await run('silent-loss', (s) =>
+    measureSilentLoss(s, { samples: LOSS_SAMPLES, log }),
+  );
+  if (loss) phases['silent-loss'] = loss;
+  const drain = await run('drain', (s) => measureDrain(s, { drains: DRAINS, log }));
+  if (drain) phases.drain = drain;
+
+  const previous = readResults<FailoverResults>(NAME);
+  const merged: FailoverPhases = { ...(previous?.phases ?? {}), ...phases };
+  const results: FailoverResults = {
+    benchmark: NAME,
+    updated: new Date().toISOString(),
+    targets: evaluateTargets(merged),
+    phases: merged,
+  };
+  process.stdout.write(`${renderSummary(results, ran)}\n`);
+  const took = formatDuration(Date.now() - started);
+  if (flags.noWrite) {
+    process.stdout.write(`\n--no-write (${took}): results and BENCHMARKS.md were not written.\n`);
+    return;
+  }
+  const path = writeResults(NAME, results);
+  placeSection();
+  updateSection(NAME, renderMarkdown(results));
+  process.stdout.write(`\nWrote ${path} and the ${NAME} section of BENCHMARKS.md (${took}).\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    const text =
+      err instanceof BenchUsageError ||
+      (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')
+        ? (err as Error).message
+        : ((err as Error)?.stack ?? String(err));
+    process.stderr.write(`${NAME} benchmark failed: ${text}\n`);
+    process.exit(1);
+  },
+);
