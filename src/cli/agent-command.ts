@@ -45,7 +45,14 @@ function opt(flags: string, description: string, env: string, def?: string): Opt
   return def === undefined ? o : o.default(def);
 }
 
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+/** Repeatable flags collect every use; one use (or BURROW_<FLAG>) may list several, comma-separated. */
+const collect = (value: string, previous: string[] | undefined) => [
+  ...(previous ?? []),
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== ''),
+];
 
 /** The flags `agent` and `agent systemd-unit` share. */
 function addAgentOptions(cmd: Command): Command {
@@ -63,13 +70,17 @@ function addAgentOptions(cmd: Command): Command {
       new Option(
         '--forward <port=host:port>',
         'relay port PORT of this name leads to local HOST:PORT; repeatable [default: 22=localhost:22]',
-      ).argParser(collect),
+      )
+        .env(`${ENV_PREFIX}FORWARD`)
+        .argParser(collect),
     )
     .addOption(
       new Option(
         '--relay-host-key <key>',
         'pin the relays\' host key ("ssh-ed25519 AAAA…" or "SHA256:…"); repeatable',
-      ).argParser(collect),
+      )
+        .env(`${ENV_PREFIX}RELAY_HOST_KEY`)
+        .argParser(collect),
     )
     .addOption(
       opt(
@@ -130,12 +141,15 @@ export function registerAgentCommand(program: Command): void {
       .command('agent')
       .summary('keep this device registered on a relay, through relay restarts and network loss')
       .description(
-        'Connects out to a relay with the device key, registers NAME for each --forward and\n' +
-          'serves connections by dialing the local target. Reconnects at once when the relay\n' +
-          'goes away (rotating through --relay), moves to another relay before a draining one\n' +
-          'closes, and never gives up on errors that retrying can fix. Exits 2 with one line\n' +
-          'when it cannot work without a change: host key mismatch, key or name refused.\n' +
-          'Every flag can also be set as BURROW_<FLAG> or in a --config file.',
+        'Connects out to a relay with the device key, registers NAME for each --forward and ' +
+          'serves connections by dialing the local target. Reconnects at once when the relay ' +
+          'goes away (rotating through --relay), moves to another relay before a draining one ' +
+          'closes, and never gives up on errors that retrying can fix.\n\n' +
+          'Exits 2 with one line when it cannot work without a change: host key mismatch or ' +
+          'unknown, key refused, name not permitted.\n\n' +
+          'Every flag can also be set as BURROW_<FLAG> (repeatable ones as a comma-separated ' +
+          'list) or in a --config file of "flag value" lines; the command line wins, then the ' +
+          'environment, then the file.',
       )
       .enablePositionalOptions(),
   ).action(async (flags: AgentFlags, cmd: Command) => {
@@ -145,9 +159,11 @@ export function registerAgentCommand(program: Command): void {
 
   agent
     .command('status')
+    .summary('show the relay in use, since when, reconnects and the last error')
     .description(
-      'Shows the relay in use and since when, reconnects and the last error.\n' +
-        'Exit status: 0 registered, 1 running but not registered, 3 not running.',
+      'Shows the relay in use and since when, reconnects and the last error, from the ' +
+        "agent's status file.\n\nExit status: 0 registered, 1 running but not registered, " +
+        '3 not running.',
     )
     .addOption(opt('--name <name>', 'the agent to report on', 'NAME'))
     .addOption(opt('--status-file <file>', 'read this status file instead', 'STATUS_FILE'))
@@ -159,10 +175,12 @@ export function registerAgentCommand(program: Command): void {
   addAgentOptions(
     agent
       .command('systemd-unit')
+      .summary('print a hardened systemd unit running the agent with these flags')
       .description(
-        'Prints a hardened systemd unit that runs this agent with the given flags\n' +
-          '(Restart=always, RestartSec=1, RestartPreventExitStatus=2, DynamicUser, key via\n' +
-          'LoadCredential). Install: burrow agent systemd-unit … > /etc/systemd/system/burrow-agent-NAME.service',
+        'Prints a hardened systemd unit that runs this agent with the given flags ' +
+          '(Restart=always, RestartSec=1, StartLimitIntervalSec=0, RestartPreventExitStatus=2, ' +
+          'DynamicUser, the key passed with LoadCredential, a sandbox).\n\nInstall: ' +
+          'burrow agent systemd-unit … > /etc/systemd/system/burrow-agent-NAME.service',
       )
       .addOption(
         opt(

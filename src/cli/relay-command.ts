@@ -56,11 +56,13 @@ export function registerRelayCommand(program: Command): void {
     .command('relay')
     .summary('run a relay: devices register names with ssh -R, clients reach them with ssh -J')
     .description(
-      'Runs an SSH relay. Devices register a name with `ssh -N -R NAME:PORT:localhost:PORT relay`\n' +
-        '(or -R /path/NAME.sock:localhost:22); clients reach it with `ssh -J relay user@NAME`,\n' +
-        '`ssh -W NAME:PORT relay`, `ssh -L LPORT:NAME:PORT relay` or `ssh relay nc -U /path/NAME.sock`.\n' +
-        'What each key may register and reach comes from an authorized_keys file (permitlisten,\n' +
-        'permitopen, from, expiry-time); everything else is denied. SIGHUP reloads it; SIGTERM drains.',
+      'Runs an SSH relay. Devices register a name with `ssh -N -R NAME:PORT:localhost:PORT relay` ' +
+        '(or -R /path/NAME.sock:localhost:22); clients reach it with `ssh -J relay user@NAME`, ' +
+        '`ssh -W NAME:PORT relay`, `ssh -L LPORT:NAME:PORT relay` or ' +
+        '`ssh relay nc -U /path/NAME.sock`.\n\n' +
+        'What each key may register and reach comes from an authorized_keys file (permitlisten, ' +
+        'permitopen, from, expiry-time); everything else is denied. SIGHUP reloads it; SIGTERM ' +
+        'drains (agents move to another relay first). Every flag can also be set as BURROW_<FLAG>.',
     )
     .addOption(opt('--listen <host:port>', 'address to listen on', 'LISTEN', '0.0.0.0:2222'))
     .addOption(
