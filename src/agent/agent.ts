@@ -156,9 +156,30 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
     }
     if (exited) return link.close();
     links.set(id, link);
-    const results = await Promise.all(
-      config.forwards.map((f) => link.register(f.name, f.port).then((r) => ({ f, r }))),
-    );
+    // Bounded like the connection itself: a relay that answers keepalives but never answers a
+    // registration (a stuck registry) must not hold the agent forever.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), config.connectTimeoutMs);
+    });
+    const results = await Promise.race([
+      Promise.all(
+        config.forwards.map((f) => link.register(f.name, f.port).then((r) => ({ f, r }))),
+      ),
+      timedOut,
+    ]);
+    clearTimeout(timer);
+    if (!results) {
+      links.delete(id);
+      link.close();
+      const message = `relay ${relay.id} did not answer the registration within ${config.connectTimeoutMs} ms`;
+      dispatch({
+        type: 'attempt-failed',
+        link: id,
+        error: { permanent: false, reason: 'registration-timeout', message },
+      });
+      return;
+    }
     const refused = results.find((x) => !x.r.ok);
     if (refused && !refused.r.ok) {
       links.delete(id);
