@@ -47,7 +47,7 @@ const USAGE = `usage: npm run bench -- failover [flags]
   --no-write      print the summary only; leave results and BENCHMARKS.md alone
   --help
 
-Silent loss takes ${LOSS_SAMPLES} samples per system, drain ${DRAINS} drains. About 8 minutes with
+Silent loss takes ${LOSS_SAMPLES} samples per system, drain ${DRAINS} drains. About 7 minutes with
 the defaults, most of it the recipe waiting out ServerAliveInterval and its 5 s restarts.`;
 
 function parseFlags(argv: string[]) {

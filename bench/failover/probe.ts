@@ -15,7 +15,7 @@ export interface ReachOutcome {
   ms: number | null;
   /** Attempts made, the successful one included. */
   attempts: number;
-  /** Distinct last lines of the failed attempts' stderr (at most 3), for diagnosis. */
+  /** Distinct stderr of the failed attempts (at most 3, lines joined by ` | `), for diagnosis. */
   errors: string[];
 }
 
@@ -36,19 +36,19 @@ export async function pollUntilReachable(
     const r = await attempt();
     const at = performance.now();
     if (r.code === 0) return { ms: at - since, attempts, errors };
-    const line = lastLine(r.timedOut ? 'timed out' : r.stderr) || `exit ${r.code}`;
+    const line = oneLine(r.timedOut ? 'timed out' : r.stderr) || `exit ${r.code}`;
     if (errors.length < 3 && !errors.includes(line)) errors.push(line);
     await sleep(ATTEMPT.pauseMs);
   }
   return { ms: null, attempts, errors };
 }
 
-function lastLine(text: string): string {
+function oneLine(text: string): string {
   const lines = text
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
-  return (lines[lines.length - 1] ?? '').slice(0, 160);
+  return lines.join(' | ').slice(0, 240);
 }
 
 /**

@@ -243,6 +243,11 @@ const METHOD_NOTES = `- Everything runs on 127.0.0.1 on one machine, in the same
   (\`ConnectTimeout=2\`, killed after 8 s); a time includes the last, successful \`ssh … true\`
   itself (about a quarter of a second here, see the relay section's latency), so it is the time
   until an operator who keeps trying gets in.
+- Before each fault the operator reaches the device through the relay in use, so every round
+  starts from a working path. For silent loss this means the link carried traffic just before the
+  blackhole, the worst case for both: the agent's watchdog (no byte for 5 s × 2, checked once a
+  second) takes its full 10–11 s, and ssh sends its first ServerAlive probe 10 s after the last
+  packet. A link that had been idle for a while before the loss is declared dead sooner.
 - Silent loss: the agent verifies relay host keys per host:port, so each proxy's port is in its
   known_hosts with the relay's key. After each sample the proxy is resumed and the stale
   connection left to close before the next.

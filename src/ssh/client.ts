@@ -238,18 +238,25 @@ export class RelayLink {
     }
   }
 
+  /** Declares the link lost once no byte has arrived for interval × count (exactly, not polled). */
   #startWatchdog(opts: RelayLinkOptions, lastRx: () => number): void {
     const bound = opts.keepaliveIntervalMs * opts.keepaliveCountMax;
-    const tick = Math.max(50, Math.min(1000, Math.floor(opts.keepaliveIntervalMs / 4)));
-    this.#watchdog = setInterval(() => {
-      if (Date.now() - lastRx() >= bound) this.#lose('keepalive-timeout');
-    }, tick);
+    const check = () => {
+      const due = lastRx() + bound;
+      const now = Date.now();
+      if (now >= due) {
+        this.#lose('keepalive-timeout');
+        return;
+      }
+      this.#watchdog = setTimeout(check, due - now);
+    };
+    this.#watchdog = setTimeout(check, bound);
   }
 
   #lose(reason: string): void {
     if (this.#lost) return;
     this.#lost = true;
-    clearInterval(this.#watchdog);
+    clearTimeout(this.#watchdog);
     this.#socket.destroy();
     this.#handlers?.lost(reason);
   }
