@@ -6,34 +6,18 @@
  * processes would make hundreds of cycles slow (the other agent tests use OpenSSH).
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import ssh2 from 'ssh2';
 import { startAgent } from '../src/agent/index.js';
-import { generateKey, startProxy, tmpDir, waitFor, withScope } from './helpers/index.js';
-import { startTestRelay } from './helpers/relay.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapAfterGc(): number {
-  for (let i = 0; i < 3; i++) gc();
-  return process.memoryUsage().heapUsed;
-}
+import { heapAfterGc, startKeyedRelay } from './helpers/heap.js';
+import { startProxy, waitFor, withScope } from './helpers/index.js';
 
 describe('agent: memory', () => {
   it('does not grow across hundreds of lost relay connections', async (t) =>
     withScope(t, async (s) => {
-      const dir = await tmpDir(s);
-      const dev = await generateKey(dir, 'device');
-      const op = await generateKey(dir, 'operator');
-      const relay = await startTestRelay(s, {
-        policy: [`permitlisten="dev1:22" ${dev.publicKey}`, `permitopen="dev1:22" ${op.publicKey}`],
-      });
+      const { relay, devKey, opKey } = await startKeyedRelay(s);
       const proxy = await startProxy(s, relay.port);
       // The device's "sshd": an echo server.
       const echo = createServer((sock) => {
@@ -49,7 +33,7 @@ describe('agent: memory', () => {
         {
           relays: [{ id: `127.0.0.1:${proxy.port}`, host: '127.0.0.1', port: proxy.port }],
           forwards: [{ name: 'dev1', port: 22, targetHost: '127.0.0.1', targetPort: echoPort }],
-          privateKey: await readFile(dev.path, 'utf8'),
+          privateKey: devKey,
           username: 'dev1',
           keepaliveIntervalMs: 5000,
           keepaliveCountMax: 2,
@@ -73,7 +57,6 @@ describe('agent: memory', () => {
       );
       s.defer(() => agent.close(), 'agent');
 
-      const opKey = await readFile(op.path, 'utf8');
       const client = await new Promise<ssh2.Client>((resolve, reject) => {
         const c = new ssh2.Client();
         c.once('ready', () => resolve(c));

@@ -5,22 +5,12 @@
  * over many cycles, which real ssh processes would make slow; the other relay tests use OpenSSH.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import ssh2 from 'ssh2';
-import { generateKey, tmpDir, waitFor, withScope } from './helpers/index.js';
-import { startTestRelay, type TestRelay } from './helpers/relay.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapAfterGc(): number {
-  for (let i = 0; i < 3; i++) gc();
-  return process.memoryUsage().heapUsed;
-}
+import { heapAfterGc, startKeyedRelay } from './helpers/heap.js';
+import { waitFor, withScope } from './helpers/index.js';
+import type { TestRelay } from './helpers/relay.js';
 
 function login(relay: TestRelay, privateKey: string): Promise<ssh2.Client> {
   return new Promise((resolve, reject) => {
@@ -65,14 +55,7 @@ async function cycle(relay: TestRelay, devKey: string, opKey: string): Promise<v
 describe('relay: memory', () => {
   it('does not grow across hundreds of vanishing devices', async (t) =>
     withScope(t, async (s) => {
-      const dir = await tmpDir(s);
-      const dev = await generateKey(dir, 'device');
-      const op = await generateKey(dir, 'operator');
-      const relay = await startTestRelay(s, {
-        policy: [`permitlisten="dev1:22" ${dev.publicKey}`, `permitopen="dev1:22" ${op.publicKey}`],
-      });
-      const devKey = await readFile(dev.path, 'utf8');
-      const opKey = await readFile(op.path, 'utf8');
+      const { relay, devKey, opKey } = await startKeyedRelay(s);
       const settle = () =>
         waitFor(() => relay.relay.stats().connections === 0 && relay.relay.stats().routes === 0, {
           what: 'every connection released',
