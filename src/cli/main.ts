@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isBurrowError } from '../core/errors.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerOtsshCommand, runOtsshCli } from './otssh-command.js';
 import { registerRelayCommand } from './relay-command.js';
 import { VERSION } from './version.js';
 
@@ -21,12 +22,15 @@ function buildProgram(): Command {
     .exitOverride();
   registerRelayCommand(program);
   registerAgentCommand(program);
+  registerOtsshCommand(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride().showHelpAfterError();
   return program;
 }
 
 async function main(argv: string[]): Promise<void> {
+  // otssh takes Go-style flags (-port=2022) that commander cannot read: it parses its own.
+  if (argv[2] === 'otssh') await runOtsshCli(argv.slice(3), 'burrow otssh');
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -145,27 +145,7 @@ export class SshConnection {
 
   #onAuth(ctx: ssh2.AuthContext): void {
     const handler = this.#handler!;
-    let attempt: AuthAttempt;
-    if (ctx.method === 'publickey') {
-      const pk = ctx as ssh2.PublicKeyAuthContext;
-      const signed =
-        pk.signature !== undefined &&
-        pk.blob !== undefined &&
-        verifySignature(pk.key.data, pk.blob, pk.signature, pk.hashAlgo);
-      if (pk.signature !== undefined && !signed) {
-        attempt = { method: 'publickey-bad-signature', username: ctx.username, signed: false };
-      } else {
-        attempt = {
-          method: 'publickey',
-          username: ctx.username,
-          keyAlgo: pk.key.algo,
-          keyBlob: pk.key.data,
-          signed,
-        };
-      }
-    } else {
-      attempt = { method: ctx.method, username: ctx.username, signed: false };
-    }
+    const attempt = authAttemptOf(ctx);
     Promise.resolve()
       .then(() => handler.authenticate(attempt))
       .then(
@@ -302,4 +282,26 @@ function toForwardTarget(name: string, info: unknown): ForwardTarget | undefined
     return { kind: 'streamlocal', socketPath: i.socketPath };
   }
   return undefined;
+}
+
+/** What a client's authentication request amounts to, with its signature (if any) verified. */
+export function authAttemptOf(ctx: ssh2.AuthContext): AuthAttempt {
+  if (ctx.method !== 'publickey') {
+    return { method: ctx.method, username: ctx.username, signed: false };
+  }
+  const pk = ctx as ssh2.PublicKeyAuthContext;
+  const signed =
+    pk.signature !== undefined &&
+    pk.blob !== undefined &&
+    verifySignature(pk.key.data, pk.blob, pk.signature, pk.hashAlgo);
+  if (pk.signature !== undefined && !signed) {
+    return { method: 'publickey-bad-signature', username: ctx.username, signed: false };
+  }
+  return {
+    method: 'publickey',
+    username: ctx.username,
+    keyAlgo: pk.key.algo,
+    keyBlob: pk.key.data,
+    signed,
+  };
 }

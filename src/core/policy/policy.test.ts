@@ -37,9 +37,27 @@ describe('parseAuthorizedKeys: entries', () => {
         listen: [],
         open: [],
         noPortForwarding: false,
+        pty: true,
       },
     ]);
   });
+
+  const sessionCases: [options: string, command: string | undefined, pty: boolean][] = [
+    ['', undefined, true],
+    ['command="uptime"', 'uptime', true],
+    ['no-pty', undefined, false],
+    ['restrict', undefined, false],
+    ['restrict,pty', undefined, true],
+    ['pty,restrict', undefined, false],
+    ['restrict,command="backup --now"', 'backup --now', false],
+  ];
+  for (const [options, command, pty] of sessionCases) {
+    it(`session options "${options}": command ${command}, pty ${pty}`, () => {
+      const entry = onlyEntry(keyLine(options, 'a'));
+      assert.equal(entry.command, command);
+      assert.equal(entry.pty, pty);
+    });
+  }
 
   it('collects every permitlisten and permitopen, lower-cased', () => {
     const entry = onlyEntry(

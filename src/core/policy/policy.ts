@@ -35,6 +35,10 @@ export interface PolicyEntry {
   /** ms since the epoch; the key is refused once the clock is past the whole second named. */
   readonly expiresAt?: number;
   readonly noPortForwarding: boolean;
+  /** Session options, for the one-time server (the relay serves no sessions): `command="…"`. */
+  readonly command?: string;
+  /** False after `no-pty`, or `restrict` not followed by `pty`. */
+  readonly pty: boolean;
 }
 
 export interface PolicyLineError {
@@ -84,6 +88,8 @@ function buildEntry(key: KeyLine, file: string, line: number): PolicyEntry | str
   let expiresAt: number | undefined;
   let noPortForwarding = false;
   let certAuthority = false;
+  let command: string | undefined;
+  let pty = true;
   const seen = new Set<string>();
 
   for (const { name, value = '' } of key.options) {
@@ -115,6 +121,16 @@ function buildEntry(key: KeyLine, file: string, line: number): PolicyEntry | str
       case 'no-port-forwarding':
         noPortForwarding = true;
         break;
+      case 'command':
+        command = value;
+        break;
+      case 'restrict':
+      case 'no-pty':
+        pty = false;
+        break;
+      case 'pty':
+        pty = true;
+        break;
       case 'cert-authority':
         certAuthority = true;
         break;
@@ -125,7 +141,7 @@ function buildEntry(key: KeyLine, file: string, line: number): PolicyEntry | str
         if (!isTunnelId(value)) return `tunnel=${quote(value)} is not "any" or a device number`;
         break;
       default:
-        // Other options (restrict, pty, command=, …) govern sessions burrow never serves.
+        // Other options (X11, agent forwarding, …) govern what burrow never serves.
         break;
     }
   }
@@ -148,6 +164,8 @@ function buildEntry(key: KeyLine, file: string, line: number): PolicyEntry | str
     ...(from === undefined ? {} : { from }),
     ...(expiresAt === undefined ? {} : { expiresAt }),
     noPortForwarding,
+    ...(command === undefined ? {} : { command }),
+    pty,
   };
 }
 

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+/** The standalone `otssh` executable: the same command as `burrow otssh`. */
+import { runOtsshCli } from './otssh-command.js';
+
+void runOtsshCli(process.argv.slice(2));
