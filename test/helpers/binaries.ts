@@ -1,0 +1,55 @@
+/**
+ * The single executables (dist/bin/burrow, dist/bin/otssh) for tests that run them: built with
+ * `scripts/build-binary.mjs` when missing or older than any source file, at most once per test
+ * process. The Node runtime it downloads is cached, so a rebuild takes seconds.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+export const BINARIES = {
+  burrow: join(ROOT, 'dist/bin/burrow'),
+  otssh: join(ROOT, 'dist/bin/otssh'),
+};
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function builtAt(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+let ready: Promise<void> | undefined;
+
+export function ensureBinaries(): Promise<void> {
+  ready ??= (async () => {
+    const sources = Math.max(
+      newestSource(join(ROOT, 'src')),
+      builtAt(join(ROOT, 'scripts/build-binary.mjs')),
+      builtAt(join(ROOT, 'package-lock.json')),
+    );
+    const oldest = Math.min(builtAt(BINARIES.burrow), builtAt(BINARIES.otssh));
+    if (oldest > sources) return;
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-binary.mjs')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    if (r.status !== 0) {
+      throw new Error(`building the binaries failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    }
+  })();
+  return ready;
+}

@@ -1,0 +1,102 @@
+/**
+ * otssh as a process (the built binary, or the source through node) and an OpenSSH client that
+ * trusts the host key it announces.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyPair } from './keys.js';
+import { type Proc, type ProcOptions, startProc } from './proc.js';
+import { type RunOptions, type RunResult, runCommand } from './run.js';
+import type { Scope } from './scope.js';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+export const OTSSH_SOURCE = join(ROOT, 'dist/src/cli/otssh-main.js');
+export const OTSSH_BINARY = join(ROOT, 'dist/bin/otssh');
+
+/** How to start otssh: `binary` needs `npm run build:binary` (the binary test builds it). */
+export type OtsshKind = 'binary' | 'source';
+
+export function otsshArgv(kind: OtsshKind, args: string[]): [string, string[]] {
+  if (kind === 'binary') {
+    if (!existsSync(OTSSH_BINARY))
+      throw new Error(`${OTSSH_BINARY} missing: run npm run build:binary`);
+    return [OTSSH_BINARY, args];
+  }
+  return [process.execPath, [OTSSH_SOURCE, ...args]];
+}
+
+export interface Otssh {
+  readonly proc: Proc;
+  readonly port: number;
+  /** The first stdout line: `[*]:PORT ssh-ed25519 AAAA…`. */
+  readonly keyLine: string;
+}
+
+/** Starts otssh and waits for its host key line (printed before it listens). */
+export async function startOtssh(
+  scope: Scope,
+  kind: OtsshKind,
+  args: string[],
+  opts: ProcOptions & { input?: string } = {},
+): Promise<Otssh> {
+  const [cmd, argv] = otsshArgv(kind, args);
+  const proc = startProc(scope, cmd, argv, { name: 'otssh', ...opts });
+  if (opts.input !== undefined) proc.child.stdin?.end(opts.input);
+  const m = await proc.waitForLine(/^(\S+) (ssh-ed25519 \S+)$/, { stream: 'stdout' });
+  const port = Number(/:(\d+)/.exec(m[1] ?? '')?.[1] ?? 22);
+  return { proc, port, keyLine: m[0] };
+}
+
+/** Runs otssh to completion (for the error cases). */
+export function runOtssh(
+  scope: Scope,
+  kind: OtsshKind,
+  args: string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
+  const [cmd, argv] = otsshArgv(kind, args);
+  return runCommand(scope, cmd, argv, { timeoutMs: 20_000, ...opts });
+}
+
+/**
+ * `ssh` arguments for a client of an otssh on 127.0.0.1:port that trusts exactly `keyLine` (written
+ * verbatim to its known_hosts, as a user would from the announce) and logs in with `key`.
+ */
+export function otsshClientArgs(
+  dir: string,
+  port: number,
+  keyLine: string,
+  key: KeyPair,
+): string[] {
+  const kh = join(dir, `known_hosts_${port}`);
+  writeFileSync(kh, `${keyLine}\n`);
+  return [
+    '-F',
+    '/dev/null',
+    '-o',
+    `UserKnownHostsFile=${kh}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'IdentityAgent=none',
+    '-o',
+    'ConnectTimeout=10',
+    '-o',
+    'LogLevel=ERROR',
+    '-i',
+    key.path,
+    '-p',
+    String(port),
+    'user@127.0.0.1',
+  ];
+}
+
+export function ssh(scope: Scope, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return runCommand(scope, 'ssh', args, { timeoutMs: 20_000, ...opts });
+}
