@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import ssh2 from 'ssh2';
 import { ensureBinaries } from './helpers/binaries.js';
 import { startFleet } from './helpers/fleet.js';
 import {
@@ -109,8 +110,7 @@ describe(`otssh (${KIND})`, () => {
       });
       const args = otsshClientArgs(dir, port, o.keyLine, user);
       const r = await ssh(s, ['-T', '-o', 'SetEnv=LC_ALL=C EVIL=1', ...args], {
-        input:
-          'echo "$OTSSH_MARK ${LC_ALL:-none} ${EVIL:-none} $0"; shopt -q login_shell && echo login\n',
+        input: `echo "$OTSSH_MARK \${LC_ALL:-none} \${EVIL:-none} $0"; shopt -q login_shell && echo login\n`,
       });
       assert.equal(r.code, 0, r.stderr);
       assert.match(
@@ -119,6 +119,54 @@ describe(`otssh (${KIND})`, () => {
         'env copied; LC_ALL allowed; EVIL refused',
       );
       assert.match(r.stdout, /^login$/m);
+    }));
+
+  it('follows window changes of the pty', async (t) =>
+    withScope(t, async (s) => {
+      // OpenSSH sends window-change only from a real terminal; an ssh2 client sends it on demand.
+      const { user, keys } = await setup(s);
+      const port = await freePort();
+      const o = await startOtssh(s, KIND, [`-port=${port}`, `-authorized-keys=${keys}`]);
+      const client = new ssh2.Client();
+      s.defer(() => void client.end(), 'ssh2 client');
+      client.on('error', () => {});
+      await new Promise<void>((resolve, reject) => {
+        client.once('ready', () => resolve());
+        client.once('error', reject);
+        client.connect({
+          host: '127.0.0.1',
+          port,
+          username: 'u',
+          privateKey: readFileSync(user.path, 'utf8'),
+          hostVerifier: (key: Buffer) => key.toString('base64') === o.keyLine.split(' ')[2],
+        });
+      });
+      const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+        client.shell({ cols: 100, rows: 30, term: 'xterm' }, (err, ch) =>
+          err ? reject(err) : resolve(ch),
+        ),
+      );
+      let out = '';
+      stream.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      const exit = new Promise<number>((resolve) =>
+        stream.on('exit', (code: number) => resolve(code)),
+      );
+      const waitOut = (re: RegExp) =>
+        (async () => {
+          const { waitFor } = await import('./helpers/wait.js');
+          await waitFor(() => re.test(out), { what: `${re} in the session output` });
+        })();
+      stream.write('stty size\n');
+      await waitOut(/^30 100\r?$/m);
+      stream.setWindow(40, 120, 0, 0);
+      stream.write('stty size\n');
+      await waitOut(/^40 120\r?$/m);
+      stream.write('exit 4\n');
+      assert.equal(await exit, 4);
+      assert.equal((await o.proc.stopped()).code, 4);
+      assert.match(o.proc.output('stdout'), / resize "120x40"/);
     }));
 
   it('writes asciicast v2 that asciinema accepts', async (t) =>
