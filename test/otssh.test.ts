@@ -101,6 +101,24 @@ describe(`otssh (${KIND})`, () => {
       assert.match(transcript, /"pty":\{"cols":80,"rows":24/);
     }));
 
+  it('runs with no Node on PATH and no node_modules around it (the binary)', async (t) =>
+    withScope(t, async (s) => {
+      const { dir, user, keys } = await setup(s);
+      const port = await freePort();
+      const bare = await tmpDir(s, 'burrow-no-node-');
+      const o = await startOtssh(s, KIND, [`-port=${port}`, `-authorized-keys=${keys}`], {
+        cwd: bare,
+        env: { PATH: bare, SHELL: '/bin/bash', NODE_OPTIONS: undefined, NODE_PATH: undefined },
+      });
+      const r = await ssh(s, [
+        ...otsshClientArgs(dir, port, o.keyLine, user),
+        'command -v node || echo no-node-here; echo "PATH=$PATH"',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `no-node-here\nPATH=${bare}\n`);
+      assert.equal((await o.proc.stopped()).code, 0);
+    }));
+
   it('runs a login shell without a pty, with the environment it was started with', async (t) =>
     withScope(t, async (s) => {
       const { dir, user, keys } = await setup(s);

@@ -8,6 +8,8 @@ import type { KeyPair } from './keys.js';
 import { type Proc, type ProcOptions, startProc } from './proc.js';
 import { type RunOptions, type RunResult, runCommand } from './run.js';
 import type { Scope } from './scope.js';
+import { tmpDir } from './tmp.js';
+import { waitFor } from './wait.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 export const OTSSH_SOURCE = join(ROOT, 'dist/src/cli/otssh-main.js');
@@ -32,18 +34,40 @@ export interface Otssh {
   readonly keyLine: string;
 }
 
-/** Starts otssh and waits for its host key line (printed before it listens). */
+/**
+ * Starts otssh and waits until it accepts connections. The key line is printed *before* otssh
+ * listens; the announce command is the signal that it does. Unless the test gives its own
+ * `-announce`, one is added that writes a file, and that file is awaited.
+ */
 export async function startOtssh(
   scope: Scope,
   kind: OtsshKind,
   args: string[],
   opts: ProcOptions & { input?: string } = {},
 ): Promise<Otssh> {
-  const [cmd, argv] = otsshArgv(kind, args);
+  const own = args.some((a) => /^--?announce\b/.test(a));
+  const dir = own ? undefined : await tmpDir(scope, 'burrow-otssh-');
+  const ready = dir ? join(dir, 'announced') : undefined;
+  const extra: string[] = [];
+  if (dir && ready) {
+    const hook = join(dir, 'announce.sh');
+    writeFileSync(hook, `#!/bin/sh\nprintf '%s\\n' "$1" > ${ready}\n`, { mode: 0o755 });
+    extra.push(`-announce=${hook}`);
+  }
+  const [cmd, argv] = otsshArgv(kind, [...args, ...extra]);
   const proc = startProc(scope, cmd, argv, { name: 'otssh', ...opts });
   if (opts.input !== undefined) proc.child.stdin?.end(opts.input);
   const m = await proc.waitForLine(/^(\S+) (ssh-ed25519 \S+)$/, { stream: 'stdout' });
   const port = Number(/:(\d+)/.exec(m[1] ?? '')?.[1] ?? 22);
+  if (ready) {
+    await waitFor(
+      () => {
+        if (proc.exit) throw new Error(`otssh exited: ${proc.tail()}`);
+        return existsSync(ready);
+      },
+      { what: 'otssh to announce (it listens)' },
+    );
+  }
   return { proc, port, keyLine: m[0] };
 }
 
