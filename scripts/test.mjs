@@ -43,6 +43,7 @@ const PROGRAMS = [
   { name: 'nc', package: 'netcat-openbsd' },
   { name: 'autossh', package: 'autossh' },
   { name: 'systemd-analyze', package: 'systemd' },
+  { name: 'asciinema', package: 'asciinema' },
 ];
 const APT_PACKAGES = [
   'openssh-client',
@@ -52,6 +53,7 @@ const APT_PACKAGES = [
   'netcat-openbsd',
   'autossh',
   'systemd',
+  'asciinema',
 ];
 
 function log(line) {

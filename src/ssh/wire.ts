@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import ssh2Utils from 'ssh2/lib/protocol/utils.js';
 
 /**
  * The one place burrow reaches into ssh2 internals: ssh2's server has no API for sending an
@@ -6,10 +6,9 @@ import { createRequire } from 'node:module';
  * keepalive ping (Protocol#ping), so the packet goes through the same cipher and the same
  * queue-during-rekey logic.
  */
-const require = createRequire(import.meta.url);
-const { sendPacket } = require('ssh2/lib/protocol/utils.js') as {
-  sendPacket: (proto: unknown, packet: Buffer) => boolean;
-};
+// Loading utils.js takes no reference to crypto.randomFillSync (it requires the rest of ssh2
+// lazily), so it may load before ssh2.ts swaps it.
+const { sendPacket } = ssh2Utils;
 
 const SSH_MSG_DEBUG = 4;
 const SSH_MSG_GLOBAL_REQUEST = 80;

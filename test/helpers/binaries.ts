@@ -18,7 +18,7 @@ function newestSource(dir: string): number {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    else if (/\.c?ts$/.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
@@ -38,6 +38,7 @@ export function ensureBinaries(): Promise<void> {
     const sources = Math.max(
       newestSource(join(ROOT, 'src')),
       builtAt(join(ROOT, 'scripts/build-binary.mjs')),
+      builtAt(join(ROOT, 'scripts/sea-pty-binary.cjs')),
       builtAt(join(ROOT, 'package-lock.json')),
     );
     const oldest = Math.min(builtAt(BINARIES.burrow), builtAt(BINARIES.otssh));

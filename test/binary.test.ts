@@ -1,0 +1,142 @@
+/**
+ * The single executables (`npm run build:binary`): dist/bin/burrow and dist/bin/otssh run on a
+ * machine with no Node and no node_modules, which the tests imitate: the executables are copied
+ * into a fresh directory and run there with an environment that inherits nothing and whose PATH
+ * has no `node`. The native pty addon is exercised through a probe executable built from
+ * test/fixtures/pty-probe.ts by the same build script (the CLIs have no hidden self-test mode);
+ * ssh2's pooled padding source through another, from test/fixtures/ssh2-pool-probe.ts.
+ *
+ * Builds the executables when missing or stale (helpers/binaries.ts). The first build ever
+ * downloads the Node runtime (about 57 MB from the npm registry); later builds take seconds.
+ */
+import assert from 'node:assert/strict';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { VERSION } from '../src/cli/version.js';
+import { BINARIES, ensureBinaries } from './helpers/binaries.js';
+import { runCommand, type Scope, tmpDir, withScope } from './helpers/index.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BUILD_SCRIPT = join(ROOT, 'scripts', 'build-binary.mjs');
+/** Generous: the first build downloads the runtime. */
+const BUILD_TIMEOUT_MS = 600_000;
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Machine {
+  /** The working directory: a fresh temp dir, no node_modules in it or above it. */
+  dir: string;
+  /** TMPDIR of the programs run there (empty at the start). */
+  tmp: string;
+  /** Replaces the whole environment: nothing inherited, no node on PATH. */
+  env: Record<string, string | undefined>;
+}
+
+/**
+ * A temp dir standing in for a machine without Node: PATH is /usr/bin and /bin minus every
+ * directory holding a `node`, plus a directory with a shell, so it is never empty.
+ */
+async function machineWithoutNode(scope: Scope): Promise<Machine> {
+  const dir = await tmpDir(scope, 'burrow-binary-');
+  const tools = join(dir, 'tools');
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tools);
+  mkdirSync(tmp, { mode: 0o700 });
+  await symlink('/bin/sh', join(tools, 'sh'));
+  const path = [tools, ...['/usr/bin', '/bin'].filter((d) => !isExecutable(join(d, 'node')))];
+  const env: Record<string, string | undefined> = {};
+  for (const key of Object.keys(process.env)) env[key] = undefined;
+  Object.assign(env, { PATH: path.join(':'), HOME: dir, TMPDIR: tmp, LANG: 'C.UTF-8' });
+  for (let d = dir; d !== dirname(d); d = dirname(d)) {
+    assert.ok(!existsSync(join(d, 'node_modules')), `${d} has a node_modules`);
+  }
+  const which = await runCommand(scope, '/bin/sh', ['-c', 'command -v node'], { env, cwd: dir });
+  assert.notEqual(which.code, 0, `node is still on PATH: ${which.stdout}`);
+  return { dir, tmp, env };
+}
+
+/** Runs `cmd` in the machine's directory with its environment. */
+function runThere(scope: Scope, machine: Machine, cmd: string, args: string[]) {
+  return runCommand(scope, cmd, args, { env: machine.env, cwd: machine.dir });
+}
+
+/** Copies an executable into the machine's directory, away from the checkout's node_modules. */
+function install(machine: Machine, binary: string): string {
+  const target = join(machine.dir, binary.split('/').pop()!);
+  copyFileSync(binary, target);
+  return target;
+}
+
+/** Builds test/fixtures/NAME.ts into an executable in the machine's directory. */
+async function buildProbe(scope: Scope, machine: Machine, name: string): Promise<string> {
+  const output = join(machine.dir, name);
+  const built = await runCommand(
+    scope,
+    process.execPath,
+    [BUILD_SCRIPT, '--entry', `test/fixtures/${name}.ts`, '--output', output],
+    { cwd: ROOT, timeoutMs: BUILD_TIMEOUT_MS },
+  );
+  assert.equal(built.code, 0, `building ${name} failed:\n${built.stdout}${built.stderr}`);
+  return output;
+}
+
+describe('single executables (npm run build:binary)', { timeout: BUILD_TIMEOUT_MS }, () => {
+  it('burrow runs with no node on PATH and no node_modules', (t) =>
+    withScope(t, async (s) => {
+      await ensureBinaries();
+      const machine = await machineWithoutNode(s);
+      const burrow = install(machine, BINARIES.burrow);
+      const version = await runThere(s, machine, burrow, ['--version']);
+      assert.equal(version.code, 0, version.stderr);
+      assert.equal(version.stdout.trim(), VERSION);
+      assert.equal(version.stderr, '', 'no warning (experimental SEA or otherwise)');
+
+      const help = await runThere(s, machine, burrow, ['relay', '--help']);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /^Usage: burrow relay /);
+      assert.deepEqual(readdirSync(machine.tmp), [], 'nothing left in TMPDIR');
+    }));
+
+  it('otssh starts with no node on PATH and no node_modules', (t) =>
+    withScope(t, async (s) => {
+      await ensureBinaries();
+      const machine = await machineWithoutNode(s);
+      const otssh = install(machine, BINARIES.otssh);
+      const help = await runThere(s, machine, otssh, ['--help']);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /^Usage: otssh /);
+    }));
+
+  it('loads the embedded node-pty addon: a probe runs echo under a pty', (t) =>
+    withScope(t, async (s) => {
+      const machine = await machineWithoutNode(s);
+      const probe = await buildProbe(s, machine, 'pty-probe');
+      const r = await runThere(s, machine, probe, []);
+      assert.equal(r.code, 0, `pty-probe failed:\n${r.stdout}${r.stderr}`);
+      const result = JSON.parse(r.stdout) as { output: string; exitCode: number };
+      // A terminal turns \n into \r\n: the bytes went through a real pty.
+      assert.deepEqual(result, { output: 'pty-probe-ok\r\n', exitCode: 0 });
+      assert.deepEqual(readdirSync(machine.tmp), [], 'the extracted addon and its dir are removed');
+    }));
+
+  it('bundles ssh2 after its random source is swapped: padding comes from the pool', (t) =>
+    withScope(t, async (s) => {
+      const machine = await machineWithoutNode(s);
+      const probe = await buildProbe(s, machine, 'ssh2-pool-probe');
+      const r = await runThere(s, machine, probe, []);
+      assert.equal(r.code, 0, `ssh2-pool-probe failed:\n${r.stdout}${r.stderr}`);
+      const { pooledBytes } = JSON.parse(r.stdout) as { pooledBytes: number };
+      // At least both sides' KEXINIT cookies (16 bytes each), then every packet's padding.
+      assert.ok(pooledBytes >= 2 * 16, `ssh2 drew only ${pooledBytes} bytes from the pool`);
+    }));
+});
