@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
-import { ensureBinaries } from './helpers/binaries.js';
+import { BINARIES, ensureBinaries } from './helpers/binaries.js';
 import { startFleet } from './helpers/fleet.js';
 import {
   freePort,
@@ -22,6 +22,7 @@ import {
   withScope,
 } from './helpers/index.js';
 import { type OtsshKind, otsshClientArgs, runOtssh, ssh, startOtssh } from './helpers/otssh.js';
+import { CLI_PATH } from './helpers/relay.js';
 
 const KIND: OtsshKind = process.env.BURROW_TEST_OTSSH === 'source' ? 'source' : 'binary';
 
@@ -222,6 +223,25 @@ describe(`otssh (${KIND})`, () => {
       const r = await runOtssh(s, KIND, ['-port=0', `-authorized-keys=${keys}`, '-timeout=1']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /^Timeout: no authenticated session within 1 seconds\n$/);
+    }));
+
+  it('is also `burrow otssh`, with the same flags', async (t) =>
+    withScope(t, async (s) => {
+      const { keys } = await setup(s);
+      const [cmd, pre] = KIND === 'binary' ? [BINARIES.burrow, []] : [process.execPath, [CLI_PATH]];
+      const r = await runCommand(s, cmd, [
+        ...pre,
+        'otssh',
+        '-port=0',
+        `--authorized-keys=${keys}`,
+        '--timeout',
+        '1',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^\[\*\]:0 ssh-ed25519 /);
+      assert.match(r.stderr, /^Timeout: no authenticated session within 1 seconds\n$/);
+      const bad = await runCommand(s, cmd, [...pre, 'otssh', '-authorized-keys=/nonexistent']);
+      assertError(bad, 'authorized keys invalid: /nonexistent');
     }));
 
   it('announces the host key once listening; a client verifies it from that line', async (t) =>
