@@ -184,6 +184,7 @@ describe(`otssh (${KIND})`, () => {
       await waitOut(/^40 120\r?$/m);
       stream.write('exit 4\n');
       assert.equal(await exit, 4);
+      client.end();
       assert.equal((await o.proc.stopped()).code, 4);
       assert.match(o.proc.output('stdout'), / resize "120x40"/);
     }));

@@ -150,6 +150,8 @@ export async function startOtssh(config: OtsshConfig, transcript: Transcript): P
     let entry: PolicyEntry | undefined;
     let user = '';
     let sessions = 0;
+    /** The program has exited: the connection closing now is the normal end. */
+    let sessionOver = false;
     return {
       authenticate(a: AuthAttempt): boolean {
         if (winner && winner !== self) return false;
@@ -213,18 +215,25 @@ export async function startOtssh(config: OtsshConfig, transcript: Transcript): P
         );
         program = running;
         void running.done.then((r) => {
+          sessionOver = true;
           transcript.end(r.signal ? { signal: r.signal } : { code: r.code });
           if (transcript.failed) return;
           if (r.signal) channel.exit(r.signal, false, '');
           else channel.exit(r.code);
+          // EOF after the last byte, then CLOSE: the client leaves once the channel is closed.
+          channel.once('finish', () => channel.close());
           channel.end();
-          // Give the exit status a moment to reach the client before the connection closes.
-          setTimeout(() => stream.destroy(), 200).unref();
-          finish({ kind: 'session', code: r.code });
+          // Done once the client has the exit status: it closes the connection after the
+          // channel; one that does not is cut off after a grace period.
+          const cut = setTimeout(() => stream.destroy(), 2000);
+          stream.once('close', () => {
+            clearTimeout(cut);
+            finish({ kind: 'session', code: r.code });
+          });
         });
       },
       closed() {
-        if (winner === self && !settled) {
+        if (winner === self && !settled && !sessionOver) {
           program?.kill();
           finish({ kind: 'dropped' });
         }
