@@ -15,10 +15,13 @@ import { startFleet } from './helpers/fleet.js';
 import {
   freePort,
   generateKey,
+  isAlive,
   type KeyPair,
   runCommand,
   type Scope,
+  startProc,
   tmpDir,
+  waitFor,
   withScope,
 } from './helpers/index.js';
 import { type OtsshKind, otsshClientArgs, runOtssh, ssh, startOtssh } from './helpers/otssh.js';
@@ -345,6 +348,25 @@ describe(`otssh (${KIND})`, () => {
         { code: fexit.code, stderr: full.proc.output('stderr') },
         'Could not write to log file',
       );
+    }));
+
+  it('on SIGTERM ends the session and its program', async (t) =>
+    withScope(t, async (s) => {
+      const { dir, user, keys } = await setup(s);
+      const port = await freePort();
+      const o = await startOtssh(s, KIND, [`-port=${port}`, `-authorized-keys=${keys}`]);
+      const client = startProc(s, 'ssh', [
+        ...otsshClientArgs(dir, port, o.keyLine, user),
+        'echo $$; exec sleep 60',
+      ]);
+      const pid = Number((await client.waitForLine(/^\d+$/, { stream: 'stdout' }))[0]);
+      assert.ok(isAlive(pid));
+      o.proc.signal('SIGTERM');
+      const exit = await o.proc.stopped();
+      assert.equal(exit.code, 143);
+      assert.match(o.proc.output('stderr'), /stopped by SIGTERM/);
+      await waitFor(() => !isAlive(pid), { what: 'the session program to be gone' });
+      assert.equal((await client.stopped()).code, 255);
     }));
 
   it('registers on a relay; the client comes in with ssh -J', async (t) =>

@@ -238,7 +238,14 @@ async function runOtssh(flags: OtsshFlags): Promise<number> {
       throw err;
     }
   }
-  // 6. Accept; one session.
+  // 6. Accept; one session. A signal ends it (and the program) like a dropped connection.
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      server.close();
+      process.stderr.write(`otssh: stopped by ${sig}\n`);
+      process.exit(128 + (sig === 'SIGTERM' ? 15 : sig === 'SIGINT' ? 2 : 1));
+    });
+  }
   server.open();
   const outcome = await server.outcome;
   await transcript.close().catch(() => {});

@@ -256,6 +256,7 @@ export async function startOtssh(config: OtsshConfig, transcript: Transcript): P
     },
     close() {
       clearTimeout(timer);
+      program?.kill();
       server?.close();
       link?.close();
       for (const s of live) s.destroy();
