@@ -1,0 +1,85 @@
+/**
+ * Reads an ssh command line the way OpenSSH's ssh does, to find the destination and the remote
+ * command (or subsystem) among the user's options, so the shim can run the real ssh with exactly
+ * those options but its own remote command. Pure.
+ *
+ * ssh's rules, as implemented here (OpenSSH 9's getopt string): single-letter options, combinable
+ * (`-tt`, `-vp22`); an option that takes an argument takes the rest of its word or the next word
+ * (`-p22`, `-p 22`, `-oX=y`, `-o X=y`); `--` ends options; the first other word is the
+ * destination; options may also follow the destination (`ssh host -v`) until the first word that
+ * is not an option, which begins the command. `-s` makes the command a subsystem name.
+ */
+
+/** Letters that take an argument (OpenSSH 9: "b:c:e:i:l:m:o:p:B:D:E:F:I:J:L:O:P:Q:R:S:w:W:"). */
+const WITH_ARG = new Set('bceilmopBDEFIJLOPQRSwW'.split(''));
+/** Letters that stand alone. */
+const FLAGS = new Set('1246afgknqstvxyACGKMNTVXY'.split(''));
+
+export interface SshCommandLine {
+  /** The options as given, in order, each word as it was (for the real ssh). */
+  readonly options: readonly string[];
+  readonly destination: string;
+  /** The remote command words; empty for a login shell. */
+  readonly command: readonly string[];
+  /** `-s`: the command is a subsystem name (scp's SFTP mode runs `-s … sftp`). */
+  readonly subsystem: boolean;
+  /** Options that make ssh do something other than run one command (e.g. -N, -W, -O, -G, -V). */
+  readonly unsupported: readonly string[];
+}
+
+export class SshArgsError extends Error {}
+
+/** ssh options that do not run a remote command: the shim cannot wrap those invocations. */
+const NOT_A_COMMAND = new Set(['N', 'W', 'O', 'G', 'V', 'Q', 'f']);
+
+export function parseSshArgs(argv: readonly string[]): SshCommandLine {
+  const options: string[] = [];
+  const unsupported: string[] = [];
+  let subsystem = false;
+  let destination: string | undefined;
+  let i = 0;
+  let terminated = false;
+
+  /** Consumes the option word at argv[i] (and its argument word, if separate). */
+  const takeOption = (): void => {
+    const word = argv[i]!;
+    options.push(word);
+    i++;
+    for (let j = 1; j < word.length; j++) {
+      const letter = word[j]!;
+      if (NOT_A_COMMAND.has(letter)) unsupported.push(`-${letter}`);
+      if (WITH_ARG.has(letter)) {
+        if (j === word.length - 1) {
+          if (i >= argv.length) throw new SshArgsError(`option -${letter} needs an argument`);
+          options.push(argv[i]!);
+          i++;
+        }
+        return;
+      }
+      if (!FLAGS.has(letter)) throw new SshArgsError(`unknown ssh option -${letter}`);
+      if (letter === 's') subsystem = true;
+    }
+  };
+
+  while (i < argv.length) {
+    const word = argv[i]!;
+    if (!terminated && word === '--') {
+      options.push(word);
+      terminated = true;
+      i++;
+      continue;
+    }
+    if (!terminated && word.startsWith('-') && word.length > 1) {
+      takeOption();
+      continue;
+    }
+    if (destination === undefined) {
+      destination = word;
+      i++;
+      continue;
+    }
+    break; // the command starts here
+  }
+  if (destination === undefined) throw new SshArgsError('no destination (user@host) given');
+  return { options, destination, command: argv.slice(i), subsystem, unsupported };
+}
