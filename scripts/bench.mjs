@@ -19,7 +19,6 @@ const SUFFIX = '.bench.ts';
 
 /** Benchmarks promised by the design but not written yet: named in errors, not runnable. */
 const PLANNED = {
-  otssh: 'one-time server start-to-shell time',
   shim: 'rsync/scp through the shim, with and without channel breaks',
 };
 

@@ -13,8 +13,8 @@ import {
   writeStatus,
 } from './agent-status.js';
 import { applyConfigFile, parseConfigFile } from './config-file.js';
+import { defaultDataDir } from './data-dir.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
-import { defaultDataDir } from './relay-command.js';
 import { renderAgentUnit, unitFileName } from './systemd-unit.js';
 
 function opt(flags: string, description: string, env: string, def?: string): Option {

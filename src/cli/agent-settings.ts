@@ -4,9 +4,9 @@ import type { AgentConfig, Forward } from '../agent/index.js';
 import { configError } from '../core/errors.js';
 import { checkName } from '../core/names.js';
 import { parseHostKey } from '../ssh/keys.js';
+import { defaultDataDir } from './data-dir.js';
 import { type HostKeyTrust, hostKeyTrust } from './host-trust.js';
 import { parseCount, parseDuration, parseForwardSpec, parseRelayList } from './parse.js';
-import { defaultDataDir } from './relay-command.js';
 
 /**
  * `burrow agent` flags, as commander hands them over (strings; validated here, not there), and

@@ -19,9 +19,9 @@ import { checkName } from '../core/names.js';
 import { PolicySet } from '../core/policy-set.js';
 import { BindError, type Outcome, RelayError, startOtssh } from '../otssh/otssh.js';
 import { generateEd25519, parseHostKey } from '../ssh/keys.js';
+import { defaultDataDir } from './data-dir.js';
 import { hostKeyTrust } from './host-trust.js';
 import { parseCount, parseHostPort } from './parse.js';
-import { defaultDataDir } from './relay-command.js';
 import { VERSION } from './version.js';
 
 /**
@@ -193,9 +193,11 @@ async function runOtssh(flags: OtsshFlags): Promise<number> {
   const sink = openLog(flags.log);
   // 3. A fresh host key, its public line on stdout.
   const hostKey = parseHostKey(generateEd25519('otssh').privateKey, 'generated');
-  const patterns = [port === undefined ? undefined : port === 22 ? '*' : `[*]:${port}`, relay?.name]
-    .filter(Boolean)
-    .join(',');
+  // OpenSSH looks a host up as `host` on port 22 and `[host]:port` otherwise; a port chosen by
+  // the kernel (0) is not known yet, so that line matches any host and port.
+  const listenPattern =
+    port === undefined ? undefined : port === 22 || port === 0 ? '*' : `[*]:${port}`;
+  const patterns = [listenPattern, relay?.name].filter(Boolean).join(',');
   const keyLine = `${patterns} ${hostKey.publicLine}`;
   process.stdout.write(`${keyLine}\n`);
 

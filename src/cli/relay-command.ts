@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { homedir, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ENV_PREFIX } from '../core/constants.js';
@@ -7,14 +7,11 @@ import { configError } from '../core/errors.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import { type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/server.js';
+import { defaultDataDir } from './data-dir.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
 import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
 import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js';
 import { PolicyFile } from './policy-source.js';
-
-export function defaultDataDir(): string {
-  return process.env[`${ENV_PREFIX}DATA_DIR`] ?? join(homedir(), '.burrow');
-}
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
