@@ -1,0 +1,421 @@
+/**
+ * The shim's frame codec (pure: no sockets, timers or fs), spoken over the ssh channel between the
+ * local side and the remote `burrow shim --serve`. Big-endian throughout:
+ *
+ *   preamble  MAGIC "\x89bsh\r\n\x1a\n" + u16 protocol version: the first bytes each side sends on
+ *             a connection. encodeFrame() puts it in front of hello, welcome and refuse (the
+ *             handshake frames), which by contract are the first frame each side sends. A login
+ *             banner or "burrow: command not found" fails it at its first byte (bad-magic).
+ *   frame     u32 length of what follows + u8 type + fields
+ *   string    u32 byte length + UTF-8;  offset  u64 below 2^53 (offsets pass 4 GiB, never 2^53)
+ *
+ *   1 hello    session id (16) + secret (32) + u8 mode, then for mode 0 (new): u8 command kind
+ *              (0 argv, 1 subsystem) + u32 word count + strings (a subsystem is one word)
+ *              + u32 resumeWindowMs + u32 bufferBytes; for mode 1 (resume): offset stdoutReceived
+ *              + offset stderrReceived
+ *   2 welcome  u8 resumed (0|1) + offset stdinReceived     3 refuse  u8 code + string message
+ *   4 data     u8 stream + offset + payload (rest of the frame, at most MAX_DATA_PAYLOAD bytes)
+ *   5 ack      u8 stream + offset                         6 eof     u8 stream + offset (final)
+ *   7 exit     u8 code + string signal ("" when it exited with the code; code 0 with a signal)
+ *   8 ping     u32 nonce                                  9 pong    u32 nonce
+ */
+
+export const PROTOCOL_VERSION = 1;
+const MAGIC = Buffer.from([0x89, 0x62, 0x73, 0x68, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** Bytes of the preamble in front of each handshake frame. */
+export const PREAMBLE_LENGTH = MAGIC.length + 2;
+export const MAX_DATA_PAYLOAD = 64 * 1024;
+/** Largest value of a length field: a full data frame. A hello must fit in it too. */
+export const MAX_FRAME_LENGTH = 1 + 1 + 8 + MAX_DATA_PAYLOAD;
+/** Equal to session-dir's SESSION_ID_BYTES and SECRET_BYTES (a test checks). */
+export const SESSION_ID_LENGTH = 16;
+export const SECRET_LENGTH = 32;
+/** How many of the first bytes a decoder keeps to show in a bad-magic error. */
+export const SNIFF_LENGTH = 64;
+
+export type StreamId = 0 | 1 | 2;
+export const Stream = { stdin: 0, stdout: 1, stderr: 2 } as const;
+
+export type Command =
+  | { readonly kind: 'argv'; readonly argv: readonly string[] }
+  | { readonly kind: 'subsystem'; readonly name: string };
+export interface SessionOptions {
+  /** How long the remote keeps the session for a reattach once the channel is gone. */
+  readonly resumeWindowMs: number;
+  /** Capacity of each of the remote's replay buffers (stdout, stderr). */
+  readonly bufferBytes: number;
+}
+export type HelloMode =
+  | { readonly kind: 'new'; readonly command: Command; readonly options: SessionOptions }
+  | { readonly kind: 'resume'; readonly stdoutReceived: number; readonly stderrReceived: number };
+
+/** A refusal's wire code is its index here + 1: append only. */
+export const REFUSE_CODES = [
+  'version-mismatch',
+  'unknown-session',
+  'bad-secret',
+  'session-exists',
+  'spawn-failed',
+  'internal',
+] as const;
+export type RefuseCode = (typeof REFUSE_CODES)[number];
+
+export type HelloFrame = { type: 'hello'; sessionId: Buffer; secret: Buffer; mode: HelloMode };
+export type WelcomeFrame = { type: 'welcome'; resumed: boolean; stdinReceived: number };
+export type RefuseFrame = { type: 'refuse'; code: RefuseCode; message: string };
+export type DataFrame = { type: 'data'; stream: StreamId; offset: number; payload: Buffer };
+export type AckFrame = { type: 'ack'; stream: StreamId; offset: number };
+export type EofFrame = { type: 'eof'; stream: StreamId; offset: number };
+/** Exactly one of code (0..255) and signal (a name like "SIGTERM") is non-null. */
+export type ExitFrame = { type: 'exit'; code: number | null; signal: string | null };
+export type PingFrame = { type: 'ping'; nonce: number };
+export type PongFrame = { type: 'pong'; nonce: number };
+/** The first frame each side sends on a connection, and only that one. */
+export type HandshakeFrame = HelloFrame | WelcomeFrame | RefuseFrame;
+/** Frames that carry one stream's bytes or position. */
+export type StreamFrame = DataFrame | AckFrame | EofFrame;
+export type Frame = HandshakeFrame | StreamFrame | ExitFrame | PingFrame | PongFrame;
+
+const TYPES = ['hello', 'welcome', 'refuse', 'data', 'ack', 'eof', 'exit', 'ping', 'pong'] as const;
+const isHandshake = (t: string) => t === 'hello' || t === 'welcome' || t === 'refuse';
+const SIGNAL = /^SIG[A-Z0-9+]{1,29}$/;
+
+export type FrameErrorCode =
+  | 'bad-magic'
+  | 'bad-version'
+  | 'too-large'
+  | 'unknown-type'
+  | 'malformed';
+
+type FrameErrorDetails = { firstBytes?: Buffer; peerVersion?: number };
+
+/** Garbage on the wire, or a frame that cannot be encoded. The message is safe to show. */
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+  readonly code: FrameErrorCode;
+  /** bad-magic: the first bytes the decoder saw (up to SNIFF_LENGTH). */
+  readonly firstBytes: Buffer | undefined;
+  /** bad-version: the version the peer's preamble named. */
+  readonly peerVersion: number | undefined;
+
+  constructor(code: FrameErrorCode, message: string, extra: FrameErrorDetails = {}) {
+    super(message);
+    this.code = code;
+    this.firstBytes = extra.firstBytes;
+    this.peerVersion = extra.peerVersion;
+  }
+}
+
+const malformed = (why: string) => new FrameError('malformed', `malformed shim frame: ${why}`);
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Checks every field of a frame (before encoding, after decoding); returns it or throws. */
+function validate<F extends Frame>(f: F): F {
+  const need = (ok: boolean, why: string) => {
+    if (!ok) throw malformed(`${f.type}: ${why}`);
+  };
+  const offset = (v: number) =>
+    need(Number.isSafeInteger(v) && v >= 0, `offset ${v} not in 0..2^53-1`);
+  const u32 = (v: number) =>
+    need(Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff, `${v} not a u32`);
+  const text = (s: string) => need(Buffer.from(s).toString() === s, 'ill-formed Unicode string');
+  switch (f.type) {
+    case 'hello': {
+      need(f.sessionId.length === SESSION_ID_LENGTH, `session id of ${f.sessionId.length} bytes`);
+      need(f.secret.length === SECRET_LENGTH, `secret of ${f.secret.length} bytes`);
+      const m = f.mode;
+      if (m.kind === 'resume') [m.stdoutReceived, m.stderrReceived].forEach(offset);
+      else {
+        need(m.kind === 'new', `mode ${m.kind}`);
+        const c = m.command;
+        need(c.kind === 'argv' || c.kind === 'subsystem', `command kind ${c.kind}`);
+        (c.kind === 'argv' ? c.argv : [c.name]).forEach(text);
+        [m.options.resumeWindowMs, m.options.bufferBytes].forEach(u32);
+      }
+      break;
+    }
+    case 'welcome':
+      offset(f.stdinReceived);
+      break;
+    case 'refuse':
+      need(REFUSE_CODES.includes(f.code), `code ${f.code}`);
+      text(f.message);
+      break;
+    case 'data':
+    case 'ack':
+    case 'eof':
+      if (f.type === 'data' && f.payload.length > MAX_DATA_PAYLOAD) {
+        const why = `data payload of ${f.payload.length} bytes exceeds ${MAX_DATA_PAYLOAD}`;
+        throw new FrameError('too-large', why);
+      }
+      need(f.stream === 0 || f.stream === 1 || f.stream === 2, `stream id ${f.stream}`);
+      offset(f.offset);
+      break;
+    case 'exit':
+      need((f.code === null) !== (f.signal === null), 'needs exactly one of code and signal');
+      if (f.code !== null)
+        need(Number.isInteger(f.code) && f.code >= 0 && f.code < 256, `code ${f.code}`);
+      else need(SIGNAL.test(f.signal!), `signal name ${JSON.stringify(f.signal)}`);
+      break;
+    case 'ping':
+    case 'pong':
+      u32(f.nonce);
+      break;
+    default:
+      throw new FrameError('unknown-type', `unknown frame type ${(f as { type: unknown }).type}`);
+  }
+  return f;
+}
+
+/** The bytes of one frame (with the preamble for a handshake frame). Throws FrameError. */
+export function encodeFrame(frame: Frame): Buffer {
+  validate(frame);
+  const parts: Buffer[] = [];
+  const int = (bytes: 1 | 4 | 8, v: number) => {
+    const b = Buffer.alloc(bytes);
+    if (bytes === 8) b.writeBigUInt64BE(BigInt(v));
+    else b.writeUIntBE(v, 0, bytes);
+    parts.push(b);
+  };
+  const u8 = (v: number) => int(1, v);
+  const u32 = (v: number) => int(4, v);
+  const u64 = (v: number) => int(8, v);
+  const str = (s: string) => {
+    const b = Buffer.from(s, 'utf8');
+    u32(b.length);
+    parts.push(b);
+  };
+  switch (frame.type) {
+    case 'hello': {
+      parts.push(frame.sessionId, frame.secret);
+      const m = frame.mode;
+      if (m.kind === 'resume') {
+        u8(1);
+        u64(m.stdoutReceived);
+        u64(m.stderrReceived);
+        break;
+      }
+      const words = m.command.kind === 'argv' ? m.command.argv : [m.command.name];
+      u8(0);
+      u8(m.command.kind === 'argv' ? 0 : 1);
+      u32(words.length);
+      words.forEach(str);
+      u32(m.options.resumeWindowMs);
+      u32(m.options.bufferBytes);
+      break;
+    }
+    case 'welcome':
+      u8(frame.resumed ? 1 : 0);
+      u64(frame.stdinReceived);
+      break;
+    case 'refuse':
+      u8(REFUSE_CODES.indexOf(frame.code) + 1);
+      str(frame.message);
+      break;
+    case 'data':
+    case 'ack':
+    case 'eof':
+      u8(frame.stream);
+      u64(frame.offset);
+      if (frame.type === 'data') parts.push(frame.payload);
+      break;
+    case 'exit':
+      u8(frame.code ?? 0);
+      str(frame.signal ?? '');
+      break;
+    default:
+      u32(frame.nonce);
+  }
+  const length = 1 + parts.reduce((sum, p) => sum + p.length, 0);
+  if (length > MAX_FRAME_LENGTH) {
+    const why = `${frame.type} frame of ${length} bytes exceeds ${MAX_FRAME_LENGTH}`;
+    throw new FrameError('too-large', why);
+  }
+  const pre = isHandshake(frame.type) ? PREAMBLE_LENGTH : 0;
+  const head = Buffer.allocUnsafe(pre + 5);
+  MAGIC.copy(head, 0, 0, pre);
+  if (pre > 0) head.writeUInt16BE(PROTOCOL_VERSION, MAGIC.length);
+  head.writeUInt32BE(length, pre);
+  head.writeUInt8(TYPES.indexOf(frame.type) + 1, pre + 4);
+  return Buffer.concat([head, ...parts], pre + 4 + length);
+}
+
+/** One frame from its type byte and fields (the length field removed). */
+function decodeBody(body: Buffer): Frame {
+  let pos = 0;
+  const take = (n: number) => {
+    if (body.length - pos < n) throw malformed('frame ends inside a field');
+    pos += n;
+    return body.subarray(pos - n, pos);
+  };
+  const u8 = () => take(1).readUInt8(0);
+  const u32 = () => take(4).readUInt32BE(0);
+  // Past 2^53 Number() rounds, but never down into the safe range, so validate() still refuses it.
+  const u64 = () => Number(take(8).readBigUInt64BE(0));
+  const str = () => {
+    try {
+      return utf8.decode(take(u32()));
+    } catch (err) {
+      throw err instanceof FrameError ? err : malformed('string is not valid UTF-8');
+    }
+  };
+  const flag = (what: string) => {
+    const v = u8();
+    if (v > 1) throw malformed(`${what} ${v}`);
+    return v === 1;
+  };
+  const typeByte = u8();
+  const type = TYPES[typeByte - 1];
+  let frame: Frame;
+  switch (type) {
+    case 'hello': {
+      const sessionId = take(SESSION_ID_LENGTH);
+      const secret = take(SECRET_LENGTH);
+      if (flag('hello mode')) {
+        const mode: HelloMode = { kind: 'resume', stdoutReceived: u64(), stderrReceived: u64() };
+        frame = { type, sessionId, secret, mode };
+        break;
+      }
+      const subsystem = flag('command kind');
+      const words: string[] = [];
+      for (let n = u32(); n > 0; n--) words.push(str()); // each word takes >= 4 bytes: bounded
+      if (subsystem && words.length !== 1) throw malformed(`subsystem of ${words.length} words`);
+      const command: Command = subsystem
+        ? { kind: 'subsystem', name: words[0]! }
+        : { kind: 'argv', argv: words };
+      const options = { resumeWindowMs: u32(), bufferBytes: u32() };
+      frame = { type, sessionId, secret, mode: { kind: 'new', command, options } };
+      break;
+    }
+    case 'welcome':
+      frame = { type, resumed: flag('resumed flag'), stdinReceived: u64() };
+      break;
+    case 'refuse':
+      frame = { type, code: REFUSE_CODES[u8() - 1] as RefuseCode, message: str() };
+      break;
+    case 'data':
+      frame = { type, stream: u8() as StreamId, offset: u64(), payload: take(body.length - pos) };
+      break;
+    case 'ack':
+    case 'eof':
+      frame = { type, stream: u8() as StreamId, offset: u64() };
+      break;
+    case 'exit': {
+      const code = u8();
+      const signal = str();
+      if (signal !== '' && code !== 0)
+        throw malformed(`exit with code ${code} and signal ${signal}`);
+      frame = signal === '' ? { type, code, signal: null } : { type, code: null, signal };
+      break;
+    }
+    case 'ping':
+    case 'pong':
+      frame = { type, nonce: u32() };
+      break;
+    default:
+      throw new FrameError('unknown-type', `unknown shim frame type ${typeByte}`);
+  }
+  if (pos !== body.length)
+    throw malformed(`${body.length - pos} bytes after the last field of ${type}`);
+  return validate(frame);
+}
+
+/**
+ * Incremental decoder for one direction of one connection: push() bytes as they arrive, split
+ * anywhere, and get the complete frames in order. Expects the preamble and a handshake frame
+ * first, and no handshake frame after. On garbage push() throws FrameError, and so does every later
+ * push; frames decoded earlier in that push are dropped (the connection is unusable; resuming
+ * recovers whatever was not acknowledged). Between pushes it holds at most one partial frame,
+ * copied out of the pushed chunk so a large chunk is not retained; a length over MAX_FRAME_LENGTH
+ * is refused as soon as its 4 bytes arrive. Payloads may share memory with the pushed chunks.
+ */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Buffered bytes needed before decoding can make progress (0: look at every byte). */
+  private need = 0;
+  private state: 'preamble' | 'first' | 'frames' = 'preamble';
+  private sniff = Buffer.alloc(0);
+  private failure: FrameError | undefined;
+
+  /** The first bytes pushed (up to SNIFF_LENGTH), for error messages. */
+  get firstBytes(): Buffer {
+    return this.sniff;
+  }
+
+  /** Bytes held for an incomplete frame: less than PREAMBLE_LENGTH + 4 + MAX_FRAME_LENGTH. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Buffer): Frame[] {
+    if (this.failure) throw this.failure;
+    if (this.sniff.length < SNIFF_LENGTH) {
+      this.sniff = Buffer.concat([this.sniff, chunk.subarray(0, SNIFF_LENGTH - this.sniff.length)]);
+    }
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered < this.need || this.buffered === 0) return [];
+    const buf = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.buffered);
+    const frames: Frame[] = [];
+    let rest: Buffer;
+    try {
+      rest = buf.subarray(this.parse(buf, frames));
+    } catch (err) {
+      if (err instanceof FrameError) this.failure = err;
+      this.chunks = [];
+      this.buffered = 0;
+      throw err;
+    }
+    this.chunks = rest.length > 0 ? [Buffer.from(rest)] : [];
+    this.buffered = rest.length;
+    return frames;
+  }
+
+  /** Decodes the whole frames in buf into frames; returns where the incomplete rest begins. */
+  private parse(buf: Buffer, frames: Frame[]): number {
+    for (let pos = 0; ; ) {
+      const left = buf.length - pos;
+      if (this.state === 'preamble') {
+        const n = Math.min(left, MAGIC.length);
+        if (!buf.subarray(pos, pos + n).equals(MAGIC.subarray(0, n))) {
+          const firstBytes = this.sniff;
+          const sent = JSON.stringify(firstBytes.toString('utf8'));
+          throw new FrameError('bad-magic', `peer is not a burrow shim; it sent ${sent}`, {
+            firstBytes,
+          });
+        }
+        if (left < PREAMBLE_LENGTH) return pos;
+        const peerVersion = buf.readUInt16BE(pos + MAGIC.length);
+        if (peerVersion !== PROTOCOL_VERSION) {
+          const why = `peer speaks shim protocol ${peerVersion}; this burrow speaks ${PROTOCOL_VERSION}`;
+          throw new FrameError('bad-version', why, { peerVersion });
+        }
+        pos += PREAMBLE_LENGTH;
+        this.state = 'first';
+        continue;
+      }
+      this.need = 4;
+      if (left < 4) return pos;
+      if (this.state === 'frames' && buf.subarray(pos, pos + 4).equals(MAGIC.subarray(0, 4))) {
+        throw malformed('a handshake frame after the first frame');
+      }
+      const length = buf.readUInt32BE(pos);
+      if (length > MAX_FRAME_LENGTH) {
+        throw new FrameError('too-large', `frame of ${length} bytes exceeds ${MAX_FRAME_LENGTH}`);
+      }
+      if (length === 0) throw malformed('empty frame');
+      this.need = 4 + length;
+      if (left < this.need) return pos;
+      const frame = decodeBody(buf.subarray(pos + 4, pos + this.need));
+      if (isHandshake(frame.type) !== (this.state === 'first')) {
+        throw malformed(
+          `${frame.type} ${this.state === 'first' ? 'as the first' : 'after the first'} frame`,
+        );
+      }
+      this.state = 'frames';
+      frames.push(frame);
+      pos += this.need;
+    }
+  }
+}
