@@ -4,6 +4,7 @@ import { isBurrowError } from '../core/errors.js';
 import { registerAgentCommand } from './agent-command.js';
 import { registerOtsshCommand, runOtsshCli } from './otssh-command.js';
 import { registerRelayCommand } from './relay-command.js';
+import { runShimCli } from './shim-command.js';
 import { VERSION } from './version.js';
 
 /** Exit status for bad flags or config, as most Unix tools use. */
@@ -23,6 +24,9 @@ function buildProgram(): Command {
   registerRelayCommand(program);
   registerAgentCommand(program);
   registerOtsshCommand(program);
+  program
+    .command('shim')
+    .summary('rsync, scp and remote commands that survive a broken SSH connection');
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride().showHelpAfterError();
   return program;
@@ -31,6 +35,8 @@ function buildProgram(): Command {
 async function main(argv: string[]): Promise<void> {
   // otssh takes Go-style flags (-port=2022) that commander cannot read: it parses its own.
   if (argv[2] === 'otssh') await runOtsshCli(argv.slice(3), 'burrow otssh');
+  // shim takes ssh's command line, which is not commander's either.
+  if (argv[2] === 'shim') await runShimCli(argv.slice(3));
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { ENV_PREFIX } from '../core/constants.js';
+import { FrameDecoder } from '../shim/frames.js';
+import { runHolder } from '../shim/holder.js';
+import { runLocal } from '../shim/local.js';
+import { runServe } from '../shim/serve.js';
+import { sessionDir, socketPath } from '../shim/session-dir.js';
+import { parseSshArgs, SshArgsError } from '../shim/ssh-args.js';
+import { defaultDataDir } from './data-dir.js';
+import { parseDuration } from './parse.js';
+
+/**
+ * `burrow shim`: ssh's command line, for `rsync -e 'burrow shim'`, `scp -S 'burrow shim'` and
+ * `burrow shim host cmd…`. Internal modes (started by the shim itself, not by people):
+ * `--serve` (the remote end of a connection) and `--hold` (the detached session holder).
+ */
+
+const USAGE = `usage: burrow shim [ssh options] [user@]host command [args…]
+
+Runs a remote command over ssh so that it survives a broken connection: the real ssh is used
+(your options, ~/.ssh/config, -J relays and agents all apply), the remote command runs in a small
+holder that outlives the connection, and when ssh dies the shim starts it again and both sides
+resend what the other has not received. Use it as  rsync -e 'burrow shim' …,  scp -S 'burrow shim'
+…  (SFTP and -O modes)  or directly. burrow must be on the remote PATH.
+
+Environment:
+  BURROW_SHIM_SSH            the ssh program (default: ssh)
+  BURROW_SHIM_REMOTE         the remote command starting the serving end (default: burrow shim --serve)
+  BURROW_SHIM_RESUME_WINDOW  how long a broken session may take to reattach (default: 10m)
+  BURROW_SHIM_BUFFER         unacknowledged bytes held per stream (default: 16777216)
+
+Without a remote command, or with -N/-W/-f/-t and the like, the shim runs ssh unchanged.
+Exit status: the remote command's, or 255 when the session cannot be reached or resumed.`;
+
+const env = (name: string) => process.env[`${ENV_PREFIX}SHIM_${name}`];
+
+/** How this program was started, to start its own holder. */
+function selfArgv(): string[] {
+  const script = process.argv[1];
+  return script && /\.[cm]?js$/.test(script)
+    ? [process.execPath, resolve(script)]
+    : [process.execPath];
+}
+
+export async function runShimCli(argv: string[]): Promise<never> {
+  if (argv[0] === '--serve') {
+    process.exit(
+      await runServe({ holderArgv: [...selfArgv(), 'shim', '--hold'], dataDir: defaultDataDir() }),
+    );
+  }
+  if (argv[0] === '--hold') process.exit(await hold());
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(argv.length === 0 ? 2 : 0);
+  }
+  const ssh = env('SSH') ?? 'ssh';
+  let line: ReturnType<typeof parseSshArgs>;
+  try {
+    line = parseSshArgs(argv);
+  } catch (err) {
+    if (err instanceof SshArgsError) {
+      process.stderr.write(`burrow shim: ${err.message}\n`);
+      process.exit(255);
+    }
+    throw err;
+  }
+  const wantsTty = line.options.some((o) => /^-[^-]*t/.test(o) && !o.startsWith('-o'));
+  if (line.command.length === 0 || line.unsupported.length > 0 || wantsTty) {
+    // Nothing the shim can make resumable (a login shell, a tunnel, a pty): plain ssh.
+    const child = spawn(ssh, argv, { stdio: 'inherit' });
+    child.on('error', (err) => {
+      process.stderr.write(`burrow shim: cannot run ${ssh}: ${err.message}\n`);
+      process.exit(255);
+    });
+    child.on('close', (code, signal) => process.exit(code ?? (signal ? 255 : 0)));
+    return new Promise<never>(() => {});
+  }
+  let resumeWindowMs: number;
+  let bufferBytes: number;
+  try {
+    resumeWindowMs = parseDuration('BURROW_SHIM_RESUME_WINDOW', env('RESUME_WINDOW') ?? '10m');
+    bufferBytes = Number(env('BUFFER') ?? 16 * 1024 * 1024);
+    if (!Number.isSafeInteger(bufferBytes) || bufferBytes < 256 * 1024) {
+      throw new Error('BURROW_SHIM_BUFFER: expected a number of bytes, at least 262144');
+    }
+  } catch (err) {
+    process.stderr.write(`burrow shim: ${(err as Error).message}\n`);
+    process.exit(255);
+  }
+  const code = await runLocal({
+    ssh,
+    line,
+    remote: env('REMOTE') ?? 'burrow shim --serve',
+    resumeWindowMs,
+    bufferBytes,
+  });
+  process.exit(code);
+}
+
+/** `--hold`: the hello arrives on stdin from --serve; then run the session. */
+async function hold(): Promise<number> {
+  const decoder = new FrameDecoder();
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const frames = decoder.push(Buffer.concat(chunks));
+  const hello = frames[0];
+  if (hello?.type !== 'hello' || hello.mode.kind !== 'new') return 2;
+  const path = socketPath(sessionDir(defaultDataDir()), hello.sessionId);
+  await runHolder({
+    hello: hello as Parameters<typeof runHolder>[0]['hello'],
+    socketPath: path,
+    shell: process.env.SHELL || '/bin/sh',
+    env: process.env,
+    cwd: process.env.HOME || '/',
+  });
+  return 0;
+}

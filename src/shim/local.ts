@@ -1,0 +1,178 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { backoffDelay } from '../core/backoff.js';
+import {
+  type Command,
+  type ExitFrame,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameError,
+  Stream,
+} from './frames.js';
+import { DONE_NONCE, exitStatusOf } from './holder.js';
+import { StreamPeer } from './peer.js';
+import { newSecret, newSessionId } from './session-dir.js';
+import type { SshCommandLine } from './ssh-args.js';
+
+/**
+ * The local side of `burrow shim`: runs the real ssh (the user's options, so ~/.ssh/config, -J
+ * and agents keep working) with `burrow shim --serve` as the remote command, and speaks the shim
+ * protocol over its stdin/stdout. When the channel breaks it starts ssh again (at once, then
+ * with backoff) until the resume window has passed since the remote was last reached, and both
+ * sides resend what the other has not acknowledged.
+ *
+ * Exit status: the remote command's (128 + n for a signal); 255 with one line when the session
+ * cannot be reached or resumed, as ssh does for connection failures.
+ */
+
+export interface LocalConfig {
+  readonly ssh: string;
+  readonly line: SshCommandLine;
+  /** The remote command that starts the serving end, e.g. `burrow shim --serve`. */
+  readonly remote: string;
+  readonly resumeWindowMs: number;
+  readonly bufferBytes: number;
+}
+
+const EXIT_CONNECTION = 255;
+
+export async function runLocal(cfg: LocalConfig): Promise<number> {
+  const sessionId = newSessionId();
+  const secret = newSecret();
+  const command: Command = cfg.line.subsystem
+    ? { kind: 'subsystem', name: cfg.line.command.join(' ') }
+    : { kind: 'argv', argv: [...cfg.line.command] };
+  const peer = new StreamPeer();
+  peer.addOutgoing(Stream.stdin, process.stdin, cfg.bufferBytes);
+  peer.addIncoming(Stream.stdout, process.stdout);
+  peer.addIncoming(Stream.stderr, process.stderr);
+
+  let exit: ExitFrame | undefined;
+  let incomingDone = false;
+  let started = false;
+  let lastContact = Date.now();
+  let failures = 0;
+
+  return new Promise<number>((resolve) => {
+    let ssh: ChildProcess | undefined;
+    let finished = false;
+    const done = (code: number, message?: string) => {
+      if (finished) return;
+      finished = true;
+      if (message) process.stderr.write(`burrow shim: ${message}\n`);
+      resolve(code);
+    };
+    const maybeFinish = () => {
+      if (!exit || !incomingDone || finished) return;
+      ssh?.stdin?.write(encodeFrame({ type: 'ping', nonce: DONE_NONCE }));
+      ssh?.stdin?.end();
+      done(exitStatusOf(exit));
+    };
+    peer.onIncomingDone = () => {
+      incomingDone = true;
+      maybeFinish();
+    };
+
+    const connectOnce = () => {
+      const args = sshArgs(cfg);
+      const child = spawn(cfg.ssh, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+      ssh = child;
+      child.on('error', (err) => done(EXIT_CONNECTION, `cannot run ${cfg.ssh}: ${err.message}`));
+      child.stdin!.on('error', () => {});
+      const send = (f: Frame) => {
+        if (ssh === child && child.stdin!.writable) child.stdin!.write(encodeFrame(f));
+      };
+      const hello = started
+        ? {
+            kind: 'resume' as const,
+            stdoutReceived: peer.delivered(Stream.stdout),
+            stderrReceived: peer.delivered(Stream.stderr),
+          }
+        : {
+            kind: 'new' as const,
+            command,
+            options: { resumeWindowMs: cfg.resumeWindowMs, bufferBytes: cfg.bufferBytes },
+          };
+      child.stdin!.write(encodeFrame({ type: 'hello', sessionId, secret, mode: hello }));
+      const decoder = new FrameDecoder();
+      let welcomed = false;
+      child.stdout!.on('data', (chunk: Buffer) => {
+        let frames: Frame[];
+        try {
+          frames = decoder.push(chunk);
+        } catch (err) {
+          child.kill();
+          if (!started && err instanceof FrameError && err.code === 'bad-magic') {
+            done(
+              EXIT_CONNECTION,
+              `the remote side did not answer as burrow shim (is burrow on the remote PATH?); it sent: ${JSON.stringify(err.firstBytes?.toString('latin1') ?? '')}`,
+            );
+          }
+          return;
+        }
+        for (const f of frames) {
+          lastContact = Date.now();
+          if (!welcomed) {
+            if (f.type === 'refuse') {
+              child.kill();
+              return done(
+                EXIT_CONNECTION,
+                `the remote refused the session: ${f.code}: ${f.message}`,
+              );
+            }
+            if (f.type !== 'welcome') return void child.kill();
+            welcomed = true;
+            started = true;
+            failures = 0;
+            peer.attach(send, { [Stream.stdin]: f.stdinReceived });
+            continue;
+          }
+          if (f.type === 'exit') {
+            exit = f;
+            maybeFinish();
+          } else if (f.type === 'ping') send({ type: 'pong', nonce: f.nonce });
+          else if (f.type !== 'pong') {
+            try {
+              peer.receive(f);
+            } catch (err) {
+              child.kill();
+              return done(EXIT_CONNECTION, `protocol error: ${(err as Error).message}`);
+            }
+          }
+        }
+      });
+      child.on('close', (code) => {
+        if (ssh !== child) return;
+        peer.detach();
+        if (finished) return;
+        if (!started) {
+          return done(EXIT_CONNECTION, code === 255 ? undefined : `ssh exited with status ${code}`);
+        }
+        const deadline = lastContact + cfg.resumeWindowMs;
+        if (Date.now() >= deadline) {
+          return done(
+            EXIT_CONNECTION,
+            'the connection broke and could not be resumed within the resume window',
+          );
+        }
+        failures += 1;
+        const wait = backoffDelay(failures, { baseMs: 500, capMs: 10_000 }, Math.random);
+        process.stderr.write(
+          `burrow shim: connection lost; reconnecting${wait ? ` in ${wait} ms` : ''}\n`,
+        );
+        setTimeout(connectOnce, Math.min(wait, Math.max(0, deadline - Date.now())));
+      });
+    };
+    connectOnce();
+  });
+}
+
+/** The real ssh's arguments: the user's options, no pty, keepalives, our remote command. */
+function sshArgs(cfg: LocalConfig): string[] {
+  const opts = cfg.line.options.filter((o) => o !== '--' && o !== '-s');
+  const text = opts.join(' ');
+  const alive = /ServerAlive/i.test(text)
+    ? []
+    : ['-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3'];
+  return [...opts, '-T', ...alive, '--', cfg.line.destination, cfg.remote];
+}

@@ -1,0 +1,181 @@
+import type { Readable, Writable } from 'node:stream';
+import { type Frame, MAX_DATA_PAYLOAD, type StreamId } from './frames.js';
+import { ReceiveCounter, ReplayBuffer } from './replay.js';
+
+/**
+ * One end of a shim session's streams, shared by the local side (sends stdin, receives stdout and
+ * stderr) and the remote holder (the other way round). Connections come and go; the streams and
+ * their accounting outlive them.
+ *
+ * Contract:
+ * - Outgoing: bytes are read from the source only while the replay buffer has room (a full buffer
+ *   pauses the source: backpressure, never loss); each chunk is sent on the current connection
+ *   if there is one. EOF is sent once the source ends, after all its data.
+ * - Incoming: a data frame's new part (duplicates after a resend are dropped) is written to the
+ *   sink; it is acknowledged once the sink has taken it (delivered), at least every ACK_BYTES and
+ *   whenever the sink drains, so the sender's buffer bounds what either side holds.
+ * - attach(): after a handshake, acknowledges everything delivered so far (the last ack may have
+ *   died with the old connection) and resends every outgoing stream from the offset the peer
+ *   reported, then its EOF if the source has ended.
+ */
+
+export type Send = (frame: Frame) => void;
+
+const ACK_BYTES = 256 * 1024;
+
+interface Outgoing {
+  readonly id: StreamId;
+  readonly source: Readable;
+  readonly replay: ReplayBuffer;
+  /** Read from the source, not yet in the replay buffer (it had no room): at most one read. */
+  readonly pending: Buffer[];
+  /** The source has ended; `eofAt` is set once everything before the end is in the buffer. */
+  ended: boolean;
+  eofAt?: number;
+  paused: boolean;
+}
+
+interface Incoming {
+  readonly id: StreamId;
+  readonly sink: Writable;
+  readonly counter: ReceiveCounter;
+  lastAck: number;
+  /** EOF arrived and every byte before it was delivered: the sink has been ended. */
+  ended: boolean;
+  eofAt?: number;
+}
+
+export class StreamPeer {
+  readonly #out = new Map<StreamId, Outgoing>();
+  readonly #in = new Map<StreamId, Incoming>();
+  #send: Send | undefined;
+  /** Called when every incoming stream has ended and been delivered (e.g. to finish up). */
+  onIncomingDone?: () => void;
+  /** Called when every outgoing stream has ended and the peer has acknowledged all of it. */
+  onOutgoingAcked?: () => void;
+
+  addOutgoing(id: StreamId, source: Readable, capacity: number): void {
+    const o: Outgoing = {
+      id,
+      source,
+      replay: new ReplayBuffer(capacity),
+      pending: [],
+      ended: false,
+      paused: false,
+    };
+    this.#out.set(id, o);
+    source.on('data', (chunk: Buffer) => {
+      for (let at = 0; at < chunk.length; at += MAX_DATA_PAYLOAD) {
+        o.pending.push(chunk.subarray(at, at + MAX_DATA_PAYLOAD));
+      }
+      this.#pump(o);
+    });
+    source.once('end', () => {
+      o.ended = true;
+      this.#pump(o);
+    });
+    source.on('error', () => {});
+  }
+
+  addIncoming(id: StreamId, sink: Writable): void {
+    this.#in.set(id, { id, sink, counter: new ReceiveCounter(), lastAck: 0, ended: false });
+    sink.on('error', () => {});
+  }
+
+  /** The offset received (and delivered) on an incoming stream, for a resume hello. */
+  delivered(id: StreamId): number {
+    return this.#in.get(id)?.counter.delivered ?? 0;
+  }
+
+  /** A new connection is up: resend from the peer's offsets and re-acknowledge. */
+  attach(send: Send, peerReceived: Partial<Record<StreamId, number>>): void {
+    this.#send = send;
+    for (const i of this.#in.values()) this.#ack(i, true);
+    for (const o of this.#out.values()) {
+      let offset = Math.max(peerReceived[o.id] ?? o.replay.acked, o.replay.acked);
+      // Resent chunks are the appended ones, each at most MAX_DATA_PAYLOAD.
+      for (const chunk of o.replay.unacked(offset)) {
+        send({ type: 'data', stream: o.id, offset, payload: chunk });
+        offset += chunk.length;
+      }
+      if (o.eofAt !== undefined) send({ type: 'eof', stream: o.id, offset: o.eofAt });
+    }
+  }
+
+  detach(): void {
+    this.#send = undefined;
+  }
+
+  /** Handles a data, ack or eof frame; throws ReplayError on a protocol violation. */
+  receive(frame: Frame): void {
+    if (frame.type === 'ack') {
+      const o = this.#out.get(frame.stream);
+      if (!o) return;
+      o.replay.ack(frame.offset);
+      this.#pump(o);
+      this.#checkAcked();
+      return;
+    }
+    const i = this.#in.get((frame as { stream: StreamId }).stream);
+    if (!i) return;
+    if (frame.type === 'data') {
+      const fresh = i.counter.accept(frame.offset, frame.payload);
+      if (fresh.length === 0) return;
+      i.sink.write(fresh, () => {
+        i.counter.deliver(fresh.length);
+        this.#ack(i, false);
+        this.#maybeEnd(i);
+      });
+    } else if (frame.type === 'eof') {
+      if (i.counter.eof(frame.offset)) i.eofAt = frame.offset;
+      this.#maybeEnd(i);
+    }
+  }
+
+  /** Moves what was read into the replay buffer (and onto the wire) while it has room. */
+  #pump(o: Outgoing): void {
+    while (o.pending.length > 0 && o.pending[0]!.length <= o.replay.space) {
+      const piece = o.pending.shift()!;
+      const offset = o.replay.sent;
+      o.replay.append(piece);
+      this.#send?.({ type: 'data', stream: o.id, offset, payload: piece });
+    }
+    const full = o.pending.length > 0 || o.replay.space < MAX_DATA_PAYLOAD;
+    if (full && !o.paused && !o.ended) {
+      o.paused = true;
+      o.source.pause();
+    } else if (!full && o.paused) {
+      o.paused = false;
+      o.source.resume();
+    }
+    if (o.ended && o.pending.length === 0 && o.eofAt === undefined) {
+      o.eofAt = o.replay.sent;
+      this.#send?.({ type: 'eof', stream: o.id, offset: o.eofAt });
+      this.#checkAcked();
+    }
+  }
+
+  #ack(i: Incoming, force: boolean): void {
+    const d = i.counter.delivered;
+    if (!this.#send) return;
+    if (force || d - i.lastAck >= ACK_BYTES || i.sink.writableLength === 0) {
+      i.lastAck = d;
+      this.#send({ type: 'ack', stream: i.id, offset: d });
+    }
+  }
+
+  #maybeEnd(i: Incoming): void {
+    if (i.ended || i.eofAt === undefined || i.counter.delivered < i.eofAt) return;
+    i.ended = true;
+    this.#ack(i, true);
+    if (i.sink !== process.stdout && i.sink !== process.stderr) i.sink.end();
+    if ([...this.#in.values()].every((x) => x.ended)) this.onIncomingDone?.();
+  }
+
+  #checkAcked(): void {
+    const all = [...this.#out.values()];
+    if (all.every((o) => o.eofAt !== undefined && o.replay.acked === o.eofAt)) {
+      this.onOutgoingAcked?.();
+    }
+  }
+}
