@@ -82,23 +82,26 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       }, options.resumeWindowMs);
     };
 
-    try {
-      child = startCommand(command, cfg);
-      child.on('error', (err) => {
-        spawnError = err.message;
-      });
-      peer.addOutgoing(Stream.stdout, child.stdout!, options.bufferBytes);
-      peer.addOutgoing(Stream.stderr, child.stderr!, options.bufferBytes);
-      peer.addIncoming(Stream.stdin, child.stdin!);
-      child.on('close', (code, signal) => {
-        exit = signal
-          ? { type: 'exit', code: null, signal: signal.replace(/^SIG/, '') }
-          : { type: 'exit', code: code ?? 0, signal: null };
-        peerSend(exit);
-      });
-    } catch (err) {
-      spawnError = (err as Error).message;
-    }
+    /** Started only once the socket is bound: a second holder for the same id never runs it. */
+    const startProgram = () => {
+      try {
+        child = startCommand(command, cfg);
+        child.on('error', (err) => {
+          spawnError = err.message;
+        });
+        peer.addOutgoing(Stream.stdout, child.stdout!, options.bufferBytes);
+        peer.addOutgoing(Stream.stderr, child.stderr!, options.bufferBytes);
+        peer.addIncoming(Stream.stdin, child.stdin!);
+        child.on('close', (code, signal) => {
+          exit = signal
+            ? { type: 'exit', code: null, signal: signal.replace(/^SIG/, '') }
+            : { type: 'exit', code: code ?? 0, signal: null };
+          peerSend(exit);
+        });
+      } catch (err) {
+        spawnError = (err as Error).message;
+      }
+    };
 
     let send: ((f: Parameters<typeof encodeFrame>[0]) => void) | undefined;
     const peerSend = (f: Parameters<typeof encodeFrame>[0]) => send?.(f);
@@ -176,8 +179,10 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       });
     });
     server.on('error', () => finish());
-    server.listen(cfg.socketPath);
-    startWindow();
+    server.listen(cfg.socketPath, () => {
+      startProgram();
+      startWindow();
+    });
   });
 }
 

@@ -50,6 +50,10 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
   let exit: ExitFrame | undefined;
   let incomingDone = false;
   let started = false;
+  /** Connections tried for a session that has not been welcomed yet. */
+  let firstTries = 0;
+  /** The remote holds this session already (a first connection got that far): resume it. */
+  let resumeOnly = false;
   let lastContact = Date.now();
   let failures = 0;
 
@@ -82,17 +86,18 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
       const send = (f: Frame) => {
         if (ssh === child && child.stdin!.writable) child.stdin!.write(encodeFrame(f));
       };
-      const hello = started
-        ? {
-            kind: 'resume' as const,
-            stdoutReceived: peer.delivered(Stream.stdout),
-            stderrReceived: peer.delivered(Stream.stderr),
-          }
-        : {
-            kind: 'new' as const,
-            command,
-            options: { resumeWindowMs: cfg.resumeWindowMs, bufferBytes: cfg.bufferBytes },
-          };
+      const hello =
+        started || resumeOnly
+          ? {
+              kind: 'resume' as const,
+              stdoutReceived: peer.delivered(Stream.stdout),
+              stderrReceived: peer.delivered(Stream.stderr),
+            }
+          : {
+              kind: 'new' as const,
+              command,
+              options: { resumeWindowMs: cfg.resumeWindowMs, bufferBytes: cfg.bufferBytes },
+            };
       child.stdin!.write(encodeFrame({ type: 'hello', sessionId, secret, mode: hello }));
       const decoder = new FrameDecoder();
       let welcomed = false;
@@ -115,6 +120,10 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
           if (!welcomed) {
             if (f.type === 'refuse') {
               child.kill();
+              if (!started && f.code === 'session-exists') {
+                resumeOnly = true; // our own first hello got through before that connection broke
+                return;
+              }
               return done(
                 EXIT_CONNECTION,
                 `the remote refused the session: ${f.code}: ${f.message}`,
@@ -146,7 +155,17 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
         peer.detach();
         if (finished) return;
         if (!started) {
-          return done(EXIT_CONNECTION, code === 255 ? undefined : `ssh exited with status ${code}`);
+          // The first connection broke before the session was confirmed. The holder binds its
+          // socket before running the command, so trying again with the same session id cannot
+          // start the command twice. A few tries, then ssh's own failure stands.
+          if (++firstTries >= 4) {
+            return done(
+              EXIT_CONNECTION,
+              code === 255 ? undefined : `ssh exited with status ${code}`,
+            );
+          }
+          setTimeout(connectOnce, resumeOnly ? 0 : 250 * firstTries);
+          return;
         }
         const deadline = lastContact + cfg.resumeWindowMs;
         if (Date.now() >= deadline) {

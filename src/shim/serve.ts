@@ -58,8 +58,9 @@ export async function runServe(deps: ServeDeps): Promise<number> {
     return fail('internal', (err as Error).message);
   }
   const path = socketPath(dir, hello.sessionId);
-  if (hello.mode.kind === 'new') {
-    if (existsSync(path)) return fail('internal', 'a session with this id exists already');
+  // A new session whose holder exists already (an earlier connection for it broke after the
+  // hello) is simply connected to: the holder decides whether it may still start there.
+  if (hello.mode.kind === 'new' && !existsSync(path)) {
     const holder = spawn(deps.holderArgv[0]!, [...deps.holderArgv.slice(1)], {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
