@@ -44,6 +44,33 @@ describe('burrow shim', () => {
       assert.equal(plain.stdout, 'through stdin\n');
     }));
 
+  it('passes signals both ways as plain ssh would', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s);
+      const killed = await w.shim(['dev1', 'kill -TERM $$']);
+      assert.equal(killed.code, 143, 'a command killed by SIGTERM: 128 + 15');
+      const dir = await tmpDir(s);
+      const pidFile = join(dir, 'pid');
+      const proc = startShimProc(w, s, ['dev1', `echo $$ > ${pidFile}; exec sleep 300`]);
+      await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim(), {
+        what: 'the remote command to start',
+      });
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      proc.signal('SIGINT');
+      assert.equal((await proc.stopped()).code, 130);
+      await waitFor(
+        () => {
+          try {
+            process.kill(pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        { what: 'the remote command to get the SIGINT', timeoutMs: 5000 },
+      );
+    }));
+
   it('keeps every byte in order across forced disconnects (cat > f through a cutting proxy)', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s, { proxy: true });

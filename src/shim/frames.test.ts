@@ -164,6 +164,7 @@ const SAMPLES: [string, Frame][] = [
   ['ping 0', { type: 'ping', nonce: 0 }],
   ['ping max', { type: 'ping', nonce: 0xffff_ffff }],
   ['pong', { type: 'pong', nonce: 123_456 }],
+  ['signal SIGINT', { type: 'signal', name: 'SIGINT' }],
 ];
 
 const isHandshake = (f: Frame) => f.type === 'hello' || f.type === 'welcome' || f.type === 'refuse';
@@ -338,7 +339,7 @@ describe('FrameDecoder on hostile input', () => {
     ['length 0xffffffff', [afterWelcome(Buffer.from([0xff, 0xff, 0xff, 0xff]))], 'too-large'],
     ['an empty frame', [afterWelcome(Buffer.from([0, 0, 0, 0]))], 'malformed'],
     ['type 0', [afterWelcome(raw(0))], 'unknown-type'],
-    ['type 10', [afterWelcome(raw(10, [1, 2]))], 'unknown-type'],
+    ['type 11', [afterWelcome(raw(11, [1, 2]))], 'unknown-type'],
     ['type 255 as the first frame', [preamble(), raw(255)], 'unknown-type'],
     ['an ack cut short', [afterWelcome(raw(5, [1, 0, 0, 0]))], 'malformed'],
     ['a ping with a trailing byte', [afterWelcome(raw(8, [0, 0, 0, 1, 9]))], 'malformed'],
@@ -525,6 +526,7 @@ describe('encodeFrame refuses invalid frames', () => {
       'malformed',
     ],
     ['nonce 2^32', { type: 'pong', nonce: 2 ** 32 }, 'malformed'],
+    ['signal "int"', { type: 'signal', name: 'int' }, 'malformed'],
     ['an unknown type', { type: 'bogus' } as unknown as Frame, 'unknown-type'],
   ];
   for (const [name, frame, code] of cases) {

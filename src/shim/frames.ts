@@ -18,6 +18,7 @@
  *   5 ack      u8 stream + offset                         6 eof     u8 stream + offset (final)
  *   7 exit     u8 code + string signal ("" when it exited with the code; code 0 with a signal)
  *   8 ping     u32 nonce                                  9 pong    u32 nonce
+ *  10 signal   string name ("SIGINT"): the local side was signalled; the holder signals the command
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -70,13 +71,25 @@ export type EofFrame = { type: 'eof'; stream: StreamId; offset: number };
 export type ExitFrame = { type: 'exit'; code: number | null; signal: string | null };
 export type PingFrame = { type: 'ping'; nonce: number };
 export type PongFrame = { type: 'pong'; nonce: number };
+export type SignalFrame = { type: 'signal'; name: string };
 /** The first frame each side sends on a connection, and only that one. */
 export type HandshakeFrame = HelloFrame | WelcomeFrame | RefuseFrame;
 /** Frames that carry one stream's bytes or position. */
 export type StreamFrame = DataFrame | AckFrame | EofFrame;
-export type Frame = HandshakeFrame | StreamFrame | ExitFrame | PingFrame | PongFrame;
+export type Frame = HandshakeFrame | StreamFrame | ExitFrame | PingFrame | PongFrame | SignalFrame;
 
-const TYPES = ['hello', 'welcome', 'refuse', 'data', 'ack', 'eof', 'exit', 'ping', 'pong'] as const;
+const TYPES = [
+  'hello',
+  'welcome',
+  'refuse',
+  'data',
+  'ack',
+  'eof',
+  'exit',
+  'ping',
+  'pong',
+  'signal',
+] as const;
 const isHandshake = (t: string) => t === 'hello' || t === 'welcome' || t === 'refuse';
 const SIGNAL = /^SIG[A-Z0-9+]{1,29}$/;
 
@@ -161,6 +174,9 @@ function validate<F extends Frame>(f: F): F {
     case 'pong':
       u32(f.nonce);
       break;
+    case 'signal':
+      need(SIGNAL.test(f.name), `signal name ${JSON.stringify(f.name)}`);
+      break;
     default:
       throw new FrameError('unknown-type', `unknown frame type ${(f as { type: unknown }).type}`);
   }
@@ -222,6 +238,9 @@ export function encodeFrame(frame: Frame): Buffer {
     case 'exit':
       u8(frame.code ?? 0);
       str(frame.signal ?? '');
+      break;
+    case 'signal':
+      str(frame.name);
       break;
     default:
       u32(frame.nonce);
@@ -311,6 +330,9 @@ function decodeBody(body: Buffer): Frame {
     case 'ping':
     case 'pong':
       frame = { type, nonce: u32() };
+      break;
+    case 'signal':
+      frame = { type, name: str() };
       break;
     default:
       throw new FrameError('unknown-type', `unknown shim frame type ${typeByte}`);

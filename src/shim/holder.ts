@@ -31,6 +31,9 @@ import { secretMatches } from './session-dir.js';
 /** A `ping` with this nonce from the local side means: exit status received, all delivered. */
 export const DONE_NONCE = 0xffffffff;
 
+/** Signals the local side may pass on to the command (what a terminal or a supervisor sends). */
+const FORWARDED_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
+
 /** Where to find sftp-server for a `-s sftp` subsystem request (Debian, Fedora, BSD layouts). */
 const SFTP_SERVERS = [
   '/usr/lib/openssh/sftp-server',
@@ -94,7 +97,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
         peer.addIncoming(Stream.stdin, child.stdin!);
         child.on('close', (code, signal) => {
           exit = signal
-            ? { type: 'exit', code: null, signal: signal.replace(/^SIG/, '') }
+            ? { type: 'exit', code: null, signal }
             : { type: 'exit', code: code ?? 0, signal: null };
           peerSend(exit);
         });
@@ -157,6 +160,10 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
             if (exit) write(exit);
             continue;
           }
+          if (frame.type === 'signal') {
+            if (FORWARDED_SIGNALS.has(frame.name)) child?.kill(frame.name as NodeJS.Signals);
+            continue;
+          }
           if (frame.type === 'ping') {
             if (frame.nonce === DONE_NONCE && exit) return finish();
             send?.({ type: 'pong', nonce: frame.nonce });
@@ -201,5 +208,5 @@ function startCommand(command: Command, cfg: HolderConfig): ChildProcess {
 /** The status a shell reports for a command killed by `signal`. */
 export function exitStatusOf(frame: ExitFrame): number {
   if (frame.signal === null) return frame.code ?? 0;
-  return 128 + ((constants.signals as Record<string, number>)[`SIG${frame.signal}`] ?? 0);
+  return 128 + ((constants.signals as Record<string, number>)[frame.signal] ?? 0);
 }

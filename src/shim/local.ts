@@ -72,6 +72,21 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
       ssh?.stdin?.end();
       done(exitStatusOf(exit));
     };
+    // A signal here does what it does to plain ssh (this process ends, 128 + n) and is passed on
+    // to the remote command, so nothing is left running there until the resume window ends.
+    for (const [name, n] of [
+      ['SIGINT', 2],
+      ['SIGTERM', 15],
+      ['SIGHUP', 1],
+    ] as const) {
+      process.once(name, () => {
+        const stdin = ssh?.stdin;
+        if (stdin?.writable)
+          stdin.write(encodeFrame({ type: 'signal', name }), () => done(128 + n));
+        else done(128 + n);
+        setTimeout(() => done(128 + n), 500).unref();
+      });
+    }
     peer.onIncomingDone = () => {
       incomingDone = true;
       maybeFinish();
