@@ -132,6 +132,35 @@ describe('burrow shim', () => {
       assert.equal(await sha256(dst), await sha256(src));
     }));
 
+  it("rsync finishes when the device's agent moves to another relay mid-transfer (drain)", async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s, { relays: 2 });
+      const dir = await tmpDir(s);
+      const src = join(dir, 'big.bin');
+      bigFile(src, 256);
+      const dst = join(dir, 'copy.bin');
+      // Slow enough that the draining relay's grace (10 s) ends mid-transfer and cuts it.
+      const rsync = runCommand(
+        s,
+        'rsync',
+        ['--bwlimit=20m', '-e', w.shimCommand, src, `dev1:${dst}`],
+        {
+          timeoutMs: 240_000,
+        },
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      const current = (await w.fleet.status()).state.relay;
+      const draining = w.fleet.relays.find((r) => r.id === current)!;
+      draining.proc!.signal('SIGTERM');
+      await waitFor(async () => (await w.fleet.status()).state.relay !== current, {
+        what: 'the agent on the other relay',
+      });
+      const r = await rsync;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await sha256(dst), await sha256(src));
+      assert.match(r.stderr, /connection lost; reconnecting/, 'the transfer was cut and resumed');
+    }));
+
   it('scp in SFTP mode and -O mode survives a cut connection', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s, { proxy: true });
