@@ -12,6 +12,7 @@ import { startProxy, type TcpProxy } from './proxy.js';
 import { CLI_PATH } from './relay.js';
 import { type RunOptions, type RunResult, runCommand } from './run.js';
 import type { Scope } from './scope.js';
+import { waitFor } from './wait.js';
 
 export interface ShimWorld {
   readonly fleet: Fleet;
@@ -61,7 +62,14 @@ export async function startShimWorld(
   });
   const agent = fleet.startAgent(opts.agentArgs ?? []);
   await agent.waitForLine(/registered on/, { stream: 'stderr' });
-  await fleet.waitReachable(relay1);
+  // Through whichever relay the agent chose (dev1's ProxyCommand tries each).
+  await waitFor(
+    async () => (await fleet.op.run(['dev1', 'true'], { timeoutMs: 10_000 })).code === 0,
+    {
+      what: 'dev1 reachable',
+      timeoutMs: 20_000,
+    },
+  );
 
   const ssh = join(fleet.dir, 'op-ssh');
   writeFileSync(ssh, `#!/bin/sh\nexec ssh -F ${cfg} "$@"\n`);
