@@ -218,6 +218,19 @@ describe('burrow shim', () => {
       await waitFor(() => readdirSync(shimDir).length === 0, { what: 'the socket removed' });
     }));
 
+  it('gives up with 255 and a clear line when the window passes without a reattach', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s);
+      const proc = startShimProc(w, s, ['dev1', 'echo started; exec sleep 300'], {
+        env: { BURROW_SHIM_RESUME_WINDOW: '3s' },
+      });
+      await proc.waitForLine(/^started$/, { stream: 'stdout' });
+      await w.fleet.relays[0]!.kill(); // and never back
+      const exit = await proc.stopped();
+      assert.equal(exit.code, 255);
+      assert.match(proc.output('stderr'), /could not be resumed within the resume window/);
+    }));
+
   it('lets nobody else attach: the socket directory is 0700 and a wrong secret is refused', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s);
