@@ -9,7 +9,8 @@ import { createReadStream, existsSync, readdirSync, readFileSync, writeFileSync 
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { encodeFrame, FrameDecoder } from '../src/shim/frames.js';
+import { FrameDecoder } from '../src/shim/frame-decoder.js';
+import { encodeFrame } from '../src/shim/frames.js';
 import { runCommand, tmpDir, waitFor, withScope } from './helpers/index.js';
 import { startShimProc, startShimWorld } from './helpers/shim.js';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { ENV_PREFIX } from '../core/constants.js';
-import { FrameDecoder } from '../shim/frames.js';
+import { FrameDecoder } from '../shim/frame-decoder.js';
 import { runHolder } from '../shim/holder.js';
 import { runLocal } from '../shim/local.js';
 import { runServe } from '../shim/serve.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { FrameDecoder } from './frame-decoder.js';
 import {
   encodeFrame,
   type Frame,
-  FrameDecoder,
   FrameError,
   type FrameErrorCode,
   MAX_DATA_PAYLOAD,

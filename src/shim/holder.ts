@@ -2,11 +2,11 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { constants } from 'node:os';
+import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
   type ExitFrame,
   encodeFrame,
-  FrameDecoder,
   type HelloFrame,
   type RefuseCode,
   type SessionOptions,

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { backoffDelay } from '../core/backoff.js';
+import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
   type ExitFrame,
   encodeFrame,
   type Frame,
-  FrameDecoder,
   FrameError,
   Stream,
 } from './frames.js';

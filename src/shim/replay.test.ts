@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrame, type Frame, FrameDecoder, MAX_DATA_PAYLOAD } from './frames.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { encodeFrame, type Frame, MAX_DATA_PAYLOAD } from './frames.js';
 import { ReceiveCounter, ReplayBuffer, ReplayError, type ReplayErrorCode } from './replay.js';
 
 /** Seeded PRNG (mulberry32): the same seed gives the same run, so failures reproduce. */

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { encodeFrame, FrameDecoder, type HelloFrame } from './frames.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { encodeFrame, type HelloFrame } from './frames.js';
 import { sessionDir, socketPath } from './session-dir.js';
 
 /**
