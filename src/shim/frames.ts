@@ -184,6 +184,24 @@ function validate<F extends Frame>(f: F): F {
   return f;
 }
 
+/**
+ * The bytes of one frame as pieces to write in order (a writev): a data frame is its 14-byte
+ * header and the payload itself, so the bulk of a transfer is never copied. Throws FrameError.
+ */
+export function frameParts(frame: Frame): Buffer[] {
+  if (frame.type !== 'data') return [encodeFrame(frame)];
+  validate(frame);
+  if (frame.payload.length > MAX_DATA_PAYLOAD) {
+    throw new FrameError('too-large', `data payload of ${frame.payload.length} bytes`);
+  }
+  const head = Buffer.allocUnsafe(14);
+  head.writeUInt32BE(10 + frame.payload.length, 0);
+  head.writeUInt8(TYPES.indexOf('data') + 1, 4);
+  head.writeUInt8(frame.stream, 5);
+  head.writeBigUInt64BE(BigInt(frame.offset), 6);
+  return [head, frame.payload];
+}
+
 /** The bytes of one frame (with the preamble for a handshake frame). Throws FrameError. */
 export function encodeFrame(frame: Frame): Buffer {
   validate(frame);

@@ -2,11 +2,13 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { constants } from 'node:os';
+import { coalesceWrites } from '../ssh/coalesce.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
   type ExitFrame,
   encodeFrame,
+  frameParts,
   type HelloFrame,
   type RefuseCode,
   type SessionOptions,
@@ -111,6 +113,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
 
     const server = createServer((socket) => {
       socket.on('error', () => {});
+      coalesceWrites(socket);
       const decoder = new FrameDecoder();
       let authed = false;
       const refuse = (code: RefuseCode, message: string) => {
@@ -141,7 +144,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
             current?.destroy();
             current = socket;
             const write = (f: Parameters<typeof encodeFrame>[0]) => {
-              if (current === socket) socket.write(encodeFrame(f));
+              if (current === socket) for (const part of frameParts(f)) socket.write(part);
             };
             send = write;
             write({

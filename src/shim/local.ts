@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { backoffDelay } from '../core/backoff.js';
+import { coalesceWrites } from '../ssh/coalesce.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
@@ -7,6 +8,7 @@ import {
   encodeFrame,
   type Frame,
   FrameError,
+  frameParts,
   Stream,
 } from './frames.js';
 import { DONE_NONCE, exitStatusOf } from './holder.js';
@@ -98,8 +100,11 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
       ssh = child;
       child.on('error', (err) => done(EXIT_CONNECTION, `cannot run ${cfg.ssh}: ${err.message}`));
       child.stdin!.on('error', () => {});
+      coalesceWrites(child.stdin!);
       const send = (f: Frame) => {
-        if (ssh === child && child.stdin!.writable) child.stdin!.write(encodeFrame(f));
+        if (ssh === child && child.stdin!.writable) {
+          for (const part of frameParts(f)) child.stdin!.write(part);
+        }
       };
       const hello =
         started || resumeOnly

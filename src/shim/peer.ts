@@ -21,7 +21,9 @@ import { ReceiveCounter, ReplayBuffer } from './replay.js';
 
 export type Send = (frame: Frame) => void;
 
-const ACK_BYTES = 256 * 1024;
+/** Acknowledge at least this often (bytes), and within ACK_DELAY_MS of the last delivery. */
+const ACK_BYTES = 1024 * 1024;
+const ACK_DELAY_MS = 20;
 
 interface Outgoing {
   readonly id: StreamId;
@@ -40,6 +42,7 @@ interface Incoming {
   readonly sink: Writable;
   readonly counter: ReceiveCounter;
   lastAck: number;
+  ackTimer?: NodeJS.Timeout;
   /** EOF arrived and every byte before it was delivered: the sink has been ended. */
   ended: boolean;
   eofAt?: number;
@@ -156,12 +159,20 @@ export class StreamPeer {
   }
 
   #ack(i: Incoming, force: boolean): void {
-    const d = i.counter.delivered;
     if (!this.#send) return;
-    if (force || d - i.lastAck >= ACK_BYTES || i.sink.writableLength === 0) {
+    const d = i.counter.delivered;
+    if (d === i.lastAck && !force) return;
+    if (force || d - i.lastAck >= ACK_BYTES) {
+      clearTimeout(i.ackTimer);
+      i.ackTimer = undefined;
       i.lastAck = d;
       this.#send({ type: 'ack', stream: i.id, offset: d });
+      return;
     }
+    i.ackTimer ??= setTimeout(() => {
+      i.ackTimer = undefined;
+      this.#ack(i, true);
+    }, ACK_DELAY_MS);
   }
 
   #maybeEnd(i: Incoming): void {

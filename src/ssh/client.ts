@@ -2,7 +2,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type ssh2Types from 'ssh2';
 import { DRAIN_REQUEST, FORWARD_REFUSED_PREFIX, SSH_IDENT_SOFTWARE } from '../core/constants.js';
-import { coalesceWrites, DEFAULT_CIPHERS } from './server.js';
+import { coalesceWrites } from './coalesce.js';
+import { DEFAULT_CIPHERS } from './server.js';
 import ssh2 from './ssh2.js';
 import { interceptDebugMessages, interceptGlobalRequests } from './wire.js';
 

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type ssh2Types from 'ssh2';
 import { SSH_IDENT_SOFTWARE } from '../core/constants.js';
+import { coalesceWrites } from './coalesce.js';
 import { SshConnection, type SshConnectionHandler } from './connection.js';
 import { toSsh2Key } from './keys.js';
 import ssh2 from './ssh2.js';
@@ -79,26 +80,4 @@ export class SshServer<M extends SocketMeta = SocketMeta> {
     coalesceWrites(socket);
     this.#server.injectSocket(socket);
   }
-}
-
-/**
- * ssh2 writes every SSH packet with its own socket.write, so a handshake or a burst of channel
- * data costs one syscall per packet. Corking on the first write of an event-loop turn and
- * uncorking on the next tick sends the whole turn's packets in one writev, same bytes, same order.
- */
-export function coalesceWrites(socket: Socket): void {
-  const write = socket.write;
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    socket.uncork();
-  };
-  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      process.nextTick(uncork);
-    }
-    return write.apply(this, args);
-  } as Socket['write'];
 }
