@@ -18,9 +18,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const SUFFIX = '.bench.ts';
 
 /** Benchmarks promised by the design but not written yet: named in errors, not runnable. */
-const PLANNED = {
-  shim: 'rsync/scp through the shim, with and without channel breaks',
-};
+const PLANNED = {};
 
 function available() {
   const dir = join(root, 'bench');

@@ -1,0 +1,186 @@
+/**
+ * `npm run bench -- shim [flags]`: rsync through `burrow shim` against plain ssh, in the same run
+ * through the same relay and device sshd. Fault-free: a large file sent with each as `rsync -e`,
+ * alternating, and the shim's overhead in time. With faults: the same transfer through a proxy
+ * that cuts the connection every few seconds, which the shim must survive with identical bytes
+ * (and plain ssh, for contrast, does not). Writes bench/results/shim.json and the `shim` section of
+ * BENCHMARKS.md, and prints a summary.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { Scope } from '../test/helpers/index.js';
+import { machineInfo } from './lib/machine.js';
+import {
+  BENCHMARKS_MD,
+  BenchUsageError,
+  formatDuration,
+  progressLogger,
+  updateSection,
+  writeResults,
+} from './lib/report.js';
+import { measureCuts } from './shim/cuts.js';
+import { measureNoFaults } from './shim/no-faults.js';
+import { profileShim } from './shim/profile.js';
+import { renderMarkdown, renderSummary } from './shim/render.js';
+import { evaluateTargets, type ShimResults } from './shim/results.js';
+import { startBenchWorld } from './shim/world.js';
+
+const NAME = 'shim';
+/** Fewest fault-free runs per transport for a result that is written down. */
+const MIN_RECORDED_ROUNDS = 3;
+
+const USAGE = `usage: npm run bench -- shim [flags]
+
+  --size BYTES      the file rsync sends; K/M/G suffixes (default 1G)
+  --rounds N        fault-free runs per transport, alternating; medians are compared (default
+                    ${MIN_RECORDED_ROUNDS}; fewer only with --no-write)
+  --cut-every T     interval between connection cuts in the cut runs: 10s, 500ms, 1m (default 10s)
+  --no-plain-cut    skip the run of plain ssh under the same cuts
+  --profile         instead of measuring: raw stream throughput of both transports, then one rsync
+                    with the shim's node processes under the V8 CPU profiler, summarised; writes
+                    nothing
+  --no-write        print the summary only; leave results and BENCHMARKS.md alone
+  --help
+
+About 2 minutes with the defaults on a 2-core machine.`;
+
+function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]i?B?)?$/i.exec(text.trim());
+  if (!m) throw new BenchUsageError(`--size: expected e.g. 1G, 512M or 1048576, got "${text}"`);
+  const unit = (m[2] ?? '').charAt(0).toUpperCase();
+  const mult = unit === 'G' ? 2 ** 30 : unit === 'M' ? 2 ** 20 : unit === 'K' ? 2 ** 10 : 1;
+  const bytes = Math.round(Number(m[1]) * mult);
+  if (bytes < 1) throw new BenchUsageError(`--size: must be at least 1 byte, got "${text}"`);
+  return bytes;
+}
+
+function parseInterval(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new BenchUsageError(`--cut-every: expected e.g. 10s, 500ms or 1m, got "${text}"`);
+  const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  if (ms < 100) throw new BenchUsageError(`--cut-every: at least 100ms, got "${text}"`);
+  return ms;
+}
+
+function parseFlags(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      size: { type: 'string', default: '1G' },
+      rounds: { type: 'string', default: String(MIN_RECORDED_ROUNDS) },
+      'cut-every': { type: 'string', default: '10s' },
+      'no-plain-cut': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      'no-write': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    throw new BenchUsageError(`--rounds: expected a whole number ≥ 1, got "${values.rounds}"`);
+  }
+  const noWrite = values['no-write'];
+  if (!noWrite && !values.profile && rounds < MIN_RECORDED_ROUNDS) {
+    throw new BenchUsageError(
+      `--rounds: a recorded result needs at least ${MIN_RECORDED_ROUNDS}; add --no-write for a trial run`,
+    );
+  }
+  return {
+    help: values.help,
+    bytes: parseSize(values.size),
+    rounds,
+    cutEveryMs: parseInterval(values['cut-every']),
+    plainCut: !values['no-plain-cut'],
+    profile: values.profile,
+    noWrite,
+  };
+}
+
+/** Places an empty shim section right after the otssh section, the first time only. */
+function placeSection(): void {
+  if (!existsSync(BENCHMARKS_MD)) return;
+  const text = readFileSync(BENCHMARKS_MD, 'utf8');
+  const after = '<!-- otssh:end -->';
+  const at = text.indexOf(after);
+  if (text.includes(`<!-- ${NAME}:start -->`) || at < 0) return;
+  const cut = at + after.length;
+  const block = `\n\n<!-- ${NAME}:start -->\n<!-- ${NAME}:end -->`;
+  writeFileSync(BENCHMARKS_MD, text.slice(0, cut) + block + text.slice(cut));
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const flags = parseFlags(argv);
+  if (flags.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const log = progressLogger(NAME);
+  const command = `npm run bench -- ${NAME}${argv.length ? ` ${argv.join(' ')}` : ''}`;
+  const machine = machineInfo();
+  const started = Date.now();
+
+  // One Scope for the whole run: the same relay, sshd and agent serve every transfer.
+  const scope = new Scope();
+  let results: ShimResults | undefined;
+  try {
+    const bw = await startBenchWorld(scope, { bytes: flags.bytes, log });
+    if (flags.profile) {
+      process.stdout.write(`${await profileShim(scope, bw, log)}\n`);
+      process.stdout.write('\n--profile: results and BENCHMARKS.md were not written.\n');
+      return;
+    }
+    log(`no faults: ${flags.rounds} rounds of rsync with ssh and with burrow shim, alternating`);
+    const noFaults = await measureNoFaults(scope, bw, { rounds: flags.rounds, log });
+    const cuts = await measureCuts(scope, bw, {
+      cutEveryMs: flags.cutEveryMs,
+      plainSsh: flags.plainCut,
+      log,
+    });
+    results = {
+      benchmark: NAME,
+      date: new Date(started).toISOString(),
+      command,
+      machine,
+      durationS: Math.round((Date.now() - started) / 100) / 10,
+      targets: evaluateTargets(noFaults, cuts),
+      noFaults,
+      cuts,
+    };
+  } catch (err) {
+    const dump = scope.dump();
+    if (dump) process.stderr.write(`\n=== diagnostics ===\n${dump}`);
+    throw err;
+  } finally {
+    log('stopping everything and removing temporary files');
+    await scope.close();
+  }
+  if (!results) return; // --profile
+
+  process.stdout.write(`${renderSummary(results)}\n`);
+  const took = formatDuration(Date.now() - started);
+  if (flags.noWrite) {
+    process.stdout.write(`\n--no-write (${took}): results and BENCHMARKS.md were not written.\n`);
+    return;
+  }
+  const path = writeResults(NAME, results);
+  placeSection();
+  updateSection(NAME, renderMarkdown(results));
+  process.stdout.write(`\nWrote ${path} and the ${NAME} section of BENCHMARKS.md (${took}).\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    const text =
+      err instanceof BenchUsageError ||
+      (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')
+        ? (err as Error).message
+        : ((err as Error)?.stack ?? String(err));
+    process.stderr.write(`${NAME} benchmark failed: ${text}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,152 @@
+/**
+ * Fault-free transfers: `rsync --no-compress SRC dev1-direct:DST` with the operator's ssh and with
+ * `burrow shim` as `-e`, alternating (order rotated each round), the destination deleted before
+ * every run so each sends the whole file. Timed from spawn to rsync's exit; every copy is checked
+ * against the source's sha256.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Scope } from '../../test/helpers/index.js';
+import { median, rotate } from '../lib/stats.js';
+import { clearShimCpu, machineBusySeconds, type ShimCpu, takeShimCpu } from './cpu.js';
+import { runRsync, stderrTail } from './rsync.js';
+import { sha256 } from './source.js';
+import { type BenchWorld, FORMS, type Form, HOSTS } from './world.js';
+
+export interface RunSample {
+  form: Form;
+  round: number;
+  seconds: number;
+  mibPerSec: number;
+  /** CPU seconds of the shim's node processes (null for ssh). */
+  shimCpu: ShimCpu | null;
+  /** CPU seconds the whole machine was busy during the run (both cores, all processes). */
+  machineCpuSeconds: number;
+}
+
+export interface FormSummary {
+  form: Form;
+  medianSeconds: number;
+  medianMiBps: number;
+  medianMachineCpuSeconds: number;
+}
+
+export interface NoFaultResult {
+  host: string;
+  bytes: number;
+  rounds: number;
+  samples: RunSample[];
+  forms: FormSummary[];
+  /** median(shim seconds) / median(ssh seconds) - 1. */
+  overhead: number;
+  /** Medians over the shim's runs, CPU seconds per process role. */
+  shimCpuMedian: { local: number | null; serve: number | null; holder: number | null };
+}
+
+export function rsyncArgs(transport: string, src: string, dest: string): string[] {
+  return ['--no-compress', '-e', transport, src, dest];
+}
+
+/** Bounded: even a machine 50x slower than this one finishes; a hang does not last forever. */
+export function transferTimeoutMs(bytes: number): number {
+  return Math.max(120_000, (bytes / (2 * 2 ** 20)) * 1000);
+}
+
+export async function measureNoFaults(
+  scope: Scope,
+  bw: BenchWorld,
+  opts: { rounds: number; log: (msg: string) => void },
+): Promise<NoFaultResult> {
+  const { rounds, log } = opts;
+  const dst = join(bw.dir, 'dst.bin');
+  const timeoutMs = transferTimeoutMs(bw.bytes);
+
+  // Not timed: first-use costs (page cache, JIT, the remote's first node start-up).
+  for (const form of FORMS) {
+    rmSync(dst, { force: true });
+    const run = await runRsync(
+      scope,
+      rsyncArgs(bw.transport[form], bw.warmup, `${HOSTS.direct}:${dst}`),
+      { timeoutMs: 60_000 },
+    );
+    if (run.code !== 0) {
+      throw new Error(`warm-up with ${form} failed (exit ${run.code}):\n${stderrTail(run)}`);
+    }
+  }
+  await takeShimCpu(bw.cpuDir);
+  clearShimCpu(bw.cpuDir);
+
+  const samples: RunSample[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const form of rotate(FORMS, round - 1)) {
+      rmSync(dst, { force: true });
+      const busy0 = machineBusySeconds();
+      const run = await runRsync(
+        scope,
+        rsyncArgs(bw.transport[form], bw.src, `${HOSTS.direct}:${dst}`),
+        { timeoutMs },
+      );
+      const machineCpuSeconds = machineBusySeconds() - busy0;
+      if (run.code !== 0) {
+        throw new Error(
+          `round ${round}, ${form}: rsync exit ${run.code ?? run.signal}` +
+            `${run.timedOut ? ` (timed out after ${timeoutMs} ms)` : ''}:\n${stderrTail(run)}`,
+        );
+      }
+      const shimCpu = form === 'shim' ? await takeShimCpu(bw.cpuDir) : null;
+      if ((await sha256(dst)) !== bw.srcSha256) {
+        throw new Error(`round ${round}, ${form}: the copy's sha256 differs from the source's`);
+      }
+      rmSync(dst, { force: true });
+      const sample: RunSample = {
+        form,
+        round,
+        seconds: run.seconds,
+        mibPerSec: bw.bytes / 2 ** 20 / run.seconds,
+        shimCpu,
+        machineCpuSeconds,
+      };
+      samples.push(sample);
+      const cpu = shimCpu
+        ? `; shim CPU local ${fmt(shimCpu.local)} s, serve ${fmt(shimCpu.serve)} s, holder ${fmt(shimCpu.holder)} s`
+        : '';
+      log(
+        `no faults, round ${round}/${rounds}, ${form}: ${run.seconds.toFixed(2)} s ` +
+          `(${sample.mibPerSec.toFixed(0)} MiB/s), machine CPU ${machineCpuSeconds.toFixed(1)} s${cpu}`,
+      );
+    }
+  }
+
+  const of = (form: Form) => samples.filter((s) => s.form === form);
+  const forms = FORMS.map((form) => ({
+    form,
+    medianSeconds: median(of(form).map((s) => s.seconds)),
+    medianMiBps: median(of(form).map((s) => s.mibPerSec)),
+    medianMachineCpuSeconds: median(of(form).map((s) => s.machineCpuSeconds)),
+  }));
+  const secondsOf = (form: Form) => forms.find((f) => f.form === form)!.medianSeconds;
+  const cpuMedian = (role: 'local' | 'serve' | 'holder') => {
+    const values = of('shim')
+      .map((s) => s.shimCpu?.[role])
+      .filter((v): v is number => typeof v === 'number');
+    return values.length > 0 ? median(values) : null;
+  };
+  return {
+    host: HOSTS.direct,
+    bytes: bw.bytes,
+    rounds,
+    samples,
+    forms,
+    overhead: secondsOf('shim') / secondsOf('ssh') - 1,
+    shimCpuMedian: {
+      local: cpuMedian('local'),
+      serve: cpuMedian('serve'),
+      holder: cpuMedian('holder'),
+    },
+  };
+}
+
+function fmt(v: number | null): string {
+  return v === null ? '?' : v.toFixed(2);
+}
