@@ -2,9 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isBurrowError } from '../core/errors.js';
 import { registerAgentCommand } from './agent-command.js';
-import { registerOtsshCommand, runOtsshCli } from './otssh-command.js';
 import { registerRelayCommand } from './relay-command.js';
-import { runShimCli } from './shim-command.js';
 import { VERSION } from './version.js';
 
 /** Exit status for bad flags or config, as most Unix tools use. */
@@ -23,7 +21,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerRelayCommand(program);
   registerAgentCommand(program);
-  registerOtsshCommand(program);
+  program.command('otssh').summary('one-time audited SSH server (also installed as `otssh`)');
   program
     .command('shim')
     .summary('rsync, scp and remote commands that survive a broken SSH connection');
@@ -34,9 +32,16 @@ function buildProgram(): Command {
 
 async function main(argv: string[]): Promise<void> {
   // otssh takes Go-style flags (-port=2022) that commander cannot read: it parses its own.
-  if (argv[2] === 'otssh') await runOtsshCli(argv.slice(3), 'burrow otssh');
+  // Loaded only when used: a relay or an agent never loads the pty addon or the shim.
+  if (argv[2] === 'otssh') {
+    const { runOtsshCli } = await import('./otssh-command.js');
+    await runOtsshCli(argv.slice(3), 'burrow otssh');
+  }
   // shim takes ssh's command line, which is not commander's either.
-  if (argv[2] === 'shim') await runShimCli(argv.slice(3));
+  if (argv[2] === 'shim') {
+    const { runShimCli } = await import('./shim-command.js');
+    await runShimCli(argv.slice(3));
+  }
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -161,14 +161,6 @@ export async function runOtsshCli(argv: string[], name = 'otssh'): Promise<never
   }
 }
 
-/**
- * Lists `burrow otssh` in `burrow --help`. main.ts hands `burrow otssh …` to runOtsshCli before
- * commander sees it, since Go-style flags (-port=2022) are not commander's syntax.
- */
-export function registerOtsshCommand(program: Command): void {
-  program.command('otssh').summary('one-time audited SSH server (also installed as `otssh`)');
-}
-
 async function runOtssh(flags: OtsshFlags): Promise<number> {
   // 1. Settings and the authorized keys.
   const timeoutS = parseCount('--timeout', flags.timeout, 1, 7 * 86_400);
