@@ -1,12 +1,3 @@
-/**
- * `npm run bench -- failover [flags]`: how long a device is unreachable when its relay fails,
- * `burrow agent` against the OpenSSH recipe it replaces (autossh under a systemd-style supervisor
- * that takes the next relay on each restart), in the same run. Phases: process death (kill -9),
- * silent loss (blackholed network), drain (SIGTERM; burrow only). Writes
- * bench/results/failover.json and the `failover` section of BENCHMARKS.md (phases not run keep
- * their previous results), and prints a summary.
- */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { Scope } from '../test/helpers/index.js';
@@ -24,13 +15,12 @@ import {
 import { measureSilentLoss } from './failover/silent-loss.js';
 import { machineInfo } from './lib/machine.js';
 import {
-  BENCHMARKS_MD,
   BenchUsageError,
   formatDuration,
   progressLogger,
+  publishResults,
   readResults,
-  updateSection,
-  writeResults,
+  runBenchMain,
 } from './lib/report.js';
 
 const NAME = 'failover';
@@ -80,18 +70,6 @@ function parseFlags(argv: string[]) {
     );
   }
   return { help: values.help, phases, kills, noWrite };
-}
-
-/** Places an empty failover section right after the relay section, the first time only. */
-function placeSection(): void {
-  if (!existsSync(BENCHMARKS_MD)) return;
-  const text = readFileSync(BENCHMARKS_MD, 'utf8');
-  const relayEnd = '<!-- relay:end -->';
-  const at = text.indexOf(relayEnd);
-  if (text.includes(`<!-- ${NAME}:start -->`) || at < 0) return;
-  const cut = at + relayEnd.length;
-  const block = `\n\n<!-- ${NAME}:start -->\n<!-- ${NAME}:end -->`;
-  writeFileSync(BENCHMARKS_MD, text.slice(0, cut) + block + text.slice(cut));
 }
 
 async function main(): Promise<void> {
@@ -157,26 +135,14 @@ async function main(): Promise<void> {
     phases: merged,
   };
   process.stdout.write(`${renderSummary(results, ran)}\n`);
-  const took = formatDuration(Date.now() - started);
-  if (flags.noWrite) {
-    process.stdout.write(`\n--no-write (${took}): results and BENCHMARKS.md were not written.\n`);
-    return;
-  }
-  const path = writeResults(NAME, results);
-  placeSection();
-  updateSection(NAME, renderMarkdown(results));
-  process.stdout.write(`\nWrote ${path} and the ${NAME} section of BENCHMARKS.md (${took}).\n`);
+  publishResults({
+    name: NAME,
+    after: 'relay',
+    results: results,
+    markdown: renderMarkdown(results),
+    noWrite: flags.noWrite,
+    started,
+  });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    const text =
-      err instanceof BenchUsageError ||
-      (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')
-        ? (err as Error).message
-        : ((err as Error)?.stack ?? String(err));
-    process.stderr.write(`${NAME} benchmark failed: ${text}\n`);
-    process.exit(1);
-  },
-);
+runBenchMain(NAME, main);

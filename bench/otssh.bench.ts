@@ -6,7 +6,7 @@
  * they are older than the sources. Writes bench/results/otssh.json and the `otssh` section of
  * BENCHMARKS.md, and prints a summary.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -14,13 +14,11 @@ import { BINARIES, ensureBinaries } from '../test/helpers/binaries.js';
 import { Scope } from '../test/helpers/index.js';
 import { machineInfo } from './lib/machine.js';
 import {
-  BENCHMARKS_MD,
   BenchUsageError,
-  formatDuration,
   progressLogger,
+  publishResults,
   REPO_ROOT,
-  updateSection,
-  writeResults,
+  runBenchMain,
 } from './lib/report.js';
 import { measureMemory } from './otssh/memory.js';
 import { renderMarkdown, renderSummary } from './otssh/render.js';
@@ -96,18 +94,6 @@ function sizes(): FileSize[] {
   return files;
 }
 
-/** Places an empty otssh section right after the failover section, the first time only. */
-function placeSection(): void {
-  if (!existsSync(BENCHMARKS_MD)) return;
-  const text = readFileSync(BENCHMARKS_MD, 'utf8');
-  const after = '<!-- failover:end -->';
-  const at = text.indexOf(after);
-  if (text.includes(`<!-- ${NAME}:start -->`) || at < 0) return;
-  const cut = at + after.length;
-  const block = `\n\n<!-- ${NAME}:start -->\n<!-- ${NAME}:end -->`;
-  writeFileSync(BENCHMARKS_MD, text.slice(0, cut) + block + text.slice(cut));
-}
-
 /** Runs `body` in its own Scope: everything it started is stopped before the next phase. */
 async function phase<T>(name: string, body: (scope: Scope) => Promise<T>): Promise<T> {
   const scope = new Scope();
@@ -151,26 +137,14 @@ async function main(): Promise<void> {
     memory,
   };
   process.stdout.write(`${renderSummary(results)}\n`);
-  const took = formatDuration(Date.now() - started);
-  if (flags.noWrite) {
-    process.stdout.write(`\n--no-write (${took}): results and BENCHMARKS.md were not written.\n`);
-    return;
-  }
-  const path = writeResults(NAME, results);
-  placeSection();
-  updateSection(NAME, renderMarkdown(results));
-  process.stdout.write(`\nWrote ${path} and the ${NAME} section of BENCHMARKS.md (${took}).\n`);
+  publishResults({
+    name: NAME,
+    after: 'failover',
+    results: results,
+    markdown: renderMarkdown(results),
+    noWrite: flags.noWrite,
+    started,
+  });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    const text =
-      err instanceof BenchUsageError ||
-      (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')
-        ? (err as Error).message
-        : ((err as Error)?.stack ?? String(err));
-    process.stderr.write(`${NAME} benchmark failed: ${text}\n`);
-    process.exit(1);
-  },
-);
+runBenchMain(NAME, main);

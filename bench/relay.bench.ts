@@ -18,6 +18,7 @@ import {
   formatDuration,
   progressLogger,
   readResults,
+  runBenchMain,
   textTable,
   updateSection,
   writeResults,
@@ -266,15 +267,4 @@ async function main(): Promise<void> {
   process.stdout.write(`\nWrote ${path} and the relay section of BENCHMARKS.md (${took}).\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    const text =
-      err instanceof BenchUsageError ||
-      (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')
-        ? (err as Error).message
-        : ((err as Error)?.stack ?? String(err));
-    process.stderr.write(`relay benchmark failed: ${text}\n`);
-    process.exit(1);
-  },
-);
+runBenchMain('relay', main);

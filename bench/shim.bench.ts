@@ -1,24 +1,8 @@
-/**
- * `npm run bench -- shim [flags]`: rsync through `burrow shim` against plain ssh, in the same run
- * through the same relay and device sshd. Fault-free: a large file sent with each as `rsync -e`,
- * alternating, and the shim's overhead in time. With faults: the same transfer through a proxy
- * that cuts the connection every few seconds, which the shim must survive with identical bytes
- * (and plain ssh, for contrast, does not). Writes bench/results/shim.json and the `shim` section of
- * BENCHMARKS.md, and prints a summary.
- */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { Scope } from '../test/helpers/index.js';
 import { machineInfo } from './lib/machine.js';
-import {
-  BENCHMARKS_MD,
-  BenchUsageError,
-  formatDuration,
-  progressLogger,
-  updateSection,
-  writeResults,
-} from './lib/report.js';
+import { BenchUsageError, progressLogger, publishResults, runBenchMain } from './lib/report.js';
 import { measureCuts } from './shim/cuts.js';
 import { measureNoFaults } from './shim/no-faults.js';
 import { profileShim } from './shim/profile.js';
@@ -99,18 +83,6 @@ function parseFlags(argv: string[]) {
   };
 }
 
-/** Places an empty shim section right after the otssh section, the first time only. */
-function placeSection(): void {
-  if (!existsSync(BENCHMARKS_MD)) return;
-  const text = readFileSync(BENCHMARKS_MD, 'utf8');
-  const after = '<!-- otssh:end -->';
-  const at = text.indexOf(after);
-  if (text.includes(`<!-- ${NAME}:start -->`) || at < 0) return;
-  const cut = at + after.length;
-  const block = `\n\n<!-- ${NAME}:start -->\n<!-- ${NAME}:end -->`;
-  writeFileSync(BENCHMARKS_MD, text.slice(0, cut) + block + text.slice(cut));
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const flags = parseFlags(argv);
@@ -161,26 +133,14 @@ async function main(): Promise<void> {
   if (!results) return; // --profile
 
   process.stdout.write(`${renderSummary(results)}\n`);
-  const took = formatDuration(Date.now() - started);
-  if (flags.noWrite) {
-    process.stdout.write(`\n--no-write (${took}): results and BENCHMARKS.md were not written.\n`);
-    return;
-  }
-  const path = writeResults(NAME, results);
-  placeSection();
-  updateSection(NAME, renderMarkdown(results));
-  process.stdout.write(`\nWrote ${path} and the ${NAME} section of BENCHMARKS.md (${took}).\n`);
+  publishResults({
+    name: NAME,
+    after: 'otssh',
+    results: results,
+    markdown: renderMarkdown(results),
+    noWrite: flags.noWrite,
+    started,
+  });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    const text =
-      err instanceof BenchUsageError ||
-      (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')
-        ? (err as Error).message
-        : ((err as Error)?.stack ?? String(err));
-    process.stderr.write(`${NAME} benchmark failed: ${text}\n`);
-    process.exit(1);
-  },
-);
+runBenchMain(NAME, main);

@@ -99,3 +99,58 @@ export function progressLogger(name: string): (msg: string) => void {
     process.stderr.write(`[${name} ${t}s] ${msg}\n`);
   };
 }
+
+/**
+ * Adds an empty `name` section to BENCHMARKS.md right after the `after` section, the first time
+ * only (updateSection then fills it), so sections keep the order benchmarks were added in.
+ */
+export function placeSectionAfter(name: string, after: string, file = BENCHMARKS_MD): void {
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const end = `<!-- ${after}:end -->`;
+  const at = text.indexOf(end);
+  if (text.includes(`<!-- ${name}:start -->`) || at < 0) return;
+  const cut = at + end.length;
+  const block = `\n\n<!-- ${name}:start -->\n<!-- ${name}:end -->`;
+  writeFileSync(file, text.slice(0, cut) + block + text.slice(cut));
+}
+
+/**
+ * The end of every benchmark run: unless `noWrite`, writes bench/results/<name>.json and the
+ * benchmark's BENCHMARKS.md section (placed after `after` the first time), and says so.
+ */
+export function publishResults(opts: {
+  name: string;
+  after: string;
+  results: unknown;
+  markdown: string;
+  noWrite: boolean;
+  started: number;
+}): void {
+  const took = formatDuration(Date.now() - opts.started);
+  if (opts.noWrite) {
+    process.stdout.write(`\n--no-write (${took}): results and BENCHMARKS.md were not written.\n`);
+    return;
+  }
+  const path = writeResults(opts.name, opts.results);
+  placeSectionAfter(opts.name, opts.after);
+  updateSection(opts.name, opts.markdown);
+  process.stdout.write(
+    `\nWrote ${path} and the ${opts.name} section of BENCHMARKS.md (${took}).\n`,
+  );
+}
+
+/** Runs a benchmark's main(): exit 0, or 1 with a one-line reason for usage errors. */
+export function runBenchMain(name: string, main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      const usage =
+        err instanceof BenchUsageError ||
+        (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
+      const text = usage ? (err as Error).message : ((err as Error)?.stack ?? String(err));
+      process.stderr.write(`${name} benchmark failed: ${text}\n`);
+      process.exit(1);
+    },
+  );
+}
