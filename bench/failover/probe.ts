@@ -4,11 +4,20 @@
  * when it registered elsewhere.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Fleet, FleetRelay } from '../../test/helpers/fleet.js';
 import type { Proc, RunResult } from '../../test/helpers/index.js';
 import { max, median, min, percentile } from '../lib/stats.js';
 
 /** Bounds of one operator attempt: ssh's own ConnectTimeout, and a hard kill after this long. */
 export const ATTEMPT = { connectTimeoutSec: 2, timeoutMs: 8000, pauseMs: 50 } as const;
+
+/** One operator attempt through burrow: `ssh -J <relay> dev1 true`, bounded like every attempt. */
+export function reachThroughRelay(fleet: Fleet, relay: FleetRelay): Promise<RunResult> {
+  return fleet.op.run(
+    ['-o', `ConnectTimeout=${ATTEMPT.connectTimeoutSec}`, '-J', relay.alias, 'dev1', 'true'],
+    { timeoutMs: ATTEMPT.timeoutMs },
+  );
+}
 
 export interface ReachOutcome {
   /** ms from the fault to the exit of the first `ssh … true` that exited 0; null when capped. */

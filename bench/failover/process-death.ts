@@ -10,11 +10,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startFleet } from '../../test/helpers/fleet.js';
 import { type Proc, type Scope, waitFor } from '../../test/helpers/index.js';
 import {
-  ATTEMPT,
   logTime,
   ms1,
   pollUntilReachable,
   type ReachOutcome,
+  reachThroughRelay,
   type SeriesStats,
   seriesStats,
 } from './probe.js';
@@ -123,11 +123,7 @@ async function burrowRound(fleet: Fleet, agent: Proc, round: number): Promise<De
   const t0 = performance.now();
   inUse.proc!.signal('SIGKILL');
   const outcome = await pollUntilReachable(
-    () =>
-      fleet.op.run(
-        ['-o', `ConnectTimeout=${ATTEMPT.connectTimeoutSec}`, '-J', other.alias, 'dev1', 'true'],
-        { timeoutMs: ATTEMPT.timeoutMs },
-      ),
+    () => reachThroughRelay(fleet, other),
     t0,
     DEATH_CAP_MS.burrow,
   );

@@ -2,7 +2,9 @@
  * The failover benchmark's results file format and the targets it is judged against. Pure: data
  * in, verdicts out.
  */
+
 import type { MachineInfo } from '../lib/machine.js';
+import type { BenchTarget } from '../lib/report.js';
 import type { DrainResult } from './drain.js';
 import type { ProcessDeathResult } from './process-death.js';
 import type { SilentLossResult } from './silent-loss.js';
@@ -26,12 +28,7 @@ export interface FailoverPhases {
 
 export type Status = 'PASS' | 'MISS' | 'not measured';
 
-export interface Target {
-  id: string;
-  target: string;
-  measured: string;
-  status: Status;
-}
+export type Target = BenchTarget<Status>;
 
 export interface FailoverResults {
   benchmark: 'failover';

@@ -16,11 +16,11 @@ import {
   waitFor,
 } from '../../test/helpers/index.js';
 import {
-  ATTEMPT,
   logTime,
   ms1,
   pollUntilReachable,
   type ReachOutcome,
+  reachThroughRelay,
   type SeriesStats,
   seriesStats,
 } from './probe.js';
@@ -119,11 +119,7 @@ async function burrowSample(
   const t0 = performance.now();
   proxy.blackhole();
   const outcome = await pollUntilReachable(
-    () =>
-      fleet.op.run(
-        ['-o', `ConnectTimeout=${ATTEMPT.connectTimeoutSec}`, '-J', other.alias, 'dev1', 'true'],
-        { timeoutMs: ATTEMPT.timeoutMs },
-      ),
+    () => reachThroughRelay(fleet, other),
     t0,
     LOSS_CAP_MS.burrow,
   );

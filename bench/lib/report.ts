@@ -63,6 +63,20 @@ export function writeResults(name: string, data: unknown): string {
 
 export type Cell = string | number;
 
+/** A benchmark's target and what the run measured against it. */
+export interface BenchTarget<S extends string = string> {
+  id: string;
+  target: string;
+  measured: string;
+  status: S;
+  note?: string;
+}
+
+/** Rows of a target/measured/result table; `bold` for Markdown. */
+export function targetRows(targets: readonly BenchTarget[], bold: boolean): Cell[][] {
+  return targets.map((t) => [t.target, t.measured, bold ? `**${t.status}**` : t.status]);
+}
+
 /** A GitHub-flavoured markdown table. Cells must not contain `|`. */
 export function mdTable(headers: string[], rows: Cell[][]): string {
   const line = (cells: Cell[]) => `| ${cells.map(String).join(' | ')} |`;

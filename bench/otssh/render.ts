@@ -3,18 +3,10 @@
  * out.
  */
 import { describeMachine } from '../lib/machine.js';
-import { type Cell, formatDuration, mdTable, textTable } from '../lib/report.js';
+import { type Cell, formatDuration, mdTable, targetRows, textTable } from '../lib/report.js';
 import { max, median } from '../lib/stats.js';
 import { SESSIONS } from './memory.js';
-import {
-  mib,
-  ms,
-  type OtsshResults,
-  peaks,
-  type SeriesStats,
-  TARGETS,
-  type Target,
-} from './results.js';
+import { mib, ms, type OtsshResults, peaks, type SeriesStats, TARGETS } from './results.js';
 import type { StartSeries } from './startup.js';
 
 const STARTUP_HEADERS = ['form', 'clock', 'starts', 'p50', 'p90', 'max', 'min'];
@@ -63,10 +55,6 @@ export function sizeRows(r: OtsshResults, md = true): Cell[][] {
     f.bytes,
     (f.bytes / 2 ** 20).toFixed(1),
   ]);
-}
-
-function targetRows(targets: Target[], bold: boolean): Cell[][] {
-  return targets.map((t) => [t.target, t.measured, bold ? `**${t.status}**` : t.status]);
 }
 
 function speedup(r: OtsshResults): string[] {

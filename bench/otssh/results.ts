@@ -2,7 +2,9 @@
  * The otssh benchmark's results file format and the targets it is judged against. Pure: data in,
  * verdicts out.
  */
+
 import type { MachineInfo } from '../lib/machine.js';
+import type { BenchTarget } from '../lib/report.js';
 import { max, median, min, percentile } from '../lib/stats.js';
 import type { MemoryResult, SessionKind } from './memory.js';
 import type { StartupResult } from './startup.js';
@@ -45,12 +47,7 @@ export interface OtsshResults {
 
 export type Status = 'PASS' | 'MISS';
 
-export interface Target {
-  id: string;
-  target: string;
-  measured: string;
-  status: Status;
-}
+export type Target = BenchTarget<Status>;
 
 export const TARGETS = { startupP50Ms: 300, peakMiB: 80 };
 

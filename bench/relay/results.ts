@@ -2,7 +2,9 @@
  * The relay benchmark's results file format and the targets the results are judged against.
  * Pure: data in, verdicts out.
  */
+
 import type { MachineInfo } from '../lib/machine.js';
+import type { BenchTarget } from '../lib/report.js';
 import { round } from '../lib/stats.js';
 import type { CipherReport } from './ciphers.js';
 import type { IdleResult } from './idle.js';
@@ -32,13 +34,7 @@ export interface RelayPhases {
 
 export type Status = 'pass' | 'FAIL' | 'not measured';
 
-export interface Target {
-  id: string;
-  target: string;
-  measured: string;
-  status: Status;
-  note?: string;
-}
+export type Target = BenchTarget<Status>;
 
 export interface RelayResults {
   benchmark: 'relay';

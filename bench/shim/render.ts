@@ -3,7 +3,7 @@
  * out.
  */
 import { describeMachine } from '../lib/machine.js';
-import { type Cell, formatDuration, mdTable, textTable } from '../lib/report.js';
+import { type Cell, formatDuration, mdTable, targetRows, textTable } from '../lib/report.js';
 import type { CutRun } from './cuts.js';
 import {
   effectiveCuts,
@@ -13,7 +13,6 @@ import {
   seconds,
   shaText,
   sizeLabel,
-  type Target,
 } from './results.js';
 import { FORM_LABELS } from './world.js';
 
@@ -114,10 +113,6 @@ export function cpuNote(r: ShimResults): string {
     `the shim runs (median machine CPU over ${cores} × median time), and the shim's runs took ` +
     `${extra.toFixed(1)} CPU s more of the machine${own}.`
   );
-}
-
-function targetRows(targets: Target[], bold: boolean): Cell[][] {
-  return targets.map((t) => [t.target, t.measured, bold ? `**${t.status}**` : t.status]);
 }
 
 /** The last line of rsync's stderr that says why it stopped, for the plain ssh run. */

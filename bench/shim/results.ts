@@ -2,7 +2,9 @@
  * The shim benchmark's results file format and the targets it is judged against. Pure: data in,
  * verdicts out.
  */
+
 import type { MachineInfo } from '../lib/machine.js';
+import type { BenchTarget } from '../lib/report.js';
 import type { CutResult, CutRun } from './cuts.js';
 import type { NoFaultResult } from './no-faults.js';
 
@@ -19,12 +21,7 @@ export interface ShimResults {
 
 export type Status = 'PASS' | 'MISS';
 
-export interface Target {
-  id: string;
-  target: string;
-  measured: string;
-  status: Status;
-}
+export type Target = BenchTarget<Status>;
 
 export const TARGETS = { maxOverhead: 0.1 };
 
