@@ -15,6 +15,7 @@ import {
 import { applyConfigFile, parseConfigFile } from './config-file.js';
 import { defaultDataDir } from './data-dir.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
+import { selfArgv } from './self.js';
 import { renderAgentUnit, unitFileName } from './systemd-unit.js';
 
 function opt(flags: string, description: string, env: string, def?: string): Option {
@@ -280,9 +281,7 @@ function printUnit(flags: AgentFlags & { unitUser?: string }): void {
   );
   argv.push('--connect-timeout', flags.connectTimeout, '--log-level', flags.logLevel);
   if (flags.statusFile) argv.push('--status-file', s.statusFile);
-  const script = process.argv[1] ? resolve(process.argv[1]) : undefined;
-  const isScript = script !== undefined && /\.[cm]?js$/.test(script);
-  const command = isScript ? [process.execPath, script, ...argv] : [process.execPath, ...argv];
+  const command = [...selfArgv(), ...argv];
   const writable = flags.acceptNew && flags.knownHosts ? [s.knownHosts] : [];
   if (flags.statusFile) writable.push(s.statusFile);
   process.stdout.write(

@@ -91,7 +91,7 @@ export function settingsFrom(flags: AgentFlags): Settings {
 }
 
 /** Reads the device key, refusing one that others can read (as ssh does). */
-function readIdentity(path: string): string {
+export function readIdentity(path: string): string {
   let text: string;
   try {
     const st = statSync(path);

@@ -19,6 +19,7 @@ import { checkName } from '../core/names.js';
 import { PolicySet } from '../core/policy-set.js';
 import { BindError, type Outcome, RelayError, startOtssh } from '../otssh/otssh.js';
 import { generateEd25519, parseHostKey } from '../ssh/keys.js';
+import { readIdentity } from './agent-settings.js';
 import { defaultDataDir } from './data-dir.js';
 import { hostKeyTrust } from './host-trust.js';
 import { parseCount, parseHostPort } from './parse.js';
@@ -347,12 +348,9 @@ function relayOptions(flags: OtsshFlags) {
   });
   let privateKey: string;
   try {
-    privateKey = readFileSync(flags.identity, 'utf8');
-    parseHostKey(privateKey, flags.identity, 'identity key');
+    privateKey = readIdentity(flags.identity);
   } catch (err) {
-    throw new OtsshError(
-      `Could not register on relay ${flags.relay}: --identity ${flags.identity}: ${errText(err)}`,
-    );
+    throw new OtsshError(`Could not register on relay ${flags.relay}: ${(err as Error).message}`);
   }
   return {
     name: flags.name,

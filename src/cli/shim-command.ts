@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { ENV_PREFIX } from '../core/constants.js';
 import { FrameDecoder } from '../shim/frame-decoder.js';
 import { runHolder } from '../shim/holder.js';
@@ -9,6 +8,7 @@ import { sessionDir, socketPath } from '../shim/session-dir.js';
 import { parseSshArgs, SshArgsError } from '../shim/ssh-args.js';
 import { defaultDataDir } from './data-dir.js';
 import { parseDuration } from './parse.js';
+import { selfArgv } from './self.js';
 
 /**
  * `burrow shim`: ssh's command line, for `rsync -e 'burrow shim'`, `scp -S 'burrow shim'` and
@@ -34,14 +34,6 @@ Without a remote command, or with -N/-W/-f/-t and the like, the shim runs ssh un
 Exit status: the remote command's, or 255 when the session cannot be reached or resumed.`;
 
 const env = (name: string) => process.env[`${ENV_PREFIX}SHIM_${name}`];
-
-/** How this program was started, to start its own holder. */
-function selfArgv(): string[] {
-  const script = process.argv[1];
-  return script && /\.[cm]?js$/.test(script)
-    ? [process.execPath, resolve(script)]
-    : [process.execPath];
-}
 
 export async function runShimCli(argv: string[]): Promise<never> {
   if (argv[0] === '--serve') {

@@ -1,7 +1,7 @@
 import { spawn as spawnChild } from 'node:child_process';
-import { constants } from 'node:os';
 import pty from '@lydell/node-pty';
 import type { Transcript } from '../audit/transcript.js';
+import { signalExitStatus, signalName } from '../core/signals.js';
 import type { PtyRequest, SessionControl, SessionStream } from '../ssh/session-server.js';
 
 /**
@@ -176,11 +176,5 @@ function runWithPipes(
 
 function result(code: number, signal: string | undefined): ProgramResult {
   if (!signal) return { code };
-  const n = (constants.signals as Record<string, number>)[signal] ?? 0;
-  return { code: 128 + n, signal: signal.replace(/^SIG/, '') };
-}
-
-function signalName(n: number): string | undefined {
-  for (const [name, value] of Object.entries(constants.signals)) if (value === n) return name;
-  return undefined;
+  return { code: signalExitStatus(signal), signal: signal.replace(/^SIG/, '') };
 }

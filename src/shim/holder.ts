@@ -1,7 +1,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { constants } from 'node:os';
+import { signalExitStatus } from '../core/signals.js';
 import { coalesceWrites } from '../ssh/coalesce.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
@@ -211,5 +211,5 @@ function startCommand(command: Command, cfg: HolderConfig): ChildProcess {
 /** The status a shell reports for a command killed by `signal`. */
 export function exitStatusOf(frame: ExitFrame): number {
   if (frame.signal === null) return frame.code ?? 0;
-  return 128 + ((constants.signals as Record<string, number>)[frame.signal] ?? 0);
+  return signalExitStatus(frame.signal);
 }
