@@ -40,10 +40,31 @@ const OPTIONS = { resumeWindowMs: 600_000, bufferBytes: 4 << 20 };
 const BIG = 2 ** 32 + 7;
 const MAX = Number.MAX_SAFE_INTEGER;
 
-/** Decodes bytes pushed as the given chunks, through one decoder. */
+/**
+ * Joins data frames that continue one another (same stream, each starting where the last ended):
+ * the decoder returns a payload in one piece per chunk it spans, so decoded frames are compared
+ * with the expected ones after both are joined.
+ */
+function joined(frames: Frame[]): Frame[] {
+  const out: Frame[] = [];
+  for (const f of frames) {
+    const last = out.at(-1);
+    if (
+      f.type === 'data' &&
+      last?.type === 'data' &&
+      last.stream === f.stream &&
+      last.offset + last.payload.length === f.offset
+    ) {
+      out[out.length - 1] = { ...last, payload: Buffer.concat([last.payload, f.payload]) };
+    } else out.push(f);
+  }
+  return out;
+}
+
+/** Decodes bytes pushed as the given chunks, through one decoder; split payloads joined. */
 function decode(chunks: Buffer[]): Frame[] {
   const decoder = new FrameDecoder();
-  return chunks.flatMap((chunk) => decoder.push(chunk));
+  return joined(chunks.flatMap((chunk) => decoder.push(chunk)));
 }
 
 /** Bytes of a raw frame: u32 length + type + body, with no checks. */
@@ -231,14 +252,16 @@ describe('FrameDecoder chunking', () => {
     ),
   ];
   const stream = Buffer.concat(want.map(encodeFrame));
+  const expected = joined(want);
 
-  it('the sample stream decodes in one chunk', () => {
-    assert.deepEqual(decode([stream]), want);
+  it('the sample stream decodes in one chunk, each frame whole', () => {
+    assert.deepEqual(new FrameDecoder().push(stream), want);
   });
 
   it('decodes the same when split into two at every byte boundary', () => {
     for (let i = 0; i <= stream.length; i++) {
-      assert.deepEqual(decode([stream.subarray(0, i), stream.subarray(i)]), want, `split at ${i}`);
+      const parts = [stream.subarray(0, i), stream.subarray(i)];
+      assert.deepEqual(decode(parts), expected, `split at ${i}`);
     }
   });
 
@@ -246,17 +269,34 @@ describe('FrameDecoder chunking', () => {
     for (let i = 0; i <= 120; i++) {
       for (let j = i; j <= 120; j++) {
         const parts = [stream.subarray(0, i), stream.subarray(i, j), stream.subarray(j)];
-        assert.deepEqual(decode(parts), want, `split at ${i}, ${j}`);
+        assert.deepEqual(decode(parts), expected, `split at ${i}, ${j}`);
       }
     }
   });
 
   it('decodes the same fed one byte at a time', () => {
     const bytes = [...stream].map((b) => Buffer.of(b));
-    assert.deepEqual(decode(bytes), want);
+    assert.deepEqual(decode(bytes), expected);
   });
 
-  it('a full-size frame fed one byte at a time holds no more than that frame', () => {
+  it('returns a split payload as pieces of the chunks, with the offset of each first byte', () => {
+    const payload = Buffer.from('abcdefghij');
+    const bytes = afterWelcome(encodeFrame({ type: 'data', stream: 2, offset: 100, payload }));
+    const cut = bytes.length - 6;
+    const decoder = new FrameDecoder();
+    const first = bytes.subarray(0, cut);
+    const second = Buffer.from(bytes.subarray(cut));
+    const got = [...decoder.push(first), ...decoder.push(second)];
+    assert.deepEqual(got, [
+      WELCOME,
+      { type: 'data', stream: 2, offset: 100, payload: Buffer.from('abcd') },
+      { type: 'data', stream: 2, offset: 104, payload: Buffer.from('efghij') },
+    ]);
+    const last = got[2] as { payload: Buffer };
+    assert.equal(last.payload.buffer, second.buffer, 'a view of the pushed chunk, not a copy');
+  });
+
+  it('a full-size frame fed one byte at a time holds no more than its header', () => {
     const data: Frame = {
       type: 'data',
       stream: 1,
@@ -271,8 +311,9 @@ describe('FrameDecoder chunking', () => {
       got.push(...decoder.push(bytes.subarray(i, i + 1)));
       most = Math.max(most, decoder.bufferedBytes);
     }
-    assert.deepEqual(got, [WELCOME, data]);
-    assert.equal(most, 4 + MAX_FRAME_LENGTH - 1);
+    assert.deepEqual(joined(got), [WELCOME, data]);
+    assert.equal(got.length, 1 + MAX_DATA_PAYLOAD, 'the welcome, then one piece per byte');
+    assert.equal(most, 9, 'at most 9 bytes of a 10-byte preamble or head: never a payload');
     assert.equal(decoder.bufferedBytes, 0);
   });
 
@@ -285,13 +326,17 @@ describe('FrameDecoder chunking', () => {
     assert.deepEqual(decode([afterWelcome(...acks.map(encodeFrame))]), [WELCOME, ...acks]);
   });
 
-  it('keeps only the incomplete tail of a large chunk', () => {
+  it('holds nothing of a large chunk that ends inside a payload, a few bytes inside a header', () => {
     const data = encodeFrame({ type: 'data', stream: 1, offset: 0, payload: Buffer.alloc(1000) });
     const decoder = new FrameDecoder();
     const frames = decoder.push(afterWelcome(...Array(100).fill(data), data.subarray(0, 500)));
-    assert.equal(frames.length, 101);
-    assert.equal(decoder.bufferedBytes, 500);
+    assert.equal(frames.length, 102, 'the welcome, 100 frames and the first 486 payload bytes');
+    assert.equal((frames[101] as { payload: Buffer }).payload.length, 500 - 14);
+    assert.equal(decoder.bufferedBytes, 0);
     assert.equal(decoder.push(data.subarray(500)).length, 1);
+    assert.equal(decoder.push(data.subarray(0, 9)).length, 0);
+    assert.equal(decoder.bufferedBytes, 5, 'the length is read; 5 bytes of the head are held');
+    assert.equal(decoder.push(data.subarray(9)).length, 1);
     assert.equal(decoder.bufferedBytes, 0);
   });
 
@@ -346,6 +391,11 @@ describe('FrameDecoder on hostile input', () => {
     ['stream id 3', [afterWelcome(raw(5, [3, ...u64(0n)]))], 'malformed'],
     ['an offset of 2^53', [afterWelcome(raw(6, [1, ...u64(2n ** 53n)]))], 'malformed'],
     ['an offset of 2^64-1', [afterWelcome(raw(4, [1, ...u64(2n ** 64n - 1n), 7]))], 'malformed'],
+    [
+      'a payload running past 2^53-1',
+      [afterWelcome(raw(4, [1, ...u64(2n ** 53n - 2n), 7, 8, 9]))],
+      'malformed',
+    ],
     ['refuse code 0', [preamble(), raw(3, [0, ...str('x')])], 'malformed'],
     ['refuse code 7', [preamble(), raw(3, [7, ...str('x')])], 'malformed'],
     [
@@ -608,7 +658,8 @@ describe('FrameDecoder fuzz (seeded)', () => {
     for (let run = 0; run < 3000; run++) {
       const frames = Array.from({ length: 1 + randInt(rand, 8) }, () => randomFrame(rand));
       const bytes = afterWelcome(...frames.map(encodeFrame));
-      assert.deepEqual(feed(rand, bytes), { frames: [WELCOME, ...frames] });
+      const fed = feed(rand, bytes);
+      assert.deepEqual({ ...fed, frames: joined(fed.frames) }, { frames: joined([WELCOME, ...frames]) });
       for (let flips = 1 + randInt(rand, 3); flips > 0; flips--) {
         const at = randInt(rand, bytes.length);
         bytes[at] = bytes[at]! ^ (1 << randInt(rand, 8));
