@@ -659,7 +659,10 @@ describe('FrameDecoder fuzz (seeded)', () => {
       const frames = Array.from({ length: 1 + randInt(rand, 8) }, () => randomFrame(rand));
       const bytes = afterWelcome(...frames.map(encodeFrame));
       const fed = feed(rand, bytes);
-      assert.deepEqual({ ...fed, frames: joined(fed.frames) }, { frames: joined([WELCOME, ...frames]) });
+      assert.deepEqual(
+        { ...fed, frames: joined(fed.frames) },
+        { frames: joined([WELCOME, ...frames]) },
+      );
       for (let flips = 1 + randInt(rand, 3); flips > 0; flips--) {
         const at = randInt(rand, bytes.length);
         bytes[at] = bytes[at]! ^ (1 << randInt(rand, 8));
