@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
+import { Socket } from 'node:net';
 import { ENV_PREFIX } from '../core/constants.js';
 import { FrameDecoder } from '../shim/frame-decoder.js';
-import { runHolder } from '../shim/holder.js';
+import { type Handover, runHolder } from '../shim/holder.js';
 import { runLocal } from '../shim/local.js';
-import { runServe } from '../shim/serve.js';
+import { HANDOVER_FDS, HANDOVER_TAKEN, runServe } from '../shim/serve.js';
 import { sessionDir, socketPath } from '../shim/session-dir.js';
 import { parseSshArgs, SshArgsError } from '../shim/ssh-args.js';
 import { defaultDataDir } from './data-dir.js';
@@ -90,7 +91,10 @@ export async function runShimCli(argv: string[]): Promise<never> {
   process.exit(code);
 }
 
-/** `--hold`: the hello arrives on stdin from --serve; then run the session. */
+/**
+ * `--hold`: the hello arrives on stdin from --serve, which hands over the SSH channel too: fd 3
+ * what the local side sends after the hello, fd 4 where to write, fd 5 a pipe back to --serve.
+ */
 async function hold(): Promise<number> {
   const decoder = new FrameDecoder();
   const chunks: Buffer[] = [];
@@ -105,6 +109,19 @@ async function hold(): Promise<number> {
     shell: process.env.SHELL || '/bin/sh',
     env: process.env,
     cwd: process.env.HOME || '/',
+    handover: handedOver(),
   });
   return 0;
+}
+
+function handedOver(): Handover {
+  const output = new Socket({ fd: HANDOVER_FDS.output, readable: false, writable: true });
+  const serve = new Socket({ fd: HANDOVER_FDS.serve, readable: false, writable: true });
+  serve.on('error', () => {});
+  return {
+    inputFd: HANDOVER_FDS.input,
+    output,
+    taken: () => void serve.write(HANDOVER_TAKEN),
+    release: () => void serve.destroy(),
+  };
 }

@@ -31,6 +31,17 @@ const DATA_TYPE = 4;
  * gathered across pushes, copied out of the chunk so a large chunk is never retained.
  */
 export class FrameDecoder {
+  /**
+   * `afterHandshake`: the preamble and handshake frame of this direction were read elsewhere
+   * (the shim's --serve reads the hello and hands the connection on): start at the next frame.
+   */
+  constructor(opts: { afterHandshake?: boolean } = {}) {
+    if (opts.afterHandshake) {
+      this.state = 'length';
+      this.first = false;
+    }
+  }
+
   /** Bytes gathered toward `need` (a preamble, a length, a head or a whole small frame). */
   private carry: Buffer[] = [];
   private carried = 0;

@@ -1,6 +1,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { signalExitStatus } from '../core/signals.js';
 import { coalesceWrites } from '../ssh/coalesce.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -8,6 +9,7 @@ import {
   type Command,
   type ExitFrame,
   encodeFrame,
+  type Frame,
   frameParts,
   type HelloFrame,
   type RefuseCode,
@@ -15,6 +17,7 @@ import {
   Stream,
 } from './frames.js';
 import { StreamPeer } from './peer.js';
+import { type Hold, ringReader } from './ring-reader.js';
 import { secretMatches } from './session-dir.js';
 
 /**
@@ -44,13 +47,43 @@ const SFTP_SERVERS = [
   '/usr/lib/ssh/sftp-server',
 ];
 
+/**
+ * The SSH channel that brought the hello, handed over by `burrow shim --serve` so that it carries
+ * no bytes itself: what the local side sends after the hello, where the holder writes, and a
+ * pipe to --serve that tells it the channel was taken (one byte) and is done with (closed).
+ */
+export interface Handover {
+  /** A pipe or socket. */
+  readonly inputFd: number;
+  readonly output: Writable;
+  /** The channel is served: --serve stops waiting to report a failed start. */
+  taken(): void;
+  /** Done with the channel: --serve exits, and sshd closes it. */
+  release(): void;
+}
+
 export interface HolderConfig {
   readonly hello: HelloFrame & { mode: { kind: 'new'; command: Command; options: SessionOptions } };
   readonly socketPath: string;
   readonly shell: string;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  readonly handover?: Handover;
 }
+
+type OnChunk = (chunk: Buffer, hold?: Hold) => void;
+
+/** Room beyond the peer's buffer size when reading a handed-over channel into a ring. */
+const HANDOVER_SLACK = 2 * 1024 * 1024;
+
+/** One connection to the local side: a socket from a --serve, or a handed-over channel. */
+interface Conn {
+  readonly input: Readable;
+  readonly output: Writable;
+  close(): void;
+}
+
+type Out = Parameters<typeof encodeFrame>[0];
 
 export function runHolder(cfg: HolderConfig): Promise<void> {
   const { sessionId, secret } = cfg.hello;
@@ -59,8 +92,10 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
   let child: ChildProcess | undefined;
   let spawnError: string | undefined;
   let exit: ExitFrame | undefined;
-  let current: Socket | undefined;
+  let current: Conn | undefined;
+  let send: ((f: Out) => void) | undefined;
   let attachedOnce = false;
+  let bound = false;
   let windowTimer: NodeJS.Timeout | undefined;
 
   return new Promise<void>((resolve) => {
@@ -68,11 +103,13 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       clearTimeout(windowTimer);
       server.close();
       try {
-        if (existsSync(cfg.socketPath)) unlinkSync(cfg.socketPath);
+        // Only our own socket: a holder that lost the race to bind leaves the winner's alone.
+        if (bound && existsSync(cfg.socketPath)) unlinkSync(cfg.socketPath);
       } catch {
         // gone already
       }
-      current?.destroy();
+      current?.close();
+      cfg.handover?.release();
       resolve();
     };
 
@@ -101,97 +138,133 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
           exit = signal
             ? { type: 'exit', code: null, signal }
             : { type: 'exit', code: code ?? 0, signal: null };
-          peerSend(exit);
+          send?.(exit);
         });
       } catch (err) {
         spawnError = (err as Error).message;
       }
     };
 
-    let send: ((f: Parameters<typeof encodeFrame>[0]) => void) | undefined;
-    const peerSend = (f: Parameters<typeof encodeFrame>[0]) => send?.(f);
-
-    const server = createServer((socket) => {
-      socket.on('error', () => {});
-      coalesceWrites(socket);
-      const decoder = new FrameDecoder();
-      let authed = false;
+    /** Checks a connection's hello; on success the connection becomes the current one. */
+    const admit = (conn: Conn, hello: Frame): boolean => {
       const refuse = (code: RefuseCode, message: string) => {
-        socket.end(encodeFrame({ type: 'refuse', code, message }));
+        conn.output.end(encodeFrame({ type: 'refuse', code, message }));
+        return false;
       };
-      socket.on('data', (chunk: Buffer) => {
-        let frames: ReturnType<FrameDecoder['push']>;
+      if (hello.type !== 'hello') {
+        conn.close();
+        return false;
+      }
+      if (!hello.sessionId.equals(sessionId) || !secretMatches(hello.secret, secret)) {
+        return refuse('bad-secret', 'this session does not accept that secret');
+      }
+      if (spawnError) return refuse('spawn-failed', `cannot start the command: ${spawnError}`);
+      if (hello.mode.kind === 'new' && attachedOnce) {
+        return refuse('session-exists', 'this session has started already');
+      }
+      attachedOnce = true;
+      clearTimeout(windowTimer);
+      current?.close();
+      current = conn;
+      const write = (f: Out) => {
+        if (current === conn) for (const part of frameParts(f)) conn.output.write(part);
+      };
+      send = write;
+      write({
+        type: 'welcome',
+        resumed: hello.mode.kind === 'resume',
+        stdinReceived: peer.delivered(Stream.stdin),
+      });
+      const received =
+        hello.mode.kind === 'resume'
+          ? {
+              [Stream.stdout]: hello.mode.stdoutReceived,
+              [Stream.stderr]: hello.mode.stderrReceived,
+            }
+          : {};
+      peer.attach(write, received);
+      if (exit) write(exit);
+      return true;
+    };
+
+    /**
+     * Serves a connection until it ends; `hello` when its handshake was read elsewhere. `open`
+     * makes the connection, given what to call with each chunk of its input.
+     */
+    const serve = (open: (onChunk: OnChunk) => Conn, hello?: HelloFrame) => {
+      const decoder = new FrameDecoder({ afterHandshake: hello !== undefined });
+      let authed = false;
+      const onChunk: OnChunk = (chunk, hold) => {
+        let frames: Frame[];
         try {
           frames = decoder.push(chunk);
         } catch {
-          socket.destroy();
-          return;
+          return conn.close();
         }
         for (const frame of frames) {
           if (!authed) {
-            if (frame.type !== 'hello') return socket.destroy();
-            if (!frame.sessionId.equals(sessionId) || !secretMatches(frame.secret, secret)) {
-              return refuse('bad-secret', 'this session does not accept that secret');
-            }
-            if (spawnError)
-              return refuse('spawn-failed', `cannot start the command: ${spawnError}`);
-            if (frame.mode.kind === 'new' && attachedOnce) {
-              return refuse('session-exists', 'this session has started already');
-            }
+            if (!admit(conn, frame)) return;
             authed = true;
-            attachedOnce = true;
-            clearTimeout(windowTimer);
-            current?.destroy();
-            current = socket;
-            const write = (f: Parameters<typeof encodeFrame>[0]) => {
-              if (current === socket) for (const part of frameParts(f)) socket.write(part);
-            };
-            send = write;
-            write({
-              type: 'welcome',
-              resumed: frame.mode.kind === 'resume',
-              stdinReceived: peer.delivered(Stream.stdin),
-            });
-            const received =
-              frame.mode.kind === 'resume'
-                ? {
-                    [Stream.stdout]: frame.mode.stdoutReceived,
-                    [Stream.stderr]: frame.mode.stderrReceived,
-                  }
-                : {};
-            peer.attach(write, received);
-            if (exit) write(exit);
-            continue;
-          }
-          if (frame.type === 'signal') {
+          } else if (frame.type === 'signal') {
             if (FORWARDED_SIGNALS.has(frame.name)) child?.kill(frame.name as NodeJS.Signals);
-            continue;
-          }
-          if (frame.type === 'ping') {
+          } else if (frame.type === 'ping') {
             if (frame.nonce === DONE_NONCE && exit) return finish();
             send?.({ type: 'pong', nonce: frame.nonce });
-            continue;
-          }
-          try {
-            peer.receive(frame);
-          } catch {
-            socket.destroy();
-            return;
+          } else {
+            try {
+              peer.receive(frame, hold);
+            } catch {
+              return conn.close();
+            }
           }
         }
-      });
-      socket.on('close', () => {
-        if (current !== socket) return;
+      };
+      const conn = open(onChunk);
+      coalesceWrites(conn.output);
+      conn.output.on('error', () => conn.close());
+      conn.input.on('error', () => conn.close());
+      if (hello) authed = admit(conn, hello);
+      let lost = false;
+      const onLost = () => {
+        if (lost) return;
+        lost = true;
+        conn.close();
+        if (current !== conn) return;
         current = undefined;
         send = undefined;
         peer.detach();
         startWindow();
+      };
+      conn.input.once('close', onLost);
+      conn.output.once('close', onLost);
+    };
+
+    const server = createServer((socket) => {
+      socket.on('error', () => {});
+      serve((onChunk) => {
+        socket.on('data', (chunk: Buffer) => onChunk(chunk));
+        return { input: socket, output: socket, close: () => socket.destroy() };
       });
     });
     server.on('error', () => finish());
     server.listen(cfg.socketPath, () => {
+      bound = true;
       startProgram();
       startWindow();
+      const h = cfg.handover;
+      if (!h) return;
+      h.taken();
+      serve((onChunk) => {
+        // Read straight into memory held until the command has taken each payload: room for
+        // all the local side may send unacknowledged, and a little more.
+        const input = ringReader(h.inputFd, options.bufferBytes + HANDOVER_SLACK, onChunk);
+        const close = () => {
+          input.destroy();
+          h.output.destroy();
+          h.release();
+        };
+        return { input, output: h.output, close };
+      }, cfg.hello);
     });
   });
 }

@@ -45,7 +45,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
     ? { kind: 'subsystem', name: cfg.line.command.join(' ') }
     : { kind: 'argv', argv: [...cfg.line.command] };
   const peer = new StreamPeer();
-  peer.addOutgoing(Stream.stdin, process.stdin, cfg.bufferBytes);
+  peer.addOutgoingFd(Stream.stdin, 0, cfg.bufferBytes, () => process.stdin);
   peer.addIncoming(Stream.stdout, process.stdout);
   peer.addIncoming(Stream.stderr, process.stderr);
 

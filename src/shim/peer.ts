@@ -1,6 +1,9 @@
+import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { type Frame, MAX_DATA_PAYLOAD, type StreamId } from './frames.js';
 import { ReceiveCounter, ReplayBuffer } from './replay.js';
+import { ReadRing } from './ring.js';
+import { type Hold, RING_MIN_READ, ringSocket } from './ring-reader.js';
 
 /**
  * One end of a shim session's streams, shared by the local side (sends stdin, receives stdout and
@@ -66,13 +69,53 @@ export class StreamPeer {
       ended: false,
       paused: false,
     };
-    this.#out.set(id, o);
-    source.on('data', (chunk: Buffer) => {
-      for (let at = 0; at < chunk.length; at += MAX_DATA_PAYLOAD) {
-        o.pending.push(chunk.subarray(at, at + MAX_DATA_PAYLOAD));
-      }
-      this.#pump(o);
+    source.on('data', (chunk: Buffer) => this.#read(o, chunk));
+    this.#outgoing(o);
+  }
+
+  /**
+   * Like addOutgoing, for the file descriptor `fd`. A pipe or socket is read straight into the
+   * replay buffer's memory (a ReadRing of `capacity` bytes): no allocation per read, and reads of
+   * up to a MiB. Anything else (a file, a terminal) is read as a stream. Returns the source.
+   */
+  addOutgoingFd(id: StreamId, fd: number, capacity: number, fallback: () => Readable): Readable {
+    const stat = fstatSync(fd);
+    if ((!stat.isFIFO() && !stat.isSocket()) || capacity < 2 * RING_MIN_READ) {
+      const source = fallback();
+      this.addOutgoing(id, source, capacity);
+      return source;
+    }
+    const ring = new ReadRing(capacity, RING_MIN_READ);
+    let o: Outgoing | undefined;
+    const source = ringSocket(fd, ring, (chunk) => {
+      this.#read(o!, chunk);
+      return !o!.paused;
     });
+    const release = (chunk: Buffer, n: number) => {
+      if (ring.owns(chunk)) ring.release(n);
+    };
+    o = {
+      id,
+      source,
+      replay: new ReplayBuffer(capacity, release),
+      pending: [],
+      ended: false,
+      paused: false,
+    };
+    this.#outgoing(o);
+    return source;
+  }
+
+  #read(o: Outgoing, chunk: Buffer): void {
+    for (let at = 0; at < chunk.length; at += MAX_DATA_PAYLOAD) {
+      o.pending.push(chunk.subarray(at, at + MAX_DATA_PAYLOAD));
+    }
+    this.#pump(o);
+  }
+
+  #outgoing(o: Outgoing): void {
+    const { source } = o;
+    this.#out.set(o.id, o);
     source.once('end', () => {
       o.ended = true;
       this.#pump(o);
@@ -109,8 +152,12 @@ export class StreamPeer {
     this.#send = undefined;
   }
 
-  /** Handles a data, ack or eof frame; throws ReplayError on a protocol violation. */
-  receive(frame: Frame): void {
+  /**
+   * Handles a data, ack or eof frame; throws ReplayError on a protocol violation. `hold` is
+   * called for each write of a payload view to its sink (see ringReader), and what it returns once
+   * that write is done.
+   */
+  receive(frame: Frame, hold?: Hold): void {
     if (frame.type === 'ack') {
       const o = this.#out.get(frame.stream);
       if (!o) return;
@@ -124,7 +171,9 @@ export class StreamPeer {
     if (frame.type === 'data') {
       const fresh = i.counter.accept(frame.offset, frame.payload);
       if (fresh.length === 0) return;
+      const written = hold?.();
       i.sink.write(fresh, () => {
+        written?.();
         i.counter.deliver(fresh.length);
         this.#ack(i, false);
         this.#maybeEnd(i);

@@ -57,7 +57,14 @@ export class ReplayBuffer {
   private _sent = 0;
   private _acked = 0;
 
-  constructor(capacity: number) {
+  /**
+   * `onRelease(chunk, n)` is told of every release as acks come in: the first `n` bytes of the
+   * held `chunk` are no longer needed (so memory they live in, like a ReadRing's, may be reused).
+   */
+  constructor(
+    capacity: number,
+    private readonly onRelease?: (chunk: Buffer, n: number) => void,
+  ) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
       throw new RangeError(`replay buffer capacity must be a positive integer, not ${capacity}`);
     }
@@ -117,9 +124,11 @@ export class ReplayBuffer {
     while (release > 0) {
       const first = this.chunks[this.head]!;
       if (first.length > release) {
+        this.onRelease?.(first, release);
         this.chunks[this.head] = first.subarray(release);
         break;
       }
+      this.onRelease?.(first, first.length);
       this.chunks[this.head++] = EMPTY;
       release -= first.length;
     }

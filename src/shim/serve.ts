@@ -1,15 +1,23 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, read } from 'node:fs';
 import { connect } from 'node:net';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameDecoder } from './frame-decoder.js';
-import { encodeFrame, type HelloFrame } from './frames.js';
+import { encodeFrame, type HelloFrame, PREAMBLE_LENGTH } from './frames.js';
 import { sessionDir, socketPath } from './session-dir.js';
 
 /**
- * `burrow shim --serve`, the remote end of one SSH connection: reads the local side's hello from
- * stdin, starts a holder for a new session (or finds the existing one for a resume), then relays
- * bytes between the SSH channel (stdin/stdout) and the holder's socket until either side ends.
- * It interprets nothing after the hello: the holder speaks the protocol.
+ * `burrow shim --serve`, the remote end of one SSH connection. It reads the local side's hello
+ * from stdin, exactly (not a byte more), then:
+ *
+ * - for a new session, starts the holder and hands it the channel itself: the holder inherits
+ *   stdin and stdout (as fds 3 and 4) and reads and writes them directly, so this process carries
+ *   no data. It stays only because sshd ends the session when it exits, and leaves when the holder
+ *   closes the pipe it was given (fd 5);
+ * - for a resume, or a new session whose holder exists already (an earlier connection for it broke
+ *   after the hello), relays bytes between the channel and the holder's socket, interpreting
+ *   nothing after the hello: the holder speaks the protocol.
  */
 
 export interface ServeDeps {
@@ -18,74 +26,117 @@ export interface ServeDeps {
   readonly dataDir: string;
 }
 
+/** Where the holder finds the handed-over channel: its input, its output, the pipe back here. */
+export const HANDOVER_FDS = { input: 3, output: 4, serve: 5 } as const;
+/** What the holder writes on that pipe once it serves the channel. */
+export const HANDOVER_TAKEN = Buffer.from('T');
+/** The local side sends its hello at once; one that has not arrived by then never will. */
+const HELLO_TIMEOUT_MS = 60_000;
+
+type ServeRefusal = 'unknown-session' | 'spawn-failed' | 'internal';
+
 export async function runServe(deps: ServeDeps): Promise<number> {
-  const decoder = new FrameDecoder();
-  const head: Buffer[] = [];
-  let hello: HelloFrame | undefined;
-  const stdin = process.stdin;
-  const fail = (code: 'unknown-session' | 'spawn-failed' | 'internal', message: string) => {
+  const fail = (code: ServeRefusal, message: string) => {
     process.stdout.write(encodeFrame({ type: 'refuse', code, message }));
     return 1;
   };
+  let hello: { frame: HelloFrame; bytes: Buffer };
+  let timer: NodeJS.Timeout | undefined;
   try {
-    hello = await new Promise<HelloFrame>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        head.push(chunk);
-        let frames: ReturnType<FrameDecoder['push']>;
-        try {
-          frames = decoder.push(chunk);
-        } catch (err) {
-          reject(err);
-          return;
-        }
-        const first = frames[0];
-        if (!first) return;
-        stdin.off('data', onData);
-        stdin.pause();
-        if (first.type !== 'hello') reject(new Error('expected a hello'));
-        else resolve(first);
-      };
-      stdin.on('data', onData);
-      stdin.once('end', () => reject(new Error('the local side sent no hello')));
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no hello from the local side within ${HELLO_TIMEOUT_MS} ms`)),
+        HELLO_TIMEOUT_MS,
+      );
     });
+    hello = await Promise.race([readHello(0), timeout]);
   } catch (err) {
     return fail('internal', `burrow shim --serve: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
   }
 
-  let dir: string;
+  let path: string;
   try {
-    dir = sessionDir(deps.dataDir);
+    path = socketPath(sessionDir(deps.dataDir), hello.frame.sessionId);
   } catch (err) {
     return fail('internal', (err as Error).message);
   }
-  const path = socketPath(dir, hello.sessionId);
-  // A new session whose holder exists already (an earlier connection for it broke after the
-  // hello) is simply connected to: the holder decides whether it may still start there.
-  if (hello.mode.kind === 'new' && !existsSync(path)) {
-    const holder = spawn(deps.holderArgv[0]!, [...deps.holderArgv.slice(1)], {
-      detached: true,
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
-    holder.on('error', () => {});
-    // The hello (secret included) reaches the holder through a pipe, never its command line.
-    holder.stdin!.end(Buffer.concat(head));
-    holder.unref();
-    const deadline = Date.now() + 10_000;
-    while (!existsSync(path) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  if (hello.frame.mode.kind === 'new' && !existsSync(path)) {
+    if ((await handOver(deps, hello.bytes)) === 'served') return 0;
+    // Not taken: the holder could not start, or another holder of this session (started by a
+    // retried first connection) bound the socket first; that one decides.
     if (!existsSync(path)) return fail('spawn-failed', 'the session holder did not start');
   } else if (!existsSync(path)) {
     return fail('unknown-session', 'no such session here (it ended, or its resume window passed)');
   }
 
   return new Promise<number>((resolve) => {
+    const stdin = process.stdin;
     const socket = connect(path);
     socket.on('error', () => resolve(fail('unknown-session', 'the session holder is gone')));
     socket.once('connect', () => {
-      socket.write(Buffer.concat(head));
+      socket.write(hello.bytes);
       stdin.pipe(socket);
       socket.pipe(process.stdout);
     });
     socket.once('close', () => resolve(0));
     stdin.once('end', () => socket.end());
   });
+}
+
+/** Starts a holder with the channel; resolves once it is done with it, or never took it. */
+function handOver(deps: ServeDeps, helloBytes: Buffer): Promise<'served' | 'not-taken'> {
+  return new Promise((resolve) => {
+    const holder = spawn(deps.holderArgv[0]!, deps.holderArgv.slice(1), {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore', 0, 1, 'pipe'],
+    });
+    let taken = false;
+    const done = () => resolve(taken ? 'served' : 'not-taken');
+    holder.once('error', done);
+    // The hello (secret included) reaches the holder through a pipe, never its command line.
+    holder.stdin!.on('error', () => {});
+    holder.stdin!.end(helloBytes);
+    const back = (holder.stdio as unknown as Readable[])[HANDOVER_FDS.serve]!;
+    back.on('error', () => {});
+    back.on('data', () => {
+      taken = true;
+    });
+    back.once('close', done);
+    holder.unref();
+  });
+}
+
+/** Reads one hello frame from `fd`, exactly its bytes, so the rest stays in the channel. */
+async function readHello(fd: number): Promise<{ frame: HelloFrame; bytes: Buffer }> {
+  const decoder = new FrameDecoder();
+  const head = await readExactly(fd, PREAMBLE_LENGTH + 4);
+  decoder.push(head); // checks the preamble and the length
+  const body = await readExactly(fd, head.readUInt32BE(PREAMBLE_LENGTH));
+  const frame = decoder.push(body)[0];
+  if (frame?.type !== 'hello') throw new Error(`expected a hello, got ${frame?.type ?? 'nothing'}`);
+  return { frame, bytes: Buffer.concat([head, body]) };
+}
+
+async function readExactly(fd: number, n: number): Promise<Buffer> {
+  const buf = Buffer.alloc(n);
+  for (let got = 0; got < n; ) {
+    let count: number;
+    try {
+      count = await new Promise<number>((resolve, reject) =>
+        read(fd, buf, got, n - got, null, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+      );
+    } catch (err) {
+      // A non-blocking descriptor with nothing yet: wait a little (bounded by the hello timeout).
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        await sleep(5);
+        continue;
+      }
+      throw err;
+    }
+    if (count === 0) throw new Error('the local side sent no hello');
+    got += count;
+  }
+  return buf;
 }
