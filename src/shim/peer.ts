@@ -1,5 +1,6 @@
 import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
+import { coalesceWrites } from '../ssh/coalesce.js';
 import { type Frame, MAX_DATA_PAYLOAD, type StreamId } from './frames.js';
 import { ReceiveCounter, ReplayBuffer } from './replay.js';
 import { ReadRing } from './ring.js';
@@ -126,6 +127,8 @@ export class StreamPeer {
   addIncoming(id: StreamId, sink: Writable): void {
     this.#in.set(id, { id, sink, counter: new ReceiveCounter(), lastAck: 0, ended: false });
     sink.on('error', () => {});
+    // The payloads of one read (up to a MiB of frames) reach the sink in one writev.
+    coalesceWrites(sink);
   }
 
   /** The offset received (and delivered) on an incoming stream, for a resume hello. */
