@@ -43,6 +43,15 @@ describe('burrow shim', () => {
       const plain = await w.shim(['dev1', 'cat'], { input: 'through stdin\n' });
       assert.equal(plain.code, 0);
       assert.equal(plain.stdout, 'through stdin\n');
+      // The holder reads the SSH channel that --serve handed it; the command must not inherit it
+      // (it would keep the channel open after the holder let go of it).
+      const fds = await w.shim(['dev1', 'exec ls /proc/self/fd']);
+      assert.equal(fds.code, 0, fds.stderr);
+      assert.deepEqual(
+        fds.stdout.split('\n').filter(Boolean),
+        ['0', '1', '2', '3'],
+        'ls: 3 is its own',
+      );
     }));
 
   it('passes signals both ways as plain ssh would', async (t) =>

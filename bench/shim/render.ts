@@ -169,8 +169,9 @@ export function renderMarkdown(r: ShimResults): string {
       'baseline) or `burrow shim` using that same ssh, through the same relay to the same device ' +
       'sshd; the destination is deleted before each run, so every run sends the whole file. ' +
       "Time: spawn to rsync's exit. CPU of the shim's three node processes as each recorded it " +
-      'at exit (the local `burrow shim`; on the device `burrow shim --serve`, which relays the ' +
-      'ssh channel to the holder, and the holder, which runs `rsync --server`); machine CPU: ' +
+      'at exit (the local `burrow shim`; on the device `burrow shim --serve`, which starts the ' +
+      'holder and hands it the ssh channel, then waits, and the holder, which reads and writes ' +
+      'that channel and runs `rsync --server`); machine CPU: ' +
       'what both cores spent busy during the run, every process included (the machine is ' +
       'shared, so others may add to it).',
   );
@@ -219,7 +220,8 @@ const METHOD_NOTES = `- Everything runs on this machine over 127.0.0.1: one \`bu
   which the device is reached with \`ProxyCommand ssh -W dev1:22 <relay>\` (so each transfer is
   two ssh connections, the outer one to the relay). The shim runs as it would for a user: the
   local \`burrow shim\` starts that same ssh with \`burrow shim --serve\` as the remote command,
-  which starts a detached holder that runs \`rsync --server\`; all of them are this checkout's
+  which starts a detached holder that runs \`rsync --server\` and hands it the ssh channel
+  (stdin and stdout) to read and write directly; all of them are this checkout's
   \`dist/\` on the Node that runs the bench.
 - The fault-free runs use a route straight to the relay; the cut runs go through the proxy, which
   runs inside the bench's own Node process (slower than the direct route: compare the reference

@@ -103,13 +103,22 @@ async function hold(): Promise<number> {
   const hello = frames[0];
   if (hello?.type !== 'hello' || hello.mode.kind !== 'new') return 2;
   const path = socketPath(sessionDir(defaultDataDir()), hello.sessionId);
+  let handover: Handover;
+  try {
+    handover = handedOver();
+  } catch {
+    process.stderr.write(
+      'burrow shim --hold: started without a channel (only --serve starts it)\n',
+    );
+    return 2;
+  }
   await runHolder({
     hello: hello as Parameters<typeof runHolder>[0]['hello'],
     socketPath: path,
     shell: process.env.SHELL || '/bin/sh',
     env: process.env,
     cwd: process.env.HOME || '/',
-    handover: handedOver(),
+    handover,
   });
   return 0;
 }
