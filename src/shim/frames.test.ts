@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { prng, randInt } from '../../test/helpers/prng.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
   encodeFrame,
@@ -18,18 +19,6 @@ import {
 } from './frames.js';
 import { SECRET_BYTES, SESSION_ID_BYTES } from './session-dir.js';
 
-/** Seeded PRNG (mulberry32): the same seed gives the same run, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const randInt = (rand: () => number, n: number) => Math.floor(rand() * n);
 const randBytes = (rand: () => number, n: number) =>
   Buffer.from(Array.from({ length: n }, () => randInt(rand, 256)));
 

@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { prng, randInt } from '../../test/helpers/prng.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type Frame, MAX_DATA_PAYLOAD } from './frames.js';
 import { ReceiveCounter, ReplayBuffer, ReplayError, type ReplayErrorCode } from './replay.js';
-
-/** Seeded PRNG (mulberry32): the same seed gives the same run, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const randInt = (rand: () => number, n: number) => Math.floor(rand() * n);
 
 const isReplayError = (code: ReplayErrorCode) => (e: unknown) =>
   e instanceof ReplayError && e.code === code;
