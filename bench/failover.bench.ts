@@ -13,14 +13,13 @@ import {
   type PhaseRecord,
 } from './failover/results.js';
 import { measureSilentLoss } from './failover/silent-loss.js';
-import { machineInfo } from './lib/machine.js';
 import {
   BenchUsageError,
   formatDuration,
-  progressLogger,
   publishResults,
   readResults,
   runBenchMain,
+  startBench,
 } from './lib/report.js';
 
 const NAME = 'failover';
@@ -73,16 +72,9 @@ function parseFlags(argv: string[]) {
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const flags = parseFlags(argv);
-  if (flags.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const log = progressLogger(NAME);
-  const command = `npm run bench -- ${NAME}${argv.length ? ` ${argv.join(' ')}` : ''}`;
-  const machine = machineInfo();
-  const started = Date.now();
+  const start = startBench(NAME, USAGE, parseFlags);
+  if (!start) return;
+  const { flags, log, command, machine, started } = start;
   const phases: FailoverPhases = {};
   const ran: Phase[] = [];
 

@@ -12,13 +12,12 @@ import { parseArgs } from 'node:util';
 
 import { BINARIES, ensureBinaries } from '../test/helpers/binaries.js';
 import { Scope } from '../test/helpers/index.js';
-import { machineInfo } from './lib/machine.js';
 import {
   BenchUsageError,
-  progressLogger,
   publishResults,
   REPO_ROOT,
   runBenchMain,
+  startBench,
 } from './lib/report.js';
 import { measureMemory } from './otssh/memory.js';
 import { renderMarkdown, renderSummary } from './otssh/render.js';
@@ -109,16 +108,9 @@ async function phase<T>(name: string, body: (scope: Scope) => Promise<T>): Promi
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const flags = parseFlags(argv);
-  if (flags.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const log = progressLogger(NAME);
-  const command = `npm run bench -- ${NAME}${argv.length ? ` ${argv.join(' ')}` : ''}`;
-  const machine = machineInfo();
-  const started = Date.now();
+  const start = startBench(NAME, USAGE, parseFlags);
+  if (!start) return;
+  const { flags, log, command, machine, started } = start;
 
   log('checking dist/bin/otssh and dist/bin/burrow (rebuilt when older than the sources)');
   await ensureBinaries();

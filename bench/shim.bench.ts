@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 
 import { Scope } from '../test/helpers/index.js';
-import { machineInfo } from './lib/machine.js';
-import { BenchUsageError, progressLogger, publishResults, runBenchMain } from './lib/report.js';
+import { BenchUsageError, publishResults, runBenchMain, startBench } from './lib/report.js';
 import { measureCuts } from './shim/cuts.js';
 import { measureNoFaults } from './shim/no-faults.js';
 import { profileShim } from './shim/profile.js';
@@ -84,16 +83,9 @@ function parseFlags(argv: string[]) {
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const flags = parseFlags(argv);
-  if (flags.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const log = progressLogger(NAME);
-  const command = `npm run bench -- ${NAME}${argv.length ? ` ${argv.join(' ')}` : ''}`;
-  const machine = machineInfo();
-  const started = Date.now();
+  const start = startBench(NAME, USAGE, parseFlags);
+  if (!start) return;
+  const { flags, log, command, machine, started } = start;
 
   // One Scope for the whole run: the same relay, sshd and agent serve every transfer.
   const scope = new Scope();

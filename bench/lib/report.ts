@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type MachineInfo, machineInfo } from './machine.js';
 
 /** The repository root (this file is dist/bench/lib/report.js once built). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -167,4 +168,35 @@ export function runBenchMain(name: string, main: () => Promise<void>): void {
       process.exit(1);
     },
   );
+}
+
+/** What every benchmark's main() starts from. */
+export interface BenchStart<F> {
+  readonly flags: F;
+  readonly log: (msg: string) => void;
+  /** The command line as a user would type it, for BENCHMARKS.md. */
+  readonly command: string;
+  readonly machine: MachineInfo;
+  readonly started: number;
+}
+
+/** Parses the flags; prints `usage` and returns undefined for --help. */
+export function startBench<F extends { help?: boolean }>(
+  name: string,
+  usage: string,
+  parseFlags: (argv: string[]) => F,
+): BenchStart<F> | undefined {
+  const argv = process.argv.slice(2);
+  const flags = parseFlags(argv);
+  if (flags.help) {
+    process.stdout.write(`${usage}\n`);
+    return undefined;
+  }
+  return {
+    flags,
+    log: progressLogger(name),
+    command: `npm run bench -- ${name}${argv.length ? ` ${argv.join(' ')}` : ''}`,
+    machine: machineInfo(),
+    started: Date.now(),
+  };
 }
