@@ -1,14 +1,6 @@
-import { spawn } from 'node:child_process';
-import { Socket } from 'node:net';
 import { ENV_PREFIX } from '../core/constants.js';
-import { FrameDecoder } from '../shim/frame-decoder.js';
-import { type Handover, runHolder } from '../shim/holder.js';
-import { runLocal } from '../shim/local.js';
-import { HANDOVER_FDS, HANDOVER_TAKEN, runServe } from '../shim/serve.js';
-import { sessionDir, socketPath } from '../shim/session-dir.js';
-import { parseSshArgs, SshArgsError } from '../shim/ssh-args.js';
+import type { Handover } from '../shim/holder.js';
 import { defaultDataDir } from './data-dir.js';
-import { parseDuration } from './parse.js';
 import { selfArgv } from './self.js';
 
 /**
@@ -37,7 +29,9 @@ Exit status: the remote command's, or 255 when the session cannot be reached or 
 const env = (name: string) => process.env[`${ENV_PREFIX}SHIM_${name}`];
 
 export async function runShimCli(argv: string[]): Promise<never> {
+  // Each of the three roles loads only its own modules: a transfer starts all three.
   if (argv[0] === '--serve') {
+    const { runServe } = await import('../shim/serve.js');
     process.exit(
       await runServe({ holderArgv: [...selfArgv(), 'shim', '--hold'], dataDir: defaultDataDir() }),
     );
@@ -47,6 +41,13 @@ export async function runShimCli(argv: string[]): Promise<never> {
     process.stdout.write(`${USAGE}\n`);
     process.exit(argv.length === 0 ? 2 : 0);
   }
+  const [{ spawn }, { parseSshArgs, SshArgsError }, { parseDuration }, { runLocal }] =
+    await Promise.all([
+      import('node:child_process'),
+      import('../shim/ssh-args.js'),
+      import('./parse.js'),
+      import('../shim/local.js'),
+    ]);
   const ssh = env('SSH') ?? 'ssh';
   let line: ReturnType<typeof parseSshArgs>;
   try {
@@ -96,6 +97,11 @@ export async function runShimCli(argv: string[]): Promise<never> {
  * what the local side sends after the hello, fd 4 where to write, fd 5 a pipe back to --serve.
  */
 async function hold(): Promise<number> {
+  const [{ FrameDecoder }, { runHolder }, { sessionDir, socketPath }] = await Promise.all([
+    import('../shim/frame-decoder.js'),
+    import('../shim/holder.js'),
+    import('../shim/session-dir.js'),
+  ]);
   const decoder = new FrameDecoder();
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -105,7 +111,7 @@ async function hold(): Promise<number> {
   const path = socketPath(sessionDir(defaultDataDir()), hello.sessionId);
   let handover: Handover;
   try {
-    handover = handedOver();
+    handover = await handedOver();
   } catch {
     process.stderr.write(
       'burrow shim --hold: started without a channel (only --serve starts it)\n',
@@ -123,7 +129,11 @@ async function hold(): Promise<number> {
   return 0;
 }
 
-function handedOver(): Handover {
+async function handedOver(): Promise<Handover> {
+  const [{ Socket }, { HANDOVER_FDS, HANDOVER_TAKEN }] = await Promise.all([
+    import('node:net'),
+    import('../shim/serve.js'),
+  ]);
   const output = new Socket({ fd: HANDOVER_FDS.output, readable: false, writable: true });
   const serve = new Socket({ fd: HANDOVER_FDS.serve, readable: false, writable: true });
   serve.on('error', () => {});
