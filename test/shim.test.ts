@@ -5,13 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import {
+  chmodSync,
+  createReadStream,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { FrameDecoder } from '../src/shim/frame-decoder.js';
-import { encodeFrame } from '../src/shim/frames.js';
-import { runCommand, tmpDir, waitFor, withScope } from './helpers/index.js';
+import { encodeFrame, type Frame } from '../src/shim/frames.js';
+import { runCommand, startProc, tmpDir, waitFor, within, withScope } from './helpers/index.js';
+import { CLI_PATH } from './helpers/relay.js';
 import { startShimProc, startShimWorld } from './helpers/shim.js';
 
 async function sha256(path: string): Promise<string> {
@@ -30,6 +39,50 @@ function bigFile(path: string, mib: number): void {
     parts.push(b);
   }
   writeFileSync(path, Buffer.concat(parts));
+}
+
+/**
+ * The frames arriving on `input`, for a test playing one side of the shim protocol: next(type)
+ * resolves with the first frame of that type not yet taken (other frames are skipped), and
+ * rejects if the connection ends or none arrives within 5 s. The other side's pings are answered,
+ * so a side that checks liveness keeps the connection.
+ */
+function frameReader(input: Readable, output: Writable) {
+  const decoder = new FrameDecoder();
+  const frames: Frame[] = [];
+  let ended: Error | undefined;
+  let wake = () => {};
+  output.on('error', () => {}); // a pong after the other side has gone
+  input.on('data', (chunk: Buffer) => {
+    try {
+      for (const f of decoder.push(chunk)) {
+        if (f.type === 'ping') output.write(encodeFrame({ type: 'pong', nonce: f.nonce }));
+        frames.push(f);
+      }
+    } catch (err) {
+      ended ??= err as Error;
+    }
+    wake();
+  });
+  input.once('close', () => {
+    ended ??= new Error('the connection ended');
+    wake();
+  });
+  const next = <T extends Frame['type']>(type: T) =>
+    within(
+      new Promise<Extract<Frame, { type: T }>>((resolve, reject) => {
+        const check = () => {
+          const at = frames.findIndex((f) => f.type === type);
+          if (at >= 0) resolve(frames.splice(0, at + 1).pop() as Extract<Frame, { type: T }>);
+          else if (ended) reject(new Error(`no ${type} frame: ${ended.message}`));
+          else wake = check;
+        };
+        check();
+      }),
+      5000,
+      `a ${type} frame`,
+    );
+  return { next };
 }
 
 describe('burrow shim', () => {
@@ -283,5 +336,113 @@ describe('burrow shim', () => {
       });
       assert.equal(reply, 'bad-secret');
       proc.signal('SIGTERM');
+    }));
+
+  it('refuses a subsystem other than sftp with 255 and one clear line', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s);
+      const r = await w.shim(['-s', 'dev1', 'somesubsystem']);
+      assert.equal(r.code, 255, r.stderr);
+      assert.match(
+        r.stderr,
+        /^burrow shim: the remote refused the session: spawn-failed: .*unknown subsystem "somesubsystem"\n$/,
+      );
+      assert.equal(r.stdout, '');
+      // Nothing is held for a command that never started: the holder is gone, and its socket.
+      const shimDir = join(w.remoteDataDir, 'shim');
+      await waitFor(() => !existsSync(shimDir) || readdirSync(shimDir).length === 0, {
+        what: 'the refused session holder gone',
+        timeoutMs: 5000,
+      });
+    }));
+
+  it('the holder answers a ping with a pong of the same nonce, also after a resume', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s);
+      const sessionId = randomBytes(16);
+      const secret = randomBytes(32);
+      // The local side's part, played by the test: ssh runs `burrow shim --serve`, which starts
+      // the holder and hands it the channel.
+      const ssh = startProc(s, w.ssh, ['-T', 'dev1', w.env.BURROW_SHIM_REMOTE!], { name: 'ssh' });
+      const channel = frameReader(ssh.child.stdout!, ssh.child.stdin!);
+      ssh.child.stdin!.write(
+        encodeFrame({
+          type: 'hello',
+          sessionId,
+          secret,
+          mode: {
+            kind: 'new',
+            command: { kind: 'argv', argv: ['echo running; exec cat'] },
+            options: { resumeWindowMs: 10_000, bufferBytes: 1024 * 1024 },
+          },
+        }),
+      );
+      assert.equal((await channel.next('welcome')).resumed, false);
+      // The command is running (its shell is done with its startup files): what the end of the
+      // test stops is only `cat`.
+      let output = '';
+      while (!output.includes('running\n')) {
+        output += (await channel.next('data')).payload.toString();
+      }
+      ssh.child.stdin!.write(encodeFrame({ type: 'ping', nonce: 0x5eed0001 }));
+      assert.equal((await channel.next('pong')).nonce, 0x5eed0001);
+
+      // A reconnect as --serve makes it: straight to the holder's socket, resuming the session.
+      const sock = join(w.remoteDataDir, 'shim', `${sessionId.toString('hex')}.sock`);
+      const c: Socket = connect(sock);
+      s.defer(() => void c.destroy(), 'close the socket connection');
+      const resumed = frameReader(c, c);
+      c.write(
+        encodeFrame({
+          type: 'hello',
+          sessionId,
+          secret,
+          mode: { kind: 'resume', stdoutReceived: 0, stderrReceived: 0 },
+        }),
+      );
+      assert.equal((await resumed.next('welcome')).resumed, true);
+      c.write(encodeFrame({ type: 'ping', nonce: 0x5eed0002 }));
+      assert.equal((await resumed.next('pong')).nonce, 0x5eed0002);
+    }));
+
+  it('the local side answers a ping with a pong of the same nonce', async (t) =>
+    withScope(t, async (s) => {
+      // The remote's part, played by the test: "ssh" is nc, connecting to a socket the test serves.
+      const dir = await tmpDir(s);
+      const remote = join(dir, 'remote.sock');
+      const fakeSsh = join(dir, 'ssh');
+      writeFileSync(fakeSsh, `#!/bin/sh\nexec nc -U ${remote}\n`);
+      chmodSync(fakeSsh, 0o755);
+      const pong = new Promise<number>((resolve, reject) => {
+        const server = createServer(async (c) => {
+          s.defer(() => void c.destroy(), 'close the connection from the shim');
+          try {
+            const frames = frameReader(c, c);
+            await frames.next('hello');
+            c.write(encodeFrame({ type: 'welcome', resumed: false, stdinReceived: 0 }));
+            c.write(encodeFrame({ type: 'ping', nonce: 0x5eed0003 }));
+            resolve((await frames.next('pong')).nonce);
+            // Ends the session, so the shim exits with the command's status.
+            c.write(encodeFrame({ type: 'eof', stream: 1, offset: 0 }));
+            c.write(encodeFrame({ type: 'eof', stream: 2, offset: 0 }));
+            c.write(encodeFrame({ type: 'exit', code: 7, signal: null }));
+          } catch (err) {
+            reject(err);
+          }
+        });
+        server.listen(remote);
+        s.defer(() => new Promise<void>((r) => server.close(() => r())), 'close the fake remote');
+      });
+      const shim = runCommand(s, process.execPath, [CLI_PATH, 'shim', 'dev1', 'true'], {
+        env: { BURROW_SHIM_SSH: fakeSsh },
+        timeoutMs: 10_000,
+      });
+      const exitedFirst = shim.then((r) => {
+        throw new Error(`the shim exited (${r.code}) before answering the ping: ${r.stderr}`);
+      });
+      assert.equal(await Promise.race([pong, exitedFirst]), 0x5eed0003);
+      const r = await shim;
+      assert.equal(r.code, 7, r.stderr);
+      assert.equal(r.stdout, '', 'no frame leaks into the output');
     }));
 });

@@ -59,8 +59,7 @@ export async function runShimCli(argv: string[]): Promise<never> {
     }
     throw err;
   }
-  const wantsTty = line.options.some((o) => /^-[^-]*t/.test(o) && !o.startsWith('-o'));
-  if (line.command.length === 0 || line.unsupported.length > 0 || wantsTty) {
+  if (line.command.length === 0 || line.unsupported.length > 0 || line.tty) {
     // Nothing the shim can make resumable (a login shell, a tunnel, a pty): plain ssh.
     const child = spawn(ssh, argv, { stdio: 'inherit' });
     child.on('error', (err) => {

@@ -158,7 +158,12 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       if (!hello.sessionId.equals(sessionId) || !secretMatches(hello.secret, secret)) {
         return refuse('bad-secret', 'this session does not accept that secret');
       }
-      if (spawnError) return refuse('spawn-failed', `cannot start the command: ${spawnError}`);
+      if (spawnError) {
+        // Nothing to hold: no reattach can change that, so the holder ends with this refusal.
+        refuse('spawn-failed', `cannot start the command: ${spawnError}`);
+        setImmediate(finish);
+        return false;
+      }
       if (hello.mode.kind === 'new' && attachedOnce) {
         return refuse('session-exists', 'this session has started already');
       }

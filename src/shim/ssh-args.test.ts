@@ -90,6 +90,52 @@ describe('parseSshArgs', () => {
       ['--', '-weird-host', 'cmd'],
       { options: ['--'], destination: '-weird-host', command: ['cmd'] },
     ],
+    [
+      '-s combined after another flag',
+      ['-Ts', 'host', 'sftp'],
+      { options: ['-Ts'], destination: 'host', command: ['sftp'], subsystem: true },
+    ],
+    [
+      '-s combined before another flag',
+      ['-sT', 'host', 'sftp'],
+      { options: ['-sT'], destination: 'host', command: ['sftp'], subsystem: true },
+    ],
+    [
+      '-s combined before an option with its argument',
+      ['-sp2222', 'host', 'sftp'],
+      { options: ['-sp2222'], destination: 'host', command: ['sftp'], subsystem: true },
+    ],
+    [
+      '-s followed by an option with a separate argument',
+      ['-s', '-p', '2222', 'host', 'sftp'],
+      { options: ['-s', '-p', '2222'], destination: 'host', command: ['sftp'], subsystem: true },
+    ],
+    [
+      '-s after -o with a separate argument',
+      ['-o', 'X=Y', '-s', 'host', 'sftp'],
+      { options: ['-o', 'X=Y', '-s'], destination: 'host', command: ['sftp'], subsystem: true },
+    ],
+    [
+      '-s after the destination',
+      ['host', '-s', 'sftp'],
+      { options: ['-s'], destination: 'host', command: ['sftp'], subsystem: true },
+    ],
+    [
+      'an s inside the argument of -o is not -s',
+      ['-os', 'host', 'sftp'],
+      { options: ['-os'], destination: 'host', command: ['sftp'] },
+    ],
+    [
+      'an s as the separate argument of -l is not -s',
+      ['-l', 's', 'host', 'sftp'],
+      { options: ['-l', 's'], destination: 'host', command: ['sftp'] },
+    ],
+    [
+      // ssh asks for a login shell when there is no command, -s or not.
+      '-s without a command: no command',
+      ['-s', 'host'],
+      { options: ['-s'], destination: 'host', command: [], subsystem: true },
+    ],
   ];
   for (const [name, argv, want] of cases) {
     it(name, () => {
@@ -107,10 +153,37 @@ describe('parseSshArgs', () => {
     assert.deepEqual(parseSshArgs(['-W', 'x:22', 'h']).unsupported, ['-W']);
   });
 
+  // Whether ssh would ask for a pty (the shim then runs plain ssh): ssh applies -t, -T and
+  // -o RequestTTY in order, and a t inside another option's argument is not -t.
+  const ttyCases: [string[], boolean][] = [
+    [['-t', 'h', 'top'], true],
+    [['-tt', 'h', 'top'], true],
+    [['-vt', 'h', 'top'], true],
+    [['-t', '-T', 'h', 'cmd'], false],
+    [['-T', '-t', 'h', 'top'], true],
+    [['-oRequestTTY=force', 'h', 'top'], true],
+    [['-o', 'RequestTTY yes', 'h', 'top'], true],
+    [['-o', 'requesttty=Yes', 'h', 'top'], true],
+    [['-t', '-oRequestTTY=no', 'h', 'cmd'], false],
+    [['-oRequestTTY=no', 'h', 'cmd'], false],
+    [['-lroot', 'h', 'cmd'], false],
+    [['-S/tmp/ctl', '-F/etc/ssh/cfg', '-i', 'id_test', 'h', 'cmd'], false],
+    [['-oStrictHostKeyChecking=no', 'h', 'cmd'], false],
+    [['h', 'cmd', '-t'], false],
+  ];
+  for (const [argv, tty] of ttyCases) {
+    it(`${JSON.stringify(argv)} ${tty ? 'asks' : 'does not ask'} for a pty`, () =>
+      assert.equal(parseSshArgs(argv).tty, tty));
+  }
+
   const bad: [string[], RegExp][] = [
     [[], /no destination/],
     [['-v'], /no destination/],
     [['-p'], /-p needs an argument/],
+    [['-s'], /no destination/],
+    [['-sp', 'host'], /no destination/],
+    [['-sp'], /-p needs an argument/],
+    [['-sZ', 'h', 'sftp'], /unknown ssh option -Z/],
     [['-Z', 'h'], /unknown ssh option -Z/],
     [['-tZ', 'h'], /unknown ssh option -Z/],
   ];

@@ -23,6 +23,11 @@ export interface SshCommandLine {
   readonly command: readonly string[];
   /** `-s`: the command is a subsystem name (scp's SFTP mode runs `-s … sftp`). */
   readonly subsystem: boolean;
+  /**
+   * A pty is requested: `-t` or `-o RequestTTY=yes|force`, unless a later `-T` or
+   * `-o RequestTTY=no` takes it back (ssh applies them in order).
+   */
+  readonly tty: boolean;
   /** Options that make ssh do something other than run one command (e.g. -N, -W, -O, -G, -V). */
   readonly unsupported: readonly string[];
 }
@@ -32,10 +37,16 @@ export class SshArgsError extends Error {}
 /** ssh options that do not run a remote command: the shim cannot wrap those invocations. */
 const NOT_A_COMMAND = new Set(['N', 'W', 'O', 'G', 'V', 'Q', 'f']);
 
+/** `-o RequestTTY=…` (or with a space, as ssh_config allows): the value, lower case. */
+function requestTtyOption(arg: string): string | undefined {
+  return /^\s*requesttty\s*(?:=\s*|\s+)(\S+)\s*$/i.exec(arg)?.[1]?.toLowerCase();
+}
+
 export function parseSshArgs(argv: readonly string[]): SshCommandLine {
   const options: string[] = [];
   const unsupported: string[] = [];
   let subsystem = false;
+  let tty = false;
   let destination: string | undefined;
   let i = 0;
   let terminated = false;
@@ -49,15 +60,21 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
       const letter = word[j]!;
       if (NOT_A_COMMAND.has(letter)) unsupported.push(`-${letter}`);
       if (WITH_ARG.has(letter)) {
+        let arg = word.slice(j + 1);
         if (j === word.length - 1) {
           if (i >= argv.length) throw new SshArgsError(`option -${letter} needs an argument`);
-          options.push(argv[i]!);
+          arg = argv[i]!;
+          options.push(arg);
           i++;
         }
+        const request = letter === 'o' ? requestTtyOption(arg) : undefined;
+        if (request !== undefined) tty = request === 'yes' || request === 'force';
         return;
       }
       if (!FLAGS.has(letter)) throw new SshArgsError(`unknown ssh option -${letter}`);
       if (letter === 's') subsystem = true;
+      if (letter === 't') tty = true;
+      if (letter === 'T') tty = false;
     }
   };
 
@@ -81,5 +98,5 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
     break; // the command starts here
   }
   if (destination === undefined) throw new SshArgsError('no destination (user@host) given');
-  return { options, destination, command: argv.slice(i), subsystem, unsupported };
+  return { options, destination, command: argv.slice(i), subsystem, tty, unsupported };
 }
