@@ -1,6 +1,8 @@
 import {
-  type DataFrame,
+  DATA_HEAD_LENGTH as DATA_HEAD,
+  DATA_TYPE,
   decodeBody,
+  decodeDataHead,
   type Frame,
   FrameError,
   isHandshake,
@@ -12,10 +14,6 @@ import {
   SNIFF_LENGTH,
   type StreamId,
 } from './frames.js';
-
-/** Bytes of a data frame's body before its payload: type, stream, offset. */
-const DATA_HEAD = 10;
-const DATA_TYPE = 4;
 
 /**
  * Incremental decoder for one direction of one connection: push() bytes as they arrive, split
@@ -137,14 +135,9 @@ export class FrameDecoder {
       return;
     }
     // 'body': a whole small frame, or a data frame's head (its payload follows).
-    const frame = decodeBody(bytes);
-    if (isHandshake(frame.type) !== this.first) {
-      throw malformed(`${frame.type} ${this.first ? 'as the first' : 'after the first'} frame`);
-    }
-    this.first = false;
     const rest = this.length - bytes.length;
-    if (frame.type === 'data' && rest > 0) {
-      const { stream, offset } = frame as DataFrame;
+    if (bytes.length === DATA_HEAD && bytes[0] === DATA_TYPE && rest > 0 && !this.first) {
+      const { stream, offset } = decodeDataHead(bytes);
       // Every piece's offset must stay an exact integer (the frame's own one was checked).
       if (rest - 1 > Number.MAX_SAFE_INTEGER - offset) {
         throw malformed(`data: ${rest} bytes at offset ${offset} pass 2^53-1`);
@@ -155,6 +148,11 @@ export class FrameDecoder {
       this.state = 'payload';
       return;
     }
+    const frame = decodeBody(bytes);
+    if (isHandshake(frame.type) !== this.first) {
+      throw malformed(`${frame.type} ${this.first ? 'as the first' : 'after the first'} frame`);
+    }
+    this.first = false;
     frames.push(frame);
     this.state = 'length';
   }

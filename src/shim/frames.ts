@@ -90,7 +90,7 @@ const TYPES = [
   'pong',
   'signal',
 ] as const;
-const DATA_TYPE = TYPES.indexOf('data') + 1;
+export const DATA_TYPE = TYPES.indexOf('data') + 1;
 /** u32 length + u8 type + u8 stream + u64 offset. */
 const DATA_HEADER_LENGTH = 14;
 export const isHandshake = (t: string) => t === 'hello' || t === 'welcome' || t === 'refuse';
@@ -195,7 +195,7 @@ export function frameParts(frame: Frame): Buffer[] {
   if (frame.type !== 'data') return [encodeFrame(frame)];
   // The hot path of a transfer: the checks validate() makes for a data frame, without its closures.
   const { stream, offset, payload } = frame;
-  if (stream !== 0 && stream !== 1 && stream !== 2) throw malformed(`data: stream ${stream}`);
+  if (stream !== 0 && stream !== 1 && stream !== 2) throw malformed(`data: stream id ${stream}`);
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw malformed(`data: offset ${offset} not in 0..2^53-1`);
   }
@@ -290,6 +290,23 @@ export function encodeFrame(frame: Frame): Buffer {
 
 /** One frame from its type byte and fields (the length field removed). */
 /** One frame from its body (type byte and fields, without the length). Throws FrameError. */
+/**
+ * A data frame's head (type byte, stream, offset: DATA_HEAD_LENGTH bytes), decoded with the
+ * checks decodeBody() and validate() make, without their closures: the decoder's hot path.
+ */
+export function decodeDataHead(head: Buffer): { stream: StreamId; offset: number } {
+  const stream = head[1]!;
+  if (stream > 2) throw malformed(`data: stream id ${stream}`);
+  const high = head.readUInt32BE(2);
+  const offset = high * 0x1_0000_0000 + head.readUInt32BE(6);
+  // 2^53 and above: not a safe integer (and past 2^53 not even exact).
+  if (high >= 0x20_0000) throw malformed(`data: offset ${offset} not in 0..2^53-1`);
+  return { stream: stream as StreamId, offset };
+}
+
+/** Type byte + stream + offset: the part of a data frame's body in front of its payload. */
+export const DATA_HEAD_LENGTH = 10;
+
 export function decodeBody(body: Buffer): Frame {
   let pos = 0;
   const take = (n: number) => {
