@@ -62,8 +62,10 @@ const PROTECTED = new Set(['hostkey', 'listenaddress', 'setenv']);
 
 function defaults(dir: string, hostKey: string, port: number, token: string): [string, string][] {
   return [
-    // Marks session commands so cleanup finds them after they are orphaned (see reaper.ts).
-    ['SetEnv', `${TOKEN_ENV}=${token}`],
+    // Marks session commands so cleanup finds them after they are orphaned (see reaper.ts). HOME:
+    // sessions run the login shell, and bash reads ~/.bashrc for ssh commands; the machine's own
+    // (root's pyenv init, say) must not run, slow or lock up every test session.
+    ['SetEnv', `${TOKEN_ENV}=${token} HOME=${join(dir, 'home')}`],
     ['ListenAddress', `127.0.0.1:${port}`],
     ['AddressFamily', 'inet'],
     ['HostKey', hostKey],
@@ -130,6 +132,7 @@ export async function startSshd(scope: Scope, opts: SshdOptions = {}): Promise<S
   // Privilege separation directory; Debian creates it at boot or service start only.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = opts.dir ?? (await tmpDir(scope, 'burrow-sshd-'));
+  mkdirSync(join(dir, 'home'), { recursive: true, mode: 0o700 });
   const name = opts.name ?? 'sshd';
   const hostKey = await generateKey(dir, 'ssh_host_ed25519_key', { comment: `${name}-host-key` });
   const authorizedKeysPath = join(dir, 'authorized_keys');
