@@ -380,6 +380,9 @@ describe('FrameDecoder on hostile input', () => {
     ['stream id 3', [afterWelcome(raw(5, [3, ...u64(0n)]))], 'malformed'],
     ['an offset of 2^53', [afterWelcome(raw(6, [1, ...u64(2n ** 53n)]))], 'malformed'],
     ['an offset of 2^64-1', [afterWelcome(raw(4, [1, ...u64(2n ** 64n - 1n), 7]))], 'malformed'],
+    ['data on stream id 3', [afterWelcome(raw(4, [3, ...u64(0n), 7]))], 'malformed'],
+    ['data at offset 2^53', [afterWelcome(raw(4, [1, ...u64(2n ** 53n), 7]))], 'malformed'],
+    ['data as the first frame', [preamble(), raw(4, [1, ...u64(0n), 7])], 'malformed'],
     [
       'a payload running past 2^53-1',
       [afterWelcome(raw(4, [1, ...u64(2n ** 53n - 2n), 7, 8, 9]))],

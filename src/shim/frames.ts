@@ -288,8 +288,6 @@ export function encodeFrame(frame: Frame): Buffer {
   return Buffer.concat([head, ...parts], pre + 4 + length);
 }
 
-/** One frame from its type byte and fields (the length field removed). */
-/** One frame from its body (type byte and fields, without the length). Throws FrameError. */
 /**
  * A data frame's head (type byte, stream, offset: DATA_HEAD_LENGTH bytes), decoded with the
  * checks decodeBody() and validate() make, without their closures: the decoder's hot path.
@@ -307,6 +305,7 @@ export function decodeDataHead(head: Buffer): { stream: StreamId; offset: number
 /** Type byte + stream + offset: the part of a data frame's body in front of its payload. */
 export const DATA_HEAD_LENGTH = 10;
 
+/** One frame from its body (type byte and fields, without the length). Throws FrameError. */
 export function decodeBody(body: Buffer): Frame {
   let pos = 0;
   const take = (n: number) => {
