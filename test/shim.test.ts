@@ -171,6 +171,38 @@ describe('burrow shim', () => {
       assert.equal(await sha256(dst), await sha256(src));
     }));
 
+  it('rsync pulls a file across forced disconnects (the remote side resends its output)', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s, { proxy: true });
+      const dir = await tmpDir(s);
+      const src = join(dir, 'remote.bin');
+      bigFile(src, 96);
+      const dst = join(dir, 'local.bin');
+      // The remote rsync sends at 20 MiB/s (rsync passes --bwlimit on to the sender), so the
+      // transfer spans the cuts.
+      const rsync = runCommand(
+        s,
+        'rsync',
+        ['--bwlimit=20m', '-e', w.shimCommand, `dev1:${src}`, dst],
+        { timeoutMs: 120_000 },
+      );
+      let cuts = 0;
+      let cutter: NodeJS.Timeout | undefined;
+      const starter = setTimeout(() => {
+        cutter = setInterval(() => {
+          w.proxy!.cutAll();
+          cuts++;
+        }, 1200);
+      }, 1000);
+      const r = await rsync;
+      clearTimeout(starter);
+      clearInterval(cutter);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(cuts >= 2, `${cuts} cuts during the transfer`);
+      assert.match(r.stderr, /connection lost; reconnecting/, 'the transfer was cut and resumed');
+      assert.equal(await sha256(dst), await sha256(src));
+    }));
+
   it('rsync finishes, checksums equal, across two relay kill -9 + restarts', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s);
