@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { Scope } from '../test/helpers/index.js';
 import { BenchUsageError, publishResults, runBenchMain, startBench } from './lib/report.js';
 import { measureCuts } from './shim/cuts.js';
+import { measureFloor } from './shim/floor.js';
 import { measureNoFaults } from './shim/no-faults.js';
 import { profileShim } from './shim/profile.js';
 import { renderMarkdown, renderSummary } from './shim/render.js';
@@ -23,6 +24,9 @@ const USAGE = `usage: npm run bench -- shim [flags]
   --profile         instead of measuring: raw stream throughput of both transports, then one rsync
                     with the shim's node processes under the V8 CPU profiler, summarised; writes
                     nothing
+  --floor           instead of measuring: the same rsync with a bare Node pipe (read, write, nothing
+                    else) in each of the two places the shim puts a Node process, next to ssh and
+                    the shim, --rounds times; prints medians, writes nothing
   --no-write        print the summary only; leave results and BENCHMARKS.md alone
   --help
 
@@ -57,6 +61,7 @@ function parseFlags(argv: string[]) {
       'cut-every': { type: 'string', default: '10s' },
       'no-plain-cut': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      floor: { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -66,7 +71,10 @@ function parseFlags(argv: string[]) {
     throw new BenchUsageError(`--rounds: expected a whole number ≥ 1, got "${values.rounds}"`);
   }
   const noWrite = values['no-write'];
-  if (!noWrite && !values.profile && rounds < MIN_RECORDED_ROUNDS) {
+  if (values.profile && values.floor) {
+    throw new BenchUsageError('--profile and --floor: one at a time');
+  }
+  if (!noWrite && !values.profile && !values.floor && rounds < MIN_RECORDED_ROUNDS) {
     throw new BenchUsageError(
       `--rounds: a recorded result needs at least ${MIN_RECORDED_ROUNDS}; add --no-write for a trial run`,
     );
@@ -78,6 +86,7 @@ function parseFlags(argv: string[]) {
     cutEveryMs: parseInterval(values['cut-every']),
     plainCut: !values['no-plain-cut'],
     profile: values.profile,
+    floor: values.floor,
     noWrite,
   };
 }
@@ -95,6 +104,11 @@ async function main(): Promise<void> {
     if (flags.profile) {
       process.stdout.write(`${await profileShim(scope, bw, log)}\n`);
       process.stdout.write('\n--profile: results and BENCHMARKS.md were not written.\n');
+      return;
+    }
+    if (flags.floor) {
+      process.stdout.write(`${await measureFloor(scope, bw, { rounds: flags.rounds, log })}\n`);
+      process.stdout.write('\n--floor: results and BENCHMARKS.md were not written.\n');
       return;
     }
     log(`no faults: ${flags.rounds} rounds of rsync with ssh and with burrow shim, alternating`);
@@ -122,7 +136,7 @@ async function main(): Promise<void> {
     log('stopping everything and removing temporary files');
     await scope.close();
   }
-  if (!results) return; // --profile
+  if (!results) return; // --profile or --floor
 
   process.stdout.write(`${renderSummary(results)}\n`);
   publishResults({

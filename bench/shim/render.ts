@@ -149,6 +149,8 @@ export function renderMarkdown(r: ShimResults): string {
       'suffixes), `--rounds N` (fault-free runs per transport, default 3; at least 3 for a ' +
       'recorded result), `--cut-every 10s`, `--no-plain-cut` (skip plain ssh under cuts), ' +
       '`--profile` (where the shim spends its CPU, and raw stream throughput; writes nothing), ' +
+      '`--floor` (the same rsync with a bare Node pipe, read and write only, in each of the two ' +
+      'places the shim runs a Node process: what any design that relays the bytes through Node costs here; writes nothing), ' +
       '`--no-write`.',
   );
   out.push('');

@@ -1,0 +1,124 @@
+/**
+ * `--floor`: what any design that relays the bytes through Node costs here, printed and not
+ * recorded. The shim puts two Node processes in each byte's path (the local shim in front of
+ * ssh's stdin, the holder in front of the command's stdin); this runs the same rsync with a bare
+ * Node pipe in each of those places instead, one that only reads and writes (no framing, no
+ * replay, no acknowledgements), next to plain ssh and the shim, alternating, and reports the
+ * medians and each pipe's CPU.
+ *
+ *   ssh          rsync -e ssh                                      (the baseline)
+ *   remote pipe  ... --rsync-path=<pipe in front of rsync --server>
+ *   two pipes    ... -e <pipe in front of ssh> and that --rsync-path
+ *   shim         rsync -e 'burrow shim'
+ */
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Scope } from '../../test/helpers/index.js';
+import { textTable } from '../lib/report.js';
+import { median, rotate } from '../lib/stats.js';
+import { takeShimCpu } from './cpu.js';
+import { rsyncArgs, transferTimeoutMs } from './no-faults.js';
+import { runRsync, stderrTail } from './rsync.js';
+import { type BenchWorld, HOSTS } from './world.js';
+
+/**
+ * stdin to stdout through one reused MiB: read, pause, write, resume once written. Records its
+ * CPU at exit as `<role> <seconds>` lines in the file named by FLOOR_CPU.
+ */
+const PIPE = `const net = require('node:net');
+const buf = Buffer.allocUnsafe(1 << 20);
+const out = new net.Socket({ fd: 1, readable: false, writable: true });
+const input = new net.Socket({ fd: 0, readable: true, writable: false, onread: { buffer: buf,
+  callback(n) { input.pause(); out.write(buf.subarray(0, n), () => input.resume()); } } });
+input.on('end', () => out.end());
+process.on('exit', () => { const u = process.cpuUsage();
+  require('node:fs').appendFileSync(process.env.FLOOR_CPU, process.env.FLOOR_ROLE + ' ' + (u.user + u.system) / 1e6 + '\\n'); });
+`;
+
+type FloorForm = 'ssh' | 'remote pipe' | 'two pipes' | 'shim';
+
+export async function measureFloor(
+  scope: Scope,
+  bw: BenchWorld,
+  opts: { rounds: number; log: (msg: string) => void },
+): Promise<string> {
+  const { rounds, log } = opts;
+  const pipe = join(bw.dir, 'floor-pipe.cjs');
+  const cpuLog = join(bw.dir, 'floor-cpu');
+  writeFileSync(pipe, PIPE);
+  // Process substitution, so the script ends with ssh (or rsync) while the pipe drains on its own.
+  const script = (name: string, role: string, command: string) => {
+    const path = join(bw.dir, name);
+    const feed = `FLOOR_CPU=${cpuLog} FLOOR_ROLE=${role} exec ${process.execPath} ${pipe} 2>/dev/null`;
+    writeFileSync(path, `#!/bin/bash\n${command} "$@" < <(${feed})\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+  const localPipe = script('floor-local', 'local', bw.transport.ssh);
+  const remotePipe = script('floor-remote', 'remote', 'rsync');
+  const rsyncPath = [`--rsync-path=${remotePipe}`];
+  const forms: Record<FloorForm, { transport: string; extra: string[] }> = {
+    ssh: { transport: bw.transport.ssh, extra: [] },
+    'remote pipe': { transport: bw.transport.ssh, extra: rsyncPath },
+    'two pipes': { transport: localPipe, extra: rsyncPath },
+    shim: { transport: bw.transport.shim, extra: [] },
+  };
+  const dst = join(bw.dir, 'floor.bin');
+  const times = new Map<FloorForm, number[]>();
+  const rows: (string | number)[][] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const form of rotate(Object.keys(forms) as FloorForm[], round - 1)) {
+      rmSync(dst, { force: true });
+      rmSync(cpuLog, { force: true });
+      const { transport, extra } = forms[form];
+      const args = [...extra, ...rsyncArgs(transport, bw.src, `${HOSTS.direct}:${dst}`)];
+      const run = await runRsync(scope, args, { timeoutMs: transferTimeoutMs(bw.bytes) });
+      if (run.code !== 0) {
+        throw new Error(`${form}: rsync failed (exit ${run.code}):\n${stderrTail(run)}`);
+      }
+      const cpu = form === 'shim' ? await shimCpu(bw) : await pipeCpu(cpuLog, form);
+      times.set(form, [...(times.get(form) ?? []), run.seconds]);
+      log(`floor round ${round}, ${form}: ${run.seconds.toFixed(2)} s; CPU s ${cpu}`);
+      rows.push([round, form, `${run.seconds.toFixed(2)} s`, cpu]);
+    }
+  }
+  rmSync(dst, { force: true });
+  const base = median(times.get('ssh')!);
+  const summary = [...times].map(([form, t]) => {
+    const m = median(t);
+    return [
+      form,
+      `${m.toFixed(2)} s`,
+      form === 'ssh' ? '–' : `${((m / base - 1) * 100).toFixed(1)}%`,
+    ];
+  });
+  return [
+    `rsync of ${(bw.bytes / 2 ** 20).toFixed(0)} MiB: bare Node pipes where the shim's processes sit`,
+    textTable(['round', 'form', 'time', 'CPU s of the Node processes'], rows),
+    '',
+    textTable(['form', `median of ${rounds}`, 'vs ssh'], summary),
+  ].join('\n');
+}
+
+async function shimCpu(bw: BenchWorld): Promise<string> {
+  const c = await takeShimCpu(bw.cpuDir);
+  return `local ${c.local?.toFixed(2)}, serve ${c.serve?.toFixed(2)}, holder ${c.holder?.toFixed(2)}`;
+}
+
+/** The pipes' CPU records; they exit just after rsync, so this waits for them a little. */
+async function pipeCpu(file: string, form: FloorForm): Promise<string> {
+  const want = form === 'two pipes' ? 2 : form === 'remote pipe' ? 1 : 0;
+  for (let i = 0; i < 50; i++) {
+    const lines = existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
+    if (lines.length >= want) {
+      return want === 0
+        ? '–'
+        : lines
+            .map((l) => l.replace(/ ([\d.]+)$/, (_, s) => ` ${Number(s).toFixed(2)}`))
+            .join(', ');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return 'not recorded';
+}
