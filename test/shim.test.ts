@@ -41,6 +41,25 @@ function bigFile(path: string, mib: number): void {
   writeFileSync(path, Buffer.concat(parts));
 }
 
+/** From `firstMs` on, cuts every connection through `proxy` every `everyMs`; stop() says how many cuts. */
+function cutRepeatedly(proxy: { cutAll(): void }, firstMs: number, everyMs: number) {
+  let cuts = 0;
+  let repeat: NodeJS.Timeout | undefined;
+  const first = setTimeout(() => {
+    repeat = setInterval(() => {
+      proxy.cutAll();
+      cuts++;
+    }, everyMs);
+  }, firstMs);
+  return {
+    stop: () => {
+      clearTimeout(first);
+      clearInterval(repeat);
+      return cuts;
+    },
+  };
+}
+
 /**
  * The frames arriving on `input`, for a test playing one side of the shim protocol: next(type)
  * resolves with the first frame of that type not yet taken (other frames are skipped), and
@@ -154,17 +173,9 @@ describe('burrow shim', () => {
       })();
       // Cuts once the session is under way, then every 1.2 s (a reconnect through the relay
       // takes about 0.7 s here, so the transfer still progresses between cuts).
-      let cuts = 0;
-      let cutter: NodeJS.Timeout | undefined;
-      const starter = setTimeout(() => {
-        cutter = setInterval(() => {
-          w.proxy!.cutAll();
-          cuts++;
-        }, 1200);
-      }, 1500);
+      const cutter = cutRepeatedly(w.proxy!, 1500, 1200);
       const exit = await proc.stopped();
-      clearTimeout(starter);
-      clearInterval(cutter);
+      const cuts = cutter.stop();
       assert.equal(exit.code, 0, proc.tail());
       assert.ok(cuts >= 2, `${cuts} cuts during the transfer`);
       assert.match(proc.output('stderr'), /connection lost; reconnecting/);
@@ -186,17 +197,9 @@ describe('burrow shim', () => {
         ['--bwlimit=20m', '-e', w.shimCommand, `dev1:${src}`, dst],
         { timeoutMs: 120_000 },
       );
-      let cuts = 0;
-      let cutter: NodeJS.Timeout | undefined;
-      const starter = setTimeout(() => {
-        cutter = setInterval(() => {
-          w.proxy!.cutAll();
-          cuts++;
-        }, 1200);
-      }, 1000);
+      const cutter = cutRepeatedly(w.proxy!, 1000, 1200);
       const r = await rsync;
-      clearTimeout(starter);
-      clearInterval(cutter);
+      const cuts = cutter.stop();
       assert.equal(r.code, 0, r.stderr);
       assert.ok(cuts >= 2, `${cuts} cuts during the transfer`);
       assert.match(r.stderr, /connection lost; reconnecting/, 'the transfer was cut and resumed');
