@@ -182,6 +182,34 @@ describe('burrow shim', () => {
       assert.equal(await sha256(dst), await sha256(src));
     }));
 
+  it('stops reading stdin while the remote command does not read (bounded buffers), then delivers all of it', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s);
+      const total = 24 * 2 ** 20;
+      // The remote command reads nothing for 3 s, then counts what it gets.
+      const proc = startShimProc(w, s, ['dev1', 'sleep 3; wc -c'], {
+        env: { BURROW_SHIM_BUFFER: String(256 * 1024) },
+      });
+      let taken = 0;
+      void (async () => {
+        const chunk = Buffer.alloc(64 * 1024, 7);
+        for (let at = 0; at < total; at += chunk.length) {
+          const ok = proc.child.stdin!.write(chunk, (err) => {
+            if (!err) taken += chunk.length;
+          });
+          if (!ok) await new Promise((r) => proc.child.stdin!.once('drain', r));
+        }
+        proc.child.stdin!.end();
+      })();
+      await new Promise((r) => setTimeout(r, 2500));
+      // What the shim took meanwhile: its 256 KiB buffer plus what pipes, sockets and the ssh
+      // channel hold on the way. Without the bound the shim would have read all 24 MiB by now.
+      assert.ok(taken < 8 * 2 ** 20, `the shim took ${taken} bytes while nothing was read`);
+      const exit = await proc.stopped();
+      assert.equal(exit.code, 0, proc.tail());
+      assert.equal(proc.output('stdout').trim(), String(total));
+    }));
+
   it('rsync pulls a file across forced disconnects (the remote side resends its output)', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s, { proxy: true });

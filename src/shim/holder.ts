@@ -88,7 +88,8 @@ type Out = Parameters<typeof encodeFrame>[0];
 export function runHolder(cfg: HolderConfig): Promise<void> {
   const { sessionId, secret } = cfg.hello;
   const { command, options } = cfg.hello.mode;
-  const peer = new StreamPeer();
+  // The local side buffers its stdin with the same capacity it asks of us.
+  const peer = new StreamPeer(options.bufferBytes);
   let child: ChildProcess | undefined;
   let spawnError: string | undefined;
   let exit: ExitFrame | undefined;

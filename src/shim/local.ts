@@ -44,7 +44,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
   const command: Command = cfg.line.subsystem
     ? { kind: 'subsystem', name: cfg.line.command.join(' ') }
     : { kind: 'argv', argv: [...cfg.line.command] };
-  const peer = new StreamPeer();
+  const peer = new StreamPeer(cfg.bufferBytes); // the holder's buffers: what we ask for
   peer.addOutgoingFd(Stream.stdin, 0, cfg.bufferBytes, () => process.stdin);
   peer.addIncoming(Stream.stdout, process.stdout);
   peer.addIncoming(Stream.stderr, process.stderr);

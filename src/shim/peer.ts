@@ -16,7 +16,7 @@ import { type Hold, RING_MIN_READ, ringSocket } from './ring-reader.js';
  *   pauses the source: backpressure, never loss); each chunk is sent on the current connection
  *   if there is one. EOF is sent once the source ends, after all its data.
  * - Incoming: a data frame's new part (duplicates after a resend are dropped) is written to the
- *   sink; it is acknowledged once the sink has taken it (delivered), at least every ACK_BYTES and
+ *   sink; it is acknowledged once the sink has taken it (delivered), at least every ackBytes and
  *   whenever the sink drains, so the sender's buffer bounds what either side holds.
  * - attach(): after a handshake, acknowledges everything delivered so far (the last ack may have
  *   died with the old connection) and resends every outgoing stream from the offset the peer
@@ -25,9 +25,17 @@ import { type Hold, RING_MIN_READ, ringSocket } from './ring-reader.js';
 
 export type Send = (frame: Frame) => void;
 
-/** Acknowledge at least this often (bytes), and within ACK_DELAY_MS of the last delivery. */
-const ACK_BYTES = 1024 * 1024;
+/** Acknowledge at most this many delivered bytes late, and within ACK_DELAY_MS of a delivery. */
+const MAX_ACK_BYTES = 1024 * 1024;
 const ACK_DELAY_MS = 20;
+
+/**
+ * How many delivered bytes may go unacknowledged when the peer's replay buffer holds `capacity`:
+ * a quarter of it (at most a MiB), so the sender never waits on the delay for room to send.
+ */
+export function ackEvery(capacity: number): number {
+  return Math.max(1, Math.min(MAX_ACK_BYTES, Math.floor(capacity / 4)));
+}
 
 interface Outgoing {
   readonly id: StreamId;
@@ -53,6 +61,7 @@ interface Incoming {
 }
 
 export class StreamPeer {
+  readonly #ackBytes: number;
   readonly #out = new Map<StreamId, Outgoing>();
   readonly #in = new Map<StreamId, Incoming>();
   #send: Send | undefined;
@@ -60,6 +69,11 @@ export class StreamPeer {
   onIncomingDone?: () => void;
   /** Called when every outgoing stream has ended and the peer has acknowledged all of it. */
   onOutgoingAcked?: () => void;
+
+  /** `peerCapacity`: the size of the peer's replay buffers (what it may send unacknowledged). */
+  constructor(peerCapacity: number) {
+    this.#ackBytes = ackEvery(peerCapacity);
+  }
 
   addOutgoing(id: StreamId, source: Readable, capacity: number): void {
     const o: Outgoing = {
@@ -214,7 +228,7 @@ export class StreamPeer {
     if (!this.#send) return;
     const d = i.counter.delivered;
     if (d === i.lastAck && !force) return;
-    if (force || d - i.lastAck >= ACK_BYTES) {
+    if (force || d - i.lastAck >= this.#ackBytes) {
       clearTimeout(i.ackTimer);
       i.ackTimer = undefined;
       i.lastAck = d;
