@@ -13,6 +13,7 @@ import {
   type PhaseRecord,
 } from './failover/results.js';
 import { measureSilentLoss } from './failover/silent-loss.js';
+import { parseCount } from './lib/flags.js';
 import {
   BenchUsageError,
   formatDuration,
@@ -57,10 +58,7 @@ function parseFlags(argv: string[]) {
       throw new BenchUsageError(`--phases: unknown phase "${ph}"; known: ${PHASES.join(', ')}`);
     }
   }
-  const kills = Number(values.kills);
-  if (!Number.isInteger(kills) || kills < 1) {
-    throw new BenchUsageError(`--kills: expected a whole number ≥ 1, got "${values.kills}"`);
-  }
+  const kills = parseCount('kills', values.kills);
   const noWrite = values['no-write'];
   if (kills < MIN_RECORDED_KILLS && !noWrite && phases.includes('process-death')) {
     throw new BenchUsageError(

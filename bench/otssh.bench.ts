@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 
 import { BINARIES, ensureBinaries } from '../test/helpers/binaries.js';
 import { Scope } from '../test/helpers/index.js';
+import { parseCount } from './lib/flags.js';
 import {
   BenchUsageError,
   publishResults,
@@ -41,14 +42,6 @@ const USAGE = `usage: npm run bench -- otssh [flags]
 
 About a minute with the defaults (plus a rebuild of the binaries when the sources changed).`;
 
-function count(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new BenchUsageError(`${flag}: expected a whole number ≥ 1, got "${value}"`);
-  }
-  return n;
-}
-
 function parseFlags(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
@@ -61,8 +54,8 @@ function parseFlags(argv: string[]) {
       help: { type: 'boolean', default: false },
     },
   });
-  const starts = count('--starts', values.starts);
-  const rounds = count('--rounds', values.rounds);
+  const starts = parseCount('starts', values.starts);
+  const rounds = parseCount('rounds', values.rounds);
   const noWrite = values['no-write'];
   if (!noWrite && starts < MIN_RECORDED_STARTS) {
     throw new BenchUsageError(

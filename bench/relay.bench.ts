@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 
 import { generateKey, Scope, tmpDir } from '../test/helpers/index.js';
 import { summarizeProfile } from './lib/cpuprofile.js';
+import { parseCount, parseSize } from './lib/flags.js';
 import { machineInfo } from './lib/machine.js';
 import {
   BenchUsageError,
@@ -55,22 +56,6 @@ const USAGE = `usage: npm run bench -- relay [flags]
   --profile             run the relays under node --cpu-prof and print where their CPU went;
                         results are then NOT written (profiling slows the relay)
   --help`;
-
-function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]i?B?)?$/i.exec(text.trim());
-  if (!m) throw new BenchUsageError(`--size: expected e.g. 1G, 512M or 1048576, got "${text}"`);
-  const unit = (m[2] ?? '').charAt(0).toUpperCase();
-  const mult = unit === 'G' ? 2 ** 30 : unit === 'M' ? 2 ** 20 : unit === 'K' ? 2 ** 10 : 1;
-  return Math.round(Number(m[1]) * mult);
-}
-
-function parseCount(flag: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    throw new BenchUsageError(`--${flag}: expected a whole number ≥ ${min}, got "${text}"`);
-  }
-  return n;
-}
 
 function parseFlags(argv: string[]) {
   const { values } = parseArgs({

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
 import { Scope } from '../test/helpers/index.js';
+import { parseCount, parseSize } from './lib/flags.js';
 import { BenchUsageError, publishResults, runBenchMain, startBench } from './lib/report.js';
 import { measureCuts } from './shim/cuts.js';
 import { measureFloor } from './shim/floor.js';
@@ -32,16 +33,6 @@ const USAGE = `usage: npm run bench -- shim [flags]
 
 About 2 minutes with the defaults on a 2-core machine.`;
 
-function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]i?B?)?$/i.exec(text.trim());
-  if (!m) throw new BenchUsageError(`--size: expected e.g. 1G, 512M or 1048576, got "${text}"`);
-  const unit = (m[2] ?? '').charAt(0).toUpperCase();
-  const mult = unit === 'G' ? 2 ** 30 : unit === 'M' ? 2 ** 20 : unit === 'K' ? 2 ** 10 : 1;
-  const bytes = Math.round(Number(m[1]) * mult);
-  if (bytes < 1) throw new BenchUsageError(`--size: must be at least 1 byte, got "${text}"`);
-  return bytes;
-}
-
 function parseInterval(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
   if (!m) throw new BenchUsageError(`--cut-every: expected e.g. 10s, 500ms or 1m, got "${text}"`);
@@ -66,10 +57,7 @@ function parseFlags(argv: string[]) {
       help: { type: 'boolean', default: false },
     },
   });
-  const rounds = Number(values.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1) {
-    throw new BenchUsageError(`--rounds: expected a whole number ≥ 1, got "${values.rounds}"`);
-  }
+  const rounds = parseCount('rounds', values.rounds);
   const noWrite = values['no-write'];
   if (values.profile && values.floor) {
     throw new BenchUsageError('--profile and --floor: one at a time');

@@ -1,0 +1,21 @@
+import { BenchUsageError } from './report.js';
+
+/** `--size`: bytes, with an optional K/M/G suffix (binary: 1G = 2^30); at least 1. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]i?B?)?$/i.exec(text.trim());
+  if (!m) throw new BenchUsageError(`--size: expected e.g. 1G, 512M or 1048576, got "${text}"`);
+  const unit = (m[2] ?? '').charAt(0).toUpperCase();
+  const mult = unit === 'G' ? 2 ** 30 : unit === 'M' ? 2 ** 20 : unit === 'K' ? 2 ** 10 : 1;
+  const bytes = Math.round(Number(m[1]) * mult);
+  if (bytes < 1) throw new BenchUsageError(`--size: must be at least 1 byte, got "${text}"`);
+  return bytes;
+}
+
+/** `--<flag>`: a whole number of at least `min` (1 unless given). */
+export function parseCount(flag: string, text: string, min = 1): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) {
+    throw new BenchUsageError(`--${flag}: expected a whole number ≥ ${min}, got "${text}"`);
+  }
+  return n;
+}
