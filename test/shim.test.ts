@@ -41,6 +41,15 @@ function bigFile(path: string, mib: number): void {
   writeFileSync(path, Buffer.concat(parts));
 }
 
+/** A loopback port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /** From `firstMs` on, cuts every connection through `proxy` every `everyMs`; stop() says how many cuts. */
 function cutRepeatedly(proxy: { cutAll(): void }, firstMs: number, everyMs: number) {
   let cuts = 0;
@@ -103,6 +112,39 @@ function frameReader(input: Readable, output: Writable) {
     );
   return { next };
 }
+
+describe('burrow shim: its command line', () => {
+  const shim = (s: Parameters<typeof runCommand>[0], args: string[]) =>
+    runCommand(s, process.execPath, [CLI_PATH, 'shim', ...args], {
+      env: { BURROW_SHIM_SSH: '/nonexistent/ssh-must-not-run' },
+    });
+
+  it('prints its usage on stdout for --help (0) and on stderr when called with nothing (2)', async (t) =>
+    withScope(t, async (s) => {
+      const help = await shim(s, ['--help']);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /^usage: burrow shim \[ssh options\]/);
+      assert.match(help.stdout, /BURROW_SHIM_BUFFER/);
+      const none = await shim(s, []);
+      assert.equal(none.code, 2);
+      assert.equal(none.stdout, '');
+      assert.match(none.stderr, /^usage: burrow shim/);
+    }));
+
+  it('refuses options ssh does not have with 255 and one line, before running ssh', async (t) =>
+    withScope(t, async (s) => {
+      for (const [args, line] of [
+        [['--bogus', 'h', 'cmd'], "unknown ssh option --bogus (ssh's options are single letters)"],
+        [['-4Z', 'h', 'cmd'], 'unknown ssh option -Z (in -4Z)'],
+        [['-p'], 'option -p needs an argument'],
+      ] as const) {
+        const r = await shim(s, [...args]);
+        assert.equal(r.code, 255, r.stderr);
+        assert.equal(r.stderr, `burrow shim: ${line}\n`);
+        assert.equal(r.stdout, '');
+      }
+    }));
+});
 
 describe('burrow shim', () => {
   it('passes exit statuses and both output streams through', async (t) =>
@@ -417,6 +459,42 @@ describe('burrow shim', () => {
         what: 'the refused session holder gone',
         timeoutMs: 5000,
       });
+    }));
+
+  it('says once, at once, when the remote is not burrow, and prints a repeated ssh failure once', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s);
+      const missing = await w.shim(['dev1', 'echo', 'hi'], {
+        env: { BURROW_SHIM_REMOTE: 'burrow-not-installed shim --serve' },
+      });
+      assert.equal(missing.code, 255, missing.stderr);
+      assert.equal(missing.stderr.match(/command not found/g)?.length, 1, missing.stderr);
+      assert.match(
+        missing.stderr,
+        /\nburrow shim: the remote shell could not run "burrow-not-installed shim --serve" \(exit 127\): is burrow installed and on the remote PATH\? \(BURROW_SHIM_REMOTE sets the command\)\n$/,
+      );
+
+      const silent = await w.shim(['dev1', 'echo', 'hi'], { env: { BURROW_SHIM_REMOTE: 'true' } });
+      assert.equal(silent.code, 255, silent.stderr);
+      assert.match(
+        silent.stderr,
+        /^burrow shim: the remote command "true" ended \(exit 0\) without answering as burrow shim: is burrow installed/,
+      );
+      assert.equal(silent.stderr.split('\n').length, 2, silent.stderr);
+
+      // ssh's own failure, the same on each of the shim's tries: printed once. (A closed port
+      // on loopback: the refusal is immediate, and nothing leaves the machine.)
+      const port = await closedPort();
+      const refused = await w.shim([
+        '-o',
+        'ProxyCommand=none',
+        '-p',
+        String(port),
+        '127.0.0.1',
+        'true',
+      ]);
+      assert.equal(refused.code, 255, refused.stderr);
+      assert.equal(refused.stderr.match(/Connection refused/g)?.length, 1, refused.stderr);
     }));
 
   it('the holder answers a ping with a pong of the same nonce, also after a resume', async (t) =>

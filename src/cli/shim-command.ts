@@ -38,7 +38,8 @@ export async function runShimCli(argv: string[]): Promise<never> {
   }
   if (argv[0] === '--hold') process.exit(await hold());
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
-    process.stdout.write(`${USAGE}\n`);
+    // Asked for, on stdout; called wrongly (as ssh does), on stderr with a failing status.
+    (argv.length === 0 ? process.stderr : process.stdout).write(`${USAGE}\n`);
     process.exit(argv.length === 0 ? 2 : 0);
   }
   const [{ spawn }, { parseSshArgs, SshArgsError }, { parseDuration }, { runLocal }] =

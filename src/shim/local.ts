@@ -13,6 +13,7 @@ import {
 } from './frames.js';
 import { DONE_NONCE, exitStatusOf } from './holder.js';
 import { StreamPeer } from './peer.js';
+import { RepeatFilter } from './repeat-filter.js';
 import { newSecret, newSessionId } from './session-dir.js';
 import type { SshCommandLine } from './ssh-args.js';
 
@@ -58,6 +59,8 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
   let resumeOnly = false;
   let lastContact = Date.now();
   let failures = 0;
+  /** ssh's own stderr: a failure every attempt repeats is printed once (unless ssh -v). */
+  const stderrFilter = cfg.line.verbose ? undefined : new RepeatFilter();
 
   return new Promise<number>((resolve) => {
     let ssh: ChildProcess | undefined;
@@ -96,8 +99,14 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
 
     const connectOnce = () => {
       const args = sshArgs(cfg);
-      const child = spawn(cfg.ssh, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+      const child = spawn(cfg.ssh, args, {
+        stdio: ['pipe', 'pipe', stderrFilter ? 'pipe' : 'inherit'],
+      });
       ssh = child;
+      /** Whether this ssh brought back any byte from the remote side. */
+      let heard = false;
+      const printErr = (b: Buffer) => b.length > 0 && process.stderr.write(b);
+      child.stderr?.on('data', (chunk: Buffer) => printErr(stderrFilter!.push(chunk)));
       child.on('error', (err) => done(EXIT_CONNECTION, `cannot run ${cfg.ssh}: ${err.message}`));
       child.stdin!.on('error', () => {});
       coalesceWrites(child.stdin!);
@@ -122,6 +131,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
       const decoder = new FrameDecoder();
       let welcomed = false;
       child.stdout!.on('data', (chunk: Buffer) => {
+        heard = true;
         let frames: Frame[];
         try {
           frames = decoder.push(chunk);
@@ -153,6 +163,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
             welcomed = true;
             started = true;
             failures = 0;
+            stderrFilter?.reset();
             peer.attach(send, { [Stream.stdin]: f.stdinReceived });
             continue;
           }
@@ -171,9 +182,22 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
         }
       });
       child.on('close', (code) => {
+        if (stderrFilter) printErr(stderrFilter.endAttempt());
         if (ssh !== child) return;
         peer.detach();
         if (finished) return;
+        if (!started && !heard && code !== 255 && code !== null) {
+          // ssh connected and ran the remote command, which said nothing and ended: it is not
+          // a burrow shim --serve (ssh's own failures are 255). Another try would end the same.
+          const why =
+            code === 127 || code === 126
+              ? `the remote shell could not run "${cfg.remote}" (exit ${code})`
+              : `the remote command "${cfg.remote}" ended (exit ${code}) without answering as burrow shim`;
+          return done(
+            EXIT_CONNECTION,
+            `${why}: is burrow installed and on the remote PATH? (BURROW_SHIM_REMOTE sets the command)`,
+          );
+        }
         if (!started) {
           // The first connection broke before the session was confirmed. The holder binds its
           // socket before running the command, so trying again with the same session id cannot

@@ -176,6 +176,20 @@ describe('parseSshArgs', () => {
       assert.equal(parseSshArgs(argv).tty, tty));
   }
 
+  const verboseCases: [string[], boolean][] = [
+    [['-v', 'h', 'cmd'], true],
+    [['-vvv', 'h', 'cmd'], true],
+    [['-4v', 'h', 'cmd'], true],
+    [['h', '-v', 'cmd'], true],
+    [['-lv', 'h', 'cmd'], false], // -l takes "v" as the user name
+    [['-oLogLevel=v', 'h', 'cmd'], false],
+    [['h', 'cmd', '-v'], false], // the command's own flag
+  ];
+  for (const [argv, verbose] of verboseCases) {
+    it(`${JSON.stringify(argv)} is ${verbose ? '' : 'not '}verbose`, () =>
+      assert.equal(parseSshArgs(argv).verbose, verbose));
+  }
+
   const bad: [string[], RegExp][] = [
     [[], /no destination/],
     [['-v'], /no destination/],
@@ -185,7 +199,8 @@ describe('parseSshArgs', () => {
     [['-sp'], /-p needs an argument/],
     [['-sZ', 'h', 'sftp'], /unknown ssh option -Z/],
     [['-Z', 'h'], /unknown ssh option -Z/],
-    [['-tZ', 'h'], /unknown ssh option -Z/],
+    [['-tZ', 'h'], /unknown ssh option -Z \(in -tZ\)/],
+    [['--bogus', 'h', 'cmd'], /unknown ssh option --bogus \(ssh's options are single letters\)/],
   ];
   for (const [argv, re] of bad) {
     it(`rejects ${JSON.stringify(argv)}`, () => assert.throws(() => parseSshArgs(argv), re));

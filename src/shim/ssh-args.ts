@@ -28,6 +28,8 @@ export interface SshCommandLine {
    * `-o RequestTTY=no` takes it back (ssh applies them in order).
    */
   readonly tty: boolean;
+  /** `-v`: ssh prints its debug output, which the shim then passes on unfiltered. */
+  readonly verbose: boolean;
   /** Options that make ssh do something other than run one command (e.g. -N, -W, -O, -G, -V). */
   readonly unsupported: readonly string[];
 }
@@ -47,6 +49,7 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
   const unsupported: string[] = [];
   let subsystem = false;
   let tty = false;
+  let verbose = false;
   let destination: string | undefined;
   let i = 0;
   let terminated = false;
@@ -54,6 +57,9 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
   /** Consumes the option word at argv[i] (and its argument word, if separate). */
   const takeOption = (): void => {
     const word = argv[i]!;
+    if (word.startsWith('--')) {
+      throw new SshArgsError(`unknown ssh option ${word} (ssh's options are single letters)`);
+    }
     options.push(word);
     i++;
     for (let j = 1; j < word.length; j++) {
@@ -71,10 +77,14 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
         if (request !== undefined) tty = request === 'yes' || request === 'force';
         return;
       }
-      if (!FLAGS.has(letter)) throw new SshArgsError(`unknown ssh option -${letter}`);
+      if (!FLAGS.has(letter)) {
+        const within = word.length > 2 ? ` (in ${word})` : '';
+        throw new SshArgsError(`unknown ssh option -${letter}${within}`);
+      }
       if (letter === 's') subsystem = true;
       if (letter === 't') tty = true;
       if (letter === 'T') tty = false;
+      if (letter === 'v') verbose = true;
     }
   };
 
@@ -98,5 +108,5 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
     break; // the command starts here
   }
   if (destination === undefined) throw new SshArgsError('no destination (user@host) given');
-  return { options, destination, command: argv.slice(i), subsystem, tty, unsupported };
+  return { options, destination, command: argv.slice(i), subsystem, tty, verbose, unsupported };
 }
