@@ -41,6 +41,32 @@ function bigFile(path: string, mib: number): void {
   writeFileSync(path, Buffer.concat(parts));
 }
 
+/**
+ * Starts rsync through the shim at `bwlimit` (slow enough to span the faults a test injects): a
+ * new file of `mib` MiB sent to dev1, or with `pull` fetched from it. Returns the running rsync and
+ * both paths (both sides are this machine).
+ */
+async function startShimRsync(
+  s: Parameters<typeof tmpDir>[0],
+  w: { shimCommand: string },
+  opts: { mib: number; bwlimit: string; timeoutMs: number; pull?: boolean },
+) {
+  const dir = await tmpDir(s);
+  const src = join(dir, 'src.bin');
+  const dst = join(dir, 'dst.bin');
+  bigFile(src, opts.mib);
+  const [from, to] = opts.pull ? [`dev1:${src}`, dst] : [src, `dev1:${dst}`];
+  const rsync = runCommand(
+    s,
+    'rsync',
+    [`--bwlimit=${opts.bwlimit}`, '-e', w.shimCommand, from, to],
+    {
+      timeoutMs: opts.timeoutMs,
+    },
+  );
+  return { rsync, src, dst };
+}
+
 /** A loopback port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -255,18 +281,14 @@ describe('burrow shim', () => {
   it('rsync pulls a file across forced disconnects (the remote side resends its output)', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s, { proxy: true });
-      const dir = await tmpDir(s);
-      const src = join(dir, 'remote.bin');
-      bigFile(src, 96);
-      const dst = join(dir, 'local.bin');
       // The remote rsync sends at 20 MiB/s (rsync passes --bwlimit on to the sender), so the
       // transfer spans the cuts.
-      const rsync = runCommand(
-        s,
-        'rsync',
-        ['--bwlimit=20m', '-e', w.shimCommand, `dev1:${src}`, dst],
-        { timeoutMs: 120_000 },
-      );
+      const { rsync, src, dst } = await startShimRsync(s, w, {
+        mib: 96,
+        bwlimit: '20m',
+        timeoutMs: 120_000,
+        pull: true,
+      });
       const cutter = cutRepeatedly(w.proxy!, 1000, 1200);
       const r = await rsync;
       const cuts = cutter.stop();
@@ -279,17 +301,12 @@ describe('burrow shim', () => {
   it('rsync finishes, checksums equal, across two relay kill -9 + restarts', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s);
-      const dir = await tmpDir(s);
-      const src = join(dir, 'big.bin');
-      bigFile(src, 256);
-      const dst = join(dir, 'copy.bin');
       const relay = w.fleet.relays[0]!;
-      const rsync = runCommand(
-        s,
-        'rsync',
-        ['--bwlimit=40m', '-e', w.shimCommand, src, `dev1:${dst}`],
-        { timeoutMs: 240_000 },
-      );
+      const { rsync, src, dst } = await startShimRsync(s, w, {
+        mib: 256,
+        bwlimit: '40m',
+        timeoutMs: 240_000,
+      });
       for (let i = 0; i < 2; i++) {
         await new Promise((r) => setTimeout(r, 1500));
         await relay.kill();
@@ -303,19 +320,12 @@ describe('burrow shim', () => {
   it("rsync finishes when the device's agent moves to another relay mid-transfer (drain)", async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s, { relays: 2 });
-      const dir = await tmpDir(s);
-      const src = join(dir, 'big.bin');
-      bigFile(src, 256);
-      const dst = join(dir, 'copy.bin');
       // Slow enough that the draining relay's grace (10 s) ends mid-transfer and cuts it.
-      const rsync = runCommand(
-        s,
-        'rsync',
-        ['--bwlimit=20m', '-e', w.shimCommand, src, `dev1:${dst}`],
-        {
-          timeoutMs: 240_000,
-        },
-      );
+      const { rsync, src, dst } = await startShimRsync(s, w, {
+        mib: 256,
+        bwlimit: '20m',
+        timeoutMs: 240_000,
+      });
       await new Promise((r) => setTimeout(r, 1500));
       const current = (await w.fleet.status()).state.relay;
       const draining = w.fleet.relays.find((r) => r.id === current)!;
