@@ -15,13 +15,13 @@ import {
 } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { FrameDecoder } from '../src/shim/frame-decoder.js';
-import { encodeFrame, type Frame } from '../src/shim/frames.js';
-import { runCommand, startProc, tmpDir, waitFor, within, withScope } from './helpers/index.js';
+import { encodeFrame } from '../src/shim/frames.js';
+import { runCommand, tmpDir, waitFor, withScope } from './helpers/index.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { startShimProc, startShimWorld } from './helpers/shim.js';
+import { frameReader, startHeldSession } from './helpers/shim-protocol.js';
 
 async function sha256(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -93,50 +93,6 @@ function cutRepeatedly(proxy: { cutAll(): void }, firstMs: number, everyMs: numb
       return cuts;
     },
   };
-}
-
-/**
- * The frames arriving on `input`, for a test playing one side of the shim protocol: next(type)
- * resolves with the first frame of that type not yet taken (other frames are skipped), and
- * rejects if the connection ends or none arrives within 5 s. The other side's pings are answered,
- * so a side that checks liveness keeps the connection.
- */
-function frameReader(input: Readable, output: Writable) {
-  const decoder = new FrameDecoder();
-  const frames: Frame[] = [];
-  let ended: Error | undefined;
-  let wake = () => {};
-  output.on('error', () => {}); // a pong after the other side has gone
-  input.on('data', (chunk: Buffer) => {
-    try {
-      for (const f of decoder.push(chunk)) {
-        if (f.type === 'ping') output.write(encodeFrame({ type: 'pong', nonce: f.nonce }));
-        frames.push(f);
-      }
-    } catch (err) {
-      ended ??= err as Error;
-    }
-    wake();
-  });
-  input.once('close', () => {
-    ended ??= new Error('the connection ended');
-    wake();
-  });
-  const next = <T extends Frame['type']>(type: T) =>
-    within(
-      new Promise<Extract<Frame, { type: T }>>((resolve, reject) => {
-        const check = () => {
-          const at = frames.findIndex((f) => f.type === type);
-          if (at >= 0) resolve(frames.splice(0, at + 1).pop() as Extract<Frame, { type: T }>);
-          else if (ended) reject(new Error(`no ${type} frame: ${ended.message}`));
-          else wake = check;
-        };
-        check();
-      }),
-      5000,
-      `a ${type} frame`,
-    );
-  return { next };
 }
 
 describe('burrow shim: its command line', () => {
@@ -510,36 +466,12 @@ describe('burrow shim', () => {
   it('the holder answers a ping with a pong of the same nonce, also after a resume', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s);
-      const sessionId = randomBytes(16);
-      const secret = randomBytes(32);
-      // The local side's part, played by the test: ssh runs `burrow shim --serve`, which starts
-      // the holder and hands it the channel.
-      const ssh = startProc(s, w.ssh, ['-T', 'dev1', w.env.BURROW_SHIM_REMOTE!], { name: 'ssh' });
-      const channel = frameReader(ssh.child.stdout!, ssh.child.stdin!);
-      ssh.child.stdin!.write(
-        encodeFrame({
-          type: 'hello',
-          sessionId,
-          secret,
-          mode: {
-            kind: 'new',
-            command: { kind: 'argv', argv: ['echo running; exec cat'] },
-            options: { resumeWindowMs: 10_000, bufferBytes: 1024 * 1024 },
-          },
-        }),
-      );
-      assert.equal((await channel.next('welcome')).resumed, false);
-      // The command is running (its shell is done with its startup files): what the end of the
-      // test stops is only `cat`.
-      let output = '';
-      while (!output.includes('running\n')) {
-        output += (await channel.next('data')).payload.toString();
-      }
-      ssh.child.stdin!.write(encodeFrame({ type: 'ping', nonce: 0x5eed0001 }));
+      const { sessionId, secret, channel, socketPath: sock } = await startHeldSession(s, w);
+      channel.write({ type: 'ping', nonce: 0x5eed0001 });
       assert.equal((await channel.next('pong')).nonce, 0x5eed0001);
 
-      // A reconnect as --serve makes it: straight to the holder's socket, resuming the session.
-      const sock = join(w.remoteDataDir, 'shim', `${sessionId.toString('hex')}.sock`);
+      // A reconnect as a relaying --serve makes it (a holder from before adoption, or a channel
+      // that is not pipes): straight to the holder's socket, resuming the session.
       const c: Socket = connect(sock);
       s.defer(() => void c.destroy(), 'close the socket connection');
       const resumed = frameReader(c, c);

@@ -68,6 +68,7 @@ const CUT_HEADERS = [
   'cuts (reset a connection)',
   'ssh connections',
   'reconnect lines',
+  'CPU s: local shim, --serve (all connections), holder',
   'sha256 vs source',
 ];
 
@@ -89,6 +90,9 @@ export function cutRows(r: ShimResults): Cell[][] {
     run.cutting ? `${run.cuts.length} (${effectiveCuts(run)})` : '–',
     run.connections,
     run.reconnectLines,
+    run.shimCpu
+      ? [run.shimCpu.local, run.shimCpu.serve, run.shimCpu.holder].map(cpu).join(', ')
+      : '–',
     shaText(run),
   ]);
 }
@@ -192,8 +196,10 @@ export function renderMarkdown(r: ShimResults): string {
       `${r.cuts.cutEveryMs / 1000} s from the start of the run. _Cuts_ counts the resets while ` +
       'rsync ran, in brackets those that found a connection to reset (one that lands while the ' +
       'shim is reconnecting resets nothing); _ssh connections_ the proxy accepted; _reconnect ' +
-      "lines_ the shim's `connection lost; reconnecting` notices on rsync's stderr. The reference " +
-      'run takes the same path without cuts.',
+      "lines_ the shim's `connection lost; reconnecting` notices on rsync's stderr; _CPU_ as in " +
+      'the fault-free runs, with --serve summed over every connection (after a reconnect the ' +
+      "holder adopts the new connection's pipes, so its --serve only waits, as the first does). " +
+      'The reference run takes the same path without cuts.',
   );
   out.push('');
   out.push(mdTable(CUT_HEADERS, cutRows(r)));

@@ -1,9 +1,10 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { signalExitStatus } from '../core/signals.js';
 import { coalesceWrites } from '../ssh/coalesce.js';
+import { ADOPTED, type Opening, OpeningParser, openPipesOf, RELAY } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
@@ -22,9 +23,11 @@ import { secretMatches } from './session-dir.js';
 
 /**
  * The remote holder: a small detached daemon that runs the real command and outlives SSH
- * connections. It listens on a unix socket (in the user's 0700 session directory) and serves one
- * connection at a time, relayed by `burrow shim --serve` from the SSH channel; a connection must
- * open with a hello carrying this session's id and secret.
+ * connections. It serves one connection at a time: the SSH channel of the first `burrow shim
+ * --serve`, handed over; later ones through a unix socket (in the user's 0700 session directory),
+ * where a --serve either asks the holder to adopt its channel's pipes (adopt.ts) or relays the
+ * channel. Every connection must open with a hello carrying this session's id and secret, and a
+ * socket connection that has not presented one within HANDSHAKE_TIMEOUT_MS is closed.
  *
  * Lifecycle: start the command → serve connections (a new one replaces the old; each resumes
  * from the offsets the local side reports) → when the command has exited, its output has been
@@ -76,11 +79,16 @@ type OnChunk = (chunk: Buffer, hold?: Hold) => void;
 /** Room beyond the peer's buffer size when reading a handed-over channel into a ring. */
 const HANDOVER_SLACK = 2 * 1024 * 1024;
 
+/** How long a socket connection may take to present an acceptable hello. */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+
 /** One connection to the local side: a socket from a --serve, or a handed-over channel. */
 interface Conn {
   readonly input: Readable;
   readonly output: Writable;
   close(): void;
+  /** Its hello was accepted. */
+  admitted?(): void;
 }
 
 type Out = Parameters<typeof encodeFrame>[0];
@@ -169,6 +177,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
         return refuse('session-exists', 'this session has started already');
       }
       attachedOnce = true;
+      conn.admitted?.();
       clearTimeout(windowTimer);
       current?.close();
       current = conn;
@@ -195,9 +204,10 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
 
     /**
      * Serves a connection until it ends; `hello` when its handshake was read elsewhere. `open`
-     * makes the connection, given what to call with each chunk of its input.
+     * makes the connection, given what to call with each chunk of its input; `head`: bytes of its
+     * input read before it was opened.
      */
-    const serve = (open: (onChunk: OnChunk) => Conn, hello?: HelloFrame) => {
+    const serve = (open: (onChunk: OnChunk) => Conn, hello?: HelloFrame, head?: Buffer) => {
       const decoder = new FrameDecoder({ afterHandshake: hello !== undefined });
       let authed = false;
       const onChunk: OnChunk = (chunk, hold) => {
@@ -243,14 +253,81 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       };
       conn.input.once('close', onLost);
       conn.output.once('close', onLost);
+      if (head && head.length > 0) onChunk(head);
+    };
+
+    /** Serves a socket connection; `head`: bytes read from it already; `hello`: its handshake. */
+    const serveSocket = (socket: Socket, head?: Buffer, hello?: HelloFrame) => {
+      serve(
+        (onChunk) => {
+          socket.on('data', (chunk: Buffer) => onChunk(chunk));
+          return {
+            input: socket,
+            output: socket,
+            close: () => socket.destroy(),
+            admitted: () => socket.setTimeout(0),
+          };
+        },
+        hello,
+        head,
+      );
+    };
+
+    /** Serves the pipes of a --serve that asked for adoption, or relays if they are not usable. */
+    const adoptOrRelay = (socket: Socket, pid: number, hello: HelloFrame) => {
+      const ours = hello.sessionId.equals(sessionId) && secretMatches(hello.secret, secret);
+      const pipes = ours && !spawnError ? openPipesOf(pid) : undefined;
+      if (!pipes) {
+        socket.write(Buffer.of(RELAY));
+        return serveSocket(socket, undefined, hello);
+      }
+      socket.setTimeout(0); // the hello is checked; the socket now only tells --serve is there
+      socket.write(Buffer.of(ADOPTED));
+      const output = new Socket({ fd: pipes.outputFd, readable: false, writable: true });
+      serve((onChunk) => {
+        const conn = channelConn(pipes.inputFd, output, () => socket.destroy(), onChunk);
+        // --serve has gone (sshd ended the session): so has the channel.
+        socket.once('close', conn.close);
+        return conn;
+      }, hello);
+    };
+
+    /** A connection on a channel's pipes: a handover, or an adoption. */
+    const channelConn = (
+      inputFd: number,
+      output: Writable,
+      release: () => void,
+      onChunk: OnChunk,
+    ): Conn => {
+      // Read straight into memory held until the command has taken each payload: room for
+      // all the local side may send unacknowledged, and a little more.
+      const input = ringReader(inputFd, options.bufferBytes + HANDOVER_SLACK, onChunk);
+      const close = () => {
+        input.destroy();
+        output.destroy();
+        release();
+      };
+      return { input, output, close };
     };
 
     const server = createServer((socket) => {
       socket.on('error', () => {});
-      serve((onChunk) => {
-        socket.on('data', (chunk: Buffer) => onChunk(chunk));
-        return { input: socket, output: socket, close: () => socket.destroy() };
-      });
+      // Until its hello is accepted: a connection that never sends one is not kept.
+      socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
+      const opening = new OpeningParser();
+      const onData = (chunk: Buffer) => {
+        let o: Opening | undefined;
+        try {
+          o = opening.push(chunk);
+        } catch {
+          return void socket.destroy();
+        }
+        if (!o) return;
+        socket.off('data', onData);
+        if (o.kind === 'plain') serveSocket(socket, o.head);
+        else adoptOrRelay(socket, o.pid, o.hello);
+      };
+      socket.on('data', onData);
     });
     server.on('error', () => finish());
     server.listen(cfg.socketPath, () => {
@@ -260,17 +337,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       const h = cfg.handover;
       if (!h) return;
       h.taken();
-      serve((onChunk) => {
-        // Read straight into memory held until the command has taken each payload: room for
-        // all the local side may send unacknowledged, and a little more.
-        const input = ringReader(h.inputFd, options.bufferBytes + HANDOVER_SLACK, onChunk);
-        const close = () => {
-          input.destroy();
-          h.output.destroy();
-          h.release();
-        };
-        return { input, output: h.output, close };
-      }, cfg.hello);
+      serve((onChunk) => channelConn(h.inputFd, h.output, h.release, onChunk), cfg.hello);
     });
   });
 }

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, read } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ADOPTED, encodeAdoptRequest, RELAY, stdioArePipes } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type HelloFrame, PREAMBLE_LENGTH } from './frames.js';
 import { sessionDir, socketPath } from './session-dir.js';
@@ -16,8 +17,11 @@ import { sessionDir, socketPath } from './session-dir.js';
  *   no data. It stays only because sshd ends the session when it exits, and leaves when the holder
  *   closes the pipe it was given (fd 5);
  * - for a resume, or a new session whose holder exists already (an earlier connection for it broke
- *   after the hello), relays bytes between the channel and the holder's socket, interpreting
- *   nothing after the hello: the holder speaks the protocol.
+ *   after the hello), offers the holder its stdin and stdout when they are pipes (adopt.ts): the
+ *   holder opens them itself, and this process again carries no data and waits for the holder
+ *   to close the socket. Otherwise (not pipes, or the holder answers that it relays) it relays
+ *   bytes between the channel and the holder's socket, interpreting nothing after the hello: the
+ *   holder speaks the protocol.
  */
 
 export interface ServeDeps {
@@ -71,17 +75,68 @@ export async function runServe(deps: ServeDeps): Promise<number> {
     return fail('unknown-session', 'no such session here (it ended, or its resume window passed)');
   }
 
+  if (stdioArePipes()) {
+    const adopted = await askAdoption(path, hello.bytes);
+    if (adopted === 'adopted') return 0;
+    if (adopted !== 'no-answer') return relay(adopted.socket, adopted.rest, fail);
+  }
+  // A holder that does not adopt (or a channel that is not pipes): connect and relay.
+  const socket = connect(path);
+  socket.once('connect', () => socket.write(hello.bytes));
+  return relay(socket, Buffer.alloc(0), fail);
+}
+
+/**
+ * Relays between the channel and `socket` until the holder closes it, interpreting nothing:
+ * `rest` is what the holder sent already.
+ */
+function relay(
+  socket: Socket,
+  rest: Buffer,
+  fail: (code: ServeRefusal, message: string) => number,
+): Promise<number> {
   return new Promise<number>((resolve) => {
     const stdin = process.stdin;
-    const socket = connect(path);
     socket.on('error', () => resolve(fail('unknown-session', 'the session holder is gone')));
-    socket.once('connect', () => {
-      socket.write(hello.bytes);
+    const start = () => {
+      if (rest.length > 0) process.stdout.write(rest);
       stdin.pipe(socket);
       socket.pipe(process.stdout);
-    });
+    };
+    if (socket.connecting) socket.once('connect', start);
+    else start();
     socket.once('close', () => resolve(0));
     stdin.once('end', () => socket.end());
+  });
+}
+
+/**
+ * Offers the holder this process's stdin and stdout (see adopt.ts). Resolves 'adopted' once the
+ * holder is done with them (it closes the socket); with the socket to relay on when it answers
+ * RELAY; 'no-answer' when it closes the socket without answering (a holder from before adoption).
+ */
+function askAdoption(
+  path: string,
+  helloBytes: Buffer,
+): Promise<'adopted' | 'no-answer' | { socket: Socket; rest: Buffer }> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.on('error', () => {}); // followed by 'close'
+    socket.once('connect', () =>
+      socket.write(Buffer.concat([encodeAdoptRequest(process.pid), helloBytes])),
+    );
+    let answer: number | undefined;
+    socket.once('data', (chunk: Buffer) => {
+      answer = chunk[0];
+      if (answer === RELAY) {
+        socket.pause();
+        resolve({ socket, rest: chunk.subarray(1) });
+      } else if (answer === ADOPTED) {
+        socket.resume(); // nothing more comes; wait for the close
+      } else socket.destroy();
+    });
+    // After RELAY the socket is relay()'s; an answer that is neither counts as none.
+    socket.once('close', () => resolve(answer === ADOPTED ? 'adopted' : 'no-answer'));
   });
 }
 
