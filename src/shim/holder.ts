@@ -27,7 +27,7 @@ import { secretMatches } from './session-dir.js';
  * --serve`, handed over; later ones through a unix socket (in the user's 0700 session directory),
  * where a --serve either asks the holder to adopt its channel's pipes (adopt.ts) or relays the
  * channel. Every connection must open with a hello carrying this session's id and secret, and a
- * socket connection that has not presented one within HANDSHAKE_TIMEOUT_MS is closed.
+ * socket connection that has not presented one within the handshake timeout is closed.
  *
  * Lifecycle: start the command → serve connections (a new one replaces the old; each resumes
  * from the offsets the local side reports) → when the command has exited, its output has been
@@ -72,6 +72,8 @@ export interface HolderConfig {
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
   readonly handover?: Handover;
+  /** How long a socket connection may take to present an acceptable hello; default 30 s. */
+  readonly handshakeTimeoutMs?: number;
 }
 
 type OnChunk = (chunk: Buffer, hold?: Hold) => void;
@@ -79,7 +81,7 @@ type OnChunk = (chunk: Buffer, hold?: Hold) => void;
 /** Room beyond the peer's buffer size when reading a handed-over channel into a ring. */
 const HANDOVER_SLACK = 2 * 1024 * 1024;
 
-/** How long a socket connection may take to present an acceptable hello. */
+/** The default of HolderConfig.handshakeTimeoutMs. */
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /** One connection to the local side: a socket from a --serve, or a handed-over channel. */
@@ -313,7 +315,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
     const server = createServer((socket) => {
       socket.on('error', () => {});
       // Until its hello is accepted: a connection that never sends one is not kept.
-      socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
+      socket.setTimeout(cfg.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
       const opening = new OpeningParser();
       const onData = (chunk: Buffer) => {
         let o: Opening | undefined;
