@@ -4,8 +4,6 @@ import { ReadRing } from './ring.js';
 /** Largest read into a ring; the smallest worth making. */
 export const RING_READ_BYTES = 1024 * 1024;
 export const RING_MIN_READ = 64 * 1024;
-/** How much of a ringReader's memory it cycles through while its consumer keeps up (ring.ts). */
-export const RING_HOT_BYTES = 1024 * 1024;
 
 /**
  * A readable socket on `fd` (a pipe or socket) whose reads land in `ring` instead of a new
@@ -54,7 +52,7 @@ export function ringReader(
   capacity: number,
   onChunk: (chunk: Buffer, hold: Hold) => void,
 ): Socket {
-  const ring = new ReadRing(capacity, RING_MIN_READ, Math.min(capacity, RING_HOT_BYTES));
+  const ring = new ReadRing(capacity, RING_MIN_READ);
   /** Reads in ring memory not yet released, oldest first, each with its outstanding holds. */
   const reads: { bytes: number; holds: number }[] = [];
   const releaseDone = () => {

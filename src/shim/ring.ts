@@ -7,17 +7,12 @@
  *
  * Regions are contiguous: when the end of the memory has too little room for a useful read, the
  * rest of it is skipped (counted in use until the release passes it) and the next region starts
- * at the beginning. With `hot` set, the same happens as soon as the next region would start at or
- * past `hot` bytes while at least half of that is free at the beginning: while its reader keeps up,
- * the ring cycles through its first `hot` bytes and stays in the CPU's cache, instead of walking
- * the whole (cold) memory; it goes further only when that much is in use.
+ * at the beginning.
  */
 export class ReadRing {
   readonly capacity: number;
   /** The smallest region worth a read; less free contiguous room than this counts as full. */
   readonly minRegion: number;
-  /** Wrap to the beginning once the next region would start here (see above). */
-  readonly hot: number;
   private readonly mem: Buffer;
   /** Where the next region starts. */
   private head = 0;
@@ -31,15 +26,13 @@ export class ReadRing {
   private offeredAt = 0;
   private offered = 0;
 
-  constructor(capacity: number, minRegion: number, hot = capacity) {
+  constructor(capacity: number, minRegion: number) {
     if (!Number.isSafeInteger(capacity) || !Number.isSafeInteger(minRegion) || minRegion < 1) {
       throw new RangeError(`bad ring size ${capacity} / ${minRegion}`);
     }
     if (capacity < minRegion) throw new RangeError(`ring of ${capacity} < region ${minRegion}`);
-    if (!Number.isSafeInteger(hot) || hot < minRegion) throw new RangeError(`bad hot size ${hot}`);
     this.capacity = capacity;
     this.minRegion = minRegion;
-    this.hot = hot;
     this.mem = Buffer.allocUnsafeSlow(capacity); // its own memory, never the shared pool's
   }
 
@@ -67,10 +60,7 @@ export class ReadRing {
     let room: number;
     if (this.head > this.tail || (this.head === this.tail && this.used === 0)) {
       room = this.capacity - this.head;
-      const endTooShort = room < this.minRegion && this.tail >= this.minRegion;
-      const backToHot =
-        this.head >= this.hot && this.tail >= Math.max(this.minRegion, Math.floor(this.hot / 2));
-      if (endTooShort || backToHot) {
+      if (room < this.minRegion && this.tail >= this.minRegion) {
         // Skip the end; start again at the beginning.
         this.skipAt = this.head;
         this.used += room;
