@@ -373,35 +373,65 @@ describe(`otssh (${KIND})`, () => {
 
   it('registers on a relay; the client comes in with ssh -J', async (t) =>
     withScope(t, async (s) => {
-      const fleet = await startFleet(s, {
-        relays: 1,
-        policy: (dev, op) => [`permitlisten="box1:22" ${dev}`, `permitopen="box1:22" ${op}`],
-      });
-      const relay = fleet.relays[0]!;
-      const keys = join(fleet.dir, 'otssh_keys');
-      writeFileSync(keys, `${fleet.opKey.publicLine}\n`);
-      // The announce command runs once the name is registered: that is the client's cue.
-      const announced = join(fleet.dir, 'announced');
-      const hook = join(fleet.dir, 'announce.sh');
-      writeFileSync(hook, `#!/bin/sh\nprintf '%s\\n' "$1" > ${announced}\n`, { mode: 0o755 });
-      const o = await startOtssh(s, KIND, [
-        `-announce=${hook}`,
-        `-authorized-keys=${keys}`,
-        `--relay=${relay.id}`,
-        '--name=box1',
-        `--identity=${fleet.devKey.path}`,
-        `--known-hosts=${fleet.knownHosts}`,
-      ]);
-      assert.equal(o.keyLine.split(' ')[0], 'box1', 'relay-only: the known_hosts name is the name');
-      await waitFile(announced);
-      fleet.op.addHost({ alias: 'box1', hostName: null, user: 'root', proxyJump: relay.alias });
-      fleet.op.addKnownHostsLine(o.keyLine);
+      const { fleet, o } = await startOtsshOnRelay(s);
       const r = await fleet.op.run(['box1', 'echo via-relay; exit 5']);
       assert.equal(r.code, 5, r.stderr);
       assert.equal(r.stdout, 'via-relay\n');
       assert.equal((await o.proc.stopped()).code, 5);
     }));
+
+  it('registers again when its relay restarts before the session (kill -9, started again)', async (t) =>
+    withScope(t, async (s) => {
+      const { fleet, relay, o } = await startOtsshOnRelay(s);
+      await relay.kill();
+      await o.proc.waitForLine(
+        /^otssh: lost the relay 127\.0\.0\.1:\d+ \(.+\); registering box1 again$/,
+        {
+          stream: 'stderr',
+        },
+      );
+      await relay.start();
+      await o.proc.waitForLine(/^otssh: registered box1 on 127\.0\.0\.1:\d+ again$/, {
+        stream: 'stderr',
+        timeoutMs: 20_000,
+      });
+      const r = await fleet.op.run(['box1', 'echo after-restart; exit 3']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal(r.stdout, 'after-restart\n');
+      assert.equal((await o.proc.stopped()).code, 3);
+    }));
 });
+
+/**
+ * A fleet with one relay, and otssh registered on it as `box1` (relay only); the operator's ssh
+ * reaches box1 with -J through the relay and trusts otssh's host key.
+ */
+async function startOtsshOnRelay(s: Scope) {
+  const fleet = await startFleet(s, {
+    relays: 1,
+    policy: (dev, op) => [`permitlisten="box1:22" ${dev}`, `permitopen="box1:22" ${op}`],
+  });
+  const relay = fleet.relays[0]!;
+  const keys = join(fleet.dir, 'otssh_keys');
+  writeFileSync(keys, `${fleet.opKey.publicLine}\n`);
+  // The announce command runs once the name is registered: that is the client's cue.
+  const announced = join(fleet.dir, 'announced');
+  const hook = join(fleet.dir, 'announce.sh');
+  writeFileSync(hook, `#!/bin/sh\nprintf '%s\\n' "$1" > ${announced}\n`, { mode: 0o755 });
+  const o = await startOtssh(s, KIND, [
+    `-announce=${hook}`,
+    `-authorized-keys=${keys}`,
+    `--relay=${relay.id}`,
+    '--name=box1',
+    `--identity=${fleet.devKey.path}`,
+    `--known-hosts=${fleet.knownHosts}`,
+  ]);
+  assert.equal(o.keyLine.split(' ')[0], 'box1', 'relay-only: the known_hosts name is the name');
+  await waitFile(announced);
+  fleet.op.addHost({ alias: 'box1', hostName: null, user: 'root', proxyJump: relay.alias });
+  fleet.op.addKnownHostsLine(o.keyLine);
+  return { fleet, relay, o };
+}
 
 async function waitFile(path: string): Promise<void> {
   const { waitFor } = await import('./helpers/wait.js');

@@ -213,6 +213,7 @@ async function runOtssh(flags: OtsshFlags): Promise<number> {
       env,
       cwd: env.HOME && isDir(env.HOME) ? env.HOME : process.cwd(),
       maxAuthTries: 6,
+      notice: (line) => process.stderr.write(`otssh: ${line}\n`),
     },
     transcript,
   ).catch((err: Error) => {
@@ -261,10 +262,6 @@ function report(outcome: Outcome, flags: OtsshFlags, timeoutS: number): number {
     case 'transcript-failed':
       throw new OtsshError(
         `Could not write to log file ${flags.log === '-' ? '(stdout)' : flags.log}: ${errText(outcome.error)}; the session was ended`,
-      );
-    case 'relay-lost':
-      throw new OtsshError(
-        `Connection closed unexpectedly: lost the relay ${flags.relay} (${outcome.reason})`,
       );
   }
 }

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { SessionInfo, Transcript } from '../audit/transcript.js';
 import type { PolicyEntry } from '../core/policy/index.js';
 import type { PolicySet } from '../core/policy-set.js';
-import { RelayLink as Link, type RelayLink, type RelayLinkOptions } from '../ssh/client.js';
+import type { RelayLinkOptions } from '../ssh/client.js';
 import type { AuthAttempt } from '../ssh/connection.js';
 import type { HostKey } from '../ssh/keys.js';
 import {
@@ -14,6 +14,7 @@ import {
   type SessionStream,
 } from '../ssh/session-server.js';
 import { envAllowed } from './env.js';
+import { keepRegistered, type RelayPresence } from './relay-presence.js';
 import { runProgram, usablePty } from './run.js';
 
 /**
@@ -26,8 +27,10 @@ import { runProgram, usablePty } from './run.js';
 export interface OtsshConfig {
   /** Listen here; omit to be reachable only through the relay. */
   readonly listen?: { readonly host: string; readonly port: number };
-  /** Register `name:22` on a burrow relay over this link. */
+  /** Register `name:22` on a burrow relay over this link (again after a loss: relay-presence). */
   readonly relay?: { readonly link: RelayLinkOptions; readonly name: string };
+  /** Lines for the operator about the relay (lost, registered again). */
+  readonly notice?: (line: string) => void;
   readonly timeoutMs: number;
   readonly policy: PolicySet;
   readonly hostKey: HostKey;
@@ -44,8 +47,7 @@ export type Outcome =
   | { readonly kind: 'session'; readonly code: number }
   | { readonly kind: 'timeout' }
   | { readonly kind: 'dropped' }
-  | { readonly kind: 'transcript-failed'; readonly error: Error }
-  | { readonly kind: 'relay-lost'; readonly reason: string };
+  | { readonly kind: 'transcript-failed'; readonly error: Error };
 
 export interface Otssh {
   /** Where it listens (undefined in relay-only mode). */
@@ -61,7 +63,7 @@ export interface Otssh {
 }
 
 export class BindError extends Error {}
-export class RelayError extends Error {}
+export { RelayError } from './relay-presence.js';
 
 export async function startOtssh(config: OtsshConfig, transcript: Transcript): Promise<Otssh> {
   const now = config.now ?? Date.now;
@@ -114,25 +116,16 @@ export async function startOtssh(config: OtsshConfig, transcript: Transcript): P
     address = { host, port: typeof bound === 'object' && bound ? bound.port : port };
   }
 
-  let link: RelayLink | undefined;
+  let presence: RelayPresence | undefined;
   if (config.relay) {
-    const { name } = config.relay;
-    link = await Link.connect(config.relay.link, {
+    presence = await keepRegistered({
+      ...config.relay,
       channel: (info, accept) => admit(accept(), info.originAddr, info.originPort),
-      drain: () => {},
-      lost: (reason) => {
-        if (!winner) finish({ kind: 'relay-lost', reason });
-      },
+      notice: config.notice ?? (() => {}),
     }).catch((err: Error) => {
       server?.close();
-      throw new RelayError(err.message);
+      throw err;
     });
-    const reg = await link.register(name, 22);
-    if (!reg.ok) {
-      link.close();
-      server?.close();
-      throw new RelayError(`the relay refused to register ${name}:22 (${reg.reason})`);
-    }
   }
 
   const timer = setTimeout(() => finish({ kind: 'timeout' }), config.timeoutMs);
@@ -140,7 +133,7 @@ export async function startOtssh(config: OtsshConfig, transcript: Transcript): P
   /** Stop taking connections: the one session has begun (or everything is over). */
   const stopAccepting = () => {
     server?.close();
-    if (link && config.relay) void link.unregister(config.relay.name, 22);
+    presence?.withdraw();
     for (const h of held.splice(0)) h.stream.destroy();
   };
 
@@ -258,7 +251,7 @@ export async function startOtssh(config: OtsshConfig, transcript: Transcript): P
       clearTimeout(timer);
       program?.kill();
       server?.close();
-      link?.close();
+      presence?.close();
       for (const s of live) s.destroy();
       finish({ kind: 'dropped' });
     },
