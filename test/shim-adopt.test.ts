@@ -25,7 +25,12 @@ import { encodeFrame, type HelloFrame } from '../src/shim/frames.js';
 import { type Scope, tmpDir, waitFor, within, withScope } from './helpers/index.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { startShimProc, startShimWorld } from './helpers/shim.js';
-import { type FrameReader, frameReader, startHeldSession } from './helpers/shim-protocol.js';
+import {
+  type FrameReader,
+  frameReader,
+  resumeHello,
+  startHeldSession,
+} from './helpers/shim-protocol.js';
 
 /**
  * Starts `cmd` with stdin and stdout on FIFOs, as sshd's pipes are (Node's own stdio pipes are
@@ -81,13 +86,6 @@ async function askAdoption(s: Scope, sock: string, pid: number, hello: HelloFram
   c.pipe(rest);
   return { answer: first.subarray(0, 1).toString(), socket: c, frames: frameReader(rest, c) };
 }
-
-const resumeHello = (sessionId: Buffer, secret: Buffer): HelloFrame => ({
-  type: 'hello',
-  sessionId,
-  secret,
-  mode: { kind: 'resume', stdoutReceived: 0, stderrReceived: 0 },
-});
 
 /** Pids of live processes whose command line has `part` and whose environment has `env`. */
 function processesWith(part: string, env: string): number[] {

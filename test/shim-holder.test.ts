@@ -8,9 +8,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeFrame, MAGIC } from '../src/shim/frames.js';
-import { runHolder } from '../src/shim/holder.js';
+import { type HolderConfig, runHolder } from '../src/shim/holder.js';
 import { tmpDir, waitFor, within, withScope } from './helpers/index.js';
-import { frameReader } from './helpers/shim-protocol.js';
+import { frameReader, newHello, resumeHello } from './helpers/shim-protocol.js';
 
 describe('shim holder: socket connections', () => {
   it('closes a connection that presents no hello within the handshake timeout, and keeps one that did', async (t) =>
@@ -20,16 +20,7 @@ describe('shim holder: socket connections', () => {
       const sessionId = randomBytes(16);
       const secret = randomBytes(32);
       const held = runHolder({
-        hello: {
-          type: 'hello',
-          sessionId,
-          secret,
-          mode: {
-            kind: 'new',
-            command: { kind: 'argv', argv: ['exec cat'] },
-            options: { resumeWindowMs: 1500, bufferBytes: 1024 * 1024 },
-          },
-        },
+        hello: newHello(sessionId, secret, 'exec cat', 1500) as HolderConfig['hello'],
         socketPath,
         shell: '/bin/sh',
         env: process.env,
@@ -57,14 +48,7 @@ describe('shim holder: socket connections', () => {
       const opened = Date.now();
       quiet.write(MAGIC.subarray(0, 3)); // the start of a preamble, and no more
       const frames = frameReader(talker, talker);
-      talker.write(
-        encodeFrame({
-          type: 'hello',
-          sessionId,
-          secret,
-          mode: { kind: 'resume', stdoutReceived: 0, stderrReceived: 0 },
-        }),
-      );
+      talker.write(encodeFrame(resumeHello(sessionId, secret)));
       assert.equal((await frames.next('welcome')).resumed, true);
 
       for (const c of [silent, quiet]) {

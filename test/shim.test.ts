@@ -21,7 +21,7 @@ import { encodeFrame } from '../src/shim/frames.js';
 import { runCommand, tmpDir, waitFor, withScope } from './helpers/index.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { startShimProc, startShimWorld } from './helpers/shim.js';
-import { frameReader, startHeldSession } from './helpers/shim-protocol.js';
+import { frameReader, resumeHello, startHeldSession } from './helpers/shim-protocol.js';
 
 async function sha256(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -475,14 +475,7 @@ describe('burrow shim', () => {
       const c: Socket = connect(sock);
       s.defer(() => void c.destroy(), 'close the socket connection');
       const resumed = frameReader(c, c);
-      c.write(
-        encodeFrame({
-          type: 'hello',
-          sessionId,
-          secret,
-          mode: { kind: 'resume', stdoutReceived: 0, stderrReceived: 0 },
-        }),
-      );
+      c.write(encodeFrame(resumeHello(sessionId, secret)));
       assert.equal((await resumed.next('welcome')).resumed, true);
       c.write(encodeFrame({ type: 'ping', nonce: 0x5eed0002 }));
       assert.equal((await resumed.next('pong')).nonce, 0x5eed0002);

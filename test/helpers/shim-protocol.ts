@@ -7,13 +7,42 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { FrameDecoder } from '../../src/shim/frame-decoder.js';
-import { encodeFrame, type Frame } from '../../src/shim/frames.js';
+import { encodeFrame, type Frame, type HelloFrame } from '../../src/shim/frames.js';
 import { startProc } from './proc.js';
 import type { Scope } from './scope.js';
 import type { ShimWorld } from './shim.js';
 import { within } from './wait.js';
 
 export type FrameReader = ReturnType<typeof frameReader>;
+
+/** The hello that starts a session running `command` (a 1 MiB buffer each way). */
+export function newHello(
+  sessionId: Buffer,
+  secret: Buffer,
+  command: string,
+  resumeWindowMs: number,
+): HelloFrame {
+  return {
+    type: 'hello',
+    sessionId,
+    secret,
+    mode: {
+      kind: 'new',
+      command: { kind: 'argv', argv: [command] },
+      options: { resumeWindowMs, bufferBytes: 1024 * 1024 },
+    },
+  };
+}
+
+/** The hello that resumes a session, having received nothing of its output yet. */
+export function resumeHello(sessionId: Buffer, secret: Buffer): HelloFrame {
+  return {
+    type: 'hello',
+    sessionId,
+    secret,
+    mode: { kind: 'resume', stdoutReceived: 0, stderrReceived: 0 },
+  };
+}
 
 /**
  * The frames arriving on `input`, for a test playing one side of the shim protocol: next(type)
@@ -71,16 +100,7 @@ export async function startHeldSession(scope: Scope, w: ShimWorld) {
   const secret = randomBytes(32);
   const ssh = startProc(scope, w.ssh, ['-T', 'dev1', w.env.BURROW_SHIM_REMOTE!], { name: 'ssh' });
   const channel = frameReader(ssh.child.stdout!, ssh.child.stdin!);
-  channel.write({
-    type: 'hello',
-    sessionId,
-    secret,
-    mode: {
-      kind: 'new',
-      command: { kind: 'argv', argv: ['echo running; exec cat'] },
-      options: { resumeWindowMs: 10_000, bufferBytes: 1024 * 1024 },
-    },
-  });
+  channel.write(newHello(sessionId, secret, 'echo running; exec cat', 10_000));
   assert.equal((await channel.next('welcome')).resumed, false);
   // The command is running (its shell is done with its startup files): what the end of the
   // test stops is only `cat`.
