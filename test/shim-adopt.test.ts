@@ -23,6 +23,7 @@ import { describe, it } from 'node:test';
 import { ADOPT_MAGIC, ADOPT_REQUEST_LENGTH, encodeAdoptRequest } from '../src/shim/adopt.js';
 import { encodeFrame, type HelloFrame } from '../src/shim/frames.js';
 import { type Scope, tmpDir, waitFor, within, withScope } from './helpers/index.js';
+import { withEnvEntry } from './helpers/reaper.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { startShimProc, startShimWorld } from './helpers/shim.js';
 import {
@@ -89,18 +90,15 @@ async function askAdoption(s: Scope, sock: string, pid: number, hello: HelloFram
 
 /** Pids of live processes whose command line has `part` and whose environment has `env`. */
 function processesWith(part: string, env: string): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
-      const environ = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
-      if (cmdline.includes(part) && environ.includes(env)) found.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
+  return withEnvEntry(env)
+    .map((p) => p.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(part);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
 }
 
 /** Where each open fd of `pid` leads ("pipe:[123]", "socket:[45]", a path). */

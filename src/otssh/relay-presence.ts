@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../core/backoff.js';
+import { type BackoffPolicy, ReconnectSchedule } from '../core/backoff.js';
 import {
   type IncomingChannel,
   RelayLink as Link,
@@ -41,7 +41,8 @@ export async function keepRegistered(opts: PresenceOptions): Promise<RelayPresen
   let withdrawn = false;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
-  let failures = 0;
+  // The agent's schedule, with one relay: a loss retries at once, each failure after it backs off.
+  const schedule = new ReconnectSchedule([where], opts.backoff, opts.random);
 
   /** Connects and registers; on success the new link is the current one. Throws RelayError. */
   const register = async () => {
@@ -64,22 +65,16 @@ export async function keepRegistered(opts: PresenceOptions): Promise<RelayPresen
     link = next;
   };
 
+  /** After a loss or a failed attempt: the next attempt, when the schedule says. */
   const again = () => {
-    retry = undefined;
-    if (closed || withdrawn) return;
-    register().then(
-      () => {
-        failures = 0;
+    retry = setTimeout(() => {
+      retry = undefined;
+      if (closed || withdrawn) return;
+      register().then(() => {
+        schedule.succeeded();
         if (link) opts.notice(`registered ${opts.name} on ${where} again`);
-      },
-      () => {
-        failures++;
-        retry = setTimeout(
-          again,
-          backoffDelay(failures + 1, opts.backoff ?? DEFAULT_BACKOFF, opts.random ?? Math.random),
-        );
-      },
-    );
+      }, again);
+    }, schedule.failed().delayMs);
   };
 
   const onLost = (which: RelayLink | undefined, reason: string) => {

@@ -76,7 +76,12 @@ export function descendants(pid: number): ProcId[] {
 
 /** Every process whose initial environment holds `TOKEN_ENV=token`. */
 export function withToken(token: string): ProcId[] {
-  const needle = Buffer.from(`${TOKEN_ENV}=${token}\0`);
+  return withEnvEntry(`${TOKEN_ENV}=${token}`);
+}
+
+/** Every process whose initial environment holds `entry` ("NAME=value") exactly. */
+export function withEnvEntry(entry: string): ProcId[] {
+  const needle = Buffer.from(`${entry}\0`);
   const found: ProcId[] = [];
   for (const pid of listPids()) {
     let environ: Buffer;
