@@ -26,8 +26,9 @@ const USAGE = `usage: npm run bench -- shim [flags]
                     with the shim's node processes under the V8 CPU profiler, summarised; writes
                     nothing
   --floor           instead of measuring: the same rsync with a bare Node pipe (read, write, nothing
-                    else) in each of the two places the shim puts a Node process, next to ssh and
-                    the shim, --rounds times; prints medians, writes nothing
+                    else) in each of the two places the shim puts a Node process, once with the
+                    event loop and once with blocking reads and writes, next to ssh and the shim,
+                    --rounds times; prints medians, writes nothing
   --no-write        print the summary only; leave results and BENCHMARKS.md alone
   --help
 

@@ -6,10 +6,15 @@
  * replay, no acknowledgements), next to plain ssh and the shim, alternating, and reports the
  * medians and each pipe's CPU.
  *
- *   ssh          rsync -e ssh                                      (the baseline)
- *   remote pipe  ... --rsync-path=<pipe in front of rsync --server>
- *   two pipes    ... -e <pipe in front of ssh> and that --rsync-path
- *   shim         rsync -e 'burrow shim'
+ *   ssh                   rsync -e ssh                                      (the baseline)
+ *   remote pipe           ... --rsync-path=<pipe in front of rsync --server>
+ *   two pipes             ... -e <pipe in front of ssh> and that --rsync-path
+ *   two blocking pipes    the same two places, each pipe a loop of blocking readSync/writeSync
+ *                         (no event loop): what Node costs when it relays with blocking I/O
+ *   shim                  rsync -e 'burrow shim'
+ *
+ * The last pair is the point of the exercise: on this machine the event-loop pipes cost about as
+ * much as the shim's whole overhead, and the blocking ones next to nothing (see BENCHMARKS.md).
  */
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +41,26 @@ process.on('exit', () => { const u = process.cpuUsage();
   require('node:fs').appendFileSync(process.env.FLOOR_CPU, process.env.FLOOR_ROLE + ' ' + (u.user + u.system) / 1e6 + '\\n'); });
 `;
 
-type FloorForm = 'ssh' | 'remote pipe' | 'two pipes' | 'shim';
+/**
+ * The same relay with blocking I/O: read up to a MiB, write it all, repeat; no event loop. The
+ * bench's descriptors are blocking (bash's pipes, rsync's socket); should one not be, this stops
+ * at the first EAGAIN (exit 75) instead of spinning.
+ */
+const BLOCKING_PIPE = `const fs = require('node:fs');
+const buf = Buffer.allocUnsafe(1 << 20);
+try {
+  for (let n; (n = fs.readSync(0, buf, 0, buf.length, null)) > 0; ) {
+    for (let at = 0; at < n; ) at += fs.writeSync(1, buf, at, n - at);
+  }
+} catch (err) {
+  if (err.code !== 'EAGAIN') throw err;
+  process.exitCode = 75;
+}
+const u = process.cpuUsage();
+fs.appendFileSync(process.env.FLOOR_CPU, process.env.FLOOR_ROLE + ' ' + (u.user + u.system) / 1e6 + '\\n');
+`;
+
+type FloorForm = 'ssh' | 'remote pipe' | 'two pipes' | 'two blocking pipes' | 'shim';
 
 export async function measureFloor(
   scope: Scope,
@@ -44,24 +68,33 @@ export async function measureFloor(
   opts: { rounds: number; log: (msg: string) => void },
 ): Promise<string> {
   const { rounds, log } = opts;
-  const pipe = join(bw.dir, 'floor-pipe.cjs');
   const cpuLog = join(bw.dir, 'floor-cpu');
-  writeFileSync(pipe, PIPE);
+  const pipes = {
+    event: join(bw.dir, 'floor-pipe.cjs'),
+    blocking: join(bw.dir, 'floor-blocking.cjs'),
+  };
+  writeFileSync(pipes.event, PIPE);
+  writeFileSync(pipes.blocking, BLOCKING_PIPE);
   // Process substitution, so the script ends with ssh (or rsync) while the pipe drains on its own.
-  const script = (name: string, role: string, command: string) => {
-    const path = join(bw.dir, name);
-    const feed = `FLOOR_CPU=${cpuLog} FLOOR_ROLE=${role} exec ${process.execPath} ${pipe} 2>/dev/null`;
-    writeFileSync(path, `#!/bin/bash\n${command} "$@" < <(${feed})\n`);
+  const script = (kind: keyof typeof pipes, role: string, command: string) => {
+    const path = join(bw.dir, `floor-${kind}-${role}`);
+    const run = `exec ${process.execPath} ${pipes[kind]} 2>/dev/null`;
+    writeFileSync(
+      path,
+      `#!/bin/bash\n${command} "$@" < <(FLOOR_CPU=${cpuLog} FLOOR_ROLE=${role} ${run})\n`,
+    );
     chmodSync(path, 0o755);
     return path;
   };
-  const localPipe = script('floor-local', 'local', bw.transport.ssh);
-  const remotePipe = script('floor-remote', 'remote', 'rsync');
-  const rsyncPath = [`--rsync-path=${remotePipe}`];
+  const twoPipes = (kind: keyof typeof pipes) => ({
+    transport: script(kind, 'local', bw.transport.ssh),
+    extra: [`--rsync-path=${script(kind, 'remote', 'rsync')}`],
+  });
   const forms: Record<FloorForm, { transport: string; extra: string[] }> = {
     ssh: { transport: bw.transport.ssh, extra: [] },
-    'remote pipe': { transport: bw.transport.ssh, extra: rsyncPath },
-    'two pipes': { transport: localPipe, extra: rsyncPath },
+    'remote pipe': { transport: bw.transport.ssh, extra: twoPipes('event').extra },
+    'two pipes': twoPipes('event'),
+    'two blocking pipes': twoPipes('blocking'),
     shim: { transport: bw.transport.shim, extra: [] },
   };
   const dst = join(bw.dir, 'floor.bin');
@@ -108,7 +141,7 @@ async function shimCpu(bw: BenchWorld): Promise<string> {
 
 /** The pipes' CPU records; they exit just after rsync, so this waits for them a little. */
 async function pipeCpu(file: string, form: FloorForm): Promise<string> {
-  const want = form === 'two pipes' ? 2 : form === 'remote pipe' ? 1 : 0;
+  const want = form.startsWith('two ') ? 2 : form === 'remote pipe' ? 1 : 0;
   for (let i = 0; i < 50; i++) {
     const lines = existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
     if (lines.length >= want) {

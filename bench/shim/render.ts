@@ -154,7 +154,8 @@ export function renderMarkdown(r: ShimResults): string {
       'recorded result), `--cut-every 10s`, `--no-plain-cut` (skip plain ssh under cuts), ' +
       '`--profile` (where the shim spends its CPU, and raw stream throughput; writes nothing), ' +
       '`--floor` (the same rsync with a bare Node pipe, read and write only, in each of the two ' +
-      'places the shim runs a Node process: what any design that relays the bytes through Node costs here; writes nothing), ' +
+      'places the shim runs a Node process, once on the event loop and once with blocking reads ' +
+      'and writes: what relaying the bytes through Node costs here either way; writes nothing), ' +
       '`--no-write`.',
   );
   out.push('');
