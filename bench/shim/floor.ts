@@ -90,10 +90,11 @@ export async function measureFloor(
     transport: script(kind, 'local', bw.transport.ssh),
     extra: [`--rsync-path=${script(kind, 'remote', 'rsync')}`],
   });
+  const eventPipes = twoPipes('event');
   const forms: Record<FloorForm, { transport: string; extra: string[] }> = {
     ssh: { transport: bw.transport.ssh, extra: [] },
-    'remote pipe': { transport: bw.transport.ssh, extra: twoPipes('event').extra },
-    'two pipes': twoPipes('event'),
+    'remote pipe': { transport: bw.transport.ssh, extra: eventPipes.extra },
+    'two pipes': eventPipes,
     'two blocking pipes': twoPipes('blocking'),
     shim: { transport: bw.transport.shim, extra: [] },
   };
