@@ -150,6 +150,25 @@ describe('burrow shim', () => {
       );
     }));
 
+  it('reads the remote ~/.bashrc once per command, as plain ssh does, and keeps its environment', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s);
+      // bash reads ~/.bashrc for a command sshd starts; the shim's login shell (the one that runs
+      // burrow shim --serve) does, and the command's own shell must not read it again.
+      const rc = 'echo once >> "$HOME/rc-runs"; export FROM_BASHRC=yes\n';
+      const setup = await w.shim([
+        'dev1',
+        `printf '%s' '${rc}' > "$HOME/.bashrc"; rm -f "$HOME/rc-runs"`,
+      ]);
+      assert.equal(setup.code, 0, setup.stderr);
+      const plain = await runCommand(s, w.ssh, ['dev1', 'echo $FROM_BASHRC; cat "$HOME/rc-runs"']);
+      assert.equal(plain.stdout, 'yes\nonce\n', 'plain ssh: read once, its exports seen');
+      const shim = await w.shim(['dev1', 'rm "$HOME/rc-runs"; true']);
+      assert.equal(shim.code, 0, shim.stderr);
+      const seen = await w.shim(['dev1', 'echo $FROM_BASHRC; cat "$HOME/rc-runs"']);
+      assert.equal(seen.stdout, 'yes\nonce\n', 'through the shim: read once, its exports seen');
+    }));
+
   it('passes signals both ways as plain ssh would', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s);

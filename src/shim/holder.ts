@@ -347,8 +347,13 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
 function startCommand(command: Command, cfg: HolderConfig): ChildProcess {
   const opts: SpawnOptions = { cwd: cfg.cwd, env: cfg.env, stdio: ['pipe', 'pipe', 'pipe'] };
   if (command.kind === 'argv') {
-    // As sshd does: the words joined by spaces, run by the user's shell.
-    return spawn(cfg.shell, ['-c', command.argv.join(' ')], opts);
+    // As sshd does: the words joined by spaces, run by the user's shell. That shell is a child
+    // of the login shell sshd ran for `burrow shim --serve`, which has read the user's startup
+    // files already (its exports are in this environment): SHLVL says so, or bash would take
+    // itself for sshd's (stdin a socket, SSH_CLIENT set) and read ~/.bashrc a second time.
+    const level = Number.parseInt(cfg.env.SHLVL ?? '', 10);
+    const env = { ...cfg.env, SHLVL: String(Number.isSafeInteger(level) && level > 0 ? level : 1) };
+    return spawn(cfg.shell, ['-c', command.argv.join(' ')], { ...opts, env });
   }
   if (command.name !== 'sftp') throw new Error(`unknown subsystem "${command.name}"`);
   const server = SFTP_SERVERS.find((p) => existsSync(p));
