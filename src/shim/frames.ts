@@ -31,6 +31,8 @@ export const MAX_FRAME_LENGTH = 1 + 1 + 8 + MAX_DATA_PAYLOAD;
 /** Equal to session-dir's SESSION_ID_BYTES and SECRET_BYTES (a test checks). */
 export const SESSION_ID_LENGTH = 16;
 export const SECRET_LENGTH = 32;
+/** A `ping` with this nonce from the local side means: exit status received, all delivered. */
+export const DONE_NONCE = 0xffffffff;
 /** How many of the first bytes a decoder keeps to show in a bad-magic error. */
 export const SNIFF_LENGTH = 64;
 

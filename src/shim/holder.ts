@@ -2,12 +2,12 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { signalExitStatus } from '../core/signals.js';
 import { coalesceWrites } from '../ssh/coalesce.js';
 import { ADOPTED, type Opening, OpeningParser, openPipesOf, RELAY } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
+  DONE_NONCE,
   type ExitFrame,
   encodeFrame,
   type Frame,
@@ -35,9 +35,6 @@ import { secretMatches } from './session-dir.js';
  * and exit. With no connection for `resumeWindowMs`, the command is ended (SIGTERM, then SIGKILL)
  * and the holder exits.
  */
-
-/** A `ping` with this nonce from the local side means: exit status received, all delivered. */
-export const DONE_NONCE = 0xffffffff;
 
 /** Signals the local side may pass on to the command (what a terminal or a supervisor sends). */
 const FORWARDED_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
@@ -359,10 +356,4 @@ function startCommand(command: Command, cfg: HolderConfig): ChildProcess {
   const server = SFTP_SERVERS.find((p) => existsSync(p));
   if (!server) throw new Error(`no sftp-server found (looked in ${SFTP_SERVERS.join(', ')})`);
   return spawn(server, [], opts);
-}
-
-/** The status a shell reports for a command killed by `signal`. */
-export function exitStatusOf(frame: ExitFrame): number {
-  if (frame.signal === null) return frame.code ?? 0;
-  return signalExitStatus(frame.signal);
 }

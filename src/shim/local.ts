@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { backoffDelay } from '../core/backoff.js';
+import { signalExitStatus } from '../core/signals.js';
 import { coalesceWrites } from '../ssh/coalesce.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
+  DONE_NONCE,
   type ExitFrame,
   encodeFrame,
   type Frame,
@@ -11,7 +13,6 @@ import {
   frameParts,
   Stream,
 } from './frames.js';
-import { DONE_NONCE, exitStatusOf } from './holder.js';
 import { StreamPeer } from './peer.js';
 import { RepeatFilter } from './repeat-filter.js';
 import { newSecret, newSessionId } from './session-dir.js';
@@ -238,4 +239,10 @@ function sshArgs(cfg: LocalConfig): string[] {
     ? []
     : ['-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3'];
   return [...opts, '-T', ...alive, '--', cfg.line.destination, cfg.remote];
+}
+
+/** The status a shell reports for the command: its code, or 128 + n for signal n. */
+function exitStatusOf(frame: ExitFrame): number {
+  if (frame.signal === null) return frame.code ?? 0;
+  return signalExitStatus(frame.signal);
 }
