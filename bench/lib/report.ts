@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type MachineInfo, machineInfo } from './machine.js';
+import { describeMachine, type MachineInfo, machineInfo } from './machine.js';
 
 /** The repository root (this file is dist/bench/lib/report.js once built). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -82,6 +82,28 @@ export function targetRows(targets: readonly BenchTarget[], bold: boolean): Cell
 export function mdTable(headers: string[], rows: Cell[][]): string {
   const line = (cells: Cell[]) => `| ${cells.map(String).join(' | ')} |`;
   return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/**
+ * The opening of a recorded section after its reproduce line: when and how it was measured, on
+ * what machine, and the targets table (Markdown lines).
+ */
+export function measuredLines(r: {
+  readonly date: string;
+  readonly command: string;
+  readonly durationS: number;
+  readonly machine: MachineInfo;
+  readonly targets: readonly BenchTarget[];
+}): string[] {
+  return [
+    `Measured ${r.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} with \`${r.command}\` in ` +
+      `${formatDuration(r.durationS * 1000)}; load average at the start ${r.machine.loadAvg1}.`,
+    `Machine: ${describeMachine(r.machine)}.`,
+    '',
+    '### Targets',
+    '',
+    mdTable(['target', 'measured', 'result'], targetRows(r.targets, true)),
+  ];
 }
 
 /** A plain-text table with aligned columns, for the terminal. */

@@ -1,9 +1,4 @@
-/**
- * The otssh benchmark's section of BENCHMARKS.md and its terminal summary. Pure: data in, text
- * out.
- */
-import { describeMachine } from '../lib/machine.js';
-import { type Cell, formatDuration, mdTable, targetRows, textTable } from '../lib/report.js';
+import { type Cell, mdTable, measuredLines, targetRows, textTable } from '../lib/report.js';
 import { max, median } from '../lib/stats.js';
 import { SESSIONS } from './memory.js';
 import { mib, ms, type OtsshResults, peaks, type SeriesStats, TARGETS } from './results.js';
@@ -112,15 +107,7 @@ export function renderMarkdown(r: OtsshResults): string {
       '`--no-write`.',
   );
   out.push('');
-  out.push(
-    `Measured ${r.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} with \`${r.command}\` in ` +
-      `${formatDuration(r.durationS * 1000)}; load average at the start ${r.machine.loadAvg1}.`,
-  );
-  out.push(`Machine: ${describeMachine(r.machine)}.`);
-  out.push('');
-  out.push('### Targets');
-  out.push('');
-  out.push(mdTable(['target', 'measured', 'result'], targetRows(r.targets, true)));
+  out.push(...measuredLines(r));
   out.push('');
   out.push(`### Start-up: spawn to announce, ${r.startup.starts} starts of each form`);
   out.push('');

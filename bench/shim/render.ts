@@ -1,9 +1,4 @@
-/**
- * The shim benchmark's section of BENCHMARKS.md and its terminal summary. Pure: data in, text
- * out.
- */
-import { describeMachine } from '../lib/machine.js';
-import { type Cell, formatDuration, mdTable, targetRows, textTable } from '../lib/report.js';
+import { type Cell, mdTable, measuredLines, targetRows, textTable } from '../lib/report.js';
 import type { CutRun } from './cuts.js';
 import {
   effectiveCuts,
@@ -159,15 +154,7 @@ export function renderMarkdown(r: ShimResults): string {
       '`--no-write`.',
   );
   out.push('');
-  out.push(
-    `Measured ${r.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} with \`${r.command}\` in ` +
-      `${formatDuration(r.durationS * 1000)}; load average at the start ${r.machine.loadAvg1}.`,
-  );
-  out.push(`Machine: ${describeMachine(r.machine)}.`);
-  out.push('');
-  out.push('### Targets');
-  out.push('');
-  out.push(mdTable(['target', 'measured', 'result'], targetRows(r.targets, true)));
+  out.push(...measuredLines(r));
   out.push('');
   out.push(`### No faults: rsync of ${size}, ${r.noFaults.rounds} runs per transport, alternating`);
   out.push('');
