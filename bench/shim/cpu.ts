@@ -1,7 +1,8 @@
 /**
  * CPU of the shim's own processes, recorded by each of them as it exits, and of the whole
  * machine, from /proc/stat. The node processes of the shim (the local `burrow shim`, and on the
- * device `burrow shim --serve` per connection and the `--hold` holder) run with
+ * device `burrow shim --serve` per connection, the first of which becomes the holder and calls
+ * itself `burrow shim --hold`) run with
  * `NODE_OPTIONS=--require=<preload>`; the preload writes `process.cpuUsage()` (user + system,
  * all threads) to `<dir>/<role>-<pid>.json` from an 'exit' listener, which runs for the
  * `process.exit()` each of them ends with. A process killed by a signal leaves no record.
@@ -31,7 +32,7 @@ export function writePreload(dir: string, recordDir: string): string {
     `// Written by bench/shim/cpu.ts: records this process's CPU when it exits.
 const { writeFileSync } = require('node:fs');
 process.on('exit', () => {
-  const role = process.argv.includes('--serve') ? 'serve' : process.argv.includes('--hold') ? 'holder' : 'local';
+  const role = process.title.includes('--hold') ? 'holder' : process.argv.includes('--serve') ? 'serve' : 'local';
   const u = process.cpuUsage();
   try {
     writeFileSync(${JSON.stringify(recordDir)} + '/' + role + '-' + process.pid + '.json',
@@ -62,7 +63,7 @@ session.post('Profiler.enable');
 session.post('Profiler.setSamplingInterval', { interval: 1000 });
 session.post('Profiler.start');
 process.on('exit', () => {
-  const role = process.argv.includes('--serve') ? 'serve' : process.argv.includes('--hold') ? 'holder' : 'local';
+  const role = process.title.includes('--hold') ? 'holder' : process.argv.includes('--serve') ? 'serve' : 'local';
   session.post('Profiler.stop', (err, result) => {
     if (err) return;
     try {

@@ -19,7 +19,6 @@ const RUN_HEADERS = [
   'time',
   'MiB/s',
   'CPU s: local shim',
-  'remote --serve',
   'remote holder',
   'machine CPU s',
 ];
@@ -31,7 +30,6 @@ export function runRows(r: ShimResults): Cell[][] {
     seconds(s.seconds),
     s.mibPerSec.toFixed(0),
     cpu(s.shimCpu?.local),
-    cpu(s.shimCpu?.serve),
     cpu(s.shimCpu?.holder),
     s.machineCpuSeconds.toFixed(1),
   ]);
@@ -63,7 +61,7 @@ const CUT_HEADERS = [
   'cuts (reset a connection)',
   'ssh connections',
   'reconnect lines',
-  'CPU s: local shim, --serve (all connections), holder',
+  'CPU s: local shim, --serve (resumed connections), holder',
   'sha256 vs source',
 ];
 
@@ -103,9 +101,9 @@ export function cpuNote(r: ShimResults): string {
     `${((of(form).medianMachineCpuSeconds / (cores * of(form).medianSeconds)) * 100).toFixed(0)}%`;
   const extra = of('shim').medianMachineCpuSeconds - of('ssh').medianMachineCpuSeconds;
   const m = r.noFaults.shimCpuMedian;
-  const own = [m.local, m.serve, m.holder].every((v) => v !== null)
-    ? ` (median local ${cpu(m.local)}, --serve ${cpu(m.serve)}, holder ${cpu(m.holder)}: ` +
-      `${cpu(m.local! + m.serve! + m.holder!)} CPU s in the shim's node processes)`
+  const own = [m.local, m.holder].every((v) => v !== null)
+    ? ` (median local ${cpu(m.local)}, holder ${cpu(m.holder)}: ` +
+      `${cpu(m.local! + m.holder! + (m.serve ?? 0))} CPU s in the shim's node processes)`
     : '';
   return (
     `${cores === 2 ? 'Both' : `All ${cores}`} cores were ${busy('ssh')} busy during the ssh runs and ${busy('shim')} during ` +
@@ -162,10 +160,10 @@ export function renderMarkdown(r: ShimResults): string {
     `\`rsync --no-compress -e T SRC ${r.noFaults.host}:DST\`, where T is the operator's ssh (the ` +
       'baseline) or `burrow shim` using that same ssh, through the same relay to the same device ' +
       'sshd; the destination is deleted before each run, so every run sends the whole file. ' +
-      "Time: spawn to rsync's exit. CPU of the shim's three node processes as each recorded it " +
-      'at exit (the local `burrow shim`; on the device `burrow shim --serve`, which starts the ' +
-      'holder and hands it the ssh channel, then waits, and the holder, which reads and writes ' +
-      'that channel and runs `rsync --server`); machine CPU: ' +
+      "Time: spawn to rsync's exit. CPU of the shim's two node processes as each recorded it " +
+      'at exit (the local `burrow shim`, and on the device the holder: the `burrow shim --serve` ' +
+      'the connection started, which holds the session, runs `rsync --server` and reads and ' +
+      'writes the ssh channel); machine CPU: ' +
       'what both cores spent busy during the run, every process included (the machine is ' +
       'shared, so others may add to it).',
   );
@@ -185,8 +183,8 @@ export function renderMarkdown(r: ShimResults): string {
       'rsync ran, in brackets those that found a connection to reset (one that lands while the ' +
       'shim is reconnecting resets nothing); _ssh connections_ the proxy accepted; _reconnect ' +
       "lines_ the shim's `connection lost; reconnecting` notices on rsync's stderr; _CPU_ as in " +
-      'the fault-free runs, with --serve summed over every connection (after a reconnect the ' +
-      "holder adopts the new connection's pipes, so its --serve only waits, as the first does). " +
+      'the fault-free runs, with --serve summed over the resumed connections (each asks the ' +
+      'holder to adopt its pipes, then only waits). ' +
       'The reference run takes the same path without cuts.',
   );
   out.push('');
@@ -216,8 +214,8 @@ const METHOD_NOTES = `- Everything runs on this machine over 127.0.0.1: one \`bu
   which the device is reached with \`ProxyCommand ssh -W dev1:22 <relay>\` (so each transfer is
   two ssh connections, the outer one to the relay). The shim runs as it would for a user: the
   local \`burrow shim\` starts that same ssh with \`burrow shim --serve\` as the remote command,
-  which starts a detached holder that runs \`rsync --server\` and hands it the ssh channel
-  (stdin and stdout) to read and write directly; all of them are this checkout's
+  which for a new session becomes its holder: it runs \`rsync --server\` and reads and writes the
+  ssh channel (its own stdin and stdout) directly; all of them are this checkout's
   \`dist/\` on the Node that runs the bench.
 - The fault-free runs use a route straight to the relay; the cut runs go through the proxy, which
   runs inside the bench's own Node process (slower than the direct route: compare the reference

@@ -1,12 +1,10 @@
 import { ENV_PREFIX } from '../core/constants.js';
-import type { Handover } from '../shim/holder.js';
 import { defaultDataDir } from './data-dir.js';
-import { selfArgv } from './self.js';
 
 /**
  * `burrow shim`: ssh's command line, for `rsync -e 'burrow shim'`, `scp -S 'burrow shim'` and
- * `burrow shim host cmd…`. Internal modes (started by the shim itself, not by people):
- * `--serve` (the remote end of a connection) and `--hold` (the detached session holder).
+ * `burrow shim host cmd…`. One internal mode, started by the shim itself and not by people:
+ * `--serve`, the remote end of a connection (and, for a new session, its holder).
  */
 
 const USAGE = `usage: burrow shim [ssh options] [user@]host command [args…]
@@ -29,14 +27,11 @@ Exit status: the remote command's, or 255 when the session cannot be reached or 
 const env = (name: string) => process.env[`${ENV_PREFIX}SHIM_${name}`];
 
 export async function runShimCli(argv: string[]): Promise<never> {
-  // Each of the three roles loads only its own modules: a transfer starts all three.
+  // Each role loads only its own modules: a transfer starts both.
   if (argv[0] === '--serve') {
     const { runServe } = await import('../shim/serve.js');
-    process.exit(
-      await runServe({ holderArgv: [...selfArgv(), 'shim', '--hold'], dataDir: defaultDataDir() }),
-    );
+    process.exit(await runServe({ dataDir: defaultDataDir() }));
   }
-  if (argv[0] === '--hold') process.exit(await hold());
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     // Asked for, on stdout; called wrongly (as ssh does), on stderr with a failing status.
     (argv.length === 0 ? process.stderr : process.stdout).write(`${USAGE}\n`);
@@ -90,57 +85,4 @@ export async function runShimCli(argv: string[]): Promise<never> {
     bufferBytes,
   });
   process.exit(code);
-}
-
-/**
- * `--hold`: the hello arrives on stdin from --serve, which hands over the SSH channel too: fd 3
- * what the local side sends after the hello, fd 4 where to write, fd 5 a pipe back to --serve.
- */
-async function hold(): Promise<number> {
-  const [{ FrameDecoder }, { runHolder }, { sessionDir, socketPath }] = await Promise.all([
-    import('../shim/frame-decoder.js'),
-    import('../shim/holder.js'),
-    import('../shim/session-dir.js'),
-  ]);
-  const decoder = new FrameDecoder();
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const frames = decoder.push(Buffer.concat(chunks));
-  const hello = frames[0];
-  if (hello?.type !== 'hello' || hello.mode.kind !== 'new') return 2;
-  const path = socketPath(sessionDir(defaultDataDir()), hello.sessionId);
-  let handover: Handover;
-  try {
-    handover = await handedOver();
-  } catch {
-    process.stderr.write(
-      'burrow shim --hold: started without a channel (only --serve starts it)\n',
-    );
-    return 2;
-  }
-  await runHolder({
-    hello: hello as Parameters<typeof runHolder>[0]['hello'],
-    socketPath: path,
-    shell: process.env.SHELL || '/bin/sh',
-    env: process.env,
-    cwd: process.env.HOME || '/',
-    handover,
-  });
-  return 0;
-}
-
-async function handedOver(): Promise<Handover> {
-  const [{ Socket }, { HANDOVER_FDS, HANDOVER_TAKEN }] = await Promise.all([
-    import('node:net'),
-    import('../shim/serve.js'),
-  ]);
-  const output = new Socket({ fd: HANDOVER_FDS.output, readable: false, writable: true });
-  const serve = new Socket({ fd: HANDOVER_FDS.serve, readable: false, writable: true });
-  serve.on('error', () => {});
-  return {
-    inputFd: HANDOVER_FDS.input,
-    output,
-    taken: () => void serve.write(HANDOVER_TAKEN),
-    release: () => void serve.destroy(),
-  };
 }

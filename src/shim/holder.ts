@@ -22,9 +22,10 @@ import { type Hold, ringReader } from './ring-reader.js';
 import { secretMatches } from './session-dir.js';
 
 /**
- * The remote holder: a small detached daemon that runs the real command and outlives SSH
- * connections. It serves one connection at a time: the SSH channel of the first `burrow shim
- * --serve`, handed over; later ones through a unix socket (in the user's 0700 session directory),
+ * The remote holder: a small daemon that runs the real command and outlives SSH connections (the
+ * first `burrow shim --serve` of a session becomes it; see serve.ts). It serves one connection at
+ * a time: the SSH channel it started on; later ones through a unix socket (in the user's 0700
+ * session directory),
  * where a --serve either asks the holder to adopt its channel's pipes (adopt.ts) or relays the
  * channel. Every connection must open with a hello carrying this session's id and secret, and a
  * socket connection that has not presented one within the handshake timeout is closed.
@@ -48,17 +49,17 @@ const SFTP_SERVERS = [
 ];
 
 /**
- * The SSH channel that brought the hello, handed over by `burrow shim --serve` so that it carries
- * no bytes itself: what the local side sends after the hello, where the holder writes, and a
- * pipe to --serve that tells it the channel was taken (one byte) and is done with (closed).
+ * The SSH channel that brought the hello (whose hello was read already): what the local side
+ * sends after it, and where the holder writes.
  */
 export interface Handover {
   /** A pipe or socket. */
   readonly inputFd: number;
+  /** Read only once the channel is taken. */
   readonly output: Writable;
-  /** The channel is served: --serve stops waiting to report a failed start. */
+  /** The socket is bound and the channel is served from now on. */
   taken(): void;
-  /** Done with the channel: --serve exits, and sshd closes it. */
+  /** Done with the channel (closed already): it may be let go of. */
   release(): void;
 }
 

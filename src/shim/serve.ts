@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { existsSync, read } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADOPTED, encodeAdoptRequest, RELAY, stdioArePipes } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -12,10 +10,8 @@ import { sessionDir, socketPath } from './session-dir.js';
  * `burrow shim --serve`, the remote end of one SSH connection. It reads the local side's hello
  * from stdin, exactly (not a byte more), then:
  *
- * - for a new session, starts the holder and hands it the channel itself: the holder inherits
- *   stdin and stdout (as fds 3 and 4) and reads and writes them directly, so this process carries
- *   no data. It stays only because sshd ends the session when it exits, and leaves when the holder
- *   closes the pipe it was given (fd 5);
+ * - for a new session, becomes its holder (holder.ts), serving the channel on its own stdin and
+ *   stdout: it runs the command, and outlives this connection to serve the next ones;
  * - for a resume, or a new session whose holder exists already (an earlier connection for it broke
  *   after the hello), offers the holder its stdin and stdout when they are pipes (adopt.ts): the
  *   holder opens them itself, and this process again carries no data and waits for the holder
@@ -25,15 +21,8 @@ import { sessionDir, socketPath } from './session-dir.js';
  */
 
 export interface ServeDeps {
-  /** Argv that runs `burrow shim --hold` (this program, as it was started). */
-  readonly holderArgv: readonly string[];
   readonly dataDir: string;
 }
-
-/** Where the holder finds the handed-over channel: its input, its output, the pipe back here. */
-export const HANDOVER_FDS = { input: 3, output: 4, serve: 5 } as const;
-/** What the holder writes on that pipe once it serves the channel. */
-export const HANDOVER_TAKEN = Buffer.from('T');
 /** The local side sends its hello at once; one that has not arrived by then never will. */
 const HELLO_TIMEOUT_MS = 60_000;
 
@@ -67,7 +56,7 @@ export async function runServe(deps: ServeDeps): Promise<number> {
     return fail('internal', (err as Error).message);
   }
   if (hello.frame.mode.kind === 'new' && !existsSync(path)) {
-    if ((await handOver(deps, hello.bytes)) === 'served') return 0;
+    if ((await holdHere(hello.frame, path)) === 'served') return 0;
     // Not taken: the holder could not start, or another holder of this session (started by a
     // retried first connection) bound the socket first; that one decides.
     if (!existsSync(path)) return fail('spawn-failed', 'the session holder did not start');
@@ -140,27 +129,44 @@ function askAdoption(
   });
 }
 
-/** Starts a holder with the channel; resolves once it is done with it, or never took it. */
-function handOver(deps: ServeDeps, helloBytes: Buffer): Promise<'served' | 'not-taken'> {
-  return new Promise((resolve) => {
-    const holder = spawn(deps.holderArgv[0]!, deps.holderArgv.slice(1), {
-      detached: true,
-      stdio: ['pipe', 'ignore', 'ignore', 0, 1, 'pipe'],
-    });
-    let taken = false;
-    const done = () => resolve(taken ? 'served' : 'not-taken');
-    holder.once('error', done);
-    // The hello (secret included) reaches the holder through a pipe, never its command line.
-    holder.stdin!.on('error', () => {});
-    holder.stdin!.end(helloBytes);
-    const back = (holder.stdio as unknown as Readable[])[HANDOVER_FDS.serve]!;
-    back.on('error', () => {});
-    back.on('data', () => {
-      taken = true;
-    });
-    back.once('close', done);
-    holder.unref();
+/**
+ * Holds the new session in this process, on the channel itself (stdin and stdout): no second
+ * process to start before the command runs. Resolves once the session is over ('served'), or at
+ * once when another holder of this session bound the socket first ('not-taken'; the channel is
+ * untouched then). This process is a session leader already (sshd made it one) and sshd leaves a
+ * command without a pty running when the connection drops, so it outlives the connection as a
+ * holder must; from here on `ps` shows it as `burrow shim --hold`.
+ */
+async function holdHere(hello: HelloFrame, path: string): Promise<'served' | 'not-taken'> {
+  const [{ runHolder }, { Socket }] = await Promise.all([
+    import('./holder.js'),
+    import('node:net'),
+  ]);
+  let output: Socket | undefined;
+  let taken = false;
+  await runHolder({
+    hello: hello as Parameters<typeof runHolder>[0]['hello'],
+    socketPath: path,
+    shell: process.env.SHELL || '/bin/sh',
+    env: process.env,
+    cwd: process.env.HOME || '/',
+    handover: {
+      inputFd: 0,
+      // Made only once the channel is taken: if it is not, --serve goes on with its stdout.
+      get output() {
+        output ??= new Socket({ fd: 1, readable: false, writable: true });
+        return output;
+      },
+      taken: () => {
+        taken = true;
+        process.title = 'burrow shim --hold';
+        // sshd's stderr pipe: once the connection is gone, a write there must not end the holder.
+        process.stderr.on('error', () => {});
+      },
+      release: () => {},
+    },
   });
+  return taken ? 'served' : 'not-taken';
 }
 
 /** Reads one hello frame from `fd`, exactly its bytes, so the rest stays in the channel. */

@@ -92,7 +92,7 @@ export function frameReader(input: Readable, output: Writable) {
 
 /**
  * A session held on dev1, started as the local side starts one: ssh runs `burrow shim --serve`,
- * which starts the holder and hands it the channel; the command (`cat`) is running once this
+ * which becomes the holder, on that channel; the command (`cat`) is running once this
  * returns. `channel` reads and writes that first connection.
  */
 export async function startHeldSession(scope: Scope, w: ShimWorld) {
