@@ -137,7 +137,8 @@ export async function measureFloor(
 
 async function shimCpu(bw: BenchWorld): Promise<string> {
   const c = await takeShimCpu(bw.cpuDir);
-  return `local ${c.local?.toFixed(2)}, serve ${c.serve?.toFixed(2)}, holder ${c.holder?.toFixed(2)}`;
+  const serve = c.serve === null ? '' : `, resumed --serve ${c.serve.toFixed(2)}`;
+  return `local ${c.local?.toFixed(2)}, holder ${c.holder?.toFixed(2)}${serve}`;
 }
 
 /** The pipes' CPU records; they exit just after rsync, so this waits for them a little. */

@@ -66,7 +66,7 @@ export async function profileShim(
   out.push('');
   out.push(
     `Profiled rsync: ${run.seconds.toFixed(2)} s; CPU s local ${cpu.local?.toFixed(2)}, ` +
-      `serve ${cpu.serve?.toFixed(2)}, holder ${cpu.holder?.toFixed(2)} (profiling included)`,
+      `holder ${cpu.holder?.toFixed(2)} (profiling included)`,
   );
   const files = existsSync(profDir)
     ? readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'))
