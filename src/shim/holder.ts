@@ -59,8 +59,6 @@ export interface Handover {
   readonly output: Writable;
   /** The socket is bound and the channel is served from now on. */
   taken(): void;
-  /** Done with the channel (closed already): it may be let go of. */
-  release(): void;
 }
 
 export interface HolderConfig {
@@ -118,7 +116,6 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
         // gone already
       }
       current?.close();
-      cfg.handover?.release();
       resolve();
     };
 
@@ -337,7 +334,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       const h = cfg.handover;
       if (!h) return;
       h.taken();
-      serve((onChunk) => channelConn(h.inputFd, h.output, h.release, onChunk), cfg.hello);
+      serve((onChunk) => channelConn(h.inputFd, h.output, () => {}, onChunk), cfg.hello);
     });
   });
 }

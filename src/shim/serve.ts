@@ -1,5 +1,5 @@
 import { existsSync, read } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADOPTED, encodeAdoptRequest, RELAY, stdioArePipes } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -138,10 +138,7 @@ function askAdoption(
  * holder must; from here on `ps` shows it as `burrow shim --hold`.
  */
 async function holdHere(hello: HelloFrame, path: string): Promise<'served' | 'not-taken'> {
-  const [{ runHolder }, { Socket }] = await Promise.all([
-    import('./holder.js'),
-    import('node:net'),
-  ]);
+  const { runHolder } = await import('./holder.js');
   let output: Socket | undefined;
   let taken = false;
   await runHolder({
@@ -163,7 +160,6 @@ async function holdHere(hello: HelloFrame, path: string): Promise<'served' | 'no
         // sshd's stderr pipe: once the connection is gone, a write there must not end the holder.
         process.stderr.on('error', () => {});
       },
-      release: () => {},
     },
   });
   return taken ? 'served' : 'not-taken';
