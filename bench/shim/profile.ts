@@ -2,7 +2,7 @@
  * `--profile`: where the shim's time goes, printed and not recorded (profiling slows the shim).
  * 1. Raw stream throughput without rsync: `head -c N /dev/zero | T dev1-direct 'cat >/dev/null'`
  *    for both transports, alternating, two rounds: what the shim's pipeline itself can carry.
- * 2. One rsync through `burrow shim` with its three node processes under `--cpu-prof`, each
+ * 2. One rsync through `burrow shim` with its node processes (local side, holder) profiled, each
  *    profile summarised (self time by category and by function).
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `burrow` executable. Only a dispatcher, with nothing imported up front: each command loads
- * what it needs, so the shim's three processes per transfer (and a relay or an agent) start
+ * what it needs, so the shim's processes (two per transfer) and a relay or an agent start
  * without the modules of the others (commander, ssh2, the pty addon).
  */
 async function main(argv: string[]): Promise<void> {
