@@ -32,7 +32,7 @@ const USAGE = `usage: npm run bench -- shim [flags]
   --no-write        print the summary only; leave results and BENCHMARKS.md alone
   --help
 
-About 2 minutes with the defaults on a 2-core machine.`;
+About 3 minutes with the defaults on a 2-core machine.`;
 
 function parseInterval(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());

@@ -5,6 +5,8 @@
  * - reference: `burrow shim`, no cuts (what the proxy path costs by itself);
  * - shim: `burrow shim` with cuts: must exit 0 with a copy whose sha256 equals the source's;
  * - plain ssh with cuts (optional): expected to fail at the first cut; its exit code is reported.
+ * All three run at the same rsync --bwlimit, chosen so that the transfer lasts about
+ * CUT_SPAN intervals: however fast the machine, cuts land while rsync runs.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +19,9 @@ import { sha256 } from './source.js';
 import { type BenchWorld, type Form, HOSTS } from './world.js';
 
 export const RECONNECT_LINE = /connection lost; reconnecting/;
+
+/** How many cut intervals a cut run should last (so at least two cuts land in it). */
+const CUT_SPAN = 2.5;
 
 export interface CutRun {
   form: Form;
@@ -40,6 +45,8 @@ export interface CutRun {
 export interface CutResult {
   host: string;
   cutEveryMs: number;
+  /** rsync's --bwlimit for these runs, KiB/s (absent in results from before it was used). */
+  bwlimitKiBps?: number;
   reference: CutRun;
   shim: CutRun;
   plainSsh: CutRun | null;
@@ -48,9 +55,9 @@ export interface CutResult {
 async function cutRun(
   scope: Scope,
   bw: BenchWorld,
-  opts: { form: Form; cutEveryMs: number | null; log: (msg: string) => void },
+  opts: { form: Form; cutEveryMs: number | null; bwlimitKiBps: number; log: (msg: string) => void },
 ): Promise<CutRun> {
-  const { form, cutEveryMs, log } = opts;
+  const { form, cutEveryMs, bwlimitKiBps, log } = opts;
   const proxy = bw.world.proxy!;
   const dst = join(bw.dir, `cut-${form}.bin`);
   rmSync(dst, { force: true });
@@ -69,7 +76,8 @@ async function cutRun(
   }
   let run: Awaited<ReturnType<typeof runRsync>>;
   try {
-    run = await runRsync(scope, rsyncArgs(bw.transport[form], bw.src, `${HOSTS.proxied}:${dst}`), {
+    const args = rsyncArgs(bw.transport[form], bw.src, `${HOSTS.proxied}:${dst}`);
+    run = await runRsync(scope, [`--bwlimit=${bwlimitKiBps}`, ...args], {
       timeoutMs: transferTimeoutMs(bw.bytes) * 2,
       onStderrLine: (text, atS) => {
         if (RECONNECT_LINE.test(text)) log(`  ${atS.toFixed(1)} s: ${text}`);
@@ -114,17 +122,19 @@ export async function measureCuts(
   opts: { cutEveryMs: number; plainSsh: boolean; log: (msg: string) => void },
 ): Promise<CutResult> {
   const { cutEveryMs, log } = opts;
-  log(`through the proxy, no cuts (reference): burrow shim`);
-  const reference = await cutRun(scope, bw, { form: 'shim', cutEveryMs: null, log });
+  const bwlimitKiBps = Math.max(1, Math.floor(bw.bytes / 1024 / ((CUT_SPAN * cutEveryMs) / 1000)));
+  const at = { bwlimitKiBps, log };
+  log(`through the proxy at ${bwlimitKiBps} KiB/s, no cuts (reference): burrow shim`);
+  const reference = await cutRun(scope, bw, { form: 'shim', cutEveryMs: null, ...at });
   log(`  reference: ${describe(reference)}`);
   log(`through the proxy, cut every ${cutEveryMs / 1000} s: burrow shim`);
-  const shim = await cutRun(scope, bw, { form: 'shim', cutEveryMs, log });
+  const shim = await cutRun(scope, bw, { form: 'shim', cutEveryMs, ...at });
   log(`  shim with cuts: ${describe(shim)}`);
   let plainSsh: CutRun | null = null;
   if (opts.plainSsh) {
     log(`through the proxy, cut every ${cutEveryMs / 1000} s: plain ssh`);
-    plainSsh = await cutRun(scope, bw, { form: 'ssh', cutEveryMs, log });
+    plainSsh = await cutRun(scope, bw, { form: 'ssh', cutEveryMs, ...at });
     log(`  plain ssh with cuts: ${describe(plainSsh)}`);
   }
-  return { host: HOSTS.proxied, cutEveryMs, reference, shim, plainSsh };
+  return { host: HOSTS.proxied, cutEveryMs, bwlimitKiBps, reference, shim, plainSsh };
 }

@@ -175,17 +175,23 @@ export function renderMarkdown(r: ShimResults): string {
   out.push(cpuNote(r));
   out.push('');
   out.push(`### Cut every ${r.cuts.cutEveryMs / 1000} s: rsync of ${size} through a cutting proxy`);
+  const limit = r.cuts.bwlimitKiBps === undefined ? '' : ` --bwlimit=${r.cuts.bwlimitKiBps}`;
   out.push('');
   out.push(
-    `\`rsync --no-compress -e T SRC ${r.cuts.host}:DST\`, where the operator's ssh reaches the relay ` +
-      'through a TCP proxy that resets every connection through it (RST to both ends) every ' +
+    `\`rsync --no-compress${limit} -e T SRC ${r.cuts.host}:DST\`, where the operator's ssh reaches ` +
+      'the relay through a TCP proxy that resets every connection through it (RST to both ends) every ' +
       `${r.cuts.cutEveryMs / 1000} s from the start of the run. _Cuts_ counts the resets while ` +
       'rsync ran, in brackets those that found a connection to reset (one that lands while the ' +
       'shim is reconnecting resets nothing); _ssh connections_ the proxy accepted; _reconnect ' +
       "lines_ the shim's `connection lost; reconnecting` notices on rsync's stderr; _CPU_ as in " +
       'the fault-free runs, with --serve summed over the resumed connections (each asks the ' +
       'holder to adopt its pipes, then only waits). ' +
-      'The reference run takes the same path without cuts.',
+      'The reference run takes the same path without cuts.' +
+      (r.cuts.bwlimitKiBps === undefined
+        ? ''
+        : ' All three run at that --bwlimit, so that each lasts about two and a half cut ' +
+          'intervals whatever the speed of the machine (a run over before the first cut would ' +
+          'prove nothing).'),
   );
   out.push('');
   out.push(mdTable(CUT_HEADERS, cutRows(r)));
