@@ -19,6 +19,7 @@ import { describe, it } from 'node:test';
 import { FrameDecoder } from '../src/shim/frame-decoder.js';
 import { encodeFrame } from '../src/shim/frames.js';
 import { runCommand, tmpDir, waitFor, withScope } from './helpers/index.js';
+import { withEnvEntry } from './helpers/reaper.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { startShimProc, startShimWorld } from './helpers/shim.js';
 import { frameReader, resumeHello, startHeldSession } from './helpers/shim-protocol.js';
@@ -194,6 +195,33 @@ describe('burrow shim', () => {
         },
         { what: 'the remote command to get the SIGINT', timeoutMs: 5000 },
       );
+    }));
+
+  it('the first --serve holds the session, and outlives the sshd session process it ran under', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startShimWorld(s);
+      const dir = await tmpDir(s);
+      const started = join(dir, 'started');
+      const proc = startShimProc(w, s, ['dev1', `touch ${started}; sleep 2; echo done`], {});
+      await waitFor(() => existsSync(started), { what: 'the remote command to start' });
+      const holders = withEnvEntry(`BURROW_DATA_DIR=${w.remoteDataDir}`).filter((p) =>
+        readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').startsWith('burrow shim --hold'),
+      );
+      assert.equal(holders.length, 1, 'one process calls itself the holder');
+      const holder = holders[0]!.pid;
+      // /proc/<pid>/stat after the name: state, ppid, pgrp, session.
+      const [, ppid, , session] = readFileSync(`/proc/${holder}/stat`, 'utf8')
+        .split(') ')[1]!
+        .split(' ')
+        .map(Number);
+      assert.equal(session, holder, 'a session leader (sshd made it one)');
+      const sshdSession = ppid!;
+      assert.match(readFileSync(`/proc/${sshdSession}/cmdline`, 'utf8'), /^sshd/);
+      process.kill(sshdSession, 'SIGTERM'); // ends this connection, as sshd's own end would
+      const exit = await proc.stopped();
+      assert.equal(exit.code, 0, proc.tail());
+      assert.equal(proc.output('stdout'), 'done'); // its lines, joined
+      assert.match(proc.output('stderr'), /connection lost; reconnecting/);
     }));
 
   it('keeps every byte in order across forced disconnects (cat > f through a cutting proxy)', async (t) =>
