@@ -133,9 +133,10 @@ function askAdoption(
  * Holds the new session in this process, on the channel itself (stdin and stdout): no second
  * process to start before the command runs. Resolves once the session is over ('served'), or at
  * once when another holder of this session bound the socket first ('not-taken'; the channel is
- * untouched then). This process is a session leader already (sshd made it one) and sshd leaves a
- * command without a pty running when the connection drops, so it outlives the connection as a
- * holder must; from here on `ps` shows it as `burrow shim --hold`.
+ * untouched then). sshd started this process in a session of its own (it leads it, or the
+ * user's shell that ran it does) and leaves a command without a pty running when the connection
+ * drops, so it outlives the connection as a holder must; from here on `ps` shows it as
+ * `burrow shim --hold`.
  */
 async function holdHere(hello: HelloFrame, path: string): Promise<'served' | 'not-taken'> {
   const { runHolder } = await import('./holder.js');
