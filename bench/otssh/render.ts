@@ -1,3 +1,7 @@
+/**
+ * The otssh benchmark's section of BENCHMARKS.md and its terminal summary. Pure: data in, text
+ * out.
+ */
 import { type Cell, mdTable, measuredLines, targetRows, textTable } from '../lib/report.js';
 import { max, median } from '../lib/stats.js';
 import { SESSIONS } from './memory.js';

@@ -15,6 +15,10 @@ import { CLK_TCK } from '../lib/procfs.js';
 
 export type Role = 'local' | 'serve' | 'holder';
 
+/** A preload's expression for its process's role (the holder renames itself `burrow shim --hold`). */
+const ROLE =
+  "process.title.includes('--hold') ? 'holder' : process.argv.includes('--serve') ? 'serve' : 'local'";
+
 /** CPU seconds (user + system) per role; serve sums every connection's process. */
 export interface ShimCpu {
   local: number | null;
@@ -32,7 +36,7 @@ export function writePreload(dir: string, recordDir: string): string {
     `// Written by bench/shim/cpu.ts: records this process's CPU when it exits.
 const { writeFileSync } = require('node:fs');
 process.on('exit', () => {
-  const role = process.title.includes('--hold') ? 'holder' : process.argv.includes('--serve') ? 'serve' : 'local';
+  const role = ${ROLE};
   const u = process.cpuUsage();
   try {
     writeFileSync(${JSON.stringify(recordDir)} + '/' + role + '-' + process.pid + '.json',
@@ -63,7 +67,7 @@ session.post('Profiler.enable');
 session.post('Profiler.setSamplingInterval', { interval: 1000 });
 session.post('Profiler.start');
 process.on('exit', () => {
-  const role = process.title.includes('--hold') ? 'holder' : process.argv.includes('--serve') ? 'serve' : 'local';
+  const role = ${ROLE};
   session.post('Profiler.stop', (err, result) => {
     if (err) return;
     try {

@@ -1,3 +1,7 @@
+/**
+ * The shim benchmark's section of BENCHMARKS.md and its terminal summary. Pure: data in, text
+ * out.
+ */
 import { type Cell, mdTable, measuredLines, targetRows, textTable } from '../lib/report.js';
 import type { CutRun } from './cuts.js';
 import {
