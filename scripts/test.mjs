@@ -3,7 +3,7 @@
  * The project's test command (`npm test`). Phases, in order:
  *
  *   1. prerequisites  the real programs the integration tests start (ssh, sshd, ssh-keygen, rsync,
- *                     scp, redis-server, nc, autossh, systemd-analyze); when some are missing
+ *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare); when some are missing
  *                     and we are root with apt-get, they are installed, otherwise the run stops
  *                     naming exactly what is missing
  *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the CLI
@@ -44,6 +44,8 @@ const PROGRAMS = [
   { name: 'autossh', package: 'autossh' },
   { name: 'systemd-analyze', package: 'systemd' },
   { name: 'asciinema', package: 'asciinema' },
+  { name: 'ip', package: 'iproute2' },
+  { name: 'unshare', package: 'util-linux' },
 ];
 const APT_PACKAGES = [
   'openssh-client',
@@ -54,6 +56,8 @@ const APT_PACKAGES = [
   'autossh',
   'systemd',
   'asciinema',
+  'iproute2',
+  'util-linux',
 ];
 
 function log(line) {
