@@ -42,11 +42,7 @@ export function checkName(raw: string): NameCheck {
   const name = raw.normalize('NFKC').toLowerCase();
   if (name === '' || name === '*') return { ok: false, reason: 'no name given (use NAME:PORT)' };
   if (name.length > 253) return { ok: false, reason: 'name longer than 253 characters' };
-  if (
-    isIP(name) !== 0 ||
-    isIP(name.replace(/^\[|\]$/g, '')) !== 0 ||
-    isInetAtonSpelling(name)
-  ) {
+  if (isIP(name) !== 0 || isIP(name.replace(/^\[|\]$/g, '')) !== 0 || isInetAtonSpelling(name)) {
     return { ok: false, reason: 'an address is not a name' };
   }
   if (RESERVED.has(name)) return { ok: false, reason: `"${name}" is reserved` };
