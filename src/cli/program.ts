@@ -24,7 +24,9 @@ function buildProgram(): Command {
     .exitOverride();
   registerRelayCommand(program);
   registerAgentCommand(program);
-  program.command('otssh').summary('one-time audited SSH server (also installed as `otssh`)');
+  program
+    .command('otssh')
+    .summary('one-time audited SSH server (also the `otssh` command of an install or the binaries)');
   program
     .command('shim')
     .summary('rsync, scp and remote commands that survive a broken SSH connection');
