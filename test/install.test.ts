@@ -13,19 +13,9 @@ import { VERSION } from '../src/cli/version.js';
 import { generateKey, runCommand, tmpDir, withScope } from './helpers/index.js';
 import { INSTALLED_COMMANDS, installBurrow, REPO_ROOT } from './helpers/install.js';
 import { startShimWorld } from './helpers/shim.js';
+import { execStartArgv } from './helpers/unit.js';
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
-
-/** The words of an ExecStart= line, read back as systemd does (every word is quoted). */
-function execStartArgv(unit: string): string[] {
-  const line = unit.split('\n').find((l) => l.startsWith('ExecStart='));
-  assert.ok(line, `no ExecStart= in:\n${unit}`);
-  const rest = line.slice('ExecStart='.length);
-  const words = [...rest.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) =>
-    m[1]!.replace(/\\(.)/g, '$1').replaceAll('%%', '%').replaceAll('$$', '$'),
-  );
-  return words;
-}
 
 describe('installed with npm install -g . (README "Install")', () => {
   it('puts burrow, burrow-shim and otssh on PATH, and each runs', async (t) =>
