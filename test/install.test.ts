@@ -44,7 +44,10 @@ describe('installed with npm install -g . (README "Install")', () => {
       assert.equal(otsshVersion.stdout.trim(), VERSION);
 
       const help = await runCommand(s, 'burrow', ['--help'], { env });
-      assert.match(help.stdout, /otssh +one-time audited SSH server \(also the `otssh` command/);
+      assert.match(
+        help.stdout,
+        /otssh +one-time audited SSH server \(also `otssh` once installed\)/,
+      );
     }));
 
   it("runs the documented shim forms literally: scp -S burrow-shim (SFTP, -O), rsync -e burrow-shim and -e 'burrow shim'", async (t) =>

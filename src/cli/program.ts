@@ -24,9 +24,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerRelayCommand(program);
   registerAgentCommand(program);
-  program
-    .command('otssh')
-    .summary('one-time audited SSH server (also the `otssh` command of an install or the binaries)');
+  program.command('otssh').summary('one-time audited SSH server (also `otssh` once installed)');
   program
     .command('shim')
     .summary('rsync, scp and remote commands that survive a broken SSH connection');
