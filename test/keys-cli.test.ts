@@ -217,6 +217,29 @@ describe('burrow keys (CLI)', () => {
       assert.match(readFileSync(file, 'utf8'), /^# added .*\npermitlisten="box:22" ssh-ed25519 /);
     }));
 
+  it('runs the README forms: --from and --expiry, and remove by key file', async (t) =>
+    withScope(t, async (s) => {
+      const dir = await tmpDir(s);
+      const data = join(dir, 'data');
+      const opKey = await generateKey(dir, 'operator_key');
+      const args = '--open *:22 --from 10.0.0.0/8 --expiry 20301231Z operator_key.pub';
+      const add = await burrow(s, dir, data, ['keys', 'add', ...args.split(' ')]);
+      assert.equal(add.code, 0, add.stderr);
+      assert.match(
+        add.stdout,
+        /: open \*:22, from 10\.0\.0\.0\/8, until 2030-12-31T00:00:00\.000Z\n$/,
+      );
+      const file = join(data, 'authorized_keys');
+      assert.match(
+        readFileSync(file, 'utf8'),
+        /\npermitopen="\*:22",from="10\.0\.0\.0\/8",expiry-time="20301231Z" ssh-ed25519 /,
+      );
+      const removed = await burrow(s, dir, data, ['keys', 'remove', 'operator_key.pub']);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.equal(removed.stdout, `removed ${opKey.fingerprint} from ${file} (2 lines)\n`);
+      assert.equal(readFileSync(file, 'utf8'), '');
+    }));
+
   it('lets concurrent runs all land, and takes over a stale lock', async (t) =>
     withScope(t, async (s) => {
       const dir = await tmpDir(s);
