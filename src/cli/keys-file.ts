@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chown, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chown, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BurrowError, configError } from '../core/errors.js';
 
