@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { isBurrowError } from '../core/errors.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerKeysCommand } from './keys-command.js';
 import { registerRelayCommand } from './relay-command.js';
 import { VERSION } from './version.js';
 
@@ -24,6 +25,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerRelayCommand(program);
   registerAgentCommand(program);
+  registerKeysCommand(program);
   program.command('otssh').summary('one-time audited SSH server (also `otssh` once installed)');
   program
     .command('shim')
