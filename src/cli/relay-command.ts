@@ -10,6 +10,7 @@ import { DEFAULT_CIPHERS } from '../ssh/server.js';
 import { defaultDataDir } from './data-dir.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
 import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
+import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js';
 import { PolicyFile } from './policy-source.js';
 
@@ -40,6 +41,7 @@ interface RelayFlags {
   drainGrace: string;
   ciphers?: string;
   logLevel: string;
+  logFormat?: LogFormat;
 }
 
 /** Adds an option that can also come from BURROW_<NAME> in the environment. */
@@ -162,6 +164,13 @@ export function registerRelayCommand(program: Command): void {
         LOG_LEVELS,
       ),
     )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json or text (one line per event) for the log and a stdout audit trail [default: text on a terminal, else json]',
+        'LOG_FORMAT',
+      ).choices(LOG_FORMATS),
+    )
     .action(async (flags: RelayFlags) => {
       await runRelay(flags);
     });
@@ -190,11 +199,11 @@ function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
 async function runRelay(flags: RelayFlags): Promise<void> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseFlags(flags);
-  const log = createLogger(flags.logLevel as LogLevel);
+  const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
   const hostKeyPath = flags.hostKey ?? join(dataDir, 'relay_host_ed25519_key');
   const keysPath = flags.authorizedKeys ?? join(dataDir, 'authorized_keys');
-  const auditOut = openAudit(flags.auditLog);
+  const auditOut = openAudit(flags.auditLog, flags.logFormat);
   const { audit } = auditOut;
   if (flags.authorizedKeys === undefined && !existsSync(keysPath)) {
     writeNewSecret(keysPath, AUTHORIZED_KEYS_TEMPLATE, '--authorized-keys');
