@@ -52,6 +52,8 @@ export function formatValue(value: unknown): string {
     typeof (value as { message?: unknown }).message === 'string'
   )
     text = (value as { message: string }).message; // an Error, or pino's serialized `err`
+  else if (Array.isArray(value) && value.every((v) => typeof v !== 'object'))
+    text = value.join(','); // relays=a:2222,b:2222
   else if (typeof value === 'object') text = JSON.stringify(value);
   else text = String(value);
   const bare = text !== '' && !/[\s"\\=]/.test(text) && !new RegExp(UNSAFE.source, 'u').test(text);
