@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ENV_PREFIX } from '../core/constants.js';
-import { configError } from '../core/errors.js';
+import { BurrowError, configError } from '../core/errors.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import { type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/server.js';
@@ -13,6 +13,7 @@ import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
 import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js';
 import { PolicyFile } from './policy-source.js';
+import { describeHolder, findPortHolder } from './port-holder.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -222,6 +223,15 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     audit,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') {
+      const holder = findPortHolder(settings.port);
+      const by = holder ? ` (${describeHolder(holder)})` : '';
+      throw new BurrowError(
+        'ADDRESS_IN_USE',
+        `cannot listen on ${flags.listen}: address in use${by}`,
+        { cause: err },
+      );
+    }
     throw configError(
       `--listen: cannot listen on ${flags.listen}: ${err.code ?? err.message}`,
       err,

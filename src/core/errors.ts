@@ -3,7 +3,12 @@
  * the other end (never contains secrets or internal paths they should not see), and `cause` is for
  * logs only.
  */
-export type ErrorCode = 'CONFIG_INVALID' | 'KEY_INVALID' | 'POLICY_LINE_INVALID';
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'KEY_INVALID'
+  | 'POLICY_LINE_INVALID'
+  /** The listen address is taken by another process: not a config mistake, exit 1. */
+  | 'ADDRESS_IN_USE';
 
 export class BurrowError extends Error {
   override readonly name = 'BurrowError';
