@@ -156,7 +156,7 @@ export function registerRelayCommand(program: Command): void {
     .addOption(
       opt(
         '--ciphers <list>',
-        `SSH ciphers offered, in order [default: ${DEFAULT_CIPHERS.join(',')}]`,
+        `SSH ciphers offered, in order [default: ${DEFAULT_CIPHERS.join(', ')}]`,
         'CIPHERS',
       ),
     )
