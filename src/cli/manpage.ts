@@ -73,6 +73,8 @@ export function manPage(program: Command): string {
   }
   const lines = [
     `.TH BURROW 1 "" ${arg(`burrow ${VERSION}`)} "User Commands"`,
+    '.nh',
+    '.ad l',
     '.SH NAME',
     roff('burrow - reach machines with no public address with plain OpenSSH'),
     '.SH SYNOPSIS',
@@ -92,6 +94,8 @@ export function manPage(program: Command): string {
         'as "_"); burrow agent also reads a --config file. The command line wins, then the ' +
         'environment, then the file.',
     ),
+    '.SH OPTIONS',
+    ...root.options.flatMap(optionEntry),
     '.SH COMMANDS',
     ...commands.flatMap(commandSection),
     '.SH ENVIRONMENT',
