@@ -116,7 +116,7 @@ describe('burrow completion', () => {
         'compdef() { print -r -- "compdef $*"; }',
         'compadd() { [[ $1 == -- ]] && shift; print -r -- "compadd $*"; }',
         '_files() { print -r -- "_files"; }',
-        `source '${file}'`,
+        'source <(burrow completion zsh)',
         't() { words=("$@"); CURRENT=$#words; _burrow; }',
         't burrow re',
         't burrow relay --lis',
