@@ -3,10 +3,11 @@
  * The project's test command (`npm test`). Phases, in order:
  *
  *   1. prerequisites  the real programs the integration tests start (ssh, sshd, ssh-keygen, rsync,
- *                     scp, redis-server, nc, autossh, systemd-analyze); when some are missing
+ *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare); when some are missing
  *                     and we are root with apt-get, they are installed, otherwise the run stops
  *                     naming exactly what is missing
- *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the CLI
+ *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the
+ *                     scripts of package.json `bin` (burrow, burrow-shim, otssh)
  *   3. lint           biome check . (lint + format check)
  *   4. tests          node --test on every *.test.js under dist/ whose .ts source still exists
  *
@@ -44,6 +45,8 @@ const PROGRAMS = [
   { name: 'autossh', package: 'autossh' },
   { name: 'systemd-analyze', package: 'systemd' },
   { name: 'asciinema', package: 'asciinema' },
+  { name: 'ip', package: 'iproute2' },
+  { name: 'unshare', package: 'util-linux' },
 ];
 const APT_PACKAGES = [
   'openssh-client',
@@ -54,6 +57,8 @@ const APT_PACKAGES = [
   'autossh',
   'systemd',
   'asciinema',
+  'iproute2',
+  'util-linux',
 ];
 
 function log(line) {
@@ -123,10 +128,16 @@ function localBin(name, args) {
   return existsSync(bin) ? [bin, args] : ['npx', [name, ...args]];
 }
 
+/** The compiled scripts behind package.json `bin`: burrow, burrow-shim, otssh. */
+const BIN_SCRIPTS = ['main.js', 'shim-main.js', 'otssh-main.js'];
+
 function build() {
   const status = run(...localBin('tsc', ['-p', 'tsconfig.json']));
-  const cli = join(root, 'dist', 'src', 'cli', 'main.js');
-  if (status === 0 && existsSync(cli)) chmodSync(cli, 0o755);
+  // The package's bin entries (package.json), executable as after `npm ci`.
+  for (const name of BIN_SCRIPTS) {
+    const cli = join(root, 'dist', 'src', 'cli', name);
+    if (status === 0 && existsSync(cli)) chmodSync(cli, 0o755);
+  }
   return status;
 }
 

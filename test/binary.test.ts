@@ -17,7 +17,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../src/cli/version.js';
 import { BINARIES, ensureBinaries } from './helpers/binaries.js';
-import { runCommand, type Scope, tmpDir, withScope } from './helpers/index.js';
+import { generateKey, runCommand, type Scope, tmpDir, withScope } from './helpers/index.js';
+import { execStartArgv } from './helpers/unit.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUILD_SCRIPT = join(ROOT, 'scripts', 'build-binary.mjs');
@@ -115,6 +116,51 @@ describe('single executables (npm run build:binary)', { timeout: BUILD_TIMEOUT_M
       const help = await runThere(s, machine, otssh, ['--help']);
       assert.equal(help.code, 0, help.stderr);
       assert.match(help.stdout, /^Usage: otssh /);
+    }));
+
+  it('burrow answers as the shim under the name burrow-shim (a symlink), found on PATH as scp -S finds it', (t) =>
+    withScope(t, async (s) => {
+      await ensureBinaries();
+      const machine = await machineWithoutNode(s);
+      install(machine, BINARIES.burrow);
+      install(machine, BINARIES.otssh);
+      await symlink('burrow', join(machine.dir, 'burrow-shim'));
+      const env = { ...machine.env, PATH: `${machine.dir}:${machine.env.PATH}` };
+      const run = (cmd: string, args: string[]) =>
+        runCommand(s, cmd, args, { env, cwd: machine.tmp });
+
+      const help = await run('burrow-shim', ['--help']);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /^usage: burrow shim \[ssh options\]/);
+      const none = await run('burrow-shim', []);
+      assert.equal(none.code, 2, 'called with nothing, as ssh would be: usage and exit 2');
+      assert.match(none.stderr, /^usage: burrow shim/);
+      // Under its own name it is still the dispatcher.
+      const main = await run('burrow', ['--help']);
+      assert.match(main.stdout, /^Usage: burrow \[options\] \[command\]/);
+      const otssh = await run('otssh', ['--version']);
+      assert.equal(otssh.stdout.trim(), VERSION);
+    }));
+
+  it('burrow agent systemd-unit names the executable alone in ExecStart, however it was started', (t) =>
+    withScope(t, async (s) => {
+      await ensureBinaries();
+      const machine = await machineWithoutNode(s);
+      const burrow = install(machine, BINARIES.burrow);
+      const env = { ...machine.env, PATH: `${machine.dir}:${machine.env.PATH}` };
+      const args = ['agent', 'systemd-unit', '--name', 'dev1', '--relay', 'r1.example'];
+      const key = await generateKey(machine.dir, 'dev');
+      const flags = ['--identity', key.path, '--forward', '2222=127.0.0.1:22'];
+      // From PATH (argv[0] a bare name) and by its path, from its own directory.
+      for (const cmd of ['burrow', burrow]) {
+        const unit = await runCommand(s, cmd, [...args, ...flags], { env, cwd: machine.dir });
+        assert.equal(unit.code, 0, unit.stderr);
+        const argv = execStartArgv(unit.stdout);
+        assert.deepEqual(argv.slice(0, 2), [burrow, 'agent'], `started as ${cmd}`);
+        const help = await runThere(s, machine, argv[0]!, [...argv.slice(1), '--help']);
+        assert.equal(help.code, 0, help.stderr);
+        assert.match(help.stdout, /^Usage: burrow agent /);
+      }
     }));
 
   it('loads the embedded node-pty addon: a probe runs echo under a pty', (t) =>

@@ -19,6 +19,7 @@ import { describe, it } from 'node:test';
 import { FrameDecoder } from '../src/shim/frame-decoder.js';
 import { encodeFrame } from '../src/shim/frames.js';
 import { runCommand, tmpDir, waitFor, withScope } from './helpers/index.js';
+import { installBurrow } from './helpers/install.js';
 import { withEnvEntry } from './helpers/reaper.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { startShimProc, startShimWorld } from './helpers/shim.js';
@@ -43,13 +44,14 @@ function bigFile(path: string, mib: number): void {
 }
 
 /**
- * Starts rsync through the shim at `bwlimit` (slow enough to span the faults a test injects): a
- * new file of `mib` MiB sent to dev1, or with `pull` fetched from it. Returns the running rsync and
- * both paths (both sides are this machine).
+ * Starts `rsync -e burrow-shim` (burrow as installed, in a world started with `install`) at
+ * `bwlimit` (slow enough to span the faults a test injects): a new file of `mib` MiB sent to dev1,
+ * or with `pull` fetched from it. Returns the running rsync and both paths (both sides are this
+ * machine).
  */
 async function startShimRsync(
   s: Parameters<typeof tmpDir>[0],
-  w: { shimCommand: string },
+  w: { env: Record<string, string> },
   opts: { mib: number; bwlimit: string; timeoutMs: number; pull?: boolean },
 ) {
   const dir = await tmpDir(s);
@@ -60,10 +62,8 @@ async function startShimRsync(
   const rsync = runCommand(
     s,
     'rsync',
-    [`--bwlimit=${opts.bwlimit}`, '-e', w.shimCommand, from, to],
-    {
-      timeoutMs: opts.timeoutMs,
-    },
+    [`--bwlimit=${opts.bwlimit}`, '-e', 'burrow-shim', from, to],
+    { timeoutMs: opts.timeoutMs, env: w.env },
   );
   return { rsync, src, dst };
 }
@@ -108,6 +108,11 @@ describe('burrow shim: its command line', () => {
       assert.equal(help.code, 0);
       assert.match(help.stdout, /^usage: burrow shim \[ssh options\]/);
       assert.match(help.stdout, /BURROW_SHIM_BUFFER/);
+      // scp runs its -S value as one program name: the usage shows the forms that work.
+      assert.match(help.stdout, /^ {2}scp -S burrow-shim FILE host:PATH /m);
+      assert.match(help.stdout, /^ {2}rsync -a -e burrow-shim SRC host:DST /m);
+      assert.match(help.stdout, /rsync -a -e 'burrow shim'/);
+      assert.doesNotMatch(help.stdout, /-S 'burrow shim'/);
       const none = await shim(s, []);
       assert.equal(none.code, 2);
       assert.equal(none.stdout, '');
@@ -283,7 +288,7 @@ describe('burrow shim', () => {
 
   it('rsync pulls a file across forced disconnects (the remote side resends its output)', async (t) =>
     withScope(t, async (s) => {
-      const w = await startShimWorld(s, { proxy: true });
+      const w = await startShimWorld(s, { proxy: true, install: await installBurrow(s) });
       // The remote rsync sends at 20 MiB/s (rsync passes --bwlimit on to the sender), so the
       // transfer spans the cuts.
       const { rsync, src, dst } = await startShimRsync(s, w, {
@@ -303,7 +308,7 @@ describe('burrow shim', () => {
 
   it('rsync finishes, checksums equal, across two relay kill -9 + restarts', async (t) =>
     withScope(t, async (s) => {
-      const w = await startShimWorld(s);
+      const w = await startShimWorld(s, { install: await installBurrow(s) });
       const relay = w.fleet.relays[0]!;
       const { rsync, src, dst } = await startShimRsync(s, w, {
         mib: 256,
@@ -322,7 +327,7 @@ describe('burrow shim', () => {
 
   it("rsync finishes when the device's agent moves to another relay mid-transfer (drain)", async (t) =>
     withScope(t, async (s) => {
-      const w = await startShimWorld(s, { relays: 2 });
+      const w = await startShimWorld(s, { relays: 2, install: await installBurrow(s) });
       // Slow enough that the draining relay's grace (10 s) ends mid-transfer and cuts it.
       const { rsync, src, dst } = await startShimRsync(s, w, {
         mib: 256,
@@ -344,7 +349,7 @@ describe('burrow shim', () => {
 
   it('scp in SFTP mode and -O mode survives a cut connection', async (t) =>
     withScope(t, async (s) => {
-      const w = await startShimWorld(s, { proxy: true });
+      const w = await startShimWorld(s, { proxy: true, install: await installBurrow(s) });
       const dir = await tmpDir(s);
       const src = join(dir, 'f.bin');
       bigFile(src, 48);
@@ -353,10 +358,8 @@ describe('burrow shim', () => {
         const scp = runCommand(
           s,
           'scp',
-          [...mode, '-l', '200000', '-S', w.shimCommand, src, `dev1:${dst}`],
-          {
-            timeoutMs: 120_000,
-          },
+          [...mode, '-l', '200000', '-S', 'burrow-shim', src, `dev1:${dst}`],
+          { timeoutMs: 120_000, env: w.env },
         );
         await new Promise((r) => setTimeout(r, 800));
         w.proxy!.cutAll();

@@ -5,6 +5,12 @@
  * without the modules of the others (commander, ssh2, the pty addon).
  */
 async function main(argv: string[]): Promise<void> {
+  // The single executable answers as `burrow-shim` when started under that name (a symlink), as
+  // scp -S and rsync -e do; its argv then has no `shim` word.
+  if (/(^|\/)burrow-shim$/.test(process.argv0)) {
+    const { runShimCli } = await import('./shim-command.js');
+    await runShimCli(argv.slice(2));
+  }
   // otssh takes Go-style flags (-port=2022) that commander cannot read: it parses its own.
   if (argv[2] === 'otssh') {
     const { runOtsshCli } = await import('./otssh-command.js');

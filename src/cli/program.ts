@@ -26,7 +26,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRelayCommand(program);
   registerAgentCommand(program);
-  program.command('otssh').summary('one-time audited SSH server (also installed as `otssh`)');
+  program.command('otssh').summary('one-time audited SSH server (also `otssh` once installed)');
   program
     .command('shim')
     .summary('rsync, scp and remote commands that survive a broken SSH connection');

@@ -2,19 +2,28 @@ import { ENV_PREFIX } from '../core/constants.js';
 import { defaultDataDir } from './data-dir.js';
 
 /**
- * `burrow shim`: ssh's command line, for `rsync -e 'burrow shim'`, `scp -S 'burrow shim'` and
- * `burrow shim host cmd…`. One internal mode, started by the shim itself and not by people:
+ * `burrow shim` (and the `burrow-shim` executable): ssh's command line, for `rsync -e 'burrow shim'`,
+ * `rsync -e burrow-shim`, `scp -S burrow-shim` and `burrow shim host cmd…`. One internal mode, started by the shim itself and not by people:
  * `--serve`, the remote end of a connection (and, for a new session, its holder).
  */
 
 const USAGE = `usage: burrow shim [ssh options] [user@]host command [args…]
+       burrow-shim [ssh options] [user@]host command [args…]
 
 Runs a remote command over ssh so that it survives a broken connection: the
 real ssh is used (your options, ~/.ssh/config, -J relays and agents all apply),
 the remote command runs in a small holder that outlives the connection, and
 when ssh dies the shim starts it again and both sides resend what the other has
-not received. Use it as  rsync -e 'burrow shim' …,  scp -S 'burrow shim' …
-(SFTP and -O modes)  or directly. burrow must be on the remote PATH.
+not received. burrow-shim is the same program under one name, for scp, which
+runs its -S value as a single program:
+
+  rsync -a -e burrow-shim SRC host:DST   (or rsync -a -e 'burrow shim' …)
+  scp -S burrow-shim FILE host:PATH      (SFTP mode; scp -O -S burrow-shim …
+                                         for legacy scp)
+  burrow shim host 'command'
+
+burrow must be on the remote PATH (of non-interactive ssh sessions), or set
+BURROW_SHIM_REMOTE.
 
 Environment:
   BURROW_SHIM_SSH            the ssh program (default: ssh)

@@ -17,16 +17,32 @@ const NAME_RE =
   /^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)*$/;
 const RESERVED = new Set(['localhost', 'ip6-localhost', 'ip6-loopback', 'any', 'broadcasthost']);
 
+/** Longest input looked at; anything longer is refused before it is normalised. */
+const MAX_RAW_NAME = 1024;
+/** One part of an IPv4 address as inet_aton(3) reads it: decimal, octal (0…) or hex (0x…). */
+const INET_ATON_PART = /^(?:0x[0-9a-f]*|[0-9]+)$/;
+
 /**
- * Normalises a name (lower case) and says whether it may be registered or dialled.
- * Refuses IP literals, wildcard binds (`""`, `*`) and loopback aliases: those are what plain
- * `ssh -R PORT:…` sends when no name was given, and they must never become routes.
+ * True for every spelling that a resolver would take as an IPv4 address (`127.1`, `0x7f000001`,
+ * `2130706433`, `010.0.0.1`): one to four dot-separated numbers in inet_aton's forms.
+ */
+export function isInetAtonSpelling(name: string): boolean {
+  const parts = name.split('.');
+  return parts.length <= 4 && parts.every((p) => INET_ATON_PART.test(p));
+}
+
+/**
+ * Normalises a name once (Unicode NFKC, then lower case: what is audited is what is routed) and
+ * says whether it may be registered or dialled. Refuses addresses in any spelling, wildcard binds
+ * (`""`, `*`) and loopback aliases: those are what plain `ssh -R PORT:…` sends when no name was
+ * given, and they must never become routes.
  */
 export function checkName(raw: string): NameCheck {
-  const name = raw.toLowerCase();
+  if (raw.length > MAX_RAW_NAME) return { ok: false, reason: 'name longer than 253 characters' };
+  const name = raw.normalize('NFKC').toLowerCase();
   if (name === '' || name === '*') return { ok: false, reason: 'no name given (use NAME:PORT)' };
   if (name.length > 253) return { ok: false, reason: 'name longer than 253 characters' };
-  if (isIP(name) !== 0 || isIP(name.replace(/^\[|\]$/g, '')) !== 0) {
+  if (isIP(name) !== 0 || isIP(name.replace(/^\[|\]$/g, '')) !== 0 || isInetAtonSpelling(name)) {
     return { ok: false, reason: 'an address is not a name' };
   }
   if (RESERVED.has(name)) return { ok: false, reason: `"${name}" is reserved` };

@@ -55,12 +55,20 @@ export interface Fleet {
 
 export async function startFleet(
   scope: Scope,
-  opts: { relays: number; policy?: (devKey: string, opKey: string) => string[] },
+  opts: {
+    relays: number;
+    policy?: (devKey: string, opKey: string) => string[];
+    /** Extra sshd_config lines for the device's sshd (see SshdOptions.extraConfig). */
+    sshdConfig?: string[];
+  },
 ): Promise<Fleet> {
   const dir = await tmpDir(scope, 'burrow-fleet-');
   const devKey = await generateKey(dir, 'device');
   const opKey = await generateKey(dir, 'operator');
-  const sshd = await startSshd(scope, { authorizedKeys: [opKey] });
+  const sshd = await startSshd(scope, {
+    authorizedKeys: [opKey],
+    ...(opts.sshdConfig ? { extraConfig: opts.sshdConfig } : {}),
+  });
   const policyLines = opts.policy
     ? opts.policy(devKey.publicKey, opKey.publicKey)
     : [`permitlisten="dev1:22" ${devKey.publicKey}`, `permitopen="dev1:22" ${opKey.publicKey}`];

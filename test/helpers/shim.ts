@@ -2,17 +2,23 @@
  * A world for shim tests and benchmarks: relays, the device's sshd registered by `burrow agent`,
  * and an operator ssh config in which `dev1` is reached through a relay, optionally through a
  * TCP proxy that can cut connections. `burrow shim` runs with BURROW_SHIM_SSH pointing at that
- * config and BURROW_SHIM_REMOTE at this checkout's CLI (with its own data dir on the "remote").
+ * config. The serving end on the "remote": by default BURROW_SHIM_REMOTE runs this checkout's CLI
+ * with its own data dir; with `install`, the shim runs as installed (`burrow`, `burrow-shim` on
+ * PATH) and the device's sessions find `burrow` on their PATH (sshd's SetEnv), as on a real device.
  */
 import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Fleet, startFleet } from './fleet.js';
+import type { Install } from './install.js';
 import { type ProcOptions, startProc } from './proc.js';
 import { startProxy, type TcpProxy } from './proxy.js';
 import { CLI_PATH } from './relay.js';
 import { type RunOptions, type RunResult, runCommand } from './run.js';
 import type { Scope } from './scope.js';
 import { waitFor } from './wait.js';
+
+/** sshd's PATH for root's sessions (OpenSSH's SUPERUSER_PATH); the device sshd runs them as root. */
+const SSHD_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface ShimWorld {
   readonly fleet: Fleet;
@@ -22,19 +28,28 @@ export interface ShimWorld {
   readonly ssh: string;
   /** Data dir of the "remote" side (where holders keep their sockets). */
   readonly remoteDataDir: string;
-  /** Environment for running `burrow shim`, rsync or scp locally. */
+  /**
+   * Environment for running `burrow shim`, rsync or scp locally; with `install`, its PATH starts
+   * with the install's bin dir, so `rsync -e burrow-shim` and `scp -S burrow-shim` run as written.
+   */
   readonly env: Record<string, string>;
-  /** Runs `node CLI shim …args`. */
+  /** Runs `burrow shim …args`: the installed command with `install`, else `node CLI shim …`. */
   shim(args: string[], opts?: RunOptions): Promise<RunResult>;
-  /** The `-e`/`-S` program for rsync and scp. */
-  readonly shimCommand: string;
 }
 
 export async function startShimWorld(
   scope: Scope,
-  opts: { relays?: number; proxy?: boolean; agentArgs?: string[] } = {},
+  opts: { relays?: number; proxy?: boolean; agentArgs?: string[]; install?: Install } = {},
 ): Promise<ShimWorld> {
-  const fleet = await startFleet(scope, { relays: opts.relays ?? 1 });
+  const { install } = opts;
+  // The device's non-interactive sessions: the install first, then node (for its #! line), then
+  // sshd's usual PATH.
+  const remotePath =
+    install && [install.bin, dirname(process.execPath), SSHD_DEFAULT_PATH].join(':');
+  const fleet = await startFleet(scope, {
+    relays: opts.relays ?? 1,
+    ...(remotePath ? { sshdConfig: [`SetEnv PATH=${remotePath}`] } : {}),
+  });
   const relay1 = fleet.relays[0]!;
   const proxy = opts.proxy ? await startProxy(scope, relay1.port) : undefined;
   if (proxy) {
@@ -74,24 +89,34 @@ export async function startShimWorld(
   const ssh = join(fleet.dir, 'op-ssh');
   writeFileSync(ssh, `#!/bin/sh\nexec ssh -F ${cfg} "$@"\n`);
   chmodSync(ssh, 0o755);
+  if (install) {
+    // burrow's defaults on the device: `burrow shim --serve` from PATH, data in ~/.burrow.
+    const env = { BURROW_SHIM_SSH: ssh, PATH: install.path };
+    return {
+      fleet,
+      proxy,
+      ssh,
+      remoteDataDir: join(fleet.sshd.dir, 'home', '.burrow'),
+      env,
+      shim: (args, o = {}) =>
+        runCommand(scope, 'burrow', ['shim', ...args], {
+          timeoutMs: 120_000,
+          ...o,
+          env: { ...env, ...o.env },
+        }),
+    };
+  }
   const remoteDataDir = join(fleet.dir, 'remote-data');
   const env = {
     BURROW_SHIM_SSH: ssh,
     BURROW_SHIM_REMOTE: `BURROW_DATA_DIR=${remoteDataDir} ${process.execPath} ${CLI_PATH} shim --serve`,
   };
-  const shimScript = join(fleet.dir, 'burrow-shim');
-  writeFileSync(
-    shimScript,
-    `#!/bin/sh\nexport BURROW_SHIM_SSH='${env.BURROW_SHIM_SSH}'\nexport BURROW_SHIM_REMOTE='${env.BURROW_SHIM_REMOTE}'\nexec ${process.execPath} ${CLI_PATH} shim "$@"\n`,
-  );
-  chmodSync(shimScript, 0o755);
   return {
     fleet,
     proxy,
     ssh,
     remoteDataDir,
     env,
-    shimCommand: shimScript,
     shim: (args, o = {}) =>
       runCommand(scope, process.execPath, [CLI_PATH, 'shim', ...args], {
         timeoutMs: 120_000,

@@ -1,0 +1,49 @@
+/**
+ * burrow installed the documented way from this clone (README "Install"): `npm install -g .`
+ * from the repository root, with npm's global prefix in a temp dir. npm links the clone into
+ * `<prefix>/lib/node_modules/burrow` and the package's `bin` entries (burrow, burrow-shim, otssh)
+ * into `<prefix>/bin`, the directory tests put on PATH. Relies on dist/ being built (`npm test`
+ * builds it first), as the README relies on `npm ci`.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCommand } from './run.js';
+import type { Scope } from './scope.js';
+import { tmpDir } from './tmp.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The names `npm install -g .` puts on PATH (package.json `bin`). */
+export const INSTALLED_COMMANDS = ['burrow', 'burrow-shim', 'otssh'] as const;
+
+export interface Install {
+  /** npm's global prefix for this install. */
+  readonly prefix: string;
+  /** `<prefix>/bin`, holding the INSTALLED_COMMANDS: prepend it to PATH. */
+  readonly bin: string;
+  /** PATH with `bin` first. */
+  readonly path: string;
+}
+
+/**
+ * Runs `npm install -g .` in the repository root with NPM_CONFIG_PREFIX set to a new temp dir
+ * (removed with `scope`, which unlinks the install without touching the clone). npm_* variables
+ * inherited from an `npm test` run are dropped, so only that prefix applies. Throws, quoting npm,
+ * when npm fails.
+ */
+export async function installBurrow(scope: Scope): Promise<Install> {
+  const prefix = await tmpDir(scope, 'burrow-install-');
+  const env: Record<string, string | undefined> = {};
+  for (const key of Object.keys(process.env)) if (/^npm_/i.test(key)) env[key] = undefined;
+  env.NPM_CONFIG_PREFIX = prefix;
+  const r = await runCommand(scope, 'npm', ['install', '-g', '.'], {
+    cwd: REPO_ROOT,
+    env,
+    timeoutMs: 120_000,
+  });
+  if (r.code !== 0) {
+    throw new Error(`npm install -g . failed (${r.code}):\n${r.stdout}${r.stderr}`);
+  }
+  const bin = join(prefix, 'bin');
+  return { prefix, bin, path: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+}
