@@ -29,7 +29,7 @@ describe('burrow --help', () => {
     withScope(t, async (s) => {
       assert.deepEqual(
         tree.commands.map((c) => c.path[0]),
-        ['relay', 'agent', 'otssh', 'shim', 'completion', 'man', 'help'],
+        ['relay', 'agent', 'keys', 'otssh', 'shim', 'completion', 'man', 'help'],
       );
       const runs = paths.map((p) => (p[0] === 'help' ? ['help', 'relay'] : [...p, '--help']));
       for (const args of runs) {
@@ -128,7 +128,7 @@ describe('burrow completion', () => {
       assert.equal(r.code, 0, r.stderr);
       const lines = r.stdout.trim().split('\n');
       assert.equal(lines[0], 'compdef _burrow burrow');
-      assert.match(lines[1] ?? '', /^compadd relay agent otssh shim completion man help$/);
+      assert.match(lines[1] ?? '', /^compadd relay agent keys otssh shim completion man help$/);
       assert.match(lines[2] ?? '', /^compadd .*--listen /);
       assert.equal(lines[3], 'compadd status systemd-unit');
       assert.equal(lines[4], 'compadd json text');

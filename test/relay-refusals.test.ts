@@ -50,7 +50,7 @@ describe('relay: refusals', () => {
       // And nc -U to a name that is not registered.
       const nc = await op.run(['relay', 'nc', '-U', '/x/ghost.sock'], { input: 'x' });
       assert.equal(nc.code, 1);
-      assert.match(nc.stderr, /cannot connect to ghost:22/);
+      assert.match(nc.stderr, /burrow: ghost:22 is not connected to this relay/);
     }));
 
   it('serves no shell, no other command, no subsystem and no pty', async (t) =>

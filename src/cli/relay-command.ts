@@ -226,11 +226,9 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     if (err.code === 'EADDRINUSE') {
       const holder = findPortHolder(settings.port);
       const by = holder ? ` (${describeHolder(holder)})` : '';
-      throw new BurrowError(
-        'ADDRESS_IN_USE',
-        `cannot listen on ${flags.listen}: address in use${by}`,
-        { cause: err },
-      );
+      throw new BurrowError('REFUSED', `cannot listen on ${flags.listen}: address in use${by}`, {
+        cause: err,
+      });
     }
     throw configError(
       `--listen: cannot listen on ${flags.listen}: ${err.code ?? err.message}`,

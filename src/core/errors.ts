@@ -7,8 +7,8 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'KEY_INVALID'
   | 'POLICY_LINE_INVALID'
-  /** The listen address is taken by another process: not a config mistake, exit 1. */
-  | 'ADDRESS_IN_USE';
+  /** The command was understood but not done (not found, already there); exit status 1. */
+  | 'REFUSED';
 
 export class BurrowError extends Error {
   override readonly name = 'BurrowError';

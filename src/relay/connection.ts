@@ -19,12 +19,14 @@ import type {
   ExecStream,
   ForwardTarget,
   RefusedKind,
+  RejectOpen,
   SshConnection,
   SshConnectionHandler,
 } from '../ssh/connection.js';
 import { fingerprintOf } from '../ssh/keys.js';
 import { splice } from '../ssh/splice.js';
 import type { NameTable } from './name-table.js';
+import { type ConnectRefusal, refusalFor } from './refusals.js';
 import { closeChannel, describeTarget, failExec, routeOf, USAGE_EXEC } from './requests.js';
 
 /** Shared state and settings every connection of one relay sees. */
@@ -234,17 +236,19 @@ export class RelayConnection implements SshConnectionHandler {
 
   // --- connecting to names --------------------------------------------------------------------
 
-  direct(req: DirectRequest, accept: () => Duplex, reject: () => void): void {
+  direct(req: DirectRequest, accept: () => Duplex, reject: RejectOpen): void {
     const check = checkName(req.host);
     const to = `${req.host}:${req.port}`;
     if (!check.ok || !isValidPort(req.port)) {
-      this.#connectRefused(to, 'direct-tcpip', check.ok ? 'bad-port' : 'not-a-name');
-      reject();
+      const reason = check.ok ? 'bad-port' : 'not-a-name';
+      this.#connectRefused(to, 'direct-tcpip', reason);
+      reject(refusalFor(reason, check.ok ? to : req.host));
       return;
     }
-    this.#connect({ name: check.name, port: req.port }, 'direct-tcpip', req).then(
+    const route = { name: check.name, port: req.port };
+    this.#connect(route, 'direct-tcpip', req).then(
       (device) => {
-        if (!device) return reject();
+        if ('refused' in device) return reject(refusalFor(device.refused, routeKey(route)));
         this.#bridge(accept, device.channel, device.conn, to, 'direct-tcpip');
       },
       () => reject(),
@@ -268,21 +272,26 @@ export class RelayConnection implements SshConnectionHandler {
     stream.pause();
     this.#connect(route, 'nc', origin).then(
       (device) => {
-        if (!device) return failExec(stream, `burrow: cannot connect to ${to}\r\n`);
+        if ('refused' in device) {
+          return failExec(stream, `${refusalFor(device.refused, to).text}\r\n`);
+        }
         // Registered before splice's own listener, so the exit status goes out before the close.
         device.channel.once('close', () => stream.exit(0));
         this.#bridge(() => stream, device.channel, device.conn, to, 'nc');
       },
-      () => failExec(stream, `burrow: cannot connect to ${to}\r\n`),
+      () => failExec(stream, `${refusalFor('device-refused', to).text}\r\n`),
     );
   }
 
-  /** Checks policy and limits, then opens a channel to the device serving `route`. */
+  /**
+   * Checks policy and limits, then opens a channel to the device serving `route`. Policy comes
+   * before the name table, so a key that may not reach a name learns nothing about it.
+   */
   async #connect(
     route: Route,
     via: string,
     origin: { originAddr: string; originPort: number },
-  ): Promise<{ channel: Duplex; conn: RelayConnection } | undefined> {
+  ): Promise<{ channel: Duplex; conn: RelayConnection } | { refused: ConnectRefusal }> {
     const to = routeKey(route);
     const entry = this.#entry();
     if (!entry) return this.#connectRefused(to, via, 'key-not-authorized');
@@ -290,7 +299,13 @@ export class RelayConnection implements SshConnectionHandler {
       return this.#connectRefused(to, via, 'not-permitted');
     }
     const reg = this.#ctx.table.lookup(route);
-    if (!reg) return this.#connectRefused(to, via, 'unknown-name');
+    if (!reg) {
+      return this.#connectRefused(
+        to,
+        via,
+        this.#ctx.isDraining() ? 'relay-draining' : 'unknown-name',
+      );
+    }
     if (this.#channels >= this.#ctx.maxChannels || reg.conn.#channels >= this.#ctx.maxChannels) {
       return this.#connectRefused(to, via, 'too-many-channels');
     }
@@ -354,7 +369,7 @@ export class RelayConnection implements SshConnectionHandler {
     deviceConn.#bridges.add(abort);
   }
 
-  #connectRefused(to: string, via: string, reason: string): undefined {
+  #connectRefused(to: string, via: string, reason: ConnectRefusal): { refused: ConnectRefusal } {
     this.#ctx.audit.record({
       event: 'connect.refused',
       conn: this.id,
@@ -363,7 +378,7 @@ export class RelayConnection implements SshConnectionHandler {
       via,
       reason,
     });
-    return undefined;
+    return { refused: reason };
   }
 
   refused(kind: RefusedKind | 'exec', detail?: string): void {

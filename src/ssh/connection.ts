@@ -3,6 +3,7 @@ import type { Duplex, Writable } from 'node:stream';
 import type ssh2 from 'ssh2';
 import { verifySignature } from './keys.js';
 import type { SocketMeta } from './server.js';
+import { CHANNEL_OPEN_FAILURE } from './ssh2.js';
 import { sendDebug, sendGlobalRequest } from './wire.js';
 
 /** What a device asked to have forwarded to it, exactly as it asked. */
@@ -32,6 +33,18 @@ export interface ExecStream extends Duplex {
   exit(code: number): void;
 }
 
+/**
+ * Why a channel open was refused: an RFC 4254 reason code and a description, which OpenSSH
+ * prints as `channel N: open failed: <code>: <text>`.
+ */
+export interface OpenRefusal {
+  readonly code: 'administratively-prohibited' | 'connect-failed' | 'resource-shortage';
+  readonly text: string;
+}
+
+/** Refuses a channel open; with no argument ssh2 picks the code and sends no text. */
+export type RejectOpen = (refusal?: OpenRefusal) => void;
+
 /** Requests burrow never serves; reported so the caller can audit them. */
 export type RefusedKind =
   | 'shell'
@@ -53,7 +66,7 @@ export interface SshConnectionHandler {
   ready(): void;
   forward(target: ForwardTarget): Promise<boolean>;
   cancelForward(target: ForwardTarget): void;
-  direct(req: DirectRequest, accept: () => Duplex, reject: () => void): void;
+  direct(req: DirectRequest, accept: () => Duplex, reject: RejectOpen): void;
   exec(command: string, accept: () => ExecStream, reject: () => void): void;
   refused(kind: RefusedKind, detail?: string): void;
   /** Called once when the connection is gone, whatever the cause. */
@@ -112,7 +125,8 @@ export class SshConnection {
         originAddr: info.srcIP,
         originPort: info.srcPort,
       };
-      this.#guard(() => handler.direct(req, accept, reject), reject);
+      const rejectOpen = withReason(reject);
+      this.#guard(() => handler.direct(req, accept, rejectOpen), rejectOpen);
     });
     client.on('openssh.streamlocal', (_accept, reject) => {
       handler.refused('direct-streamlocal');
@@ -266,6 +280,23 @@ export class SshConnection {
     this.#done = true;
     this.#handler?.closed(this.#closedReason ?? 'peer-closed');
   }
+}
+
+const OPEN_FAILURE_CODES: Record<OpenRefusal['code'], number> = {
+  'administratively-prohibited': CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED,
+  'connect-failed': CHANNEL_OPEN_FAILURE.CONNECT_FAILED,
+  'resource-shortage': CHANNEL_OPEN_FAILURE.RESOURCE_SHORTAGE,
+};
+
+/**
+ * ssh2's channel-open `reject`, taking a reason. ssh2 1.17.0's own `reject()` takes no arguments
+ * and sends an empty description; burrow carries a patch (patches/ssh2+1.17.0.patch, applied by
+ * `npm ci`) that lets it pass a reason code and a description through.
+ */
+function withReason(reject: () => void): RejectOpen {
+  const patched = reject as (reasonCode?: number, description?: string) => void;
+  return (refusal) =>
+    refusal ? patched(OPEN_FAILURE_CODES[refusal.code], refusal.text) : patched();
 }
 
 function toForwardTarget(name: string, info: unknown): ForwardTarget | undefined {

@@ -10,9 +10,13 @@
  */
 import './ssh2-prelude.cjs';
 import ssh2 from 'ssh2';
+// Already loaded by ssh2 itself (its server requires it), so this reads the cached module.
+import ssh2Constants from 'ssh2/lib/protocol/constants.js';
 import prelude from './ssh2-prelude.cjs';
 
 prelude.restoreRandomFill();
 
 export const { pooledRandomFill, pooledBytesServed } = prelude;
+/** RFC 4254 reason codes for a refused channel open, as ssh2 names them. */
+export const { CHANNEL_OPEN_FAILURE } = ssh2Constants;
 export default ssh2;

@@ -1,0 +1,75 @@
+import type { OpenRefusal } from '../ssh/connection.js';
+
+/**
+ * Why the relay would not connect a client to a name, and what the client is told. One table for
+ * every path a client can ask by (`direct-tcpip` from `ssh -W`/`-J`/`-L`, and `nc -U`), so an
+ * operator reads the same sentence whichever way they asked.
+ *
+ * Contract: a text never says more about a name than the asker may know. `not-permitted` is the
+ * answer for a name the key may not reach whether or not that name is registered (the relay
+ * checks policy before it looks the name up), so existence is only ever revealed to a key that
+ * may reach the name.
+ */
+export type ConnectRefusal =
+  | 'not-a-name'
+  | 'bad-port'
+  | 'key-not-authorized'
+  | 'not-permitted'
+  | 'unknown-name'
+  | 'relay-draining'
+  | 'too-many-channels'
+  | 'device-refused';
+
+/** Prefix of every refusal text, so a reader can tell the relay's words from the device's. */
+const PREFIX = 'burrow: ';
+
+const REFUSALS: Record<
+  ConnectRefusal,
+  { code: OpenRefusal['code']; text: (to: string) => string }
+> = {
+  'not-a-name': {
+    code: 'administratively-prohibited',
+    text: (to) => `only registered names can be reached; ${to} is not a name`,
+  },
+  'bad-port': {
+    code: 'administratively-prohibited',
+    text: (to) => `only registered names can be reached; ${to} has no valid port`,
+  },
+  'key-not-authorized': {
+    code: 'administratively-prohibited',
+    text: () => 'this key is no longer authorized on this relay',
+  },
+  'not-permitted': {
+    code: 'administratively-prohibited',
+    text: (to) => `not permitted to reach ${to}`,
+  },
+  'unknown-name': {
+    code: 'connect-failed',
+    text: (to) => `${to} is not connected to this relay`,
+  },
+  'relay-draining': {
+    code: 'connect-failed',
+    text: (to) =>
+      `this relay is shutting down and ${to} is not connected to it; ` +
+      'the device may have moved to another relay',
+  },
+  'too-many-channels': {
+    code: 'resource-shortage',
+    text: (to) => `too many connections open at once; cannot open another to ${to}`,
+  },
+  'device-refused': {
+    code: 'connect-failed',
+    text: (to) => `the device refused the connection to ${to}`,
+  },
+};
+
+/** Longest target text put into a refusal; what a client sends is theirs to make long. */
+const MAX_TARGET = 120;
+
+/** The reason code and text a client is sent when `to` (as the client wrote it) is refused. */
+export function refusalFor(reason: ConnectRefusal, to: string): OpenRefusal {
+  const shown = to.length > MAX_TARGET ? `${to.slice(0, MAX_TARGET)}…` : to;
+  const safe = shown.replace(/[^\x20-\x7e…]/g, '?');
+  const { code, text } = REFUSALS[reason];
+  return { code, text: `${PREFIX}${text(safe)}` };
+}
