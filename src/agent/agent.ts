@@ -87,7 +87,7 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
     const commands = machine.step(event, now());
     const snap = machine.snapshot();
     deps.onState?.(snap);
-    logTransition(log, previous, snap, event);
+    logTransition(log, previous, snap, event, byId.size);
     previous = snap;
     for (const c of commands) perform(c);
   };
@@ -253,12 +253,16 @@ function refusalMessage(relay: RelayAddress, f: Forward, reason: string): string
   }
 }
 
-/** One log line per change of phase or relay; nothing for events that change neither. */
+/**
+ * One log line per change of phase, relay or draining; nothing for events that change none.
+ * `registered on` is logged only for a new registration, never for a relay that is draining.
+ */
 function logTransition(
   log: Logger,
   before: AgentSnapshot,
   after: AgentSnapshot,
   event: AgentEvent,
+  relayCount: number,
 ): void {
   const changed =
     before.phase !== after.phase ||
@@ -278,7 +282,17 @@ function logTransition(
   };
   switch (after.phase) {
     case 'connected':
-      log.info(fields, `registered on ${after.relay}`);
+      if (!after.draining) log.info(fields, `registered on ${after.relay}`);
+      else if (relayCount < 2)
+        log.warn(
+          fields,
+          `relay ${after.relay} is draining and there is no other relay; staying until it closes`,
+        );
+      else
+        log.warn(
+          fields,
+          `relay ${after.relay} is draining; staying on it until ${after.trying ?? 'another relay'} answers`,
+        );
       return;
     case 'moving':
       log.info(

@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import { startAgent } from '../agent/index.js';
 import { ENV_PREFIX } from '../core/constants.js';
 import { configError } from '../core/errors.js';
+import { fingerprint } from '../core/policy/keys.js';
 import { type AgentFlags, DEFAULT_RELAY_PORT, settingsFrom } from './agent-settings.js';
 import {
   formatStatus,
@@ -15,6 +16,7 @@ import {
 import { applyConfigFile, parseConfigFile } from './config-file.js';
 import { defaultDataDir } from './data-dir.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
+import { LOG_FORMATS } from './log-format.js';
 import { selfArgv } from './self.js';
 import { renderAgentUnit, unitFileName } from './systemd-unit.js';
 
@@ -110,6 +112,13 @@ function addAgentOptions(cmd: Command): Command {
       opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
         LOG_LEVELS,
       ),
+    )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json or text (one line per event) [default: text on a terminal, else json]',
+        'LOG_FORMAT',
+      ).choices(LOG_FORMATS),
     );
 }
 
@@ -188,7 +197,7 @@ function loadConfigFile(cmd: Command, flags: AgentFlags): void {
 
 async function runAgent(flags: AgentFlags): Promise<void> {
   const s = settingsFrom(flags);
-  const log = createLogger(flags.logLevel as LogLevel).child({ name: s.name });
+  const log = createLogger(flags.logLevel as LogLevel, flags.logFormat).child({ name: s.name });
   const startedAt = Date.now();
   const record = (
     state: ReturnType<typeof agent.status>,
@@ -223,8 +232,13 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     log,
     verifyHostKey: (relay, blob) => {
       const d = s.trust.check(relay.host, relay.port, blob);
-      if (d.ok && d.recorded)
-        log.info({ relay: relay.id, file: s.knownHosts }, 'recorded new relay host key');
+      if (d.ok && d.recorded) {
+        const fp = fingerprint(blob);
+        log.info(
+          { relay: relay.id, fp, file: s.knownHosts },
+          `trusted relay ${relay.id} on first use: recorded host key ${fp} in ${s.knownHosts}`,
+        );
+      }
       return d.ok ? { ok: true } : { ok: false, message: d.message };
     },
     onState: (snap) => record(snap),
@@ -281,6 +295,7 @@ function printUnit(flags: AgentFlags & { unitUser?: string }): void {
   );
   argv.push('--connect-timeout', flags.connectTimeout, '--log-level', flags.logLevel);
   if (flags.statusFile) argv.push('--status-file', s.statusFile);
+  if (flags.logFormat) argv.push('--log-format', flags.logFormat);
   const command = [...selfArgv(), ...argv];
   const writable = flags.acceptNew && flags.knownHosts ? [s.knownHosts] : [];
   if (flags.statusFile) writable.push(s.statusFile);

@@ -6,6 +6,7 @@ import { checkName } from '../core/names.js';
 import { parseHostKey } from '../ssh/keys.js';
 import { defaultDataDir } from './data-dir.js';
 import { type HostKeyTrust, hostKeyTrust } from './host-trust.js';
+import type { LogFormat } from './log-format.js';
 import { parseCount, parseDuration, parseForwardSpec, parseRelayList } from './parse.js';
 
 /**
@@ -31,6 +32,7 @@ export interface AgentFlags {
   statusFile?: string;
   config?: string;
   logLevel: string;
+  logFormat?: LogFormat;
 }
 
 export interface Settings {

@@ -63,8 +63,8 @@ export function registerKeysCommand(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  burrow keys add --listen dev1:22 device_key.pub      a device that may register dev1\n' +
-        "  burrow keys add --open '*:22' operator_key.pub       an operator who may reach every device\n" +
+        '  burrow keys add --listen dev1:22 device_key.pub   # a device: dev1 only\n' +
+        "  burrow keys add --open '*:22' operator_key.pub    # an operator: every device\n" +
         '  burrow keys list\n' +
         '  burrow keys remove SHA256:…\n',
     );
@@ -91,7 +91,8 @@ export function registerKeysCommand(program: Command): void {
       'after',
       '\nExamples:\n' +
         '  burrow keys add --listen dev1:22 device_key.pub\n' +
-        "  burrow keys add --open '*:22' --from 10.0.0.0/8 --expiry 20301231Z operator_key.pub\n" +
+        "  burrow keys add --open '*:22' --from 10.0.0.0/8 --expiry 20301231Z \\\n" +
+        '      operator_key.pub\n' +
         "  ssh-keygen -y -f key | burrow keys add --listen 'rack7-*:22' -\n" +
         '  burrow keys add --replace --listen dev1:22 --listen dev1:80 device_key.pub\n',
     )

@@ -1,18 +1,35 @@
 import { createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { type Logger, pino } from 'pino';
-import pretty from 'pino-pretty';
-import { type AuditSink, JsonLinesAudit } from '../audit/audit.js';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { type AuditEvent, type AuditSink, JsonLinesAudit } from '../audit/audit.js';
 import { configError } from '../core/errors.js';
+import { formatAuditEvent, formatLogRecord, type LogFormat } from './log-format.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
+/** The format asked for with --log-format, else text on a terminal and JSON lines elsewhere. */
+export function resolveLogFormat(
+  format: LogFormat | undefined,
+  stream: { isTTY?: boolean },
+): LogFormat {
+  return format ?? (stream.isTTY ? 'text' : 'json');
+}
+
+function fdOf(stream: NodeJS.WriteStream, fallback: number): number {
+  return (stream as { fd?: number }).fd ?? fallback;
+}
+
 /**
- * The operational log: JSON lines on stderr, human-readable when stderr is a terminal. Redaction
- * is a second line of defence; no code path passes key material to the logger in the first place.
+ * The operational log on stderr: JSON lines, or one readable line per record (log-format.ts).
+ * Redaction is a second line of defence; no code path passes key material to the logger in the
+ * first place.
  */
-export function createLogger(level: LogLevel, stream: NodeJS.WriteStream = process.stderr): Logger {
+export function createLogger(
+  level: LogLevel,
+  format?: LogFormat,
+  stream: NodeJS.WriteStream = process.stderr,
+): Logger {
   const options = {
     level,
     base: { pid: process.pid },
@@ -21,13 +38,28 @@ export function createLogger(level: LogLevel, stream: NodeJS.WriteStream = proce
       censor: '[redacted]',
     },
   };
-  if (stream.isTTY) {
-    return pino(
-      options,
-      pretty({ destination: stream, colorize: true, sync: true, ignore: 'pid,hostname' }),
-    );
+  const out = pino.destination({ fd: fdOf(stream, 2), sync: true });
+  if (resolveLogFormat(format, stream) === 'text') {
+    // pino hands over each record as one JSON line, synchronously.
+    const text: DestinationStream = {
+      write: (line: string) => {
+        out.write(formatLogRecord(JSON.parse(line) as Record<string, unknown>));
+      },
+    };
+    return pino(options, text);
   }
-  return pino(options, pino.destination({ fd: (stream as { fd?: number }).fd ?? 2, sync: true }));
+  return pino(options, out);
+}
+
+/** Audit events as one readable line each (log-format.ts), for a terminal. */
+class TextAudit implements AuditSink {
+  readonly #out: DestinationStream;
+  constructor(fd: number) {
+    this.#out = pino.destination({ fd, sync: true });
+  }
+  record(event: AuditEvent): void {
+    this.#out.write(formatAuditEvent(new Date(), event));
+  }
 }
 
 export interface AuditOutput {
@@ -36,10 +68,19 @@ export interface AuditOutput {
   close(): Promise<void>;
 }
 
-/** `-` is stdout; anything else is a file opened for appending (created 0600). */
-export function openAudit(target: string): AuditOutput {
+/**
+ * `-` is stdout (in `format`, by default text on a terminal, JSON lines elsewhere); anything else
+ * is a file opened for appending (created 0600), always JSON lines.
+ */
+export function openAudit(target: string, format?: LogFormat): AuditOutput {
   if (!target) throw configError('--audit-log: expected a file path or "-"');
-  if (target === '-') return { audit: new JsonLinesAudit(process.stdout), close: async () => {} };
+  if (target === '-') {
+    const audit =
+      resolveLogFormat(format, process.stdout) === 'text'
+        ? new TextAudit(fdOf(process.stdout, 1))
+        : new JsonLinesAudit(process.stdout);
+    return { audit, close: async () => {} };
+  }
   // Opened now, synchronously: a relay must not start serving with an audit trail it cannot write.
   let fd: number;
   try {

@@ -5,17 +5,19 @@
 import { Command, CommanderError } from 'commander';
 import { isBurrowError } from '../core/errors.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerCompletionCommand } from './completion.js';
 import { registerKeysCommand } from './keys-command.js';
+import { registerManCommand } from './manpage.js';
 import { registerRelayCommand } from './relay-command.js';
 import { VERSION } from './version.js';
 
 /** Exit status for bad flags or config, as most Unix tools use. */
 const EXIT_USAGE = 2;
 
-function buildProgram(): Command {
+export function buildProgram(): Command {
   const program = new Command('burrow')
     .description(
-      'Reach machines with no public address (NAT, containers, bastions) with plain OpenSSH,\n' +
+      'Reach machines with no public address (NAT, containers, bastions) with plain OpenSSH, ' +
         'and keep those paths alive through relay reboots, network drops and roaming.',
     )
     .version(VERSION, '-V, --version')
@@ -30,6 +32,8 @@ function buildProgram(): Command {
   program
     .command('shim')
     .summary('rsync, scp and remote commands that survive a broken SSH connection');
+  registerCompletionCommand(program);
+  registerManCommand(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride().showHelpAfterError();
   return program;

@@ -3,15 +3,17 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ENV_PREFIX } from '../core/constants.js';
-import { configError } from '../core/errors.js';
+import { BurrowError, configError } from '../core/errors.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import { type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/server.js';
 import { defaultDataDir } from './data-dir.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
 import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
+import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js';
 import { PolicyFile } from './policy-source.js';
+import { describeHolder, findPortHolder } from './port-holder.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -40,6 +42,7 @@ interface RelayFlags {
   drainGrace: string;
   ciphers?: string;
   logLevel: string;
+  logFormat?: LogFormat;
 }
 
 /** Adds an option that can also come from BURROW_<NAME> in the environment. */
@@ -153,7 +156,7 @@ export function registerRelayCommand(program: Command): void {
     .addOption(
       opt(
         '--ciphers <list>',
-        `SSH ciphers offered, in order [default: ${DEFAULT_CIPHERS.join(',')}]`,
+        `SSH ciphers offered, in order [default: ${DEFAULT_CIPHERS.join(', ')}]`,
         'CIPHERS',
       ),
     )
@@ -161,6 +164,13 @@ export function registerRelayCommand(program: Command): void {
       opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
         LOG_LEVELS,
       ),
+    )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json or text (one line per event) for the log and a stdout audit trail [default: text on a terminal, else json]',
+        'LOG_FORMAT',
+      ).choices(LOG_FORMATS),
     )
     .action(async (flags: RelayFlags) => {
       await runRelay(flags);
@@ -190,11 +200,11 @@ function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
 async function runRelay(flags: RelayFlags): Promise<void> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseFlags(flags);
-  const log = createLogger(flags.logLevel as LogLevel);
+  const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
   const hostKeyPath = flags.hostKey ?? join(dataDir, 'relay_host_ed25519_key');
   const keysPath = flags.authorizedKeys ?? join(dataDir, 'authorized_keys');
-  const auditOut = openAudit(flags.auditLog);
+  const auditOut = openAudit(flags.auditLog, flags.logFormat);
   const { audit } = auditOut;
   if (flags.authorizedKeys === undefined && !existsSync(keysPath)) {
     writeNewSecret(keysPath, AUTHORIZED_KEYS_TEMPLATE, '--authorized-keys');
@@ -213,6 +223,13 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     audit,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') {
+      const holder = findPortHolder(settings.port);
+      const by = holder ? ` (${describeHolder(holder)})` : '';
+      throw new BurrowError('REFUSED', `cannot listen on ${flags.listen}: address in use${by}`, {
+        cause: err,
+      });
+    }
     throw configError(
       `--listen: cannot listen on ${flags.listen}: ${err.code ?? err.message}`,
       err,

@@ -10,26 +10,33 @@ import { defaultDataDir } from './data-dir.js';
 const USAGE = `usage: burrow shim [ssh options] [user@]host command [args…]
        burrow-shim [ssh options] [user@]host command [args…]
 
-Runs a remote command over ssh so that it survives a broken connection: the real ssh is used
-(your options, ~/.ssh/config, -J relays and agents all apply), the remote command runs in a small
-holder that outlives the connection, and when ssh dies the shim starts it again and both sides
-resend what the other has not received. burrow-shim is the same program under one name, for
-scp, which runs its -S value as a single program:
+Runs a remote command over ssh so that it survives a broken connection: the
+real ssh is used (your options, ~/.ssh/config, -J relays and agents all apply),
+the remote command runs in a small holder that outlives the connection, and
+when ssh dies the shim starts it again and both sides resend what the other has
+not received. burrow-shim is the same program under one name, for scp, which
+runs its -S value as a single program:
 
-  rsync -a -e burrow-shim SRC host:DST      (or rsync -a -e 'burrow shim' …)
-  scp -S burrow-shim FILE host:PATH         (SFTP mode; scp -O -S burrow-shim … for legacy scp)
+  rsync -a -e burrow-shim SRC host:DST   (or rsync -a -e 'burrow shim' …)
+  scp -S burrow-shim FILE host:PATH      (SFTP mode; scp -O -S burrow-shim …
+                                         for legacy scp)
   burrow shim host 'command'
 
-burrow must be on the remote PATH (of non-interactive ssh sessions), or set BURROW_SHIM_REMOTE.
+burrow must be on the remote PATH (of non-interactive ssh sessions), or set
+BURROW_SHIM_REMOTE.
 
 Environment:
   BURROW_SHIM_SSH            the ssh program (default: ssh)
-  BURROW_SHIM_REMOTE         the remote command starting the serving end (default: burrow shim --serve)
-  BURROW_SHIM_RESUME_WINDOW  how long a broken session may take to reattach (default: 10m)
-  BURROW_SHIM_BUFFER         unacknowledged bytes held per stream (default: 16777216)
+  BURROW_SHIM_REMOTE         the remote command starting the serving end
+                             (default: burrow shim --serve)
+  BURROW_SHIM_RESUME_WINDOW  how long a broken session may take to reattach
+                             (default: 10m)
+  BURROW_SHIM_BUFFER         unacknowledged bytes held per stream
+                             (default: 16777216)
 
-Without a remote command, or with -N/-W/-f/-t and the like, the shim runs ssh unchanged.
-Exit status: the remote command's, or 255 when the session cannot be reached or resumed.`;
+Without a remote command, or with -N/-W/-f/-t and the like, the shim runs ssh
+unchanged. Exit status: the remote command's, or 255 when the session cannot be
+reached or resumed.`;
 
 const env = (name: string) => process.env[`${ENV_PREFIX}SHIM_${name}`];
 
