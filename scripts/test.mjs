@@ -3,9 +3,9 @@
  * The project's test command (`npm test`). Phases, in order:
  *
  *   1. prerequisites  the real programs the integration tests start (ssh, sshd, ssh-keygen, rsync,
- *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare); when some are missing
- *                     and we are root with apt-get, they are installed, otherwise the run stops
- *                     naming exactly what is missing
+ *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare, zsh, man);
+ *                     when some are missing and we are root with apt-get, they are installed,
+ *                     otherwise the run stops naming exactly what is missing
  *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the
  *                     scripts of package.json `bin` (burrow, burrow-shim, otssh)
  *   3. lint           biome check . (lint + format check)
@@ -47,6 +47,8 @@ const PROGRAMS = [
   { name: 'asciinema', package: 'asciinema' },
   { name: 'ip', package: 'iproute2' },
   { name: 'unshare', package: 'util-linux' },
+  { name: 'zsh', package: 'zsh' },
+  { name: 'man', package: 'man-db' },
 ];
 const APT_PACKAGES = [
   'openssh-client',
@@ -59,6 +61,8 @@ const APT_PACKAGES = [
   'asciinema',
   'iproute2',
   'util-linux',
+  'zsh',
+  'man-db',
 ];
 
 function log(line) {
