@@ -45,12 +45,12 @@ await_ready() { # index line wait pid (empty: none to watch)
   local n=0
   until bash -c "$3" > /dev/null 2>&1; do
     [ -z "$4" ] || kill -0 "$4" 2> /dev/null || fail "$1" "exited before: $3" "$2"
-    n=$((n + 1)); [ $n -lt $((${WAIT_TIMEOUT_S} * 5)) ] || fail "$1" "not ready: $3" "$2"
+    n=$((n + 1)); [ $n -lt $((DOCS_WAIT_TIMEOUT_S * 5)) ] || fail "$1" "not ready: $3" "$2"
     sleep 0.2
   done
 }
 run_fg() { # index line dir expect wait
-  (cd "$(at "$3")" && exec timeout ${BLOCK_TIMEOUT_S} bash -e -o pipefail "$D/b$1.sh") \
+  (cd "$(at "$3")" && exec timeout "$DOCS_BLOCK_TIMEOUT_S" bash -e -o pipefail "$D/b$1.sh") \
     > "$D/b$1.out" 2>&1 < /dev/null || fail "$1" "exit status $?" "$2"
   [ -z "$4" ] || grep -qF -- "$4" "$D/b$1.out" || fail "$1" "output lacks: $4" "$2"
   [ -z "$5" ] || await_ready "$1" "$2" "$5" ""
@@ -125,11 +125,7 @@ export async function runDocBlocks(blocks: DocBlock[], opts: DocsRunOptions): Pr
         : `run_fg ${i} ${b.line} ${at} ${quote(b.expect ?? '')} ${quote(b.wait ?? '')}`,
     );
   }
-  const script = PRELUDE.replaceAll('${BLOCK_TIMEOUT_S}', String(BLOCK_TIMEOUT_S)).replaceAll(
-    '${WAIT_TIMEOUT_S}',
-    String(WAIT_TIMEOUT_S),
-  );
-  await writeFile(join(dir, 'run.sh'), `${script}\n${steps.join('\n')}\necho "@@docs done"\n`);
+  await writeFile(join(dir, 'run.sh'), `${PRELUDE}\n${steps.join('\n')}\necho "@@docs done"\n`);
 
   const child = spawn(
     'unshare',
@@ -143,6 +139,8 @@ export async function runDocBlocks(blocks: DocBlock[], opts: DocsRunOptions): Pr
         DOCS_CLONE: opts.clone,
         DOCS_HOME: home,
         DOCS_USR_LOCAL: usrLocal,
+        DOCS_BLOCK_TIMEOUT_S: String(BLOCK_TIMEOUT_S),
+        DOCS_WAIT_TIMEOUT_S: String(WAIT_TIMEOUT_S),
         // Where ssh and sshd look for `~` (the passwd entry, not $HOME).
         DOCS_ROOT_HOME: userInfo().homedir,
       },
