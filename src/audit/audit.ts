@@ -21,6 +21,15 @@ export type AuditEvent =
       fp?: string;
       reason: string;
     }
+  /** Refusals on one connection beyond those audited one by one as auth.refused. */
+  | {
+      event: 'auth.summary';
+      conn: string;
+      ip: string;
+      refused: number;
+      unaudited: number;
+      last_reason: string;
+    }
   | { event: 'name.registered'; conn: string; fp: string; name: string; port: number; form: string }
   | {
       event: 'name.refused';

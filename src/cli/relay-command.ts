@@ -38,6 +38,8 @@ interface RelayFlags {
   maxAuthTries: string;
   maxStartups: string;
   maxStartupsPerSource: string;
+  maxConnectionsPerKey: string;
+  maxConnectionsPerSource: string;
   maxChannels: string;
   drainGrace: string;
   ciphers?: string;
@@ -139,6 +141,25 @@ export function registerRelayCommand(program: Command): void {
     )
     .addOption(
       opt(
+        '--max-connections-per-key <n>',
+        'authenticated connections holding no registered name allowed at once per key ' +
+          '(OpenSSH has no such limit; here a leaked or do-nothing key cannot hold thousands of ' +
+          'sockets; connections serving names do not count, so a device can always reconnect)',
+        'MAX_CONNECTIONS_PER_KEY',
+        '64',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-connections-per-source <n>',
+        'authenticated connections holding no registered name allowed at once per source ' +
+          'address (IPv6 per /64)',
+        'MAX_CONNECTIONS_PER_SOURCE',
+        '256',
+      ),
+    )
+    .addOption(
+      opt(
         '--max-channels <n>',
         'forwarded channels open at once per connection',
         'MAX_CHANNELS',
@@ -190,6 +211,11 @@ function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
     maxAuthTries: parseCount('--max-auth-tries', flags.maxAuthTries, 1, 100),
     maxStartups: parseCount('--max-startups', flags.maxStartups),
     maxStartupsPerSource: parseCount('--max-startups-per-source', flags.maxStartupsPerSource),
+    maxConnectionsPerKey: parseCount('--max-connections-per-key', flags.maxConnectionsPerKey),
+    maxConnectionsPerSource: parseCount(
+      '--max-connections-per-source',
+      flags.maxConnectionsPerSource,
+    ),
     maxChannels: parseCount('--max-channels', flags.maxChannels),
     drainGraceMs: parseDuration('--drain-grace', flags.drainGrace),
     registryTtlMs: 30_000,

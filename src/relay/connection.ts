@@ -25,6 +25,9 @@ import type {
 } from '../ssh/connection.js';
 import { fingerprintOf } from '../ssh/keys.js';
 import { splice } from '../ssh/splice.js';
+import { AuthFailures } from './auth-failures.js';
+import type { CapRefusal, ConnectionCaps } from './connection-caps.js';
+import { sourceOf } from './connection-caps.js';
 import type { NameTable } from './name-table.js';
 import { type ConnectRefusal, refusalFor } from './refusals.js';
 import { closeChannel, describeTarget, failExec, routeOf, USAGE_EXEC } from './requests.js';
@@ -39,6 +42,8 @@ export interface RelayContext {
   readonly log: Logger;
   readonly now: () => number;
   readonly maxAuthTries: number;
+  /** Authenticated connections holding no name, per key and per source. */
+  readonly caps: ConnectionCaps;
   readonly maxChannels: number;
   readonly registryTtlMs: number;
   readonly isDraining: () => boolean;
@@ -56,6 +61,14 @@ export interface PendingAuth {
 
 let nextId = 0;
 
+/** Shown by OpenSSH clients (as a banner) before "Permission denied" when a cap refuses a key. */
+const CAP_TEXT: Record<CapRefusal, string> = {
+  'max-connections-per-key':
+    'burrow: this key already holds the most connections this relay allows per key; close one',
+  'max-connections-per-source':
+    'burrow: this address already holds the most connections this relay allows per source; close one',
+};
+
 /**
  * One SSH connection to the relay: a device registering names, a client reaching them, or both.
  * Every decision is made against the *current* policy, so a reload applies to live connections'
@@ -71,7 +84,9 @@ export class RelayConnection implements SshConnectionHandler {
   readonly #opened: number;
   #keyBlob: Buffer | undefined;
   #fp: string | undefined;
-  #authFailures = 0;
+  readonly #authFailures: AuthFailures;
+  /** True while this connection is counted in `ctx.caps` (authenticated, holding no name). */
+  #counted = false;
   #channels = 0;
   #closed = false;
   /** Aborts for every bridge this connection is an end of (as client or as device). */
@@ -82,6 +97,7 @@ export class RelayConnection implements SshConnectionHandler {
     this.#pending = pending;
     this.#ctx = ctx;
     this.#opened = ctx.now();
+    this.#authFailures = new AuthFailures(ctx.maxAuthTries);
     this.#log = ctx.log.child({ conn: this.id, ip: pending.ip });
   }
 
@@ -93,7 +109,8 @@ export class RelayConnection implements SshConnectionHandler {
   // --- authentication -------------------------------------------------------------------------
 
   authenticate(a: AuthAttempt): boolean {
-    if (a.method === 'none') return false;
+    if (this.#closed) return false;
+    this.#authFailures.attempt();
     // The user name is the peer's to choose and means nothing to the relay; keep it short.
     const user = a.username.slice(0, 64);
     const base = { conn: this.id, ip: this.#pending.ip, user, method: a.method.slice(0, 32) };
@@ -108,6 +125,13 @@ export class RelayConnection implements SshConnectionHandler {
       return false;
     }
     if (!a.signed) return true;
+    const capped = this.#ctx.caps.admit(fp, sourceOf(this.#pending.ip));
+    if (!capped.ok) {
+      this.ssh.banner(`${CAP_TEXT[capped.reason]}\r\n`);
+      this.#authFailed({ ...base, fp, reason: capped.reason });
+      return false;
+    }
+    this.#counted = true;
     this.#keyBlob = a.keyBlob;
     this.#fp = fp;
     this.#ctx.audit.record({
@@ -129,8 +153,24 @@ export class RelayConnection implements SshConnectionHandler {
     fp?: string;
     reason: string;
   }) {
-    this.#ctx.audit.record({ event: 'auth.refused', ...e });
-    if (++this.#authFailures >= this.#ctx.maxAuthTries) this.ssh.destroy('max-auth-tries');
+    const v = this.#authFailures.refused(e.method, e.reason);
+    if (v.audit) this.#ctx.audit.record({ event: 'auth.refused', ...e });
+    if (v.disconnect) this.ssh.destroy('max-auth-tries');
+  }
+
+  /**
+   * Keeps `ctx.caps` in step with this connection: counted while authenticated, open and holding
+   * no name. Call after anything that changes one of those.
+   */
+  #recount(): void {
+    const fp = this.#fp;
+    if (fp === undefined) return;
+    const count = !this.#closed && this.#routes.size === 0;
+    if (count === this.#counted) return;
+    this.#counted = count;
+    const source = sourceOf(this.#pending.ip);
+    if (count) this.#ctx.caps.add(fp, source);
+    else this.#ctx.caps.remove(fp, source);
   }
 
   ready(): void {
@@ -188,6 +228,7 @@ export class RelayConnection implements SshConnectionHandler {
     const res = ctx.table.register({ route, owner: fp, conn: this, target, since: ctx.now() });
     if (!res.ok) return refuse('name-held', res.heldBy);
     this.#routes.set(routeKey(route), route);
+    this.#recount();
     ctx.audit.record({
       event: 'name.registered',
       conn: this.id,
@@ -210,6 +251,7 @@ export class RelayConnection implements SshConnectionHandler {
       // a route for the connection that still serves it.
       stale.#routes.delete(routeKey(route));
       stale.ssh.destroy('taken-over');
+      stale.#recount();
     }
     return true;
   }
@@ -222,6 +264,7 @@ export class RelayConnection implements SshConnectionHandler {
   #release(route: Route, reason: string): void {
     const key = routeKey(route);
     if (!this.#routes.delete(key)) return;
+    this.#recount();
     if (!this.#ctx.table.release(route, this)) return;
     this.#ctx.registry.release(route.name, route.port, this.#ctx.relayId).catch(() => {});
     this.#ctx.audit.record({
@@ -399,6 +442,18 @@ export class RelayConnection implements SshConnectionHandler {
     this.#pending.settle();
     for (const abort of [...this.#bridges]) abort();
     for (const route of [...this.#routes.values()]) this.#release(route, reason);
+    this.#recount();
+    const auth = this.#authFailures.summary();
+    if (auth) {
+      this.#ctx.audit.record({
+        event: 'auth.summary',
+        conn: this.id,
+        ip: this.#pending.ip,
+        refused: auth.refused,
+        unaudited: auth.unaudited,
+        last_reason: auth.lastReason,
+      });
+    }
     this.#ctx.audit.record({
       event: 'conn.closed',
       conn: this.id,

@@ -9,6 +9,7 @@ import type { HostKey } from '../ssh/keys.js';
 import { type SocketMeta, SshServer } from '../ssh/server.js';
 import { Admission, normalizeAddress } from './admission.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
+import { ConnectionCaps } from './connection-caps.js';
 import { NameTable } from './name-table.js';
 
 export interface RelayConfig {
@@ -24,6 +25,12 @@ export interface RelayConfig {
   /** Connections that have not authenticated yet, in total and per source address. */
   readonly maxStartups: number;
   readonly maxStartupsPerSource: number;
+  /**
+   * Authenticated connections holding no registered name, per key and per source address
+   * (IPv6 by /64); see connection-caps.ts for what counts.
+   */
+  readonly maxConnectionsPerKey: number;
+  readonly maxConnectionsPerSource: number;
   /** Concurrent forwarded channels per connection. */
   readonly maxChannels: number;
   /** How long a draining relay waits for agents to move before closing what is left. */
@@ -92,6 +99,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     log,
     now,
     maxAuthTries: config.maxAuthTries,
+    caps: new ConnectionCaps(config.maxConnectionsPerKey, config.maxConnectionsPerSource),
     maxChannels: config.maxChannels,
     registryTtlMs: config.registryTtlMs,
     isDraining: () => draining,

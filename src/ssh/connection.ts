@@ -4,7 +4,7 @@ import type ssh2 from 'ssh2';
 import { verifySignature } from './keys.js';
 import type { SocketMeta } from './server.js';
 import { CHANNEL_OPEN_FAILURE } from './ssh2.js';
-import { sendDebug, sendGlobalRequest } from './wire.js';
+import { sendBanner, sendDebug, sendGlobalRequest } from './wire.js';
 
 /** What a device asked to have forwarded to it, exactly as it asked. */
 export type ForwardTarget =
@@ -266,6 +266,12 @@ export class SshConnection {
   debug(message: string): boolean {
     if (this.#done) return false;
     return sendDebug((this.#client as unknown as { _protocol: unknown })._protocol, message);
+  }
+
+  /** Sends an authentication banner (OpenSSH prints it); only before authentication succeeds. */
+  banner(message: string): boolean {
+    if (this.#done || this.authenticated) return false;
+    return sendBanner((this.#client as unknown as { _protocol: unknown })._protocol, message);
   }
 
   /** Immediate close; safe to call any number of times. */

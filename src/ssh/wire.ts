@@ -11,6 +11,7 @@ import ssh2Utils from 'ssh2/lib/protocol/utils.js';
 const { sendPacket } = ssh2Utils;
 
 const SSH_MSG_DEBUG = 4;
+const SSH_MSG_USERAUTH_BANNER = 53;
 const SSH_MSG_GLOBAL_REQUEST = 80;
 
 interface PacketWriter {
@@ -34,6 +35,25 @@ export function sendGlobalRequest(protocol: unknown, name: string): boolean {
   packet.writeUInt32BE(nameLen, p + 1);
   packet.write(name, p + 5, nameLen, 'latin1');
   packet[p + 5 + nameLen] = 0;
+  sendPacket(protocol, writer.finalize(packet));
+  return true;
+}
+
+/**
+ * Sends SSH_MSG_USERAUTH_BANNER carrying `message`, which OpenSSH clients print on stderr during
+ * authentication (ssh2's server only sends the one banner fixed in its config). Only valid
+ * before authentication has succeeded (RFC 4252 section 5.4).
+ */
+export function sendBanner(protocol: unknown, message: string): boolean {
+  const writer = (protocol as ProtocolInternals | undefined)?._packetRW?.write;
+  if (!writer) return false;
+  const text = Buffer.from(message, 'utf8');
+  const p = writer.allocStart;
+  const packet = writer.alloc(1 + 4 + text.length + 4);
+  packet[p] = SSH_MSG_USERAUTH_BANNER;
+  packet.writeUInt32BE(text.length, p + 1);
+  text.copy(packet, p + 5);
+  packet.writeUInt32BE(0, p + 5 + text.length); // empty language tag
   sendPacket(protocol, writer.finalize(packet));
   return true;
 }

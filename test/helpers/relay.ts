@@ -62,6 +62,8 @@ export const TEST_RELAY_DEFAULTS: Omit<RelayConfig, 'hostKey'> = {
   maxAuthTries: 6,
   maxStartups: 512,
   maxStartupsPerSource: 256,
+  maxConnectionsPerKey: 64,
+  maxConnectionsPerSource: 256,
   maxChannels: 1024,
   drainGraceMs: 2000,
   registryTtlMs: 30_000,

@@ -1,0 +1,85 @@
+import { isIP } from 'node:net';
+
+/**
+ * Caps on authenticated connections that hold no registered name, per key and per source
+ * address, so a leaked or do-nothing key cannot hold thousands of sockets. Pure bookkeeping.
+ *
+ * What counts: a connection counts from its successful authentication until it registers a name
+ * or closes; one that releases its last name counts again. A connection serving names is not
+ * counted: how many of those a key can have is bounded by the names its policy lets it register
+ * (registering a name again takes it over and closes the old connection), and not counting them
+ * means a device reconnecting while its old, half-open connection still holds its names is never
+ * refused on that account.
+ *
+ * Contract: `admit` checks and counts; `add` counts without checking (a connection that released
+ * its names); every counted connection is removed exactly once with the same key and source.
+ */
+export type CapRefusal = 'max-connections-per-key' | 'max-connections-per-source';
+
+export type CapResult = { ok: true } | { ok: false; reason: CapRefusal };
+
+export class ConnectionCaps {
+  readonly #maxPerKey: number;
+  readonly #maxPerSource: number;
+  readonly #byKey = new Map<string, number>();
+  readonly #bySource = new Map<string, number>();
+
+  constructor(maxPerKey: number, maxPerSource: number) {
+    this.#maxPerKey = maxPerKey;
+    this.#maxPerSource = maxPerSource;
+  }
+
+  /** Counted connections of `key` (a fingerprint). */
+  ofKey(key: string): number {
+    return this.#byKey.get(key) ?? 0;
+  }
+
+  /** Counted connections from `source`, an address as `sourceOf` groups it. */
+  ofSource(source: string): number {
+    return this.#bySource.get(source) ?? 0;
+  }
+
+  admit(key: string, source: string): CapResult {
+    if (this.ofKey(key) >= this.#maxPerKey) return { ok: false, reason: 'max-connections-per-key' };
+    if (this.ofSource(source) >= this.#maxPerSource) {
+      return { ok: false, reason: 'max-connections-per-source' };
+    }
+    this.add(key, source);
+    return { ok: true };
+  }
+
+  add(key: string, source: string): void {
+    this.#byKey.set(key, this.ofKey(key) + 1);
+    this.#bySource.set(source, this.ofSource(source) + 1);
+  }
+
+  remove(key: string, source: string): void {
+    decrement(this.#byKey, key);
+    decrement(this.#bySource, source);
+  }
+}
+
+function decrement(m: Map<string, number>, k: string): void {
+  const n = m.get(k);
+  if (n === undefined) return;
+  if (n <= 1) m.delete(k);
+  else m.set(k, n - 1);
+}
+
+/**
+ * The source an address is counted under: an IPv4 address itself, an IPv6 address by its /64
+ * (one site or one host's SLAAC range; a single host can hold a whole /64).
+ */
+export function sourceOf(ip: string): string {
+  const addr = ip.replace(/%.*$/, '');
+  if (isIP(addr) !== 6) return addr;
+  const [head = '', tail] = addr.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  // An embedded dotted IPv4 address stands for two groups.
+  const width = (groups: string[]) => groups.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
+  const zeros = tail === undefined ? 0 : 8 - width(left) - width(right);
+  const groups = [...left, ...Array<string>(zeros).fill('0'), ...right];
+  const prefix = groups.slice(0, 4).map((g) => (g.includes('.') ? g : g.replace(/^0+(?=.)/, '')));
+  return `${prefix.join(':')}::/64`;
+}
