@@ -142,9 +142,10 @@ export function registerRelayCommand(program: Command): void {
     .addOption(
       opt(
         '--max-connections-per-key <n>',
-        'authenticated connections holding no registered name allowed at once per key ' +
-          '(OpenSSH has no such limit; here a leaked or do-nothing key cannot hold thousands of ' +
-          'sockets; connections serving names do not count, so a device can always reconnect)',
+        'authenticated connections serving no name allowed at once per key (OpenSSH has no ' +
+          'such limit: it keeps a leaked or do-nothing key from holding thousands of sockets; ' +
+          'a connection serving names does not count, so a device reconnecting while its old ' +
+          'connection lingers is not refused)',
         'MAX_CONNECTIONS_PER_KEY',
         '64',
       ),
@@ -152,8 +153,8 @@ export function registerRelayCommand(program: Command): void {
     .addOption(
       opt(
         '--max-connections-per-source <n>',
-        'authenticated connections holding no registered name allowed at once per source ' +
-          'address (IPv6 per /64)',
+        'authenticated connections serving no name allowed at once per source address ' +
+          '(IPv6 per /64)',
         'MAX_CONNECTIONS_PER_SOURCE',
         '256',
       ),
