@@ -18,6 +18,14 @@ export type CapRefusal = 'max-connections-per-key' | 'max-connections-per-source
 
 export type CapResult = { ok: true } | { ok: false; reason: CapRefusal };
 
+/** Shown by OpenSSH clients (as a banner) before "Permission denied" when a cap refuses a key. */
+export const CAP_REFUSAL_TEXT: Record<CapRefusal, string> = {
+  'max-connections-per-key':
+    'burrow: this key already holds the most connections this relay allows per key; close one',
+  'max-connections-per-source':
+    'burrow: this address already holds the most connections this relay allows per source; close one',
+};
+
 export class ConnectionCaps {
   readonly #maxPerKey: number;
   readonly #maxPerSource: number;

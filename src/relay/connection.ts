@@ -26,8 +26,7 @@ import type {
 import { fingerprintOf } from '../ssh/keys.js';
 import { splice } from '../ssh/splice.js';
 import { AuthFailures } from './auth-failures.js';
-import type { CapRefusal, ConnectionCaps } from './connection-caps.js';
-import { sourceOf } from './connection-caps.js';
+import { CAP_REFUSAL_TEXT, type ConnectionCaps, sourceOf } from './connection-caps.js';
 import type { NameTable } from './name-table.js';
 import { type ConnectRefusal, refusalFor } from './refusals.js';
 import { closeChannel, describeTarget, failExec, routeOf, USAGE_EXEC } from './requests.js';
@@ -60,14 +59,6 @@ export interface PendingAuth {
 }
 
 let nextId = 0;
-
-/** Shown by OpenSSH clients (as a banner) before "Permission denied" when a cap refuses a key. */
-const CAP_TEXT: Record<CapRefusal, string> = {
-  'max-connections-per-key':
-    'burrow: this key already holds the most connections this relay allows per key; close one',
-  'max-connections-per-source':
-    'burrow: this address already holds the most connections this relay allows per source; close one',
-};
 
 /**
  * One SSH connection to the relay: a device registering names, a client reaching them, or both.
@@ -127,7 +118,7 @@ export class RelayConnection implements SshConnectionHandler {
     if (!a.signed) return true;
     const capped = this.#ctx.caps.admit(fp, sourceOf(this.#pending.ip));
     if (!capped.ok) {
-      this.ssh.banner(`${CAP_TEXT[capped.reason]}\r\n`);
+      this.ssh.banner(`${CAP_REFUSAL_TEXT[capped.reason]}\r\n`);
       this.#authFailed({ ...base, fp, reason: capped.reason });
       return false;
     }
