@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PolicySet } from '../core/policy-set.js';
 import { blobFor, keyLine } from '../core/policy/testkeys.js';
+import { PolicySet } from '../core/policy-set.js';
 import { type Holding, judge, type RevocationAction } from './revocation.js';
 
 const DEV = blobFor('ssh-ed25519', 'dev');

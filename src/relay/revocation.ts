@@ -31,6 +31,13 @@ export interface Holding {
 
 export type RevokeReason = 'key-revoked' | 'key-expired' | 'key-from-mismatch';
 
+/** Sent (as an SSH debug message, shown by `ssh -v`) to a connection closed for its key. */
+export const REVOKED_TEXT: Record<RevokeReason, string> = {
+  'key-revoked': 'burrow: closing: this key was removed from the relay policy',
+  'key-expired': 'burrow: closing: this key has passed its expiry-time',
+  'key-from-mismatch': 'burrow: closing: this key may no longer log in from this address',
+};
+
 export type RevocationAction =
   | { kind: 'close'; conn: string; reason: RevokeReason }
   | { kind: 'release'; conn: string; route: Route }
