@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
+import { LimitedAudit } from '../audit/limits.js';
 import { DRAIN_REQUEST } from '../core/constants.js';
 import type { PolicySet } from '../core/policy-set.js';
 import type { Registry } from '../registry/registry.js';
@@ -83,6 +84,8 @@ interface PendingSocket extends SocketMeta {
 export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<Relay> {
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ component: 'relay' });
+  // Everything peers can make the relay audit is capped and budgeted (audit/limits.ts).
+  const audit = new LimitedAudit(deps.audit, now);
   const table = new NameTable<RelayConnection, ForwardTarget>();
   const admission = new Admission(config.maxStartups, config.maxStartupsPerSource);
   const connections = new Set<RelayConnection>();
@@ -94,7 +97,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     table,
     policy: deps.policy,
     registry: deps.registry,
-    audit: deps.audit,
+    audit,
     log,
     now,
     maxAuthTries: config.maxAuthTries,
@@ -165,7 +168,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     }
     const admitted = admission.admit(ip);
     if (!admitted.ok) {
-      deps.audit.record({ event: 'conn.refused', ip, reason: admitted.reason });
+      audit.record({ event: 'conn.refused', ip, reason: admitted.reason });
       socket.destroy();
       return;
     }
@@ -173,7 +176,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     socket.setKeepAlive(true, 15_000);
     let settled = false;
     const grace = setTimeout(() => {
-      deps.audit.record({ event: 'conn.refused', ip, reason: 'login-grace-time' });
+      audit.record({ event: 'conn.refused', ip, reason: 'login-grace-time' });
       socket.destroy();
     }, config.loginGraceMs);
     const pending: PendingAuth = {
@@ -240,7 +243,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     async drain() {
       if (draining || closed) return;
       draining = true;
-      deps.audit.record({
+      audit.record({
         event: 'relay.draining',
         relay: config.relayId,
         connections: connections.size,
@@ -268,7 +271,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       for (const c of [...connections]) c.ssh.destroy('relay-closed');
       for (const socket of sockets) socket.destroy();
       await closing;
-      deps.audit.record({ event: 'relay.stopped', relay: config.relayId });
+      audit.record({ event: 'relay.stopped', relay: config.relayId });
     },
   };
   return relay;
