@@ -1,6 +1,6 @@
 /**
  * otssh with a real OpenSSH client: the lifecycle, every error message and exit status of
- * DESIGN.md §3, authorized keys from a file and from stdin, shells with and without a pty, exec
+ * the otssh spec (the README table), authorized keys from a file and from stdin, shells with and without a pty, exec
  * status pass-through, the transcript, timeout, announce, and the relay mode through `ssh -J`.
  * Runs against the single binary (dist/bin/otssh); BURROW_TEST_OTSSH=source runs the sources.
  */
@@ -57,9 +57,9 @@ describe(`otssh (${KIND})`, () => {
       const { dir, user, keys } = await setup(s);
       const port = await freePort();
       const o = await startOtssh(s, KIND, [`-port=${port}`, `-authorized-keys=${keys}`]);
-      assert.equal(o.keyLine.split(' ')[0], `[*]:${port}`);
+      assert.match(o.keyLine, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA[A-Za-z0-9+/]+=*$/);
       const r = await ssh(s, [
-        ...otsshClientArgs(dir, port, o.keyLine, user),
+        ...otsshClientArgs(dir, port, o.hostKey, user),
         'echo out; echo err >&2; exit 7',
       ]);
       assert.equal(r.code, 7, r.stderr);
@@ -67,7 +67,7 @@ describe(`otssh (${KIND})`, () => {
       assert.match(r.stderr, /^err$/m);
       const exit = await o.proc.stopped();
       assert.equal(exit.code, 7, 'otssh exits with the session status');
-      const again = await ssh(s, [...otsshClientArgs(dir, port, o.keyLine, user), 'true']);
+      const again = await ssh(s, [...otsshClientArgs(dir, port, o.hostKey, user), 'true']);
       assert.equal(again.code, 255, 'nothing listens any more');
       const transcript = o.proc.output('stdout');
       assert.match(transcript, / start \{.*"command":"echo out; echo err >&2; exit 7"/);
@@ -84,11 +84,11 @@ describe(`otssh (${KIND})`, () => {
       const o = await startOtssh(s, KIND, ['--port', String(port), '--authorized-keys', '-'], {
         input: `${user.publicLine}\n`,
       });
-      const denied = await ssh(s, [...otsshClientArgs(dir, port, o.keyLine, wrong), 'true']);
+      const denied = await ssh(s, [...otsshClientArgs(dir, port, o.hostKey, wrong), 'true']);
       assert.equal(denied.code, 255);
       assert.match(denied.stderr, /Permission denied/);
       assert.equal(o.proc.exit, undefined, 'still running after a failed login');
-      const r = await ssh(s, ['-tt', ...otsshClientArgs(dir, port, o.keyLine, user)], {
+      const r = await ssh(s, ['-tt', ...otsshClientArgs(dir, port, o.hostKey, user)], {
         input: 'echo typed-$((6*7)); stty size\nexit 3\n',
       });
       assert.equal(r.code, 3, r.stderr);
@@ -115,7 +115,7 @@ describe(`otssh (${KIND})`, () => {
         env: { PATH: bare, SHELL: '/bin/bash', NODE_OPTIONS: undefined, NODE_PATH: undefined },
       });
       const r = await ssh(s, [
-        ...otsshClientArgs(dir, port, o.keyLine, user),
+        ...otsshClientArgs(dir, port, o.hostKey, user),
         'command -v node || echo no-node-here; echo "PATH=$PATH"',
       ]);
       assert.equal(r.code, 0, r.stderr);
@@ -130,7 +130,7 @@ describe(`otssh (${KIND})`, () => {
       const o = await startOtssh(s, KIND, [`-port=${port}`, `-authorized-keys=${keys}`], {
         env: { OTSSH_MARK: 'copied', SHELL: '/bin/bash' },
       });
-      const args = otsshClientArgs(dir, port, o.keyLine, user);
+      const args = otsshClientArgs(dir, port, o.hostKey, user);
       const r = await ssh(s, ['-T', '-o', 'SetEnv=LC_ALL=C EVIL=1', ...args], {
         input: `echo "$OTSSH_MARK \${LC_ALL:-none} \${EVIL:-none} $0"; shopt -q login_shell && echo login\n`,
       });
@@ -160,7 +160,7 @@ describe(`otssh (${KIND})`, () => {
           port,
           username: 'u',
           privateKey: readFileSync(user.path, 'utf8'),
-          hostVerifier: (key: Buffer) => key.toString('base64') === o.keyLine.split(' ')[2],
+          hostVerifier: (key: Buffer) => key.toString('base64') === o.hostKey.split(' ')[1],
         });
       });
       const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
@@ -206,7 +206,7 @@ describe(`otssh (${KIND})`, () => {
         '--log-format',
         'asciicast',
       ]);
-      const r = await ssh(s, ['-tt', ...otsshClientArgs(dir, port, o.keyLine, user)], {
+      const r = await ssh(s, ['-tt', ...otsshClientArgs(dir, port, o.hostKey, user)], {
         input: 'echo cast-$((40+2))\nexit\n',
       });
       assert.equal(r.code, 0, r.stderr);
@@ -242,6 +242,8 @@ describe(`otssh (${KIND})`, () => {
         `--authorized-keys=${keys}`,
         '--timeout',
         '1',
+        '--announce-format',
+        'known-hosts',
       ]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^\* ssh-ed25519 /, 'port 0: a line for any host and port');
@@ -271,6 +273,30 @@ describe(`otssh (${KIND})`, () => {
       const line = readFileSync(got, 'utf8').trim();
       assert.equal(line, o.keyLine);
       const r = await ssh(s, [...otsshClientArgs(dir, port, line, user), 'echo verified']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'verified\n');
+    }));
+
+  it('--announce-format known-hosts prints and announces a line known_hosts takes as it is', async (t) =>
+    withScope(t, async (s) => {
+      const { dir, user, keys } = await setup(s);
+      const port = await freePort();
+      const got = join(dir, 'announced');
+      const hook = join(dir, 'announce.sh');
+      writeFileSync(hook, `#!/bin/sh\nprintf '%s\\n' "$1" > ${got}\n`, { mode: 0o755 });
+      const o = await startOtssh(s, KIND, [
+        `-port=${port}`,
+        `-authorized-keys=${keys}`,
+        `-announce=${hook}`,
+        '-announce-format=known-hosts',
+      ]);
+      assert.equal(o.keyLine, `[*]:${port} ${o.hostKey}`);
+      await waitFile(got);
+      assert.equal(readFileSync(got, 'utf8').trim(), o.keyLine);
+      const args = otsshClientArgs(dir, port, o.hostKey, user);
+      // The announced line, verbatim, is the whole known_hosts file.
+      writeFileSync(join(dir, `known_hosts_${port}`), `${o.keyLine}\n`);
+      const r = await ssh(s, [...args, 'echo verified']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, 'verified\n');
     }));
@@ -322,7 +348,7 @@ describe(`otssh (${KIND})`, () => {
       const { dir, user, keys } = await setup(s);
       const port = await freePort();
       const o = await startOtssh(s, KIND, [`-port=${port}`, `-authorized-keys=${keys}`]);
-      const client = ssh(s, [...otsshClientArgs(dir, port, o.keyLine, user), 'sleep 30'], {
+      const client = ssh(s, [...otsshClientArgs(dir, port, o.hostKey, user), 'sleep 30'], {
         timeoutMs: 2000, // killed (with its connection) after 2 s
       });
       await client;
@@ -340,7 +366,7 @@ describe(`otssh (${KIND})`, () => {
         '-log=/dev/full',
       ]);
       const r = await ssh(s, [
-        ...otsshClientArgs(dir, port2, full.keyLine, user),
+        ...otsshClientArgs(dir, port2, full.hostKey, user),
         'echo hi; sleep 20',
       ]);
       assert.notEqual(r.code, 0, 'the session is ended, not left running unrecorded');
@@ -358,7 +384,7 @@ describe(`otssh (${KIND})`, () => {
       const port = await freePort();
       const o = await startOtssh(s, KIND, [`-port=${port}`, `-authorized-keys=${keys}`]);
       const client = startProc(s, 'ssh', [
-        ...otsshClientArgs(dir, port, o.keyLine, user),
+        ...otsshClientArgs(dir, port, o.hostKey, user),
         'echo $$; exec sleep 60',
       ]);
       const pid = Number((await client.waitForLine(/^\d+$/, { stream: 'stdout' }))[0]);
@@ -426,10 +452,10 @@ async function startOtsshOnRelay(s: Scope) {
     `--identity=${fleet.devKey.path}`,
     `--known-hosts=${fleet.knownHosts}`,
   ]);
-  assert.equal(o.keyLine.split(' ')[0], 'box1', 'relay-only: the known_hosts name is the name');
+  assert.equal(o.keyLine, o.hostKey, 'the bare key, as the spec shows it');
   await waitFile(announced);
   fleet.op.addHost({ alias: 'box1', hostName: null, user: 'root', proxyJump: relay.alias });
-  fleet.op.addKnownHostsLine(o.keyLine);
+  fleet.op.addKnownHostsLine(`box1 ${o.hostKey}`);
   return { fleet, relay, o };
 }
 

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import ssh2 from 'ssh2';
+import { REFUSAL_BUDGET } from '../src/audit/limits.js';
 import { type KeyPair, type Scope, startProxy, waitFor, withScope } from './helpers/index.js';
 import { forwardTo, startWorld, type TestRelay } from './helpers/relay.js';
 
@@ -124,16 +125,22 @@ describe('relay: hostile input and vanishing peers', () => {
       );
       const ok = held.filter((h): h is ssh2.ClientChannel => !(h instanceof Error));
       assert.equal(ok.length, 64);
-      assert.equal(
-        relay.audit.all('connect.refused').filter((e) => e.reason === 'too-many-channels').length,
-        16,
-      );
+      assert.equal(held.length - ok.length, 16);
       for (const ch of ok) ch.close();
       await waitFor(() => relay.relay.stats().bridges === 0, { what: 'held channels closed' });
       const again = await openChannel(client, 'dev1', 7000);
       assert.ok(!(again instanceof Error));
       again.close();
       assert.equal(relay.relay.stats().connections, 2);
+
+      // The 2016 refusals were audited within the connection's budget, the rest counted.
+      const conn = relay.audit.all('connect.closed')[0]!.conn;
+      client.end();
+      await relay.audit.wait('conn.closed', (e) => e.conn === conn);
+      const written = relay.audit.all('connect.refused').filter((e) => e.conn === conn).length;
+      const counted = relay.audit.all('audit.suppressed').filter((e) => e.conn === conn);
+      assert.equal(written + (counted[0]?.count ?? 0), 2016);
+      assert.ok(written <= REFUSAL_BUDGET, `${written} refusals written one by one`);
     }));
 
   it('caps concurrent session channels per connection', async (t) =>

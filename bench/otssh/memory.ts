@@ -105,9 +105,9 @@ async function runSession(
   fx: Fixture,
   session: SessionKind,
   port: number,
-  keyLine: string,
+  hostKey: string,
 ): Promise<void> {
-  const args = otsshClientArgs(fx.dir, port, keyLine, fx.key);
+  const args = otsshClientArgs(fx.dir, port, hostKey, fx.key);
   if (session === 'exec') {
     const r = await ssh(scope, [...args, 'echo hi']);
     if (r.code !== 0 || r.stdout !== 'hi\n') {
@@ -151,7 +151,7 @@ async function oneRound(scope: Scope, fx: Fixture, session: SessionKind): Promis
       const watch = watchPeak(pid);
       let peak: { hwmKiB: number; polls: number } | undefined;
       try {
-        const m = await proc.waitForLine(/^\S+ ssh-ed25519 \S+$/, { stream: 'stdout' });
+        const m = await proc.waitForLine(/^ssh-ed25519 \S+$/, { stream: 'stdout' });
         try {
           await fx.marker.next({ what: 'the announce', proc });
         } catch (err) {

@@ -60,7 +60,9 @@ export type AuditEvent =
       bytes_from_device: number;
       ms: number;
     }
-  | { event: 'request.refused'; conn: string; fp?: string; request: string; detail?: string };
+  | { event: 'request.refused'; conn: string; fp?: string; request: string; detail?: string }
+  /** Refusals by `conn` not written one by one (over its budget, audit/limits.ts). */
+  | { event: 'audit.suppressed'; conn: string; kind: string; count: number };
 
 export interface AuditSink {
   record(event: AuditEvent): void;

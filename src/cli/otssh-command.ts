@@ -28,11 +28,12 @@ import { VERSION } from './version.js';
 /**
  * `otssh` (and `burrow otssh`): a one-time, audited SSH server. Lifecycle, in order: load the
  * authorized keys; copy the environment; generate a fresh ed25519 host key and print its public
- * line (known_hosts format) on stdout; listen (and/or register on a relay); run the announce
- * command with that line; accept; serve the first authenticated session; exit with its status.
+ * key (`ssh-ed25519 AAAA…`, as the otssh spec shows it) on stdout; listen (and/or register on a
+ * relay); run the announce command with that key; accept; serve the first authenticated session;
+ * exit with its status.
  *
- * Every error is one line on stderr starting with the words DESIGN.md §3 fixes, and exits 1
- * (bad flags exit 2); a timeout with no session prints its reason and exits 0.
+ * Every error is one line on stderr starting with the words the otssh spec fixes (the README's
+ * table), and exits 1 (bad flags exit 2); a timeout with no session prints its reason and exits 0.
  */
 
 /** Exit status for failures of the server itself (the session's own status passes through). */
@@ -47,6 +48,7 @@ interface OtsshFlags {
   log: string;
   logFormat: string;
   announce?: string;
+  announceFormat: string;
   timeout: string;
   authorizedKeys?: string;
   relay?: string;
@@ -75,6 +77,8 @@ export function normalizeGoFlags(argv: readonly string[]): string[] {
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+const ANNOUNCE_FORMATS = ['key', 'known-hosts'];
 
 function buildCommand(name: string): Command {
   return new Command(name)
@@ -105,10 +109,16 @@ function buildCommand(name: string): Command {
         .default('text'),
     )
     .addOption(
+      new Option('--announce <cmd>', 'run CMD with the host key as its argument once listening'),
+    )
+    .addOption(
       new Option(
-        '--announce <cmd>',
-        'run CMD with the host key line as its argument once listening',
-      ),
+        '--announce-format <format>',
+        'how the host key is printed and announced: key (ssh-ed25519 AAAA…) or known-hosts ' +
+          '(with the host pattern in front: [*]:2022 ssh-ed25519 AAAA…)',
+      )
+        .choices(ANNOUNCE_FORMATS)
+        .default('key'),
     )
     .addOption(
       new Option(
@@ -184,14 +194,13 @@ async function runOtssh(flags: OtsshFlags): Promise<number> {
   const relay = flags.relay ? relayOptions(flags) : undefined;
   // The transcript target is checked before anything is announced.
   const sink = openLog(flags.log);
-  // 3. A fresh host key, its public line on stdout.
+  // 3. A fresh host key, its public key on stdout: bare, as the spec shows it, so that a script
+  // can write `[host]:port $1` into known_hosts; or, asked for, as a known_hosts line.
   const hostKey = parseHostKey(generateEd25519('otssh').privateKey, 'generated');
-  // OpenSSH looks a host up as `host` on port 22 and `[host]:port` otherwise; a port chosen by
-  // the kernel (0) is not known yet, so that line matches any host and port.
-  const listenPattern =
-    port === undefined ? undefined : port === 22 || port === 0 ? '*' : `[*]:${port}`;
-  const patterns = [listenPattern, relay?.name].filter(Boolean).join(',');
-  const keyLine = `${patterns} ${hostKey.publicLine}`;
+  const keyLine =
+    flags.announceFormat === 'known-hosts'
+      ? `${knownHostsPatterns(port, relay?.name)} ${hostKey.publicLine}`
+      : hostKey.publicLine;
   process.stdout.write(`${keyLine}\n`);
 
   let failed: Error | undefined;
@@ -292,6 +301,16 @@ function openLog(target: string): NodeJS.WritableStream {
   } catch (err) {
     throw new OtsshError(`Could not write to log file ${target}: ${errText(err)}`);
   }
+}
+
+/**
+ * The host patterns of a known_hosts line for this server. OpenSSH looks a host up as `host` on
+ * port 22 and `[host]:port` otherwise; a port chosen by the kernel (0) is not known yet, so that
+ * pattern matches any host and port. Through a relay the host is the registered name.
+ */
+function knownHostsPatterns(port: number | undefined, name: string | undefined): string {
+  const listen = port === undefined ? undefined : port === 22 || port === 0 ? '*' : `[*]:${port}`;
+  return [listen, name].filter(Boolean).join(',');
 }
 
 /** Runs the announce command with the key line; resolves when it exits 0. */

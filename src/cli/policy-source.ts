@@ -19,6 +19,7 @@ export class PolicyFile {
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastText: string | undefined;
+  readonly #listeners = new Set<() => void>();
 
   constructor(path: string, log: Logger, audit: AuditSink) {
     this.path = path;
@@ -31,12 +32,19 @@ export class PolicyFile {
 
   current = (): PolicySet => this.#set;
 
+  /** Calls `listener` after each reload that swapped in a new snapshot; returns the unsubscribe. */
+  onChange = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
   /** Re-reads the file now. Returns false (keeping the old policy) if it cannot be read. */
   reload(): boolean {
     const text = this.#read();
     if (text === undefined) return false;
     if (text === this.#lastText) return true;
     this.#set = this.#load(text);
+    for (const listener of [...this.#listeners]) listener();
     return true;
   }
 

@@ -246,6 +246,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
 
   const relay = await startRelay(config, {
     policy: policy.current,
+    policyChanges: policy.onChange,
     registry: new MemoryRegistry(),
     audit,
     log,

@@ -26,10 +26,12 @@ import type {
 import { fingerprintOf } from '../ssh/keys.js';
 import { splice } from '../ssh/splice.js';
 import { AuthFailures } from './auth-failures.js';
+import { BridgeSet } from './bridges.js';
 import { CAP_REFUSAL_TEXT, type ConnectionCaps, sourceOf } from './connection-caps.js';
 import type { NameTable } from './name-table.js';
 import { type ConnectRefusal, refusalFor } from './refusals.js';
 import { closeChannel, describeTarget, failExec, routeOf, USAGE_EXEC } from './requests.js';
+import { type Holding, REVOKED_TEXT, type RevokeReason } from './revocation.js';
 
 /** Shared state and settings every connection of one relay sees. */
 export interface RelayContext {
@@ -48,6 +50,8 @@ export interface RelayContext {
   readonly isDraining: () => boolean;
   /** Called once when a connection has closed and released everything it held. */
   readonly forget: (conn: RelayConnection) => void;
+  /** Called once a connection has authenticated, so its key's expiry can be watched. */
+  readonly authenticated: (conn: RelayConnection) => void;
 }
 
 /** Per-socket bookkeeping from before the SSH layer existed, handed to the connection. */
@@ -80,8 +84,8 @@ export class RelayConnection implements SshConnectionHandler {
   #counted = false;
   #channels = 0;
   #closed = false;
-  /** Aborts for every bridge this connection is an end of (as client or as device). */
-  readonly #bridges = new Set<() => void>();
+  /** Every bridge this connection is an end of (as client or as device). */
+  readonly #bridges = new BridgeSet();
 
   constructor(ssh: SshConnection, pending: PendingAuth, ctx: RelayContext) {
     this.ssh = ssh;
@@ -167,6 +171,40 @@ export class RelayConnection implements SshConnectionHandler {
   ready(): void {
     this.#pending.settle();
     this.#log.debug({ fp: this.#fp }, 'authenticated');
+    this.#ctx.authenticated(this);
+  }
+
+  // --- revocation (see revocation.ts) ---------------------------------------------------------
+
+  /** What this connection holds, once authenticated and while open. */
+  get holding(): Holding | undefined {
+    if (!this.#keyBlob || this.#closed) return undefined;
+    const names = [...this.#routes.values()];
+    return {
+      conn: this.id,
+      keyBlob: this.#keyBlob,
+      ip: this.#pending.ip,
+      names,
+      reaching: this.#bridges.reaching(),
+    };
+  }
+
+  /** The key no longer logs in: everything it holds is released as the connection closes. */
+  revoke(reason: RevokeReason): void {
+    this.ssh.debug(REVOKED_TEXT[reason]);
+    this.ssh.destroy(reason);
+  }
+
+  /** The key may no longer register `route`: release it and cut the sessions it serves. */
+  releaseName(route: Route): void {
+    this.#bridges.abort(route, false);
+    this.#release(route, 'not-permitted');
+    this.ssh.debug(`${FORWARD_REFUSED_PREFIX}not-permitted ${routeKey(route)} (released)`);
+  }
+
+  /** The key may no longer reach `route`: close this connection's sessions to it. */
+  cutBridges(route: Route): void {
+    this.#bridges.abort(route, true);
   }
 
   /** The policy line that currently authorises this connection's key, if any. */
@@ -283,7 +321,7 @@ export class RelayConnection implements SshConnectionHandler {
     this.#connect(route, 'direct-tcpip', req).then(
       (device) => {
         if ('refused' in device) return reject(refusalFor(device.refused, routeKey(route)));
-        this.#bridge(accept, device.channel, device.conn, to, 'direct-tcpip');
+        this.#bridge(accept, device.channel, device.conn, route, to, 'direct-tcpip');
       },
       () => reject(),
     );
@@ -311,7 +349,7 @@ export class RelayConnection implements SshConnectionHandler {
         }
         // Registered before splice's own listener, so the exit status goes out before the close.
         device.channel.once('close', () => stream.exit(0));
-        this.#bridge(() => stream, device.channel, device.conn, to, 'nc');
+        this.#bridge(() => stream, device.channel, device.conn, route, to, 'nc');
       },
       () => failExec(stream, `${refusalFor('device-refused', to).text}\r\n`),
     );
@@ -368,6 +406,7 @@ export class RelayConnection implements SshConnectionHandler {
     acceptClient: () => Duplex,
     device: Duplex,
     deviceConn: RelayConnection,
+    route: Route,
     to: string,
     via: string,
   ): void {
@@ -399,8 +438,8 @@ export class RelayConnection implements SshConnectionHandler {
       },
       this.#ctx.now,
     );
-    this.#bridges.add(abort);
-    deviceConn.#bridges.add(abort);
+    this.#bridges.add(abort, route, true);
+    deviceConn.#bridges.add(abort, route, false);
   }
 
   #connectRefused(to: string, via: string, reason: ConnectRefusal): { refused: ConnectRefusal } {
@@ -431,7 +470,7 @@ export class RelayConnection implements SshConnectionHandler {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending.settle();
-    for (const abort of [...this.#bridges]) abort();
+    this.#bridges.abort();
     for (const route of [...this.#routes.values()]) this.#release(route, reason);
     this.#recount();
     const auth = this.#authFailures.summary();

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
+import { LimitedAudit } from '../audit/limits.js';
 import { DRAIN_REQUEST } from '../core/constants.js';
 import type { PolicySet } from '../core/policy-set.js';
 import type { Registry } from '../registry/registry.js';
@@ -11,6 +12,7 @@ import { Admission, normalizeAddress } from './admission.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
 import { NameTable } from './name-table.js';
+import { judge } from './revocation.js';
 
 export interface RelayConfig {
   readonly relayId: string;
@@ -41,6 +43,11 @@ export interface RelayConfig {
 
 export interface RelayDeps {
   readonly policy: () => PolicySet;
+  /**
+   * Subscribes to policy reloads; returns the unsubscribe. On each, the relay re-judges what live
+   * connections hold (revocation.ts), so a revoked key loses its names and connections at once.
+   */
+  readonly policyChanges?: (listener: () => void) => () => void;
   readonly registry: Registry;
   readonly audit: AuditSink;
   readonly log: Logger;
@@ -84,6 +91,8 @@ interface PendingSocket extends SocketMeta {
 export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<Relay> {
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ component: 'relay' });
+  // Everything peers can make the relay audit is capped and budgeted (audit/limits.ts).
+  const audit = new LimitedAudit(deps.audit, now);
   const table = new NameTable<RelayConnection, ForwardTarget>();
   const admission = new Admission(config.maxStartups, config.maxStartupsPerSource);
   const connections = new Set<RelayConnection>();
@@ -95,7 +104,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     table,
     policy: deps.policy,
     registry: deps.registry,
-    audit: deps.audit,
+    audit,
     log,
     now,
     maxAuthTries: config.maxAuthTries,
@@ -104,7 +113,40 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     registryTtlMs: config.registryTtlMs,
     isDraining: () => draining,
     forget: (rc) => connections.delete(rc),
+    authenticated: (rc) => watchExpiry([rc]),
   };
+
+  // Revocation: one timer for the soonest key expiry among authenticated connections, re-armed
+  // after every re-judging; a reload re-judges everyone at once.
+  let expiry: { at: number; timer: NodeJS.Timeout } | undefined;
+  const rejudge = (among: Iterable<RelayConnection>) => {
+    const byId = new Map<string, RelayConnection>();
+    for (const c of among) byId.set(c.id, c);
+    const held = [...byId.values()].flatMap((c) => c.holding ?? []);
+    const verdict = judge(deps.policy(), now(), held);
+    for (const a of verdict.actions) {
+      const c = byId.get(a.conn);
+      if (a.kind === 'close') c?.revoke(a.reason);
+      else if (a.kind === 'release') c?.releaseName(a.route);
+      else c?.cutBridges(a.route);
+    }
+    return verdict.wakeAt;
+  };
+  const arm = (at: number | undefined) => {
+    if (at === undefined || closed || (expiry && expiry.at <= at)) return;
+    clearTimeout(expiry?.timer);
+    // setTimeout cannot wait longer than 2^31-1 ms; a later expiry re-arms when this one fires.
+    const delay = Math.min(Math.max(at - now(), 0), 2 ** 31 - 1);
+    expiry = { at, timer: setTimeout(rejudgeAll, delay) };
+    expiry.timer.unref();
+  };
+  const rejudgeAll = () => {
+    clearTimeout(expiry?.timer);
+    expiry = undefined;
+    if (!closed) arm(rejudge(connections));
+  };
+  const watchExpiry = (among: RelayConnection[]) => arm(rejudge(among));
+  const unsubscribe = deps.policyChanges?.(rejudgeAll);
 
   const ssh = new SshServer<PendingSocket>(
     {
@@ -134,7 +176,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     }
     const admitted = admission.admit(ip);
     if (!admitted.ok) {
-      deps.audit.record({ event: 'conn.refused', ip, reason: admitted.reason });
+      audit.record({ event: 'conn.refused', ip, reason: admitted.reason });
       socket.destroy();
       return;
     }
@@ -142,7 +184,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     socket.setKeepAlive(true, 15_000);
     let settled = false;
     const grace = setTimeout(() => {
-      deps.audit.record({ event: 'conn.refused', ip, reason: 'login-grace-time' });
+      audit.record({ event: 'conn.refused', ip, reason: 'login-grace-time' });
       socket.destroy();
     }, config.loginGraceMs);
     const pending: PendingAuth = {
@@ -209,7 +251,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     async drain() {
       if (draining || closed) return;
       draining = true;
-      deps.audit.record({
+      audit.record({
         event: 'relay.draining',
         relay: config.relayId,
         connections: connections.size,
@@ -231,11 +273,13 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
+      clearTimeout(expiry?.timer);
+      unsubscribe?.();
       const closing = stopListening();
       for (const c of [...connections]) c.ssh.destroy('relay-closed');
       for (const socket of sockets) socket.destroy();
       await closing;
-      deps.audit.record({ event: 'relay.stopped', relay: config.relayId });
+      audit.record({ event: 'relay.stopped', relay: config.relayId });
     },
   };
   return relay;

@@ -29,9 +29,11 @@ export function otsshArgv(kind: OtsshKind, args: string[]): [string, string[]] {
 
 export interface Otssh {
   readonly proc: Proc;
-  readonly port: number;
-  /** The first stdout line: `[*]:PORT ssh-ed25519 AAAA…`. */
+  /** The first stdout line, as printed: `ssh-ed25519 AAAA…` (with `--announce-format
+   * known-hosts`: `[*]:PORT ssh-ed25519 AAAA…`). */
   readonly keyLine: string;
+  /** The host key in it: `ssh-ed25519 AAAA…`. */
+  readonly hostKey: string;
 }
 
 /**
@@ -57,8 +59,7 @@ export async function startOtssh(
   const [cmd, argv] = otsshArgv(kind, [...args, ...extra]);
   const proc = startProc(scope, cmd, argv, { name: 'otssh', ...opts });
   if (opts.input !== undefined) proc.child.stdin?.end(opts.input);
-  const m = await proc.waitForLine(/^(\S+) (ssh-ed25519 \S+)$/, { stream: 'stdout' });
-  const port = Number(/:(\d+)/.exec(m[1] ?? '')?.[1] ?? 22);
+  const m = await proc.waitForLine(/^(?:\S+ )?(ssh-ed25519 \S+)$/, { stream: 'stdout' });
   if (ready) {
     await waitFor(
       () => {
@@ -68,7 +69,7 @@ export async function startOtssh(
       { what: 'otssh to announce (it listens)' },
     );
   }
-  return { proc, port, keyLine: m[0] };
+  return { proc, keyLine: m[0], hostKey: m[1] ?? '' };
 }
 
 /** Runs otssh to completion (for the error cases). */
@@ -83,17 +84,18 @@ export function runOtssh(
 }
 
 /**
- * `ssh` arguments for a client of an otssh on 127.0.0.1:port that trusts exactly `keyLine` (written
- * verbatim to its known_hosts, as a user would from the announce) and logs in with `key`.
+ * `ssh` arguments for a client of an otssh on 127.0.0.1:port that trusts exactly `hostKey` (the
+ * announced `ssh-ed25519 AAAA…`, written to its known_hosts as the otssh spec suggests: `[host]:port
+ * $1`) and logs in with `key`.
  */
 export function otsshClientArgs(
   dir: string,
   port: number,
-  keyLine: string,
+  hostKey: string,
   key: KeyPair,
 ): string[] {
   const kh = join(dir, `known_hosts_${port}`);
-  writeFileSync(kh, `${keyLine}\n`);
+  writeFileSync(kh, `[127.0.0.1]:${port} ${hostKey}\n`);
   return [
     '-F',
     '/dev/null',

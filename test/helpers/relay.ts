@@ -104,7 +104,13 @@ export async function startTestRelay(
   policy.watch();
   const relay = await startRelay(
     { ...TEST_RELAY_DEFAULTS, ...opts.config, hostKey },
-    { policy: policy.current, registry: new MemoryRegistry(), audit, log },
+    {
+      policy: policy.current,
+      policyChanges: policy.onChange,
+      registry: new MemoryRegistry(),
+      audit,
+      log,
+    },
   );
   scope.defer(() => relay.close(), 'relay');
   scope.defer(() => policy.close(), 'policy watcher');
