@@ -50,8 +50,12 @@ export interface RelayContext {
 export interface PendingAuth {
   readonly ip: string;
   readonly port: number;
-  /** Called exactly once, when the connection authenticates or closes. */
+  /** Called when the connection closes (any number of times; only the first counts). */
   settle(): void;
+  /** Called when the connection has authenticated: it no longer counts as pending. */
+  authenticated(): void;
+  /** Called on each failed authentication attempt (for the source's penalty). */
+  authFailed(): void;
 }
 
 let nextId = 0;
@@ -130,11 +134,12 @@ export class RelayConnection implements SshConnectionHandler {
     reason: string;
   }) {
     this.#ctx.audit.record({ event: 'auth.refused', ...e });
+    this.#pending.authFailed();
     if (++this.#authFailures >= this.#ctx.maxAuthTries) this.ssh.destroy('max-auth-tries');
   }
 
   ready(): void {
-    this.#pending.settle();
+    this.#pending.authenticated();
     this.#log.debug({ fp: this.#fp }, 'authenticated');
   }
 
