@@ -115,7 +115,10 @@ describe('relay: liveness and limits', () => {
       );
       await relay.relay.close();
       const summary = relay.audit.all('conn.refused.summary');
-      assert.deepEqual(summary.map((e) => e.by_reason), [{ 'login-grace-time': 2 }]);
+      assert.deepEqual(
+        summary.map((e) => e.by_reason),
+        [{ 'login-grace-time': 2 }],
+      );
     }));
 
   it('disconnects after max auth tries', async (t) =>

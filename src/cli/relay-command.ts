@@ -13,8 +13,8 @@ import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
 import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js';
 import { PolicyFile } from './policy-source.js';
-import { defaultFull, parseMaxStartups, parsePenalties } from './startup-flags.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
+import { defaultFull, parseMaxStartups, parsePenalties } from './startup-flags.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -127,7 +127,7 @@ export function registerRelayCommand(program: Command): void {
       opt(
         '--max-startups <start:rate:full>',
         'unauthenticated connections: from START on refuse RATE% rising to all at FULL ' +
-          '(a lone FULL means FULL/2:30:FULL; an address\'s first is only refused at FULL) ' +
+          "(a lone FULL means FULL/2:30:FULL; an address's first is only refused at FULL) " +
           `[default: FULL is 1/64 of memory at 64 KiB each, 256..4096; here ${defaultFull()}]`,
         'MAX_STARTUPS',
       ),

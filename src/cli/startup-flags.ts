@@ -38,7 +38,9 @@ export function parseMaxStartups(flag: string, value: string | undefined): Start
   }
   const [a, b, c] = parts;
   if (parts.length !== 3 || a === undefined || b === undefined || c === undefined) {
-    throw configError(`${flag}: expected FULL or START:RATE:FULL (e.g. 2048:30:4096), got "${value}"`);
+    throw configError(
+      `${flag}: expected FULL or START:RATE:FULL (e.g. 2048:30:4096), got "${value}"`,
+    );
   }
   const start = parseCount(flag, a);
   const rate = parseCount(flag, b, 1, 100);
@@ -68,7 +70,8 @@ export function parsePenalties(flag: string, value: string | undefined): Penalty
     const key = m?.[1] ?? '';
     const arg = m?.[2] ?? '';
     const named = `${flag} ${key}`;
-    if ((KINDS as readonly string[]).includes(key)) add[key as PenaltyKind] = parseDuration(named, arg);
+    if ((KINDS as readonly string[]).includes(key))
+      add[key as PenaltyKind] = parseDuration(named, arg);
     else if (key === 'min') minMs = parseDuration(named, arg);
     else if (key === 'max') maxMs = parseDuration(named, arg);
     else if (key === 'max-sources') maxSources = parseCount(named, arg, 1, 10_000_000);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_PENALTIES, type PenaltyConfig, type PenaltyKind, Penalties } from './penalties.js';
+import { DEFAULT_PENALTIES, Penalties, type PenaltyConfig, type PenaltyKind } from './penalties.js';
 
 const S = 1000;
 

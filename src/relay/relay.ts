@@ -10,7 +10,7 @@ import { type SocketMeta, SshServer } from '../ssh/server.js';
 import { Admission, normalizeAddress, type StartupLimits } from './admission.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { NameTable } from './name-table.js';
-import { type PenaltyConfig, Penalties } from './penalties.js';
+import { Penalties, type PenaltyConfig } from './penalties.js';
 import { RefusalAudit } from './refusal-audit.js';
 import { sourceOf } from './sources.js';
 
@@ -156,7 +156,8 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     const admitted = admission.admit(source);
     if (!admitted.ok) {
       refusals.refused(ip, source, admitted.reason);
-      if (admitted.reason === 'max-per-source') penalties?.penalise(source, 'max-per-source', now());
+      if (admitted.reason === 'max-per-source')
+        penalties?.penalise(source, 'max-per-source', now());
       socket.destroy();
       return;
     }
