@@ -39,11 +39,14 @@ export interface Flood {
   stop(): Promise<FloodCounts>;
 }
 
-/** `count` loopback addresses from 127.0.1.1 on (127.0.1.1 … 127.0.1.254, 127.0.2.1 …). */
-export function loopbackSources(count: number, firstThird = 1): string[] {
+/**
+ * `count` loopback addresses, `perBlock` (at most 254) in each of 127.0.1.x, 127.0.2.x, …:
+ * loopbackSources(200, 100) is 127.0.1.1–127.0.1.100 and 127.0.2.1–127.0.2.100. Never 127.0.0.x.
+ */
+export function loopbackSources(count: number, perBlock = 254): string[] {
   const out: string[] = [];
-  for (let i = 0; out.length < count; i++) {
-    out.push(`127.0.${firstThird + Math.floor(i / 254)}.${(i % 254) + 1}`);
+  for (let i = 0; i < count; i++) {
+    out.push(`127.0.${1 + Math.floor(i / perBlock)}.${(i % perBlock) + 1}`);
   }
   return out;
 }
