@@ -116,6 +116,11 @@ describe('burrow relay (CLI)', () => {
           /--audit-log: cannot open/,
         ],
         [['relay', '--log-level', 'loud'], /--log-level/],
+        [[...base, '--max-startups', '10:30'], /--max-startups: expected FULL or START:RATE:FULL/],
+        [[...base, '--max-startups', '50:30:40'], /--max-startups: START \(50\) must not exceed/],
+        [[...base, '--max-startups', '10:300:40'], /--max-startups: expected a whole number/],
+        [[...base, '--per-source-penalties', 'authfail:soon'], /--per-source-penalties authfail:/],
+        [[...base, '--per-source-penalties', 'crash:5s'], /--per-source-penalties: expected "no"/],
         [['nosuchcommand'], /unknown command/],
       ];
       for (const [args, want] of cases) {

@@ -124,7 +124,7 @@ export async function measureIdle(
     auditPath,
     args: [
       '--max-startups',
-      '4096',
+      '4096:30:4096',
       '--max-startups-per-source',
       '100000',
       '--keepalive-interval',

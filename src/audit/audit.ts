@@ -10,6 +10,15 @@ export type AuditEvent =
   | { event: 'relay.stopped'; relay: string }
   | { event: 'policy.loaded'; file: string; keys: number; errors: number }
   | { event: 'conn.refused'; ip: string; reason: string }
+  | {
+      /** Every refusal of one interval, counted; `conn.refused` is at most one line per source. */
+      event: 'conn.refused.summary';
+      refused: number;
+      by_reason: Record<string, number>;
+      sources: number;
+      sources_capped?: true;
+      interval_ms: number;
+    }
   | { event: 'conn.closed'; conn: string; ip: string; fp?: string; reason: string; ms: number }
   | { event: 'auth.accepted'; conn: string; ip: string; user: string; fp: string; key: string }
   | {

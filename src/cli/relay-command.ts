@@ -14,6 +14,7 @@ import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js';
 import { PolicyFile } from './policy-source.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
+import { defaultFull, parseMaxStartups, parsePenalties } from './startup-flags.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -36,10 +37,11 @@ interface RelayFlags {
   keepaliveCount: string;
   loginGraceTime: string;
   maxAuthTries: string;
-  maxStartups: string;
+  maxStartups?: string;
   maxStartupsPerSource: string;
   maxConnectionsPerKey: string;
   maxConnectionsPerSource: string;
+  perSourcePenalties?: string;
   maxChannels: string;
   drainGrace: string;
   ciphers?: string;
@@ -125,16 +127,17 @@ export function registerRelayCommand(program: Command): void {
     )
     .addOption(
       opt(
-        '--max-startups <n>',
-        'unauthenticated connections allowed at once',
+        '--max-startups <start:rate:full>',
+        'unauthenticated connections: from START on refuse RATE% rising to all at FULL ' +
+          "(a lone FULL means FULL/2:30:FULL; an address's first is only refused at FULL) " +
+          `[default: FULL is 1/64 of memory at 64 KiB each, 256..4096; here ${defaultFull()}]`,
         'MAX_STARTUPS',
-        '512',
       ),
     )
     .addOption(
       opt(
         '--max-startups-per-source <n>',
-        'unauthenticated connections allowed at once from one address',
+        'unauthenticated connections allowed at once from one address (IPv6: one /64)',
         'MAX_STARTUPS_PER_SOURCE',
         '32',
       ),
@@ -157,6 +160,15 @@ export function registerRelayCommand(program: Command): void {
           '(IPv6 per /64)',
         'MAX_CONNECTIONS_PER_SOURCE',
         '256',
+      ),
+    )
+    .addOption(
+      opt(
+        '--per-source-penalties <spec>',
+        'refuse addresses whose unauthenticated connections misbehave, or "no"; items override ' +
+          'the default authfail:5s noauth:1s grace-exceeded:10s max-per-source:5s min:15s max:600s ' +
+          'max-sources:65536 overflow:permissive (OpenSSH PerSourcePenalties)',
+        'PER_SOURCE_PENALTIES',
       ),
     )
     .addOption(
@@ -210,18 +222,23 @@ function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
     keepaliveCountMax: parseCount('--keepalive-count', flags.keepaliveCount, 1, 100),
     loginGraceMs: parseDuration('--login-grace-time', flags.loginGraceTime),
     maxAuthTries: parseCount('--max-auth-tries', flags.maxAuthTries, 1, 100),
-    maxStartups: parseCount('--max-startups', flags.maxStartups),
+    maxStartups: parseMaxStartups('--max-startups', flags.maxStartups),
     maxStartupsPerSource: parseCount('--max-startups-per-source', flags.maxStartupsPerSource),
     maxConnectionsPerKey: parseCount('--max-connections-per-key', flags.maxConnectionsPerKey),
     maxConnectionsPerSource: parseCount(
       '--max-connections-per-source',
       flags.maxConnectionsPerSource,
     ),
+    ...penaltiesOf(parsePenalties('--per-source-penalties', flags.perSourcePenalties)),
     maxChannels: parseCount('--max-channels', flags.maxChannels),
     drainGraceMs: parseDuration('--drain-grace', flags.drainGrace),
     registryTtlMs: 30_000,
     ...(flags.ciphers ? { ciphers: parseList(flags.ciphers) } : {}),
   };
+}
+
+function penaltiesOf(p: RelayConfig['penalties']): Pick<RelayConfig, 'penalties'> {
+  return p ? { penalties: p } : {};
 }
 
 async function runRelay(flags: RelayFlags): Promise<void> {

@@ -1,5 +1,3 @@
-import { isIP } from 'node:net';
-
 /**
  * Caps on authenticated connections that hold no registered name, per key and per source
  * address, so a leaked or do-nothing key cannot hold thousands of sockets. Pure bookkeeping.
@@ -74,20 +72,4 @@ function decrement(m: Map<string, number>, k: string): void {
   else m.set(k, n - 1);
 }
 
-/**
- * The source an address is counted under: an IPv4 address itself, an IPv6 address by its /64
- * (one site or one host's SLAAC range; a single host can hold a whole /64).
- */
-export function sourceOf(ip: string): string {
-  const addr = ip.replace(/%.*$/, '');
-  if (isIP(addr) !== 6) return addr;
-  const [head = '', tail] = addr.toLowerCase().split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  // An embedded dotted IPv4 address stands for two groups.
-  const width = (groups: string[]) => groups.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
-  const zeros = tail === undefined ? 0 : 8 - width(left) - width(right);
-  const groups = [...left, ...Array<string>(zeros).fill('0'), ...right];
-  const prefix = groups.slice(0, 4).map((g) => (g.includes('.') ? g : g.replace(/^0+(?=.)/, '')));
-  return `${prefix.join(':')}::/64`;
-}
+export { sourceOf } from './sources.js';

@@ -58,8 +58,12 @@ export interface RelayContext {
 export interface PendingAuth {
   readonly ip: string;
   readonly port: number;
-  /** Called exactly once, when the connection authenticates or closes. */
+  /** Called when the connection closes (any number of times; only the first counts). */
   settle(): void;
+  /** Called when the connection has authenticated: it no longer counts as pending. */
+  authenticated(): void;
+  /** Called on each failed authentication attempt (for the source's penalty). */
+  authFailed(): void;
 }
 
 let nextId = 0;
@@ -150,6 +154,7 @@ export class RelayConnection implements SshConnectionHandler {
   }) {
     const v = this.#authFailures.refused(e.method, e.reason);
     if (v.audit) this.#ctx.audit.record({ event: 'auth.refused', ...e });
+    this.#pending.authFailed();
     if (v.disconnect) this.ssh.destroy('max-auth-tries');
   }
 
@@ -169,7 +174,7 @@ export class RelayConnection implements SshConnectionHandler {
   }
 
   ready(): void {
-    this.#pending.settle();
+    this.#pending.authenticated();
     this.#log.debug({ fp: this.#fp }, 'authenticated');
     this.#ctx.authenticated(this);
   }

@@ -8,11 +8,14 @@ import type { Registry } from '../registry/registry.js';
 import type { ForwardTarget } from '../ssh/connection.js';
 import type { HostKey } from '../ssh/keys.js';
 import { type SocketMeta, SshServer } from '../ssh/server.js';
-import { Admission, normalizeAddress } from './admission.js';
+import { Admission, normalizeAddress, type StartupLimits } from './admission.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
 import { NameTable } from './name-table.js';
+import { Penalties, type PenaltyConfig } from './penalties.js';
+import { RefusalAudit } from './refusal-audit.js';
 import { judge } from './revocation.js';
+import { sourceOf } from './sources.js';
 
 export interface RelayConfig {
   readonly relayId: string;
@@ -24,8 +27,11 @@ export interface RelayConfig {
   readonly keepaliveCountMax: number;
   readonly loginGraceMs: number;
   readonly maxAuthTries: number;
-  /** Connections that have not authenticated yet, in total and per source address. */
-  readonly maxStartups: number;
+  /**
+   * Connections that have not authenticated yet: in total (random early drop from `start` to
+   * `full`, see admission.ts) and per source (an IPv4 address or an IPv6 /64).
+   */
+  readonly maxStartups: Omit<StartupLimits, 'perSource'>;
   readonly maxStartupsPerSource: number;
   /**
    * Authenticated connections holding no registered name, per key and per source address
@@ -33,6 +39,10 @@ export interface RelayConfig {
    */
   readonly maxConnectionsPerKey: number;
   readonly maxConnectionsPerSource: number;
+  /** Refusing sources whose pre-auth connections misbehave; undefined turns it off. */
+  readonly penalties?: PenaltyConfig;
+  /** At most one refusal line per source, and one summary, per this interval. */
+  readonly refusalAuditIntervalMs?: number;
   /** Concurrent forwarded channels per connection. */
   readonly maxChannels: number;
   /** How long a draining relay waits for agents to move before closing what is left. */
@@ -52,6 +62,8 @@ export interface RelayDeps {
   readonly audit: AuditSink;
   readonly log: Logger;
   readonly now?: () => number;
+  /** For the random early drop; tests pass a seeded one. */
+  readonly random?: () => number;
 }
 
 export interface RelayStats {
@@ -94,7 +106,19 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   // Everything peers can make the relay audit is capped and budgeted (audit/limits.ts).
   const audit = new LimitedAudit(deps.audit, now);
   const table = new NameTable<RelayConnection, ForwardTarget>();
-  const admission = new Admission(config.maxStartups, config.maxStartupsPerSource);
+  const admission = new Admission(
+    { ...config.maxStartups, perSource: config.maxStartupsPerSource },
+    deps.random,
+  );
+  const penalties = config.penalties ? new Penalties(config.penalties) : undefined;
+  const refusals = new RefusalAudit(audit, config.refusalAuditIntervalMs ?? 10_000);
+  const refusalSummary = setInterval(
+    () => refusals.flush(),
+    config.refusalAuditIntervalMs ?? 10_000,
+  );
+  refusalSummary.unref();
+  /** Sockets admitted and not yet authenticated, by source, oldest first (for eviction). */
+  const unauthenticated = new Map<string, Set<Socket>>();
   const connections = new Set<RelayConnection>();
   let draining = false;
   let closed = false;
@@ -167,38 +191,81 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
 
   const onSocket = (socket: Socket) => {
     const ip = normalizeAddress(socket.remoteAddress);
+    const source = sourceOf(socket.remoteAddress);
     socket.on('error', () => {});
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
     if (closed) {
       socket.destroy();
       return;
     }
-    const admitted = admission.admit(ip);
-    if (!admitted.ok) {
-      audit.record({ event: 'conn.refused', ip, reason: admitted.reason });
+    // A penalised source costs one accept and one destroy: no SSH byte is read or written.
+    if (penalties && penalties.refusedFor(source, now()) > 0) {
+      refusals.refused(ip, source, 'penalised');
       socket.destroy();
       return;
     }
+    const admitted = admission.admit(source);
+    if (!admitted.ok) {
+      refusals.refused(ip, source, admitted.reason);
+      if (admitted.reason === 'max-per-source')
+        penalties?.penalise(source, 'max-per-source', now());
+      socket.destroy();
+      return;
+    }
+    if (admitted.evict !== undefined) evictOne(admitted.evict);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
+    const mine = unauthenticated.get(source) ?? new Set<Socket>();
+    unauthenticated.set(source, mine.add(socket));
     let settled = false;
+    let authFailures = 0;
+    let outcome: 'authenticated' | 'grace-exceeded' | 'evicted' | undefined;
     const grace = setTimeout(() => {
-      audit.record({ event: 'conn.refused', ip, reason: 'login-grace-time' });
+      outcome = 'grace-exceeded';
+      refusals.refused(ip, source, 'login-grace-time');
       socket.destroy();
     }, config.loginGraceMs);
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(grace);
+      admission.settle(source);
+      mine.delete(socket);
+      if (mine.size === 0 && unauthenticated.get(source) === mine) unauthenticated.delete(source);
+      if (outcome === 'authenticated' || outcome === 'evicted' || closed || !penalties) return;
+      // Closed before authenticating: the source pays, as with OpenSSH's PerSourcePenalties.
+      const kind = outcome ?? (authFailures > 0 ? 'authfail' : 'noauth');
+      penalties.penalise(source, kind, now());
+    };
+    socketOutcome.set(socket, () => {
+      outcome = 'evicted';
+    });
     const pending: PendingAuth = {
       ip,
       port: socket.remotePort ?? 0,
-      settle: () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(grace);
-        admission.settle(ip);
+      settle,
+      authenticated: () => {
+        outcome ??= 'authenticated';
+        settle();
+      },
+      authFailed: () => {
+        authFailures += 1;
       },
     };
-    socket.once('close', pending.settle);
+    socket.once('close', settle);
     ssh.accept(socket, { remoteAddress: ip, remotePort: socket.remotePort ?? 0, pending });
+  };
+
+  /** Marks a pending socket as evicted (no penalty for its source), by socket. */
+  const socketOutcome = new WeakMap<Socket, () => void>();
+  /** Closes the oldest pending connection of `source` to make room for another source's. */
+  const evictOne = (source: string) => {
+    const oldest = unauthenticated.get(source)?.values().next().value;
+    if (!oldest) return;
+    socketOutcome.get(oldest)?.();
+    refusals.refused(normalizeAddress(oldest.remoteAddress), source, 'evicted');
+    oldest.destroy();
   };
 
   const server: Server = createServer({ noDelay: true, keepAlive: true }, onSocket);
@@ -275,10 +342,12 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       clearInterval(heartbeat);
       clearTimeout(expiry?.timer);
       unsubscribe?.();
+      clearInterval(refusalSummary);
       const closing = stopListening();
       for (const c of [...connections]) c.ssh.destroy('relay-closed');
       for (const socket of sockets) socket.destroy();
       await closing;
+      refusals.flush();
       audit.record({ event: 'relay.stopped', relay: config.relayId });
     },
   };

@@ -60,7 +60,7 @@ export const TEST_RELAY_DEFAULTS: Omit<RelayConfig, 'hostKey'> = {
   keepaliveCountMax: 3,
   loginGraceMs: 20_000,
   maxAuthTries: 6,
-  maxStartups: 512,
+  maxStartups: { start: 512, rate: 30, full: 512 },
   maxStartupsPerSource: 256,
   maxConnectionsPerKey: 64,
   maxConnectionsPerSource: 256,
