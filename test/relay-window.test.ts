@@ -10,7 +10,13 @@ import { describe, it } from 'node:test';
 import { waitFor, withScope } from './helpers/index.js';
 import { rssKiB } from './helpers/procstat.js';
 import { relayClient } from './helpers/relay.js';
-import { sampleRss, startWindowWorld, windowAttack } from './helpers/window-attack.js';
+import {
+  honestPush,
+  sampleRss,
+  startGreedyDevice,
+  startWindowWorld,
+  windowAttack,
+} from './helpers/window-attack.js';
 
 const MiB = 1024 * 1024;
 
@@ -72,5 +78,31 @@ describe('relay: channel window', () => {
       );
       // The device's registration survives the attacker's disconnect.
       assert.equal(w.audit('name.released').length, 0);
+    }));
+
+  it('does not queue for a device that grants window but does not read its socket', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startWindowWorld(s, { device: false });
+      await startGreedyDevice(s, w.port, w.devPrivateKey);
+      const baseline = rssKiB(w.relay.pid)!;
+      const sampler = sampleRss(w.relay.pid);
+      const pushed = await honestPush(s, {
+        port: w.port,
+        privateKey: w.opPrivateKey,
+        bytes: 256 * MiB,
+        stallMs: 1000,
+      });
+      const peak = sampler.stop();
+      t.diagnostic(
+        `client wrote ${(pushed.bytesWritten / MiB).toFixed(1)} MiB before stalling; ` +
+          `relay RSS ${(baseline / 1024).toFixed(0)} -> peak ${(peak / 1024).toFixed(0)} MiB`,
+      );
+      // The relay sends only as fast as the device's socket takes it: the client is held back
+      // by the window the relay stops granting, not by anything queued in the relay.
+      assert.ok(
+        peak - baseline < 48 * 1024,
+        `relay RSS grew ${((peak - baseline) / 1024).toFixed(0)} MiB`,
+      );
+      assert.ok(pushed.stalled, 'the client wrote everything into a device that reads nothing');
     }));
 });

@@ -27,6 +27,8 @@ export interface WindowWorld {
   /** The operator key (may open dev1:22), as OpenSSH key pair and as private key text. */
   readonly opKey: KeyPair;
   readonly opPrivateKey: string;
+  /** The device key (may register dev1:22), as private key text. */
+  readonly devPrivateKey: string;
   /**
    * 'sink' (the default): the device's service accepts and never reads, so the device stops
    * granting window and the relay's bridge fills. 'echo': it echoes, for a client after the attack.
@@ -39,10 +41,11 @@ export interface WindowWorld {
 /**
  * Starts `burrow relay` (audit on stdout), a TCP service and an OpenSSH `ssh -N -R dev1:22:…`
  * device, all cleaned up by `scope`; resolves once the relay has audited the registration.
+ * With `device: false` no device is started (the test brings its own with `devPrivateKey`).
  */
 export async function startWindowWorld(
   scope: Scope,
-  extraFlags: string[] = [],
+  opts: { device?: boolean } = {},
 ): Promise<WindowWorld> {
   const dir = await tmpDir(scope, 'burrow-window-');
   const hostKey = await generateKey(dir, 'host_key');
@@ -78,7 +81,6 @@ export async function startWindowWorld(
     keysPath,
     '--log-level',
     'warn',
-    ...extraFlags,
   ]);
   const m = await relay.waitForLine(/"event":"relay.started".*"listen":"127\.0\.0\.1:(\d+)"/, {
     stream: 'stdout',
@@ -91,25 +93,28 @@ export async function startWindowWorld(
       .filter((l) => l.includes(`"event":"${event}"`))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-  const device = await relayClient(scope, { port, hostKeyPub: hostKey.publicKey }, devKey);
-  const targetPort = (target.address() as { port: number }).port;
-  const dev = device.spawn(
-    ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `dev1:22:127.0.0.1:${targetPort}`, 'relay'],
-    { name: 'device dev1' },
-  );
-  await waitFor(
-    () => {
-      if (dev.exit) throw new Error(`device ssh exited: ${dev.tail()}`);
-      return audit('name.registered').some((e) => e.name === 'dev1');
-    },
-    { what: 'relay to register dev1', timeoutMs: 10_000 },
-  );
+  if (opts.device !== false) {
+    const device = await relayClient(scope, { port, hostKeyPub: hostKey.publicKey }, devKey);
+    const targetPort = (target.address() as { port: number }).port;
+    const dev = device.spawn(
+      ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `dev1:22:127.0.0.1:${targetPort}`, 'relay'],
+      { name: 'device dev1' },
+    );
+    await waitFor(
+      () => {
+        if (dev.exit) throw new Error(`device ssh exited: ${dev.tail()}`);
+        return audit('name.registered').some((e) => e.name === 'dev1');
+      },
+      { what: 'relay to register dev1', timeoutMs: 10_000 },
+    );
+  }
   return {
     relay,
     port,
     hostKeyPub: hostKey.publicKey,
     opKey,
     opPrivateKey: await readFile(opKey.path, 'utf8'),
+    devPrivateKey: await readFile(devKey.path, 'utf8'),
     setTarget: (next) => {
       mode = next;
     },
@@ -131,6 +136,74 @@ export interface AttackResult {
   readonly bytesPushed: number;
   /** The relay closed the connection. */
   readonly peerClosed: boolean;
+}
+
+/** An ssh2 client logged in to the relay; its socket is destroyed when `scope` closes. */
+export async function login(scope: Scope, port: number, privateKey: string): Promise<ssh2.Client> {
+  const client = new ssh2.Client();
+  scope.defer(() => {
+    client.end();
+    (client as unknown as { _sock?: Socket })._sock?.destroy();
+  }, 'ssh2 client');
+  client.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve);
+    client.once('error', reject);
+    client.connect({ host: '127.0.0.1', port, username: 'x', privateKey, readyTimeout: 10_000 });
+  });
+  return client;
+}
+
+/**
+ * A device that registers dev1:22, grants every channel opened to it a 1 GiB window at once,
+ * and never reads its TCP socket again: the relay may send it that much, but nothing arrives.
+ */
+export async function startGreedyDevice(scope: Scope, port: number, privateKey: string) {
+  const device = await login(scope, port, privateKey);
+  const internals = device as unknown as {
+    _protocol: { channelWindowAdjust(id: number, amount: number): void };
+    _sock: Socket;
+  };
+  device.on('tcp connection', (_info, accept) => {
+    const ch = accept();
+    const remoteId = (ch as unknown as { outgoing: { id: number } }).outgoing.id;
+    internals._protocol.channelWindowAdjust(remoteId, 1024 * 1024 * 1024);
+    internals._sock.pause();
+  });
+  await new Promise<void>((resolve, reject) =>
+    device.forwardIn('dev1', 22, (err) => (err ? reject(err) : resolve())),
+  );
+}
+
+/**
+ * An honest client: opens dev1:22 and writes up to `bytes` through ssh2's channel, which keeps
+ * to the window; stops early once a write has waited `stallMs` for the window. Returns what it
+ * wrote.
+ */
+export async function honestPush(
+  scope: Scope,
+  opts: { port: number; privateKey: string; bytes: number; stallMs: number },
+): Promise<{ bytesWritten: number; stalled: boolean }> {
+  const client = await login(scope, opts.port, opts.privateKey);
+  const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+    client.forwardOut('127.0.0.1', 1, 'dev1', 22, (err, ch) => (err ? reject(err) : resolve(ch))),
+  );
+  const chunk = Buffer.alloc(64 * 1024, 0x62);
+  let written = 0;
+  while (written < opts.bytes) {
+    written += chunk.length;
+    if (channel.write(chunk)) continue;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => channel.once('drain', () => resolve(true))),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), opts.stallMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) return { bytesWritten: written, stalled: true };
+  }
+  return { bytesWritten: written, stalled: false };
 }
 
 /** Bytes the attacker lets queue in its own socket before waiting for it to drain. */
