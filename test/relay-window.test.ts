@@ -7,11 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type ssh2 from 'ssh2';
 import { waitFor, withScope } from './helpers/index.js';
 import { rssKiB } from './helpers/procstat.js';
 import { relayClient } from './helpers/relay.js';
 import {
   honestPush,
+  login,
+  pushPastWindow,
   sampleRss,
   startGreedyDevice,
   startWindowWorld,
@@ -104,5 +107,49 @@ describe('relay: channel window', () => {
         `relay RSS grew ${((peak - baseline) / 1024).toFixed(0)} MiB`,
       );
       assert.ok(pushed.stalled, 'the client wrote everything into a device that reads nothing');
+    }));
+
+  it('disconnects and audits a device writing past the window toward a client', async (t) =>
+    withScope(t, async (s) => {
+      const w = await startWindowWorld(s, { device: false });
+      const device = await login(s, w.port, w.devPrivateKey);
+      const opened = new Promise<ssh2.ClientChannel>((resolve) =>
+        device.on('tcp connection', (_info, accept) => resolve(accept())),
+      );
+      await new Promise<void>((resolve, reject) =>
+        device.forwardIn('dev1', 22, (err) => (err ? reject(err) : resolve())),
+      );
+      // The client reads nothing, so the relay stops granting the device window.
+      const op = await login(s, w.port, w.opPrivateKey);
+      const toDevice = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+        op.forwardOut('127.0.0.1', 1, 'dev1', 22, (err, ch) => (err ? reject(err) : resolve(ch))),
+      );
+      toDevice.pause();
+      const baseline = rssKiB(w.relay.pid)!;
+      const sampler = sampleRss(w.relay.pid);
+      const result = await pushPastWindow(device, await opened, {
+        bytes: 256 * MiB,
+        packetBytes: 32 * 1024 - 1,
+      });
+      const peak = sampler.stop();
+      t.diagnostic(
+        `device pushed ${(result.bytesPushed / MiB).toFixed(1)} MiB; ` +
+          `relay RSS ${(baseline / 1024).toFixed(0)} -> peak ${(peak / 1024).toFixed(0)} MiB`,
+      );
+      assert.ok(
+        peak - baseline < 48 * 1024,
+        `relay RSS grew ${((peak - baseline) / 1024).toFixed(0)} MiB`,
+      );
+      assert.ok(result.peerClosed, 'the relay kept the connection of a device ignoring the window');
+      const closed = await waitFor(
+        () => w.audit('conn.closed').find((e) => e.reason === 'window-violation'),
+        { what: 'conn.closed audit with reason window-violation' },
+      );
+      // It was the device's connection, and its name went with it.
+      const registered = w.audit('name.registered')[0]!;
+      assert.equal(closed.conn, registered.conn);
+      await waitFor(() => w.audit('name.released').find((e) => e.name === 'dev1'), {
+        what: 'dev1 released',
+      });
     }));
 });

@@ -217,10 +217,6 @@ const ATTACKER_QUEUE_BYTES = 1024 * 1024;
  */
 export async function windowAttack(opts: AttackOptions): Promise<AttackResult> {
   const client = new ssh2.Client();
-  let closed = false;
-  const closedP = new Promise<void>((resolve) => client.once('close', resolve)).then(() => {
-    closed = true;
-  });
   client.on('error', () => {});
   try {
     await new Promise<void>((resolve, reject) => {
@@ -237,30 +233,57 @@ export async function windowAttack(opts: AttackOptions): Promise<AttackResult> {
     const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
       client.forwardOut('127.0.0.1', 1, 'dev1', 22, (err, ch) => (err ? reject(err) : resolve(ch))),
     );
-    // ssh2 internals: the protocol object writes any packet; the socket is where it goes.
-    const internals = client as unknown as {
-      _protocol: { channelData(id: number, data: Buffer): void };
-      _sock: Socket;
-    };
-    const remoteId = (channel as unknown as { outgoing: { id: number } }).outgoing.id;
-    const packet = Buffer.alloc(opts.packetBytes, 0x61);
-    let pushed = 0;
-    while (pushed < opts.bytes && !closed) {
-      const sock = internals._sock;
-      if (sock.destroyed || !sock.writable) break;
-      internals._protocol.channelData(remoteId, packet);
-      pushed += packet.length;
-      if (sock.writableLength > ATTACKER_QUEUE_BYTES) {
-        await Promise.race([new Promise((resolve) => sock.once('drain', resolve)), closedP]);
-      }
-    }
-    // A disconnect for the last packets arrives a round trip later.
-    await Promise.race([closedP, new Promise((resolve) => setTimeout(resolve, 2000))]);
-    return { bytesPushed: pushed, peerClosed: closed };
+    return await pushPastWindow(client, channel, opts);
   } finally {
     client.end();
     (client as unknown as { _sock?: Socket })._sock?.destroy();
   }
+}
+
+/**
+ * Writes CHANNEL_DATA packets of `packetBytes` on `channel` of `client` (either end of a
+ * channel) regardless of its window, until `bytes` are written or the peer closes the
+ * connection; then waits (at most 2 s) for a close the last packets may still cause.
+ */
+export async function pushPastWindow(
+  client: ssh2.Client,
+  channel: ssh2.Channel | ssh2.ClientChannel,
+  opts: { bytes: number; packetBytes: number },
+): Promise<AttackResult> {
+  // ssh2 internals: the protocol object writes any packet; the socket is where it goes.
+  const internals = client as unknown as {
+    _protocol: { channelData(id: number, data: Buffer): void };
+    _sock: Socket;
+  };
+  const sock = internals._sock;
+  let closed = sock.destroyed;
+  const closedP = new Promise<void>((resolve) => {
+    if (closed) resolve();
+    sock.once('close', () => {
+      closed = true;
+      resolve();
+    });
+  });
+  const remoteId = (channel as unknown as { outgoing: { id: number } }).outgoing.id;
+  const packet = Buffer.alloc(opts.packetBytes, 0x61);
+  let pushed = 0;
+  while (pushed < opts.bytes && !closed && sock.writable) {
+    internals._protocol.channelData(remoteId, packet);
+    pushed += packet.length;
+    if (sock.writableLength > ATTACKER_QUEUE_BYTES) {
+      await Promise.race([new Promise((resolve) => sock.once('drain', resolve)), closedP]);
+    }
+  }
+  // A disconnect for the last packets arrives a round trip later.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    closedP,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, 2000);
+    }),
+  ]);
+  clearTimeout(timer);
+  return { bytesPushed: pushed, peerClosed: closed };
 }
 
 /** Reads the VmRSS of `pid` every `everyMs` and keeps the peak; stop() returns it in KiB. */
