@@ -5,6 +5,7 @@ import { DRAIN_REQUEST, FORWARD_REFUSED_PREFIX, SSH_IDENT_SOFTWARE } from '../co
 import { coalesceWrites } from './coalesce.js';
 import { DEFAULT_CIPHERS } from './server.js';
 import ssh2 from './ssh2.js';
+import { flowViolationOf } from './violations.js';
 import { interceptDebugMessages, interceptGlobalRequests } from './wire.js';
 
 /**
@@ -120,7 +121,11 @@ export class RelayLink {
           const kind = err.level === 'client-socket' || err.level === 'client-timeout';
           return fail(new LinkError(kind ? 'network' : 'protocol', describeError(err)));
         }
-        link.#lose(err.level === 'client-timeout' ? 'keepalive-timeout' : describeError(err));
+        link.#lose(
+          err.level === 'client-timeout'
+            ? 'keepalive-timeout'
+            : (flowViolationOf(err) ?? describeError(err)),
+        );
       });
       client.on('close', () => {
         if (!settled) fail(new LinkError('network', 'connection closed during handshake'));

@@ -4,6 +4,7 @@ import type ssh2 from 'ssh2';
 import { verifySignature } from './keys.js';
 import type { SocketMeta } from './server.js';
 import { CHANNEL_OPEN_FAILURE } from './ssh2.js';
+import { flowViolationOf } from './violations.js';
 import { sendBanner, sendDebug, sendGlobalRequest } from './wire.js';
 
 /** What a device asked to have forwarded to it, exactly as it asked. */
@@ -69,7 +70,11 @@ export interface SshConnectionHandler {
   direct(req: DirectRequest, accept: () => Duplex, reject: RejectOpen): void;
   exec(command: string, accept: () => ExecStream, reject: () => void): void;
   refused(kind: RefusedKind, detail?: string): void;
-  /** Called once when the connection is gone, whatever the cause. */
+  /**
+   * Called once when the connection is gone, whatever the cause. `window-violation` and
+   * `packet-size-violation` mean the peer sent channel data beyond what it was allowed and was
+   * disconnected for it.
+   */
   closed(reason: string): void;
 }
 
@@ -108,7 +113,7 @@ export class SshConnection {
     const client = this.#client;
     client.on('error', (err: Error & { level?: string }) => {
       if (err.level === 'client-timeout') this.#closedReason ??= 'keepalive-timeout';
-      else this.#closedReason ??= `error: ${err.message}`;
+      else this.#closedReason ??= flowViolationOf(err) ?? `error: ${err.message}`;
       // A peer that stopped answering will never complete a FIN handshake.
       this.destroy();
     });

@@ -5,6 +5,7 @@ import { type AuthAttempt, authAttemptOf } from './connection.js';
 import { toSsh2Key } from './keys.js';
 import { DEFAULT_CIPHERS } from './server.js';
 import ssh2 from './ssh2.js';
+import { flowViolationOf } from './violations.js';
 
 /**
  * The SSH side of an interactive server (otssh): public-key authentication and session channels
@@ -93,7 +94,7 @@ function attach(client: ssh2Types.Connection, socket: Duplex, handler: Interacti
     handler.closed(reason ?? 'peer-closed');
   };
   client.on('error', (err: Error) => {
-    reason ??= `error: ${err.message}`;
+    reason ??= flowViolationOf(err) ?? `error: ${err.message}`;
     socket.destroy();
   });
   client.on('close', finish);

@@ -19,3 +19,11 @@ declare module 'ssh2/lib/protocol/constants.js' {
   };
   export = constants;
 }
+
+declare module 'ssh2/lib/Channel.js' {
+  const channel: {
+    /** Present only with burrow's patch: rejects channel data beyond the window or packet size. */
+    checkIncomingData?: unknown;
+  };
+  export = channel;
+}

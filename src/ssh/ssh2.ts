@@ -10,6 +10,8 @@
  */
 import './ssh2-prelude.cjs';
 import ssh2 from 'ssh2';
+// Already loaded by ssh2 itself, so this reads the cached module.
+import ssh2Channel from 'ssh2/lib/Channel.js';
 // Already loaded by ssh2 itself (its server requires it), so this reads the cached module.
 import ssh2Constants from 'ssh2/lib/protocol/constants.js';
 import prelude from './ssh2-prelude.cjs';
@@ -19,4 +21,6 @@ prelude.restoreRandomFill();
 export const { pooledRandomFill, pooledBytesServed } = prelude;
 /** RFC 4254 reason codes for a refused channel open, as ssh2 names them. */
 export const { CHANNEL_OPEN_FAILURE } = ssh2Constants;
+/** True when the installed ssh2 carries burrow's flow-control patch (see violations.ts). */
+export const FLOW_CONTROL_PATCHED = typeof ssh2Channel.checkIncomingData === 'function';
 export default ssh2;

@@ -14,3 +14,15 @@ export function statFields(pid: number): string[] | undefined {
   }
   return text.slice(text.lastIndexOf(')') + 2).split(' ');
 }
+
+/** Resident set size of `pid` in KiB (VmRSS in /proc/<pid>/status); undefined once it is gone. */
+export function rssKiB(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
