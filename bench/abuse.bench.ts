@@ -1,12 +1,14 @@
 /**
- * `npm run bench -- abuse [flags]`: the relay under attack, against OpenSSH's sshd under the
- * same attack, in the same run. Each phase is one entry of PHASES (see abuse/phases.ts for the
+ * `npm run bench -- abuse [flags]`: the relay under attack, each phase against its baseline in the
+ * same run (OpenSSH's sshd under the same flood; the relay's own quiet figures for the window
+ * attack and the idle crowd). Each phase is one entry of PHASES (see abuse/phases.ts for the
  * shape); phases not run keep their previous results. Writes bench/results/abuse.json and the
  * `abuse` section of BENCHMARKS.md, and prints a summary.
  */
 import { parseArgs } from 'node:util';
 import { Scope } from '../test/helpers/index.js';
 import { floodPhase } from './abuse/flood.js';
+import { idleKeysPhase, windowPhase } from './abuse/more-phases.js';
 import type { AbusePhase, AbuseResults, PhaseRecord } from './abuse/phases.js';
 import { parseCount } from './lib/flags.js';
 import {
@@ -21,7 +23,11 @@ import {
 const NAME = 'abuse';
 
 /** Every phase, in run order. Adding one is adding its module and a line here. */
-const PHASES: readonly AbusePhase<never>[] = [floodPhase as AbusePhase<never>];
+const PHASES: readonly AbusePhase<never>[] = [
+  floodPhase as AbusePhase<never>,
+  windowPhase as AbusePhase<never>,
+  idleKeysPhase as AbusePhase<never>,
+];
 const NAMES = PHASES.map((p) => p.name);
 
 const USAGE = `usage: npm run bench -- abuse [flags]
@@ -67,7 +73,7 @@ function renderMarkdown(results: AbuseResults): string {
   const lines = [
     '## abuse: the relay under attack, against OpenSSH sshd',
     '',
-    'Reproduce: `npm run bench -- abuse` (one phase: `--phases flood`).',
+    'Reproduce: `npm run bench -- abuse` (one phase: `--phases flood`, `window` or `idle-keys`).',
   ];
   for (const phase of PHASES) {
     const rec = results.phases[phase.name] as PhaseRecord<never> | undefined;
