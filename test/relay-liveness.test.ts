@@ -121,6 +121,31 @@ describe('relay: liveness and limits', () => {
       );
     }));
 
+  it('audits sockets that close without trying to log in as one line per source, not one each', async (t) =>
+    withScope(t, async (s) => {
+      const relay = await startTestRelay(s, { policy: [] });
+      for (let i = 0; i < 20; i++) {
+        const probe = await rawSocket(s, relay.port);
+        await firstLine(probe);
+        probe.sock.destroy();
+        await probe.closed;
+      }
+      await waitFor(() => relay.relay.stats().unauthenticated === 0, { what: 'slots released' });
+      await relay.relay.close();
+      assert.equal(relay.audit.all('conn.closed').length, 0, 'no conn.closed per probe');
+      assert.equal(
+        relay.audit.all('conn.refused').filter((e) => e.reason === 'closed-before-auth').length,
+        1,
+      );
+      const counted = relay.audit
+        .all('conn.refused.summary')
+        .reduce(
+          (n, e) => n + ((e.by_reason as Record<string, number>)['closed-before-auth'] ?? 0),
+          0,
+        );
+      assert.equal(counted, 20);
+    }));
+
   it('disconnects after max auth tries', async (t) =>
     withScope(t, async (s) => {
       const dir = await tmpDir(s);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pty from '@lydell/node-pty';
 import ssh2 from 'ssh2';
+import { capField } from '../src/audit/limits.js';
 import { runCommand, type Scope, tmpDir, waitFor, withScope } from './helpers/index.js';
 import { CLI_PATH, startCli } from './helpers/relay.js';
 
@@ -67,10 +68,10 @@ describe('burrow relay on a terminal', () => {
       const refused = await proc.waitForLine(new RegExp(`^${CLOCK} AUDIT auth\\.refused .*`), {
         stream: 'stdout',
       });
+      // The relay's audit already turns a peer's control characters into '?' (audit/limits.ts);
+      // the text form then quotes the value, so it cannot fake a line or reach the terminal.
       assert.ok(
-        refused[0].includes(
-          'user="x\\n12:00:00.000 AUDIT auth.accepted user=root\\x1b[2J\\x1b]0;pwned\\x07"',
-        ),
+        refused[0].includes('user="x?12:00:00.000 AUDIT auth.accepted user=root?[2J?]0;pwned?"'),
         refused[0],
       );
       await proc.stop();
@@ -106,7 +107,7 @@ describe('burrow relay on a terminal', () => {
         .split('\n')
         .map((l) => (l ? JSON.parse(l) : {}))
         .find((e) => e.event === 'auth.refused');
-      assert.equal(refused.user, HOSTILE_USER);
+      assert.equal(refused.user, capField(HOSTILE_USER));
     }));
 
   it('BURROW_LOG_FORMAT=text is read from the environment', async (t) =>

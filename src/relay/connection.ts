@@ -88,6 +88,8 @@ export class RelayConnection implements SshConnectionHandler {
   #counted = false;
   #channels = 0;
   #closed = false;
+  /** Set by the first authentication attempt; see closed(). */
+  #triedAuth = false;
   /** Every bridge this connection is an end of (as client or as device). */
   readonly #bridges = new BridgeSet();
 
@@ -109,6 +111,7 @@ export class RelayConnection implements SshConnectionHandler {
 
   authenticate(a: AuthAttempt): boolean {
     if (this.#closed) return false;
+    this.#triedAuth = true;
     this.#authFailures.attempt();
     // The user name is the peer's to choose and means nothing to the relay; keep it short.
     const user = a.username.slice(0, 64);
@@ -489,14 +492,18 @@ export class RelayConnection implements SshConnectionHandler {
         last_reason: auth.lastReason,
       });
     }
-    this.#ctx.audit.record({
-      event: 'conn.closed',
-      conn: this.id,
-      ip: this.#pending.ip,
-      ...(this.#fp ? { fp: this.#fp } : {}),
-      reason,
-      ms: this.#ctx.now() - this.#opened,
-    });
+    // A connection that never tried to authenticate (a stalled or probing socket) is audited by
+    // the relay's rate-limited refusal audit instead: a flood of them must not be a flood of lines.
+    if (this.#triedAuth) {
+      this.#ctx.audit.record({
+        event: 'conn.closed',
+        conn: this.id,
+        ip: this.#pending.ip,
+        ...(this.#fp ? { fp: this.#fp } : {}),
+        reason,
+        ms: this.#ctx.now() - this.#opened,
+      });
+    }
     this.#ctx.forget(this);
   }
 }

@@ -233,10 +233,13 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       admission.settle(source);
       mine.delete(socket);
       if (mine.size === 0 && unauthenticated.get(source) === mine) unauthenticated.delete(source);
-      if (outcome === 'authenticated' || outcome === 'evicted' || closed || !penalties) return;
-      // Closed before authenticating: the source pays, as with OpenSSH's PerSourcePenalties.
+      if (outcome === 'authenticated' || outcome === 'evicted' || closed) return;
       const kind = outcome ?? (authFailures > 0 ? 'authfail' : 'noauth');
-      penalties.penalise(source, kind, now());
+      // Closed on its own without trying to authenticate: audited like a refusal, at most one
+      // line per source per interval (such a connection gets no conn.closed line of its own).
+      if (kind === 'noauth') refusals.refused(ip, source, 'closed-before-auth');
+      // The source pays, as with OpenSSH's PerSourcePenalties.
+      penalties?.penalise(source, kind, now());
     };
     socketOutcome.set(socket, () => {
       outcome = 'evicted';
