@@ -5,6 +5,7 @@ import { ADOPTED, encodeAdoptRequest, RELAY, stdioArePipes } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type HelloFrame, PREAMBLE_LENGTH } from './frames.js';
 import { sessionDir, socketPath } from './session-dir.js';
+import { HELLO_TIMEOUT_MS } from './timings.js';
 
 /**
  * `burrow shim --serve`, the remote end of one SSH connection. It reads the local side's hello
@@ -23,8 +24,6 @@ import { sessionDir, socketPath } from './session-dir.js';
 export interface ServeDeps {
   readonly dataDir: string;
 }
-/** The local side sends its hello at once; one that has not arrived by then never will. */
-const HELLO_TIMEOUT_MS = 60_000;
 
 type ServeRefusal = 'unknown-session' | 'spawn-failed' | 'internal';
 
