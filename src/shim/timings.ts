@@ -46,5 +46,8 @@ export const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** --serve: the local side sends its hello at once; one that has not arrived by then never will. */
 export const HELLO_TIMEOUT_MS = 60_000;
 
+/** --serve: how often a non-blocking channel with no hello byte yet is read again. */
+export const HELLO_POLL_MS = 5;
+
 /** Both sides: a delivered byte is acknowledged at most this long after its delivery. */
 export const ACK_DELAY_MS = 20;
