@@ -207,10 +207,10 @@ describe('burrow shim', () => {
   it('the first --serve holds the session, and outlives the sshd session process it ran under', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s);
-      const dir = await tmpDir(s);
-      const started = join(dir, 'started');
-      const proc = startShimProc(w, s, ['dev1', `touch ${started}; sleep 2; echo done`], {});
-      await waitFor(() => existsSync(started), { what: 'the remote command to start' });
+      const proc = startShimProc(w, s, ['dev1', 'echo started; sleep 2; echo done'], {});
+      // Its first line has reached the local side: the session is confirmed there, so the cut
+      // below is a loss to resume, not a first connection to retry.
+      await proc.waitForLine(/^started$/, { stream: 'stdout' });
       const holders = withEnvEntry(`BURROW_DATA_DIR=${w.remoteDataDir}`).filter((p) =>
         readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').startsWith('burrow shim --hold'),
       );
@@ -227,7 +227,7 @@ describe('burrow shim', () => {
       process.kill(sshdSession, 'SIGTERM'); // ends this connection, as sshd's own end would
       const exit = await proc.stopped();
       assert.equal(exit.code, 0, proc.tail());
-      assert.equal(proc.output('stdout'), 'done'); // its lines, joined
+      assert.equal(proc.output('stdout'), 'started\ndone'); // its lines, joined
       assert.match(proc.output('stderr'), /connection lost; reconnecting/);
     }));
 
