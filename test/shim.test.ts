@@ -22,7 +22,13 @@ import { runCommand, tmpDir, waitFor, withScope } from './helpers/index.js';
 import { installBurrow } from './helpers/install.js';
 import { withEnvEntry } from './helpers/reaper.js';
 import { CLI_PATH } from './helpers/relay.js';
-import { startShimProc, startShimWorld } from './helpers/shim.js';
+import {
+  cutAsItGrows,
+  reachedSize,
+  reconnects,
+  startShimProc,
+  startShimWorld,
+} from './helpers/shim.js';
 import { frameReader, resumeHello, startHeldSession } from './helpers/shim-protocol.js';
 
 async function sha256(path: string): Promise<string> {
@@ -77,23 +83,19 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** From `firstMs` on, cuts every connection through `proxy` every `everyMs`; stop() says how many cuts. */
-function cutRepeatedly(proxy: { cutAll(): void }, firstMs: number, everyMs: number) {
-  let cuts = 0;
-  let repeat: NodeJS.Timeout | undefined;
-  const first = setTimeout(() => {
-    repeat = setInterval(() => {
-      proxy.cutAll();
-      cuts++;
-    }, everyMs);
-  }, firstMs);
-  return {
-    stop: () => {
-      clearTimeout(first);
-      clearInterval(repeat);
-      return cuts;
-    },
-  };
+const MiB = 1024 * 1024;
+
+/**
+ * Asserts that each cut landed mid-transfer (before `total` bytes) and that the shim reconnected
+ * after each one.
+ */
+function assertResumedAfterCuts(cutAt: number[], total: number, stderr: string): void {
+  assert.ok(cutAt.length >= 2, `cuts at ${cutAt.join(', ')} bytes: at least two`);
+  for (const n of cutAt) assert.ok(n < total, `a cut at ${n} of ${total} bytes: mid-transfer`);
+  assert.ok(
+    reconnects(stderr) >= cutAt.length,
+    `${reconnects(stderr)} reconnects for ${cutAt.length} cuts: ${stderr}`,
+  );
 }
 
 describe('burrow shim: its command line', () => {
@@ -205,10 +207,10 @@ describe('burrow shim', () => {
   it('the first --serve holds the session, and outlives the sshd session process it ran under', async (t) =>
     withScope(t, async (s) => {
       const w = await startShimWorld(s);
-      const dir = await tmpDir(s);
-      const started = join(dir, 'started');
-      const proc = startShimProc(w, s, ['dev1', `touch ${started}; sleep 2; echo done`], {});
-      await waitFor(() => existsSync(started), { what: 'the remote command to start' });
+      const proc = startShimProc(w, s, ['dev1', 'echo started; sleep 2; echo done'], {});
+      // Its first line has reached the local side: the session is confirmed there, so the cut
+      // below is a loss to resume, not a first connection to retry.
+      await proc.waitForLine(/^started$/, { stream: 'stdout' });
       const holders = withEnvEntry(`BURROW_DATA_DIR=${w.remoteDataDir}`).filter((p) =>
         readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').startsWith('burrow shim --hold'),
       );
@@ -225,7 +227,7 @@ describe('burrow shim', () => {
       process.kill(sshdSession, 'SIGTERM'); // ends this connection, as sshd's own end would
       const exit = await proc.stopped();
       assert.equal(exit.code, 0, proc.tail());
-      assert.equal(proc.output('stdout'), 'done'); // its lines, joined
+      assert.equal(proc.output('stdout'), 'started\ndone'); // its lines, joined
       assert.match(proc.output('stderr'), /connection lost; reconnecting/);
     }));
 
@@ -247,14 +249,13 @@ describe('burrow shim', () => {
         }
         proc.child.stdin!.end();
       })();
-      // Cuts once the session is under way, then every 1.2 s (a reconnect through the relay
-      // takes about 0.7 s here, so the transfer still progresses between cuts).
-      const cutter = cutRepeatedly(w.proxy!, 1500, 1200);
+      // A cut each time the remote file has grown by 24 MiB more (more than the shim's window,
+      // so the session has resumed in between), while at least 16 MiB remain.
+      const cutter = cutAsItGrows(w.proxy!, dst, 24 * MiB, input.length - 16 * MiB);
       const exit = await proc.stopped();
-      const cuts = cutter.stop();
+      const cutAt = await cutter.stop();
       assert.equal(exit.code, 0, proc.tail());
-      assert.ok(cuts >= 2, `${cuts} cuts during the transfer`);
-      assert.match(proc.output('stderr'), /connection lost; reconnecting/);
+      assertResumedAfterCuts(cutAt, input.length, proc.output('stderr'));
       assert.equal(await sha256(dst), await sha256(src));
     }));
 
@@ -297,12 +298,11 @@ describe('burrow shim', () => {
         timeoutMs: 120_000,
         pull: true,
       });
-      const cutter = cutRepeatedly(w.proxy!, 1000, 1200);
+      const cutter = cutAsItGrows(w.proxy!, dst, 24 * MiB, 80 * MiB);
       const r = await rsync;
-      const cuts = cutter.stop();
+      const cutAt = await cutter.stop();
       assert.equal(r.code, 0, r.stderr);
-      assert.ok(cuts >= 2, `${cuts} cuts during the transfer`);
-      assert.match(r.stderr, /connection lost; reconnecting/, 'the transfer was cut and resumed');
+      assertResumedAfterCuts(cutAt, 96 * MiB, r.stderr);
       assert.equal(await sha256(dst), await sha256(src));
     }));
 
@@ -315,13 +315,17 @@ describe('burrow shim', () => {
         bwlimit: '40m',
         timeoutMs: 240_000,
       });
+      // Each kill once the destination has grown by 32 MiB more (more than the shim's window:
+      // the transfer has resumed after the previous kill).
+      const killedAt: number[] = [];
       for (let i = 0; i < 2; i++) {
-        await new Promise((r) => setTimeout(r, 1500));
+        killedAt.push(await reachedSize(dst, (killedAt.at(-1) ?? 0) + 32 * MiB));
         await relay.kill();
         await relay.start();
       }
       const r = await rsync;
       assert.equal(r.code, 0, r.stderr);
+      assertResumedAfterCuts(killedAt, 256 * MiB, r.stderr);
       assert.equal(await sha256(dst), await sha256(src));
     }));
 
@@ -334,7 +338,8 @@ describe('burrow shim', () => {
         bwlimit: '20m',
         timeoutMs: 240_000,
       });
-      await new Promise((r) => setTimeout(r, 1500));
+      const drainedAt = await reachedSize(dst, 32 * MiB);
+      assert.ok(drainedAt < 256 * MiB, `the drain starts mid-transfer (at ${drainedAt} bytes)`);
       const current = (await w.fleet.status()).state.relay;
       const draining = w.fleet.relays.find((r) => r.id === current)!;
       draining.proc!.signal('SIGTERM');
@@ -361,10 +366,12 @@ describe('burrow shim', () => {
           [...mode, '-l', '200000', '-S', 'burrow-shim', src, `dev1:${dst}`],
           { timeoutMs: 120_000, env: w.env },
         );
-        await new Promise((r) => setTimeout(r, 800));
+        const cutAt = await reachedSize(dst, 8 * MiB);
         w.proxy!.cutAll();
         const r = await scp;
         assert.equal(r.code, 0, `scp ${mode.join(' ')}: ${r.stderr}`);
+        assert.ok(cutAt < 48 * MiB, `scp ${mode.join(' ')}: cut mid-transfer, at ${cutAt} bytes`);
+        assert.ok(reconnects(r.stderr) >= 1, `scp ${mode.join(' ')} reconnected: ${r.stderr}`);
         assert.equal(await sha256(dst), await sha256(src), `scp ${mode.join(' ')}`);
       }
     }));

@@ -7,19 +7,23 @@ import { ADOPTED, type Opening, OpeningParser, openPipesOf, RELAY } from './adop
 import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
-  DONE_NONCE,
-  type ExitFrame,
   encodeFrame,
   type Frame,
   frameParts,
   type HelloFrame,
-  type RefuseCode,
   type SessionOptions,
   Stream,
+  type StreamId,
 } from './frames.js';
+import {
+  type ConnId,
+  type HolderCommand,
+  type HolderEvent,
+  HolderMachine,
+} from './holder-machine.js';
 import { StreamPeer } from './peer.js';
 import { type Hold, ringReader } from './ring-reader.js';
-import { secretMatches } from './session-dir.js';
+import { COMMAND_KILL_GRACE_MS, HANDSHAKE_TIMEOUT_MS } from './timings.js';
 
 /**
  * The remote holder: a small daemon that runs the real command and outlives SSH connections (the
@@ -36,9 +40,6 @@ import { secretMatches } from './session-dir.js';
  * and exit. With no connection for `resumeWindowMs`, the command is ended (SIGTERM, then SIGKILL)
  * and the holder exits.
  */
-
-/** Signals the local side may pass on to the command (what a terminal or a supervisor sends). */
-const FORWARDED_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
 
 /** Where to find sftp-server for a `-s sftp` subsystem request (Debian, Fedora, BSD layouts). */
 const SFTP_SERVERS = [
@@ -77,10 +78,7 @@ type OnChunk = (chunk: Buffer, hold?: Hold) => void;
 /** Room beyond the peer's buffer size when reading a handed-over channel into a ring. */
 const HANDOVER_SLACK = 2 * 1024 * 1024;
 
-/** The default of HolderConfig.handshakeTimeoutMs. */
-const HANDSHAKE_TIMEOUT_MS = 30_000;
-
-/** One connection to the local side: a socket from a --serve, or a handed-over channel. */
+/** One connection to the local side: a socket from a --serve, or a channel's pipes. */
 interface Conn {
   readonly input: Readable;
   readonly output: Writable;
@@ -89,25 +87,125 @@ interface Conn {
   admitted?(): void;
 }
 
-type Out = Parameters<typeof encodeFrame>[0];
-
+/**
+ * Runs the holder: what to do when is holder-machine.ts's (pure); this driver binds the socket,
+ * runs the command, serves the three kinds of connection (the handed-over channel, a relayed
+ * socket, adopted pipes) by turning their input into events, and performs the machine's
+ * commands. Shutdown (the machine's `finish`): timers cleared, socket closed and removed.
+ */
 export function runHolder(cfg: HolderConfig): Promise<void> {
   const { sessionId, secret } = cfg.hello;
   const { command, options } = cfg.hello.mode;
   // The local side buffers its stdin with the same capacity it asks of us.
   const peer = new StreamPeer(options.bufferBytes);
+  const machine = new HolderMachine({
+    sessionId,
+    secret,
+    resumeWindowMs: options.resumeWindowMs,
+  });
+  /** Connections being served, by the machine's id for them. */
+  const conns = new Map<ConnId, Conn>();
+  /** Sockets whose --serve asked for adoption, until the machine answers. */
+  const asking = new Map<ConnId, Socket>();
+  const timers = new Map<number, NodeJS.Timeout>();
+  let nextConn = 1;
   let child: ChildProcess | undefined;
-  let spawnError: string | undefined;
-  let exit: ExitFrame | undefined;
-  let current: Conn | undefined;
-  let send: ((f: Out) => void) | undefined;
-  let attachedOnce = false;
   let bound = false;
-  let windowTimer: NodeJS.Timeout | undefined;
+  /** The hold of the chunk whose frames are being dispatched (a channel read into a ring). */
+  let chunkHold: Hold | undefined;
 
   return new Promise<void>((resolve) => {
+    const dispatch = (event: HolderEvent) => {
+      for (const c of machine.step(event)) perform(c);
+    };
+
+    const perform = (c: HolderCommand) => {
+      switch (c.type) {
+        case 'start-command':
+          return startProgram();
+        case 'end-command':
+          if (child && child.exitCode === null && child.signalCode === null) {
+            child.kill('SIGTERM');
+            setTimeout(() => child?.kill('SIGKILL'), COMMAND_KILL_GRACE_MS).unref();
+          }
+          return;
+        case 'signal-command':
+          child?.kill(c.name);
+          return;
+        case 'wait':
+          timers.set(
+            c.timer,
+            setTimeout(() => {
+              timers.delete(c.timer);
+              dispatch({ type: 'timer', timer: c.timer });
+            }, c.ms),
+          );
+          return;
+        case 'cancel':
+          clearTimeout(timers.get(c.timer));
+          timers.delete(c.timer);
+          return;
+        case 'adopt':
+          return adopt(c.conn, c.pid);
+        case 'relay': {
+          const socket = asking.get(c.conn);
+          asking.delete(c.conn);
+          if (!socket) return;
+          socket.write(Buffer.of(RELAY));
+          return serveSocket(c.conn, socket, true);
+        }
+        case 'admitted':
+          return conns.get(c.conn)?.admitted?.();
+        case 'welcome':
+          return write(c.conn, {
+            type: 'welcome',
+            resumed: c.resumed,
+            stdinReceived: peer.delivered(Stream.stdin),
+          });
+        case 'attach': {
+          const { conn } = c;
+          const received: Partial<Record<StreamId, number>> = {};
+          if (c.received[1] !== undefined) received[Stream.stdout] = c.received[1];
+          if (c.received[2] !== undefined) received[Stream.stderr] = c.received[2];
+          peer.attach((f) => {
+            if (machine.current === conn) write(conn, f);
+          }, received);
+          return;
+        }
+        case 'detach':
+          return peer.detach();
+        case 'deliver':
+          try {
+            peer.receive(c.frame, chunkHold);
+          } catch {
+            dispatch({ type: 'garbled', conn: c.conn });
+          }
+          return;
+        case 'send':
+          return write(c.conn, c.frame);
+        case 'refuse':
+          conns
+            .get(c.conn)
+            ?.output.end(encodeFrame({ type: 'refuse', code: c.code, message: c.message }));
+          return;
+        case 'close':
+          conns.get(c.conn)?.close();
+          conns.delete(c.conn);
+          return;
+        case 'finish':
+          if (c.soon) setImmediate(finish);
+          else finish();
+      }
+    };
+
+    const write = (id: ConnId, f: Frame) => {
+      const conn = conns.get(id);
+      if (conn) for (const part of frameParts(f)) conn.output.write(part);
+    };
+
     const finish = () => {
-      clearTimeout(windowTimer);
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
       server.close();
       try {
         // Only our own socket: a holder that lost the race to bind leaves the winner's alone.
@@ -115,147 +213,80 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       } catch {
         // gone already
       }
-      current?.close();
       resolve();
-    };
-
-    const startWindow = () => {
-      clearTimeout(windowTimer);
-      windowTimer = setTimeout(() => {
-        if (child && child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          setTimeout(() => child?.kill('SIGKILL'), 2000).unref();
-        }
-        finish();
-      }, options.resumeWindowMs);
     };
 
     /** Started only once the socket is bound: a second holder for the same id never runs it. */
     const startProgram = () => {
       try {
         child = startCommand(command, cfg);
-        child.on('error', (err) => {
-          spawnError = err.message;
-        });
+        child.on('error', (err) => dispatch({ type: 'spawn-failed', message: err.message }));
         peer.addOutgoing(Stream.stdout, child.stdout!, options.bufferBytes);
         peer.addOutgoing(Stream.stderr, child.stderr!, options.bufferBytes);
         peer.addIncoming(Stream.stdin, child.stdin!);
-        child.on('close', (code, signal) => {
-          exit = signal
-            ? { type: 'exit', code: null, signal }
-            : { type: 'exit', code: code ?? 0, signal: null };
-          send?.(exit);
-        });
+        child.on('close', (code, signal) =>
+          dispatch({
+            type: 'command-exited',
+            frame: signal
+              ? { type: 'exit', code: null, signal }
+              : { type: 'exit', code: code ?? 0, signal: null },
+          }),
+        );
       } catch (err) {
-        spawnError = (err as Error).message;
+        dispatch({ type: 'spawn-failed', message: (err as Error).message });
       }
-    };
-
-    /** Checks a connection's hello; on success the connection becomes the current one. */
-    const admit = (conn: Conn, hello: Frame): boolean => {
-      const refuse = (code: RefuseCode, message: string) => {
-        conn.output.end(encodeFrame({ type: 'refuse', code, message }));
-        return false;
-      };
-      if (hello.type !== 'hello') {
-        conn.close();
-        return false;
-      }
-      if (!hello.sessionId.equals(sessionId) || !secretMatches(hello.secret, secret)) {
-        return refuse('bad-secret', 'this session does not accept that secret');
-      }
-      if (spawnError) {
-        // Nothing to hold: no reattach can change that, so the holder ends with this refusal.
-        refuse('spawn-failed', `cannot start the command: ${spawnError}`);
-        setImmediate(finish);
-        return false;
-      }
-      if (hello.mode.kind === 'new' && attachedOnce) {
-        return refuse('session-exists', 'this session has started already');
-      }
-      attachedOnce = true;
-      conn.admitted?.();
-      clearTimeout(windowTimer);
-      current?.close();
-      current = conn;
-      const write = (f: Out) => {
-        if (current === conn) for (const part of frameParts(f)) conn.output.write(part);
-      };
-      send = write;
-      write({
-        type: 'welcome',
-        resumed: hello.mode.kind === 'resume',
-        stdinReceived: peer.delivered(Stream.stdin),
-      });
-      const received =
-        hello.mode.kind === 'resume'
-          ? {
-              [Stream.stdout]: hello.mode.stdoutReceived,
-              [Stream.stderr]: hello.mode.stderrReceived,
-            }
-          : {};
-      peer.attach(write, received);
-      if (exit) write(exit);
-      return true;
     };
 
     /**
-     * Serves a connection until it ends; `hello` when its handshake was read elsewhere. `open`
-     * makes the connection, given what to call with each chunk of its input; `head`: bytes of its
-     * input read before it was opened.
+     * Serves connection `id` until it ends: its input becomes frame events. `open` makes the
+     * connection, given what to call with each chunk of its input; `afterHandshake`: its hello
+     * was read elsewhere; `head`: bytes of its input read before it was opened.
      */
-    const serve = (open: (onChunk: OnChunk) => Conn, hello?: HelloFrame, head?: Buffer) => {
-      const decoder = new FrameDecoder({ afterHandshake: hello !== undefined });
-      let authed = false;
+    const serve = (
+      id: ConnId,
+      open: (onChunk: OnChunk) => Conn,
+      afterHandshake: boolean,
+      head?: Buffer,
+    ) => {
+      const decoder = new FrameDecoder({ afterHandshake });
       const onChunk: OnChunk = (chunk, hold) => {
         let frames: Frame[];
         try {
           frames = decoder.push(chunk);
         } catch {
-          return conn.close();
+          return dispatch({ type: 'garbled', conn: id });
         }
-        for (const frame of frames) {
-          if (!authed) {
-            if (!admit(conn, frame)) return;
-            authed = true;
-          } else if (frame.type === 'signal') {
-            if (FORWARDED_SIGNALS.has(frame.name)) child?.kill(frame.name as NodeJS.Signals);
-          } else if (frame.type === 'ping') {
-            if (frame.nonce === DONE_NONCE && exit) return finish();
-            send?.({ type: 'pong', nonce: frame.nonce });
-          } else {
-            try {
-              peer.receive(frame, hold);
-            } catch {
-              return conn.close();
-            }
+        chunkHold = hold;
+        try {
+          for (const frame of frames) {
+            if (!conns.has(id)) return;
+            dispatch({ type: 'frame', conn: id, frame });
           }
+        } finally {
+          chunkHold = undefined;
         }
       };
       const conn = open(onChunk);
+      conns.set(id, conn);
       coalesceWrites(conn.output);
-      conn.output.on('error', () => conn.close());
-      conn.input.on('error', () => conn.close());
-      if (hello) authed = admit(conn, hello);
+      conn.output.on('error', () => dispatch({ type: 'garbled', conn: id }));
+      conn.input.on('error', () => dispatch({ type: 'garbled', conn: id }));
       let lost = false;
       const onLost = () => {
         if (lost) return;
         lost = true;
         conn.close();
-        if (current !== conn) return;
-        current = undefined;
-        send = undefined;
-        peer.detach();
-        startWindow();
+        dispatch({ type: 'lost', conn: id });
       };
       conn.input.once('close', onLost);
       conn.output.once('close', onLost);
       if (head && head.length > 0) onChunk(head);
     };
 
-    /** Serves a socket connection; `head`: bytes read from it already; `hello`: its handshake. */
-    const serveSocket = (socket: Socket, head?: Buffer, hello?: HelloFrame) => {
+    /** Serves a socket connection; `head`: bytes read from it already. */
+    const serveSocket = (id: ConnId, socket: Socket, afterHandshake: boolean, head?: Buffer) =>
       serve(
+        id,
         (onChunk) => {
           socket.on('data', (chunk: Buffer) => onChunk(chunk));
           return {
@@ -265,28 +296,32 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
             admitted: () => socket.setTimeout(0),
           };
         },
-        hello,
+        afterHandshake,
         head,
       );
-    };
 
-    /** Serves the pipes of a --serve that asked for adoption, or relays if they are not usable. */
-    const adoptOrRelay = (socket: Socket, pid: number, hello: HelloFrame) => {
-      const ours = hello.sessionId.equals(sessionId) && secretMatches(hello.secret, secret);
-      const pipes = ours && !spawnError ? openPipesOf(pid) : undefined;
-      if (!pipes) {
-        socket.write(Buffer.of(RELAY));
-        return serveSocket(socket, undefined, hello);
-      }
+    /** Serves the pipes of the --serve on socket `id`, or relays if they cannot be opened. */
+    const adopt = (id: ConnId, pid: number) => {
+      const socket = asking.get(id);
+      if (!socket) return;
+      const pipes = openPipesOf(pid);
+      if (!pipes) return dispatch({ type: 'adoption-failed', conn: id });
+      asking.delete(id);
       socket.setTimeout(0); // the hello is checked; the socket now only tells --serve is there
       socket.write(Buffer.of(ADOPTED));
       const output = new Socket({ fd: pipes.outputFd, readable: false, writable: true });
-      serve((onChunk) => {
-        const conn = channelConn(pipes.inputFd, output, () => socket.destroy(), onChunk);
-        // --serve has gone (sshd ended the session): so has the channel.
-        socket.once('close', conn.close);
-        return conn;
-      }, hello);
+      const channel = nextConn++;
+      serve(
+        channel,
+        (onChunk) => {
+          const conn = channelConn(pipes.inputFd, output, () => socket.destroy(), onChunk);
+          // --serve has gone (sshd ended the session): so has the channel.
+          socket.once('close', conn.close);
+          return conn;
+        },
+        true,
+      );
+      dispatch({ type: 'adopted', conn: id, channel });
     };
 
     /** A connection on a channel's pipes: a handover, or an adoption. */
@@ -311,6 +346,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       socket.on('error', () => {});
       // Until its hello is accepted: a connection that never sends one is not kept.
       socket.setTimeout(cfg.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
+      const id = nextConn++;
       const opening = new OpeningParser();
       const onData = (chunk: Buffer) => {
         let o: Opening | undefined;
@@ -321,20 +357,23 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
         }
         if (!o) return;
         socket.off('data', onData);
-        if (o.kind === 'plain') serveSocket(socket, o.head);
-        else adoptOrRelay(socket, o.pid, o.hello);
+        if (o.kind === 'plain') return serveSocket(id, socket, false, o.head);
+        asking.set(id, socket);
+        socket.once('close', () => asking.delete(id));
+        dispatch({ type: 'adoption', conn: id, pid: o.pid, hello: o.hello });
       };
       socket.on('data', onData);
     });
-    server.on('error', () => finish());
+    server.on('error', () => dispatch({ type: 'server-failed' }));
     server.listen(cfg.socketPath, () => {
       bound = true;
-      startProgram();
-      startWindow();
+      dispatch({ type: 'listening' });
       const h = cfg.handover;
       if (!h) return;
       h.taken();
-      serve((onChunk) => channelConn(h.inputFd, h.output, () => {}, onChunk), cfg.hello);
+      const id = nextConn++;
+      serve(id, (onChunk) => channelConn(h.inputFd, h.output, () => {}, onChunk), true);
+      dispatch({ type: 'frame', conn: id, frame: cfg.hello });
     });
   });
 }

@@ -5,6 +5,7 @@ import { type Frame, MAX_DATA_PAYLOAD, type StreamId } from './frames.js';
 import { ReceiveCounter, ReplayBuffer } from './replay.js';
 import { ReadRing } from './ring.js';
 import { type Hold, RING_MIN_READ, ringSocket } from './ring-reader.js';
+import { ACK_DELAY_MS } from './timings.js';
 
 /**
  * One end of a shim session's streams, shared by the local side (sends stdin, receives stdout and
@@ -27,7 +28,6 @@ export type Send = (frame: Frame) => void;
 
 /** Acknowledge at most this many delivered bytes late, and within ACK_DELAY_MS of a delivery. */
 const MAX_ACK_BYTES = 1024 * 1024;
-const ACK_DELAY_MS = 20;
 
 /**
  * How many delivered bytes may go unacknowledged when the peer's replay buffer holds `capacity`:

@@ -5,6 +5,7 @@ import { ADOPTED, encodeAdoptRequest, RELAY, stdioArePipes } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type HelloFrame, PREAMBLE_LENGTH } from './frames.js';
 import { sessionDir, socketPath } from './session-dir.js';
+import { HELLO_POLL_MS, HELLO_TIMEOUT_MS } from './timings.js';
 
 /**
  * `burrow shim --serve`, the remote end of one SSH connection. It reads the local side's hello
@@ -23,8 +24,6 @@ import { sessionDir, socketPath } from './session-dir.js';
 export interface ServeDeps {
   readonly dataDir: string;
 }
-/** The local side sends its hello at once; one that has not arrived by then never will. */
-const HELLO_TIMEOUT_MS = 60_000;
 
 type ServeRefusal = 'unknown-session' | 'spawn-failed' | 'internal';
 
@@ -188,7 +187,7 @@ async function readExactly(fd: number, n: number): Promise<Buffer> {
     } catch (err) {
       // A non-blocking descriptor with nothing yet: wait a little (bounded by the hello timeout).
       if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        await sleep(5);
+        await sleep(HELLO_POLL_MS);
         continue;
       }
       throw err;

@@ -6,8 +6,9 @@
  * with its own data dir; with `install`, the shim runs as installed (`burrow`, `burrow-shim` on
  * PATH) and the device's sessions find `burrow` on their PATH (sshd's SetEnv), as on a real device.
  */
-import { chmodSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Fleet, startFleet } from './fleet.js';
 import type { Install } from './install.js';
 import { type ProcOptions, startProc } from './proc.js';
@@ -137,4 +138,72 @@ export function startShimProc(
     ...opts,
     env: { ...world.env, ...opts.env },
   });
+}
+
+/**
+ * What a transfer has written to `path` so far: its size, or that of rsync's temporary
+ * `.name.XXXXXX` beside it (rsync renames it into place at the end); -1 when neither exists yet.
+ */
+export function bytesSoFar(path: string): number {
+  const name = basename(path);
+  let most = -1;
+  for (const f of readdirSync(dirname(path))) {
+    if (f !== name && !f.startsWith(`.${name}.`)) continue;
+    try {
+      most = Math.max(most, statSync(join(dirname(path), f)).size);
+    } catch {
+      // renamed or removed meanwhile
+    }
+  }
+  return most;
+}
+
+/** Waits until the transfer to `path` has written at least `bytes`; resolves with how many. */
+export function reachedSize(path: string, bytes: number, timeoutMs = 60_000): Promise<number> {
+  return waitFor(
+    () => {
+      const n = bytesSoFar(path);
+      return n >= bytes ? n : 0;
+    },
+    { what: `${bytes} bytes written to ${path}`, timeoutMs, intervalMs: 20 },
+  );
+}
+
+/**
+ * Cuts every connection through `proxy` each time the transfer to `path` has grown by `every`
+ * bytes (first at `every`, last at `lastAt` or below), so each cut lands mid-transfer. `every`
+ * must exceed the shim's window (16 MiB unacknowledged per stream): then growth by `every` after a
+ * cut means the session resumed, and the next cut breaks a resumed connection. stop() ends the
+ * cutting and resolves with the sizes at which it cut.
+ */
+export function cutAsItGrows(
+  proxy: TcpProxy,
+  path: string,
+  every: number,
+  lastAt: number,
+): { stop(): Promise<number[]> } {
+  const cutAt: number[] = [];
+  let stopped = false;
+  const cutting = (async () => {
+    for (let at = every; at <= lastAt && !stopped; ) {
+      const n = bytesSoFar(path);
+      if (n >= at) {
+        proxy.cutAll();
+        cutAt.push(n);
+        at = n + every;
+      } else await sleep(20);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await cutting;
+      return cutAt;
+    },
+  };
+}
+
+/** How many times the shim said it lost the connection and reconnected, in `stderr`. */
+export function reconnects(stderr: string): number {
+  return stderr.match(/connection lost; reconnecting/g)?.length ?? 0;
 }
