@@ -34,14 +34,27 @@ export interface Link {
 
 const BACKOFF_CAP_MS = 1000;
 
-/** A short reason for an error from the client: the errno code, else the first line. */
+/**
+ * A short reason for an error from the client: the errno code (ECONNREFUSED) found on it or on
+ * an error it wraps, else its first line (a Redis error reply such as WRONGPASS).
+ */
 export function reasonOf(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown; errors?: unknown[] } | undefined;
-  if (typeof e?.code === 'string') return e.code;
-  const first = e?.errors?.[0] as { code?: unknown } | undefined;
-  if (typeof first?.code === 'string') return first.code;
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  return message.split('\n')[0] || 'unknown error';
+  const seen = new Set<unknown>();
+  const errno = (e: unknown): string | undefined => {
+    if (!e || typeof e !== 'object' || seen.has(e)) return undefined;
+    seen.add(e);
+    const o = e as Record<string, unknown>;
+    if (typeof o.code === 'string' && /^E[A-Z0-9_]+$/.test(o.code)) return o.code;
+    const inner = Array.isArray(o.errors) ? o.errors : [];
+    // node-redis wraps socket errors (ReconnectStrategyError: originalError, socketError).
+    for (const x of [o.cause, o.originalError, o.socketError, ...inner]) {
+      const found = errno(x);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const message = err instanceof Error ? err.message : String(err);
+  return errno(err) ?? (message.split('\n')[0] || 'unknown error');
 }
 
 export async function openLink(target: RedisTarget, opts: LinkOptions = {}): Promise<Link> {

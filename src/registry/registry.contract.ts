@@ -171,7 +171,8 @@ export function registryContract(label: string, subject: ContractSubject): void 
       assert.deepEqual(conflicts, [{ name: 'dev1', heldBy: { owner: 'A', relayId: old } }]);
       const after = await r.lookup('dev1');
       assert.equal(after?.relayId, old);
-      assert.ok((after?.expiresAt ?? 0) <= before, 'the old record was not refreshed');
+      // A refresh would have pushed expiry ~60 s out; it stays where the old run's claim put it.
+      assert.ok((after?.expiresAt ?? 0) < before + 1000, 'the old record was not refreshed');
       await r.close();
     });
 
