@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ENV_PREFIX } from '../core/constants.js';
 import { BurrowError, configError } from '../core/errors.js';
-import { MemoryRegistry } from '../registry/memory.js';
+import { createRegistry, parseRegistryUrl } from '../registry/index.js';
 import { type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/server.js';
 import { defaultDataDir } from './data-dir.js';
@@ -13,6 +14,7 @@ import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
 import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js';
 import { PolicyFile } from './policy-source.js';
+import { VERSION } from './version.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
@@ -43,6 +45,7 @@ interface RelayFlags {
   ciphers?: string;
   logLevel: string;
   logFormat?: LogFormat;
+  registry: string;
 }
 
 /** Adds an option that can also come from BURROW_<NAME> in the environment. */
@@ -85,7 +88,7 @@ export function registerRelayCommand(program: Command): void {
     .addOption(
       opt(
         '--relay-id <id>',
-        'name of this relay in logs and the registry [default: hostname:port]',
+        'name of this relay in logs and the registry [default: hostname:port#<random per start>]',
         'RELAY_ID',
       ),
     )
@@ -161,6 +164,14 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
+      opt(
+        '--registry <url>',
+        'where names are recorded: memory, redis://[user:pass@]host:port[/db], rediss://… (TLS) or redis-sentinel://[user:pass@]host:port[,host:port…]/MASTER[/db]',
+        'REGISTRY',
+        'memory',
+      ),
+    )
+    .addOption(
       opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
         LOG_LEVELS,
       ),
@@ -181,7 +192,7 @@ export function registerRelayCommand(program: Command): void {
 function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
   const listen = parseHostPort('--listen', flags.listen);
   return {
-    relayId: flags.relayId ?? `${hostname()}:${listen.port}`,
+    relayId: flags.relayId ?? `${hostname()}:${listen.port}#${randomBytes(4).toString('hex')}`,
     host: listen.host,
     port: listen.port,
     keepaliveIntervalMs: parseDuration('--keepalive-interval', flags.keepaliveInterval),
@@ -200,6 +211,7 @@ function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
 async function runRelay(flags: RelayFlags): Promise<void> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseFlags(flags);
+  parseRegistryUrl(flags.registry);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
   const hostKeyPath = flags.hostKey ?? join(dataDir, 'relay_host_ed25519_key');
@@ -213,13 +225,22 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     throw configError(`--authorized-keys: ${keysPath} does not exist`);
   }
   const { key, created } = loadOrCreateHostKey(hostKeyPath);
-  const config: RelayConfig = { ...settings, hostKey: key };
+  const config: RelayConfig = { ...settings, hostKey: key, version: VERSION };
   const policy = new PolicyFile(keysPath, log, audit);
   policy.watch();
 
+  const registry = await createRegistry(flags.registry, {
+    onState: (state, reason) =>
+      state === 'lost'
+        ? log.warn({ reason }, 'registry unreachable: local routes keep working')
+        : log.info('registry reachable again'),
+  }).catch((err: unknown) => {
+    policy.close();
+    throw err;
+  });
   const relay = await startRelay(config, {
     policy: policy.current,
-    registry: new MemoryRegistry(),
+    registry,
     audit,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
@@ -259,6 +280,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
       log.warn({ signal }, 'second signal: closing now');
       void relay
         .close()
+        .then(() => registry.close())
         .then(auditOut.close)
         .then(() => process.exit(0));
       return;
@@ -268,6 +290,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     policy.close();
     void relay
       .drain()
+      .then(() => registry.close())
       .then(auditOut.close)
       .then(() => {
         log.info('relay stopped');

@@ -1,5 +1,4 @@
 export { MemoryRegistry } from './memory.js';
-export { RedisRegistry } from './redis.js';
 export type {
   Claim,
   ClaimResult,

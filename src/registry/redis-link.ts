@@ -28,7 +28,7 @@ export interface Link {
   send(args: readonly string[]): Promise<unknown>;
   /** Subscribes `listener` to `channel`; resolves once subscribed. */
   subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>;
-  /** Idempotent. */
+  /** Waits up to the command timeout for commands in flight, then disconnects. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -115,6 +115,8 @@ export async function openLink(target: RedisTarget, opts: LinkOptions = {}): Pro
     shut = async () => {
       for (const sub of subscribers) sub.destroy();
       subscribers.clear();
+      // Let commands already sent (the releases of a closing relay) finish, but not for ever.
+      if (client.isReady) await bounded(client.close(), commandTimeoutMs, 'close').catch(() => {});
       client.destroy();
     };
     connect = () => client.connect();

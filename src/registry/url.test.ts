@@ -87,6 +87,7 @@ describe('parseRegistryUrl', () => {
       `redis-sentinel://u:${secret}@s1:26379`,
       `redis://u:${secret}@ca che`,
       `http://u:${secret}@cache`,
+      `memcached://${secret}@cache`,
     ]) {
       assert.throws(
         () => parseRegistryUrl(url),
@@ -108,7 +109,7 @@ describe('parseRegistryUrl', () => {
 describe('maskRegistryUrl', () => {
   const cases: [string, string][] = [
     ['redis://cache', 'redis://cache'],
-    ['redis://u@cache', 'redis://u@cache'],
+    ['redis://u@cache', 'redis://***@cache'],
     ['redis://u:pw@cache', 'redis://u:***@cache'],
     ['redis://:pw@cache/1', 'redis://:***@cache/1'],
     ['redis://u:p@w@cache', 'redis://u:***@cache'],

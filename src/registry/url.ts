@@ -48,7 +48,10 @@ const REDIS_PORT = 6379;
 const SENTINEL_PORT = 26379;
 const MAX_DB = 65535;
 
-/** `raw` with the password part of its user info replaced by `***`. Never throws. */
+/**
+ * `raw` with the password part of its user info replaced by `***` (`user:***@`), or all of the
+ * user info when it has no `:` (`***@`). Never throws.
+ */
 export function maskRegistryUrl(raw: string): string {
   const scheme = raw.indexOf('://');
   if (scheme < 0) return raw;
@@ -57,7 +60,8 @@ export function maskRegistryUrl(raw: string): string {
   if (at < 0) return raw;
   const userinfo = rest.slice(0, at);
   const colon = userinfo.indexOf(':');
-  if (colon < 0) return raw;
+  // Some tools read `scheme://secret@host` as a password: a lone user part is masked too.
+  if (colon < 0) return `${raw.slice(0, scheme + 3)}***${rest.slice(at)}`;
   return `${raw.slice(0, scheme + 3)}${userinfo.slice(0, colon)}:***${rest.slice(at)}`;
 }
 
