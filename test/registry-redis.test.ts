@@ -59,7 +59,9 @@ describe('Redis registry', () => {
       // A goes through the names in order, B backwards, each as fast as it can: they collide
       // in the middle, where both have claims in flight for the same names.
       const attempt = (r: Registry, owner: string, relayId: string, order: string[]) =>
-        Promise.all(order.map((name) => r.claim({ name, port: 22, owner, relayId, ttlMs: 60_000 })));
+        Promise.all(
+          order.map((name) => r.claim({ name, port: 22, owner, relayId, ttlMs: 60_000 })),
+        );
       const [fromA, backB] = await Promise.all([
         attempt(a, 'A', 'ra', names),
         attempt(b, 'B', 'rb', [...names].reverse()),
@@ -184,7 +186,10 @@ describe('Redis registry', () => {
       const url = `redis://:wrong-pass-xyz@127.0.0.1:${redis.port}`;
       await assert.rejects(createRegistry(url), (err: unknown) => {
         assert.ok(isBurrowError(err));
-        assert.match(err.message, /^--registry redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: cannot connect: /);
+        assert.match(
+          err.message,
+          /^--registry redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: cannot connect: /,
+        );
         assert.ok(!err.message.includes('wrong-pass-xyz'));
         return true;
       });

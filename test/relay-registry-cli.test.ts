@@ -53,7 +53,12 @@ describe('burrow relay --registry', () => {
         .slice(0, 2)
         .join(' ');
       const ssh = await createSshClient(s, { identity: device });
-      ssh.addHost({ alias: 'relay', port: Number(started[2]), user: 'burrow', hostKey: hostKeyPub });
+      ssh.addHost({
+        alias: 'relay',
+        port: Number(started[2]),
+        user: 'burrow',
+        hostKey: hostKeyPub,
+      });
       const holder = ssh.spawn(
         ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', 'dev1:22:127.0.0.1:9', 'relay'],
         { name: 'device dev1' },

@@ -153,9 +153,13 @@ export async function openLink(target: RedisTarget, opts: LinkOptions = {}): Pro
     await Promise.race([connect(), deadline]);
   } catch (err) {
     await shut().catch(() => {});
-    throw new BurrowError('REFUSED', `--registry ${target.display}: cannot connect: ${reasonOf(err)}`, {
-      cause: err,
-    });
+    throw new BurrowError(
+      'REFUSED',
+      `--registry ${target.display}: cannot connect: ${reasonOf(err)}`,
+      {
+        cause: err,
+      },
+    );
   } finally {
     clearTimeout(timer);
   }

@@ -6,10 +6,7 @@ import { maskRegistryUrl, parseRegistryUrl } from './url.js';
 describe('parseRegistryUrl', () => {
   const good: [string, object][] = [
     ['memory', { kind: 'memory' }],
-    [
-      'redis://127.0.0.1:6400',
-      { kind: 'redis', tls: false, host: '127.0.0.1', port: 6400, db: 0 },
-    ],
+    ['redis://127.0.0.1:6400', { kind: 'redis', tls: false, host: '127.0.0.1', port: 6400, db: 0 }],
     ['redis://cache', { kind: 'redis', tls: false, host: 'cache', port: 6379, db: 0 }],
     ['redis://cache:7000/3', { kind: 'redis', host: 'cache', port: 7000, db: 3 }],
     ['redis://cache/', { kind: 'redis', host: 'cache', db: 0 }],

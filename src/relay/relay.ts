@@ -186,7 +186,8 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
         )
         .then((conflicts) => {
           // Dropping these stale local registrations is the relay's job; for now they are told.
-          for (const c of conflicts) log.warn({ name: c.name, heldBy: c.heldBy }, 'name held elsewhere');
+          for (const c of conflicts)
+            log.warn({ name: c.name, heldBy: c.heldBy }, 'name held elsewhere');
         })
         .catch((err: unknown) => log.warn({ err }, 'registry heartbeat failed'));
     },
