@@ -166,7 +166,8 @@ export function registerRelayCommand(program: Command): void {
     .addOption(
       opt(
         '--registry <url>',
-        'where names are recorded: memory, redis://[user:pass@]host:port[/db], rediss://… (TLS) or redis-sentinel://[user:pass@]host:port[,host:port…]/MASTER[/db]',
+        'where names are recorded: memory, redis://[user:pass@]host:port[/db], rediss://… ' +
+          '(TLS) or redis-sentinel://host:port,…/MASTER[/db] (see the README)',
         'REGISTRY',
         'memory',
       ),
