@@ -12,7 +12,7 @@ import { registryContract } from '../src/registry/registry.contract.js';
 import type { Registry } from '../src/registry/registry.js';
 import { parseRegistryUrl } from '../src/registry/url.js';
 import { freePort, Scope, waitFor, withScope } from './helpers/index.js';
-import { type RedisServer, startRedis } from './helpers/redis.js';
+import { type RedisServer, startRedis, startSentinel } from './helpers/redis.js';
 
 const relay = (relayId: string) => ({
   relayId,
@@ -197,6 +197,19 @@ describe('Redis registry', () => {
       await ok.claim({ name: 'n', port: 22, owner: 'A', relayId: 'r', ttlMs: 10_000 });
       assert.equal((await ok.lookup('n'))?.owner, 'A');
       await ok.close();
+    });
+  });
+
+  it('connects through a sentinel (redis-sentinel://) and claims work', async (t) => {
+    await withScope(t, async (s) => {
+      const redis = await startRedis(s, { name: 'redis-master' });
+      const sentinel = await startSentinel(s, redis, 'mymaster');
+      const r = await createRegistry(`${sentinel.url}/2`);
+      s.defer(() => r.close());
+      const res = await r.claim({ name: 'sdev', port: 22, owner: 'A', relayId: 'r1', ttlMs: 1e4 });
+      assert.equal(res.ok, true);
+      assert.equal((await r.lookup('sdev'))?.owner, 'A');
+      assert.equal(redis.cli('-n', '2', 'HGET', `${REGISTRY_NAME_KEY}sdev`, 'owner'), 'A');
     });
   });
 });

@@ -110,3 +110,44 @@ export async function startRedis(scope: Scope, opts: RedisOptions = {}): Promise
     proc: () => current as Proc,
   };
 }
+
+/**
+ * A redis sentinel (`redis-server CONF --sentinel`) watching `master` as MASTERNAME, on a free
+ * port, ready once it reports the master's address. Stopped by the Scope.
+ */
+export async function startSentinel(
+  scope: Scope,
+  master: RedisServer,
+  masterName: string,
+): Promise<{ port: number; url: string }> {
+  const dir = await tmpDir(scope, 'burrow-sentinel-');
+  const port = await freePort();
+  const conf = join(dir, 'sentinel.conf');
+  await writeFile(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      'logfile ""',
+      `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
+      '',
+    ].join('\n'),
+  );
+  startProc(scope, REDIS_SERVER, [conf, '--sentinel'], {
+    name: `sentinel:${port}`,
+    stdin: 'ignore',
+  });
+  await waitFor(
+    () => {
+      const r = spawnSync(
+        'redis-cli',
+        ['-h', '127.0.0.1', '-p', String(port), 'SENTINEL', 'get-master-addr-by-name', masterName],
+        { encoding: 'utf8', timeout: 2000 },
+      );
+      return r.stdout.includes(String(master.port));
+    },
+    { what: `sentinel on 127.0.0.1:${port} to know ${masterName}` },
+  );
+  return { port, url: `redis-sentinel://127.0.0.1:${port}/${masterName}` };
+}
