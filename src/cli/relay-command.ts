@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ENV_PREFIX } from '../core/constants.js';
 import { BurrowError, configError } from '../core/errors.js';
-import { MemoryRegistry } from '../registry/memory.js';
+import { createRegistry, parseRegistryUrl } from '../registry/index.js';
 import { type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/server.js';
 import { defaultDataDir } from './data-dir.js';
@@ -15,6 +16,7 @@ import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js'
 import { PolicyFile } from './policy-source.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
 import { defaultFull, parseMaxStartups, parsePenalties } from './startup-flags.js';
+import { VERSION } from './version.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -47,6 +49,7 @@ interface RelayFlags {
   ciphers?: string;
   logLevel: string;
   logFormat?: LogFormat;
+  registry: string;
 }
 
 /** Adds an option that can also come from BURROW_<NAME> in the environment. */
@@ -89,7 +92,7 @@ export function registerRelayCommand(program: Command): void {
     .addOption(
       opt(
         '--relay-id <id>',
-        'name of this relay in logs and the registry [default: hostname:port]',
+        'name of this relay in logs and the registry [default: hostname:port#<random per start>]',
         'RELAY_ID',
       ),
     )
@@ -195,6 +198,15 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
+      opt(
+        '--registry <url>',
+        'where names are recorded: memory, redis://[user:pass@]host:port[/db], rediss://… ' +
+          '(TLS) or redis-sentinel://host:port,…/MASTER[/db] (see the README)',
+        'REGISTRY',
+        'memory',
+      ),
+    )
+    .addOption(
       opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
         LOG_LEVELS,
       ),
@@ -215,7 +227,7 @@ export function registerRelayCommand(program: Command): void {
 function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
   const listen = parseHostPort('--listen', flags.listen);
   return {
-    relayId: flags.relayId ?? `${hostname()}:${listen.port}`,
+    relayId: flags.relayId ?? `${hostname()}:${listen.port}#${randomBytes(4).toString('hex')}`,
     host: listen.host,
     port: listen.port,
     keepaliveIntervalMs: parseDuration('--keepalive-interval', flags.keepaliveInterval),
@@ -244,6 +256,7 @@ function penaltiesOf(p: RelayConfig['penalties']): Pick<RelayConfig, 'penalties'
 async function runRelay(flags: RelayFlags): Promise<void> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseFlags(flags);
+  parseRegistryUrl(flags.registry);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
   const hostKeyPath = flags.hostKey ?? join(dataDir, 'relay_host_ed25519_key');
@@ -257,14 +270,23 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     throw configError(`--authorized-keys: ${keysPath} does not exist`);
   }
   const { key, created } = loadOrCreateHostKey(hostKeyPath);
-  const config: RelayConfig = { ...settings, hostKey: key };
+  const config: RelayConfig = { ...settings, hostKey: key, version: VERSION };
   const policy = new PolicyFile(keysPath, log, audit);
   policy.watch();
 
+  const registry = await createRegistry(flags.registry, {
+    onState: (state, reason) =>
+      state === 'lost'
+        ? log.warn({ reason }, 'registry unreachable: local routes keep working')
+        : log.info('registry reachable again'),
+  }).catch((err: unknown) => {
+    policy.close();
+    throw err;
+  });
   const relay = await startRelay(config, {
     policy: policy.current,
     policyChanges: policy.onChange,
-    registry: new MemoryRegistry(),
+    registry,
     audit,
     log,
   }).catch((err: NodeJS.ErrnoException) => {
@@ -304,6 +326,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
       log.warn({ signal }, 'second signal: closing now');
       void relay
         .close()
+        .then(() => registry.close())
         .then(auditOut.close)
         .then(() => process.exit(0));
       return;
@@ -313,6 +336,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     policy.close();
     void relay
       .drain()
+      .then(() => registry.close())
       .then(auditOut.close)
       .then(() => {
         log.info('relay stopped');

@@ -23,8 +23,25 @@ export const DEFAULT_SSH_PORT = 22;
 /** Suffix stripped from a stream-local socket path to get the name it registers. */
 export const SOCKET_SUFFIX = '.sock';
 
-/** Redis key prefix for the shared registry (used by the Redis implementation). */
+/**
+ * Redis layout of the shared registry (src/registry/redis.ts). Every key starts with the prefix:
+ *
+ *   burrow:name:<name>          hash owner, relayId, ports ("22,80"), since; PEXPIREs with the
+ *                               holding relay's heartbeat
+ *   burrow:relay:<relayId>      hash of the relay record (address, names, connections, capacity,
+ *                               draining, version, startedAt); PEXPIREs with its heartbeat
+ *   burrow:relay-names:<relayId> set of the names the relay holds; same TTL
+ *   burrow:relays               sorted set of relay ids (score: last heartbeat, ms epoch), an
+ *                               index pruned of ids whose record has expired
+ *   burrow:takeover             pub/sub channel: JSON {name, owner, from, to} when an owner
+ *                               moves a name from one relay to another
+ */
 export const REGISTRY_PREFIX = 'burrow:';
+export const REGISTRY_NAME_KEY = `${REGISTRY_PREFIX}name:`;
+export const REGISTRY_RELAY_KEY = `${REGISTRY_PREFIX}relay:`;
+export const REGISTRY_RELAY_NAMES_KEY = `${REGISTRY_PREFIX}relay-names:`;
+export const REGISTRY_RELAYS_INDEX = `${REGISTRY_PREFIX}relays`;
+export const REGISTRY_TAKEOVER_CHANNEL = `${REGISTRY_PREFIX}takeover`;
 
 /** Environment variables read by the CLI start with this. */
 export const ENV_PREFIX = 'BURROW_';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Registry } from './registry.js';
+import type { Registry, RelayRecord, Takeover } from './registry.js';
 
 /**
  * The behaviour every Registry implementation must have. `make` gets a controllable clock so
@@ -9,6 +9,8 @@ import type { Registry } from './registry.js';
  */
 export interface ContractSubject {
   make(now: () => number): Promise<Registry>;
+  /** Makes every name record lapse now, as a registry that lost its data (restart, failover). */
+  forget?(r: Registry): Promise<void>;
   clockControl: boolean;
 }
 
@@ -16,6 +18,17 @@ export function registryContract(label: string, subject: ContractSubject): void 
   describe(`Registry contract: ${label}`, () => {
     let t = 1_000_000;
     const now = () => t;
+    const relay = (relayId: string, more: Partial<RelayRecord> = {}) => ({
+      relayId,
+      address: '127.0.0.1:1',
+      names: 1,
+      connections: 1,
+      capacity: 100,
+      draining: false,
+      version: '0.1.0',
+      startedAt: 42,
+      ...more,
+    });
     const claim = (name: string, port: number, owner: string, relayId: string, ttlMs = 60_000) => ({
       name,
       port,
@@ -71,10 +84,7 @@ export function registryContract(label: string, subject: ContractSubject): void 
       const r = await subject.make(now);
       const ttl = subject.clockControl ? 10_000 : 300;
       await r.claim(claim('dev1', 22, 'A', 'r1', ttl));
-      await r.heartbeat(
-        { relayId: 'r1', address: '127.0.0.1:1', names: 1, connections: 1, draining: false },
-        ttl,
-      );
+      await r.heartbeat(relay('r1'), [], ttl);
       assert.equal((await r.relays()).length, 1);
       if (subject.clockControl) t += ttl + 1;
       else await new Promise((res) => setTimeout(res, ttl + 200));
@@ -84,5 +94,143 @@ export function registryContract(label: string, subject: ContractSubject): void 
       assert.equal(res.ok, true);
       await r.close();
     });
+
+    it('publishes the relay record with its fields', async () => {
+      const r = await subject.make(now);
+      await r.heartbeat(relay('r1', { draining: true, names: 3, connections: 7 }), [], 60_000);
+      const [rec, ...rest] = await r.relays();
+      assert.equal(rest.length, 0);
+      const { expiresAt, ...fields } = rec ?? ({} as RelayRecord);
+      assert.deepEqual(fields, relay('r1', { draining: true, names: 3, connections: 7 }));
+      assert.ok(expiresAt > now() - 1000, 'expiresAt in the future');
+      await r.close();
+    });
+
+    it('heartbeat refreshes owned names, sets their ports, and reports names held elsewhere', async () => {
+      const r = await subject.make(now);
+      await r.claim(claim('mine', 22, 'A', 'r1'));
+      await r.claim(claim('moved', 22, 'B', 'r2'));
+      await r.claim(claim('taken', 22, 'C', 'r2'));
+      const conflicts = await r.heartbeat(
+        relay('r1'),
+        [
+          { name: 'mine', port: 22, owner: 'A' },
+          { name: 'mine', port: 80, owner: 'A' },
+          { name: 'moved', port: 22, owner: 'B' },
+          { name: 'taken', port: 22, owner: 'A' },
+        ],
+        60_000,
+      );
+      const sorted = [...conflicts].sort((a, b) => (a.name < b.name ? -1 : 1));
+      assert.deepEqual(sorted, [
+        { name: 'moved', heldBy: { owner: 'B', relayId: 'r2' } },
+        { name: 'taken', heldBy: { owner: 'C', relayId: 'r2' } },
+      ]);
+      assert.deepEqual((await r.lookup('mine'))?.ports, [22, 80]);
+      assert.equal((await r.lookup('moved'))?.relayId, 'r2');
+      assert.equal((await r.lookup('taken'))?.owner, 'C');
+      await r.close();
+    });
+
+    it('heartbeat recreates held names the registry lost, keeping others refused', async () => {
+      const r = await subject.make(now);
+      const ttl = subject.clockControl ? 10_000 : 300;
+      await r.claim(claim('dev1', 22, 'A', 'r1', ttl));
+      await r.claim(claim('dev2', 80, 'B', 'r1', ttl));
+      if (subject.forget) await subject.forget(r);
+      else t += ttl + 1;
+      assert.equal(await r.lookup('dev1'), undefined);
+      const held = [
+        { name: 'dev1', port: 22, owner: 'A' },
+        { name: 'dev2', port: 80, owner: 'B' },
+      ];
+      assert.deepEqual(await r.heartbeat(relay('r1'), held, 60_000), []);
+      assert.deepEqual((await r.lookup('dev1'))?.ports, [22]);
+      assert.equal((await r.lookup('dev2'))?.owner, 'B');
+      const res = await r.claim(claim('dev1', 22, 'Z', 'r9'));
+      assert.deepEqual(res, { ok: false, heldBy: { owner: 'A', relayId: 'r1' } });
+      await r.close();
+    });
+
+    it('a restarted relay (same host:port, new nonce) cannot release or refresh the old run\u2019s names', async () => {
+      const r = await subject.make(now);
+      const ttl = subject.clockControl ? 10_000 : 1500;
+      const old = 'relay1:2222#0a1b2c3d';
+      const restarted = 'relay1:2222#9f8e7d6c';
+      await r.claim(claim('dev1', 22, 'A', old, ttl));
+      await r.release('dev1', 22, restarted);
+      assert.equal((await r.lookup('dev1'))?.relayId, old);
+      const before = (await r.lookup('dev1'))?.expiresAt ?? 0;
+      if (subject.clockControl) t += ttl / 2;
+      else await new Promise((res) => setTimeout(res, 200));
+      const conflicts = await r.heartbeat(
+        relay(restarted),
+        [{ name: 'dev1', port: 22, owner: 'A' }],
+        60_000,
+      );
+      assert.deepEqual(conflicts, [{ name: 'dev1', heldBy: { owner: 'A', relayId: old } }]);
+      const after = await r.lookup('dev1');
+      assert.equal(after?.relayId, old);
+      // A refresh would have pushed expiry ~60 s out; it stays where the old run's claim put it.
+      assert.ok((after?.expiresAt ?? 0) < before + 1000, 'the old record was not refreshed');
+      await r.close();
+    });
+
+    it('announces a takeover when the owner moves a name to another relay', async () => {
+      const r = await subject.make(now);
+      const seen: Takeover[] = [];
+      const stop = await r.onTakeover((tk) => seen.push(tk));
+      await r.claim(claim('dev1', 22, 'A', 'r1'));
+      await r.claim(claim('dev1', 80, 'A', 'r1'));
+      await r.claim(claim('dev1', 22, 'A', 'r2'));
+      await poll(() => seen.length >= 1, 'the takeover notification');
+      assert.deepEqual(seen, [{ name: 'dev1', owner: 'A', from: 'r1', to: 'r2' }]);
+      stop();
+      await r.claim(claim('dev1', 22, 'A', 'r3'));
+      await r.lookup('dev1');
+      await new Promise((res) => setTimeout(res, 100));
+      assert.equal(seen.length, 1, 'nothing after stop()');
+      await r.close();
+    });
+
+    it('lists names page by page, filtered by prefix', async () => {
+      const r = await subject.make(now);
+      const all = Array.from({ length: 57 }, (_, i) => `site-${String(i).padStart(2, '0')}`);
+      for (const name of all) await r.claim(claim(name, 22, 'A', 'r1'));
+      await r.claim(claim('other', 22, 'A', 'r1'));
+      const listAll = async (prefix: string) => {
+        const got = new Set<string>();
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await r.names({ prefix, limit: 10, ...(cursor ? { cursor } : {}) });
+          assert.ok(page.names.length <= 20, `page of ${page.names.length} for limit 10`);
+          for (const rec of page.names) {
+            assert.ok(rec.name.startsWith(prefix), rec.name);
+            assert.equal(rec.owner, 'A');
+            got.add(rec.name);
+          }
+          cursor = page.cursor;
+          pages += 1;
+          assert.ok(pages < 100, 'the listing ends');
+        } while (cursor);
+        return { names: [...got].sort(), pages };
+      };
+      const sites = await listAll('site-');
+      assert.deepEqual(sites.names, all);
+      assert.ok(sites.pages >= 2, `paged (${sites.pages} pages)`);
+      assert.deepEqual((await listAll('')).names, [...all, 'other'].sort());
+      assert.deepEqual((await listAll('nope')).names, []);
+      await r.close();
+    });
   });
+}
+
+async function poll(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
 }

@@ -20,13 +20,57 @@ export interface NameRecord {
 }
 
 export interface RelayRecord {
+  /** `host:port#nonce`: the nonce is new on every start, so each run is a different relay. */
   readonly relayId: string;
   /** Address devices and clients use to reach the relay (`host:port`). */
   readonly address: string;
+  /** Routes (name:port) served locally. */
   readonly names: number;
   readonly connections: number;
+  /** Devices the relay is willing to hold; 0 when it declares no limit. */
+  readonly capacity: number;
   readonly draining: boolean;
+  /** burrow version the relay runs. */
+  readonly version: string;
+  /** When this run of the relay started (ms epoch). */
+  readonly startedAt: number;
   readonly expiresAt: number;
+}
+
+/** One route a relay serves from its local table, as reported by its heartbeat. */
+export interface HeldRoute {
+  readonly name: string;
+  readonly port: number;
+  readonly owner: string;
+}
+
+/** A name a relay serves locally that the registry says is held by someone else. */
+export interface Conflict {
+  readonly name: string;
+  readonly heldBy: { readonly owner: string; readonly relayId: string };
+}
+
+/** Published when the owner of a name moved it from one relay to another. */
+export interface Takeover {
+  readonly name: string;
+  readonly owner: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface NameQuery {
+  /** Only names starting with this. */
+  readonly prefix?: string;
+  /** Page size: at most this many in memory; about this many in Redis (a SCAN COUNT hint). */
+  readonly limit?: number;
+  /** From the previous page; absent for the first. */
+  readonly cursor?: string;
+}
+
+export interface NamePage {
+  readonly names: NameRecord[];
+  /** Pass it back for the next page; absent once the listing is complete. */
+  readonly cursor?: string;
 }
 
 export interface Claim {
@@ -50,9 +94,31 @@ export interface Registry {
   /** Removes `port` if `relayId` still serves it; the record goes when no port is left. */
   release(name: string, port: number, relayId: string): Promise<void>;
   lookup(name: string): Promise<NameRecord | undefined>;
-  /** Extends every record of `relayId` and its relay record by `ttlMs`. */
-  heartbeat(relay: Omit<RelayRecord, 'expiresAt'>, ttlMs: number): Promise<void>;
+  /**
+   * Publishes the relay record and reconciles `held`, every route the relay serves locally:
+   * names it still owns (same owner, same relayId) get their ports set to what is held and live
+   * `ttlMs` longer; names with no record are recreated (the registry lost them: restarted empty,
+   * failed over, expired); names held by another owner or relayId are left alone and returned,
+   * so the relay can drop those stale registrations. A relayId never refreshes another's names.
+   */
+  heartbeat(
+    relay: Omit<RelayRecord, 'expiresAt'>,
+    held: readonly HeldRoute[],
+    ttlMs: number,
+  ): Promise<Conflict[]>;
+  /** Live relays, in no particular order. */
   relays(): Promise<RelayRecord[]>;
-  names(): Promise<NameRecord[]>;
+  /**
+   * One page of live names. Following the cursors returns every name that was live for the whole
+   * listing at least once (a name may appear twice; one added or removed meanwhile may not).
+   * A page can be empty before the end.
+   */
+  names(query?: NameQuery): Promise<NamePage>;
+  /**
+   * Calls `listener` for every takeover claimed on any relay sharing this registry (not only
+   * this one). Resolves once listening, with a function that stops it. Delivery is best effort:
+   * takeovers published while the registry is unreachable are not replayed.
+   */
+  onTakeover(listener: (t: Takeover) => void): Promise<() => void>;
   close(): Promise<void>;
 }

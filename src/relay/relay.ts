@@ -48,6 +48,8 @@ export interface RelayConfig {
   /** How long a draining relay waits for agents to move before closing what is left. */
   readonly drainGraceMs: number;
   readonly registryTtlMs: number;
+  /** burrow version, published in the registry's relay record. */
+  readonly version?: string;
   readonly ciphers?: readonly string[];
 }
 
@@ -283,8 +285,10 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const bound = server.address();
   const port = typeof bound === 'object' && bound ? bound.port : config.port;
 
+  const startedAt = now();
   const heartbeat = setInterval(
     () => {
+      const held = [...table.entries()].map((r) => ({ ...r.route, owner: r.owner }));
       deps.registry
         .heartbeat(
           {
@@ -292,10 +296,19 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
             address: `${config.host}:${port}`,
             names: table.size,
             connections: connections.size,
+            capacity: 0,
             draining,
+            version: config.version ?? '',
+            startedAt,
           },
+          held,
           config.registryTtlMs,
         )
+        .then((conflicts) => {
+          // Dropping these stale local registrations is the relay's job; for now they are told.
+          for (const c of conflicts)
+            log.warn({ name: c.name, heldBy: c.heldBy }, 'name held elsewhere');
+        })
         .catch((err: unknown) => log.warn({ err }, 'registry heartbeat failed'));
     },
     Math.max(1000, Math.floor(config.registryTtlMs / 3)),
