@@ -410,11 +410,11 @@ describe('relay: policy', () => {
    * A device registered to a real sshd and an operator session through `ssh -J` that waits for a
    * line on stdin, so it is certainly open while the policy changes.
    */
-  async function liveSession(s: Scope) {
+  async function liveSession(s: Scope, opts: { watch?: boolean } = {}) {
     const [dev, op, newOp, laterOp] = await keys(s, 'dev', 'op', 'new-op', 'later-op');
     const sshd = await startSshd(s, { authorizedKeys: [op!, newOp!, laterOp!] });
     const base = [line(dev!, 'permitlisten="dev1:22"'), line(op!, 'permitopen="dev1:22"')];
-    const relay = await startTestRelay(s, { policy: base });
+    const relay = await startTestRelay(s, { policy: base, ...opts });
     const deviceProc = await register(await relayClient(s, relay, dev!), relay, dev!.fingerprint, [
       forwardTo('dev1', 22, sshd),
     ]);
@@ -502,7 +502,7 @@ describe('relay: policy', () => {
 
   it('reload() (the SIGHUP path) applies the file without dropping connections', async (t) =>
     withScope(t, async (s) => {
-      const live = await liveSession(s);
+      const live = await liveSession(s, { watch: false });
       const { relay } = live;
       // No watcher: the file alone changes nothing until reload().
       await writeAuthorizedKeys(relay.policyPath, [

@@ -85,7 +85,12 @@ export interface TestRelay {
 
 export async function startTestRelay(
   scope: Scope,
-  opts: { policy: string[]; config?: Partial<RelayConfig> },
+  opts: {
+    policy: string[];
+    config?: Partial<RelayConfig>;
+    /** Reload when the file changes (default); false: only setPolicy()/reload() apply it. */
+    watch?: boolean;
+  },
 ): Promise<TestRelay> {
   const dir = await tmpDir(scope, 'burrow-relay-');
   const policyPath = join(dir, 'authorized_keys');
@@ -101,7 +106,7 @@ export async function startTestRelay(
   const log = pino({ level: 'debug' }, sink);
   const audit = new AuditRecorder();
   const policy = new PolicyFile(policyPath, log, audit);
-  policy.watch();
+  if (opts.watch !== false) policy.watch();
   const relay = await startRelay(
     { ...TEST_RELAY_DEFAULTS, ...opts.config, hostKey },
     {
