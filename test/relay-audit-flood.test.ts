@@ -4,32 +4,12 @@
  * send them); the trail stays small, says how much it left out, and the relay keeps serving.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
+import type ssh2 from 'ssh2';
 import { MAX_FIELD, REFUSAL_BUDGET } from '../src/audit/limits.js';
-import {
-  authorizedKeyLine,
-  generateKey,
-  type KeyPair,
-  type Scope,
-  tmpDir,
-  withScope,
-} from './helpers/index.js';
-import { relayClient, startTestRelay, type TestRelay } from './helpers/relay.js';
-
-async function ssh2Client(scope: Scope, relay: TestRelay, key: KeyPair): Promise<ssh2.Client> {
-  const client = new ssh2.Client();
-  scope.defer(() => void client.destroy(), 'ssh2 client');
-  const privateKey = await readFile(key.path, 'utf8');
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve());
-    client.once('error', reject);
-    client.connect({ host: '127.0.0.1', port: relay.port, username: 'x', privateKey });
-  });
-  client.on('error', () => {});
-  return client;
-}
+import { authorizedKeyLine, generateKey, tmpDir, withScope } from './helpers/index.js';
+import { relayClient, startTestRelay } from './helpers/relay.js';
+import { ssh2Client } from './helpers/relay-fixtures.js';
 
 /** Opens a direct-tcpip channel to `host:port`; resolves true if the relay refused it. */
 function refusedOpen(client: ssh2.Client, host: string, port: number): Promise<boolean> {

@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
+import type ssh2 from 'ssh2';
 import { REFUSAL_BUDGET } from '../src/audit/limits.js';
-import { type KeyPair, type Scope, startProxy, waitFor, withScope } from './helpers/index.js';
-import { forwardTo, startWorld, type TestRelay } from './helpers/relay.js';
+import { type Scope, startProxy, waitFor, withScope } from './helpers/index.js';
+import { forwardTo, startWorld } from './helpers/relay.js';
+import { ssh2Client } from './helpers/relay-fixtures.js';
 
 async function echoPort(scope: Scope): Promise<number> {
   const server = createServer((sock) => {
@@ -20,20 +20,6 @@ async function echoPort(scope: Scope): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   scope.defer(() => new Promise<void>((r) => server.close(() => r())), 'echo server');
   return (server.address() as { port: number }).port;
-}
-
-/** An ssh2 client logged in to the relay, for opening channels faster than OpenSSH would. */
-async function ssh2Client(scope: Scope, relay: TestRelay, key: KeyPair): Promise<ssh2.Client> {
-  const client = new ssh2.Client();
-  scope.defer(() => void client.destroy(), 'ssh2 client');
-  const privateKey = await readFile(key.path, 'utf8');
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve());
-    client.once('error', reject);
-    client.connect({ host: '127.0.0.1', port: relay.port, username: 'x', privateKey });
-  });
-  client.on('error', () => {});
-  return client;
 }
 
 function openChannel(

@@ -4,19 +4,16 @@
  * `-L`), and reloads (file watcher and the SIGHUP path) that must not drop live connections.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { describe, it } from 'node:test';
 import type { AuditEvent } from '../src/audit/audit.js';
 import {
-  authorizedKeyLine,
   freePort,
-  generateKey,
   type KeyPair,
   type Proc,
   type Scope,
   type SshClient,
   startSshd,
-  tmpDir,
   waitFor,
   within,
   withScope,
@@ -29,31 +26,7 @@ import {
   startTestRelay,
   type TestRelay,
 } from './helpers/relay.js';
-
-/** Keys `names` in one fresh temp dir, in order. */
-async function keys(s: Scope, ...names: string[]): Promise<KeyPair[]> {
-  const dir = await tmpDir(s);
-  return Promise.all(names.map((name) => generateKey(dir, name)));
-}
-
-/** An authorized_keys line: `options key`. */
-const line = (key: KeyPair, ...options: string[]): string => authorizedKeyLine({ key, options });
-
-/**
- * A TCP server that greets every connection with `tag\n` and then echoes what it gets, closing
- * after the peer's EOF. `ssh -W route relay` with empty stdin prints exactly `tag\n`.
- */
-async function tagServer(s: Scope, tag: string): Promise<number> {
-  const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
-    sock.on('error', () => {});
-    sock.write(`${tag}\n`);
-    sock.pipe(sock);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  s.defer(() => new Promise<void>((r) => server.close(() => r())), `tag server ${tag}`);
-  const addr = server.address();
-  return typeof addr === 'object' && addr ? addr.port : 0;
-}
+import { keys, line, tagServer } from './helpers/relay-fixtures.js';
 
 /**
  * Starts `ssh -N -R f1 -R f2 … relay` and waits until the relay has registered every forward for

@@ -5,42 +5,19 @@
  * devices (`ssh -N -R`) and clients (`ssh -W`), the file rewritten as an operator would.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
 import { describe, it } from 'node:test';
 import {
-  authorizedKeyLine,
-  generateKey,
   type KeyPair,
   type Proc,
   type Scope,
   type SshClient,
-  tmpDir,
   waitFor,
   within,
   withScope,
   writeAuthorizedKeys,
 } from './helpers/index.js';
 import { relayClient, startTestRelay, type TestRelay } from './helpers/relay.js';
-
-async function keys(s: Scope, ...names: string[]): Promise<KeyPair[]> {
-  const dir = await tmpDir(s);
-  return Promise.all(names.map((name) => generateKey(dir, name)));
-}
-
-const line = (key: KeyPair, ...options: string[]): string => authorizedKeyLine({ key, options });
-
-/** A TCP server greeting each connection with `tag\n`, then echoing. */
-async function tagServer(s: Scope, tag: string): Promise<number> {
-  const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
-    sock.on('error', () => {});
-    sock.write(`${tag}\n`);
-    sock.pipe(sock);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  s.defer(() => new Promise<void>((r) => server.close(() => r())), `tag server ${tag}`);
-  const addr = server.address();
-  return typeof addr === 'object' && addr ? addr.port : 0;
-}
+import { keys, line, tagServer } from './helpers/relay-fixtures.js';
 
 /** `ssh -N -R name:22:<tag server> relay`, waiting until the relay registered it; its conn id. */
 async function device(
