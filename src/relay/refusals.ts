@@ -1,24 +1,17 @@
+import type { ConnectRefusal } from '../core/refusals.js';
 import type { OpenRefusal } from '../ssh/connection.js';
 
 /**
- * Why the relay would not connect a client to a name, and what the client is told. One table for
- * every path a client can ask by (`direct-tcpip` from `ssh -W`/`-J`/`-L`, and `nc -U`), so an
- * operator reads the same sentence whichever way they asked.
+ * What a client is told when the relay would not connect it to a name (the reasons are
+ * `ConnectRefusal` in core/refusals.ts). One table for every path a client can ask by
+ * (`direct-tcpip` from `ssh -W`/`-J`/`-L`, and `nc -U`), so an operator reads the same sentence
+ * whichever way they asked.
  *
  * Contract: a text never says more about a name than the asker may know. `not-permitted` is the
  * answer for a name the key may not reach whether or not that name is registered (the relay
  * checks policy before it looks the name up), so existence is only ever revealed to a key that
  * may reach the name.
  */
-export type ConnectRefusal =
-  | 'not-a-name'
-  | 'bad-port'
-  | 'key-not-authorized'
-  | 'not-permitted'
-  | 'unknown-name'
-  | 'relay-draining'
-  | 'too-many-channels'
-  | 'device-refused';
 
 /** Prefix of every refusal text, so a reader can tell the relay's words from the device's. */
 const PREFIX = 'burrow: ';

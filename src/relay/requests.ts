@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { checkName, isValidPort, type Route, routeFromSocketPath } from '../core/names.js';
+import type { RegisterRefusal } from '../core/refusals.js';
 import type { ExecStream, ForwardTarget } from '../ssh/connection.js';
 
 /**
@@ -13,7 +14,9 @@ export const USAGE_EXEC =
   'ssh -W <name>:<port> <relay>, or ssh <relay> nc -U /path/<name>.sock\r\n';
 
 /** The route a registration asks for, or why it is not one. */
-export function routeOf(target: ForwardTarget): { route: Route } | { error: string } {
+export function routeOf(
+  target: ForwardTarget,
+): { route: Route } | { error: Extract<RegisterRefusal, 'not-a-name' | 'port-required'> } {
   if (target.kind === 'streamlocal') {
     const route = routeFromSocketPath(target.socketPath);
     return route ? { route } : { error: 'not-a-name' };
@@ -25,6 +28,10 @@ export function routeOf(target: ForwardTarget): { route: Route } | { error: stri
     : { error: 'not-a-name' };
 }
 
+/**
+ * The request as the device wrote it (`name:port`, or the socket path), bounded. It ends every
+ * forward-refused debug message, and clients pair the refusal with their request by this text.
+ */
 export function describeTarget(t: ForwardTarget): string {
   const text = t.kind === 'tcpip' ? `${t.bindAddr}:${t.bindPort}` : t.socketPath;
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;

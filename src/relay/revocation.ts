@@ -1,5 +1,6 @@
 import type { Route } from '../core/names.js';
 import type { PolicySet } from '../core/policy-set.js';
+import type { RevokeReason } from '../core/refusals.js';
 
 /**
  * Re-judging what live connections hold against a new policy snapshot (or a later clock). Pure: no
@@ -28,8 +29,6 @@ export interface Holding {
   /** Routes it reaches through open bridges (as a client). */
   readonly reaching: readonly Route[];
 }
-
-export type RevokeReason = 'key-revoked' | 'key-expired' | 'key-from-mismatch';
 
 /** Sent (as an SSH debug message, shown by `ssh -v`) to a connection closed for its key. */
 export const REVOKED_TEXT: Record<RevokeReason, string> = {
