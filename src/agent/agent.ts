@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type BackoffPolicy, relayOrder } from '../core/backoff.js';
+import { isPermanentRefusal, type RegisterFailure } from '../core/refusals.js';
 import { type HostKeyCheck, LinkError, type LinkFailureKind, RelayLink } from '../ssh/client.js';
 import {
   type AgentCommand,
@@ -51,14 +52,6 @@ export interface Agent {
   /** Closes every link and stops retrying. Idempotent. */
   close(): void;
 }
-
-/** Refusal reasons a relay gives that no retry can fix: the policy has to change. */
-const PERMANENT_REFUSALS = new Set([
-  'not-permitted',
-  'key-not-authorized',
-  'not-a-name',
-  'port-required',
-]);
 
 /**
  * Runs the supervisor: performs the machine's commands (connect, register, leave, wait) and
@@ -190,7 +183,7 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
         type: 'attempt-failed',
         link: id,
         error: {
-          permanent: PERMANENT_REFUSALS.has(reason),
+          permanent: isPermanentRefusal(reason),
           reason,
           message: refusalMessage(relay, f, reason),
         },
@@ -236,7 +229,7 @@ function linkFailure(relay: RelayAddress, err: unknown): AttemptError {
   }
 }
 
-function refusalMessage(relay: RelayAddress, f: Forward, reason: string): string {
+function refusalMessage(relay: RelayAddress, f: Forward, reason: RegisterFailure): string {
   const route = `${f.name}:${f.port}`;
   switch (reason) {
     case 'not-permitted':

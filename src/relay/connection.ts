@@ -1,7 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
-import { FORWARD_REFUSED_PREFIX } from '../core/constants.js';
 import {
   checkName,
   isValidPort,
@@ -12,6 +11,12 @@ import {
 } from '../core/names.js';
 import type { PolicyEntry } from '../core/policy/index.js';
 import type { PolicySet } from '../core/policy-set.js';
+import {
+  type ConnectRefusal,
+  forwardRefusedText,
+  type RegisterRefusal,
+  type RevokeReason,
+} from '../core/refusals.js';
 import type { Registry } from '../registry/registry.js';
 import type {
   AuthAttempt,
@@ -29,9 +34,9 @@ import { AuthFailures } from './auth-failures.js';
 import { BridgeSet } from './bridges.js';
 import { CAP_REFUSAL_TEXT, type ConnectionCaps, sourceOf } from './connection-caps.js';
 import type { NameTable } from './name-table.js';
-import { type ConnectRefusal, refusalFor } from './refusals.js';
+import { refusalFor } from './refusals.js';
 import { closeChannel, describeTarget, failExec, routeOf, USAGE_EXEC } from './requests.js';
-import { type Holding, REVOKED_TEXT, type RevokeReason } from './revocation.js';
+import { type Holding, REVOKED_TEXT } from './revocation.js';
 
 /** Shared state and settings every connection of one relay sees. */
 export interface RelayContext {
@@ -207,7 +212,7 @@ export class RelayConnection implements SshConnectionHandler {
   releaseName(route: Route): void {
     this.#bridges.abort(route, false);
     this.#release(route, 'not-permitted');
-    this.ssh.debug(`${FORWARD_REFUSED_PREFIX}not-permitted ${routeKey(route)} (released)`);
+    this.ssh.debug(forwardRefusedText('not-permitted', `${routeKey(route)} (released)`));
   }
 
   /** The key may no longer reach `route`: close this connection's sessions to it. */
@@ -228,8 +233,8 @@ export class RelayConnection implements SshConnectionHandler {
     const ctx = this.#ctx;
     const fp = this.#fp ?? '?';
     const request = describeTarget(target);
-    const refuse = (reason: string, heldBy?: string) => {
-      this.ssh.debug(`${FORWARD_REFUSED_PREFIX}${reason} ${request}`);
+    const refuse = (reason: RegisterRefusal, heldBy?: string) => {
+      this.ssh.debug(forwardRefusedText(reason, request));
       ctx.audit.record({
         event: 'name.refused',
         conn: this.id,

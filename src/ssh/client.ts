@@ -1,7 +1,12 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type ssh2Types from 'ssh2';
-import { DRAIN_REQUEST, FORWARD_REFUSED_PREFIX, SSH_IDENT_SOFTWARE } from '../core/constants.js';
+import { DRAIN_REQUEST, SSH_IDENT_SOFTWARE } from '../core/constants.js';
+import {
+  parseForwardRefused,
+  type RegisterFailure,
+  type RegisterRefusal,
+} from '../core/refusals.js';
 import { coalesceWrites } from './coalesce.js';
 import { DEFAULT_CIPHERS } from './server.js';
 import ssh2 from './ssh2.js';
@@ -66,13 +71,22 @@ export interface LinkHandlers {
   lost(reason: string): void;
 }
 
-export type RegisterResult = { ok: true } | { ok: false; reason: string };
+export type RegisterResult = { ok: true } | { ok: false; reason: RegisterFailure };
+
+/** One registration awaiting the relay's answer; `reason` is set by a refusal naming it. */
+interface PendingRegistration {
+  reason?: RegisterRefusal | 'unknown';
+}
 
 /** A live, authenticated connection to one relay. */
 export class RelayLink {
   readonly #client: ssh2Types.Client;
   readonly #socket: Socket;
-  readonly #refusals: string[] = [];
+  /**
+   * Registrations in flight, by request text (`name:port`, as the relay echoes it in a refusal),
+   * oldest first: the relay answers requests in the order they were sent.
+   */
+  readonly #inFlight = new Map<string, PendingRegistration[]>();
   #handlers: LinkHandlers | undefined;
   #lost = false;
   #channels = 0;
@@ -172,11 +186,7 @@ export class RelayLink {
         },
       });
       interceptGlobalRequests(client, [DRAIN_REQUEST], () => link.#handlers?.drain());
-      interceptDebugMessages(client, (text) => {
-        if (text.startsWith(FORWARD_REFUSED_PREFIX)) {
-          link.#refusals.push(text.slice(FORWARD_REFUSED_PREFIX.length).split(' ')[0] ?? '');
-        }
-      });
+      interceptDebugMessages(client, (text) => link.#onDebug(text));
     });
   }
 
@@ -195,17 +205,39 @@ export class RelayLink {
    */
   register(name: string, port: number): Promise<RegisterResult> {
     return new Promise((resolve) => {
-      const before = this.#refusals.length;
+      const key = `${name}:${port}`;
+      const pending: PendingRegistration = {};
+      const queue = this.#inFlight.get(key) ?? [];
+      queue.push(pending);
+      this.#inFlight.set(key, queue);
+      const settle = (result: RegisterResult) => {
+        const i = queue.indexOf(pending);
+        if (i >= 0) queue.splice(i, 1);
+        if (queue.length === 0 && this.#inFlight.get(key) === queue) this.#inFlight.delete(key);
+        resolve(result);
+      };
       try {
         this.#client.forwardIn(name, port, (err) => {
-          if (!err) return resolve({ ok: true });
-          const reason = this.#refusals.length > before ? this.#refusals.pop() : undefined;
-          resolve({ ok: false, reason: reason || (this.#lost ? 'connection-lost' : 'unknown') });
+          if (!err) return settle({ ok: true });
+          const reason = pending.reason ?? (this.#lost ? 'connection-lost' : 'unknown');
+          settle({ ok: false, reason });
         });
       } catch {
-        resolve({ ok: false, reason: 'connection-lost' });
+        settle({ ok: false, reason: 'connection-lost' });
       }
     });
+  }
+
+  /**
+   * A relay's debug message. A forward refusal is given to the oldest registration in flight for
+   * the request it names that has no reason yet; one naming no such request (a name released
+   * later, another client's wording) is ignored.
+   */
+  #onDebug(text: string): void {
+    const refusal = parseForwardRefused(text);
+    if (!refusal) return;
+    const waiting = this.#inFlight.get(refusal.request)?.find((p) => p.reason === undefined);
+    if (waiting) waiting.reason = refusal.reason;
   }
 
   /** Withdraws a registration; resolves when the relay has answered (or the link is gone). */
