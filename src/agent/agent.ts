@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type BackoffPolicy, relayOrder } from '../core/backoff.js';
 import { isPermanentRefusal, type RegisterFailure } from '../core/refusals.js';
-import { type HostKeyCheck, LinkError, type LinkFailureKind, RelayLink } from '../ssh/client.js';
+import { type HostKeyCheck, LinkError, type LinkErrorCode, RelayLink } from '../ssh/client.js';
 import {
   type AgentCommand,
   type AgentEvent,
@@ -213,9 +213,9 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
 }
 
 function linkFailure(relay: RelayAddress, err: unknown): AttemptError {
-  const kind: LinkFailureKind = err instanceof LinkError ? err.kind : 'protocol';
+  const code: LinkErrorCode = err instanceof LinkError ? err.code : 'protocol';
   const detail = (err as Error)?.message ?? String(err);
-  switch (kind) {
+  switch (code) {
     case 'host-key':
       return { permanent: true, reason: 'host-key', message: detail };
     case 'auth':
@@ -225,7 +225,7 @@ function linkFailure(relay: RelayAddress, err: unknown): AttemptError {
         message: `relay ${relay.id} refused this device's key: add its public key to the relay's authorized_keys with permitlisten for its name`,
       };
     default:
-      return { permanent: false, reason: kind, message: `relay ${relay.id}: ${detail}` };
+      return { permanent: false, reason: code, message: `relay ${relay.id}: ${detail}` };
   }
 }
 

@@ -40,7 +40,25 @@ import { VERSION } from './version.js';
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
 
-class OtsshError extends Error {}
+/** What stopped otssh; each exits with status 1 and its message on stderr. */
+type OtsshErrorCode =
+  | 'keys-invalid'
+  | 'bind-failed'
+  | 'relay-failed'
+  | 'session-dropped'
+  | 'log-failed'
+  | 'announce-invalid'
+  | 'announce-failed'
+  | 'flag-missing';
+
+class OtsshError extends Error {
+  override readonly name = 'OtsshError';
+  readonly code: OtsshErrorCode;
+  constructor(code: OtsshErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
 
 interface OtsshFlags {
   port?: string;
@@ -183,6 +201,7 @@ async function runOtssh(flags: OtsshFlags): Promise<number> {
       : parseCount('--port', flags.port, 0, 65535);
   if (!flags.authorizedKeys)
     throw new OtsshError(
+      'keys-invalid',
       'authorized keys invalid: (none given): use -authorized-keys=FILE or -authorized-keys=-',
     );
   const policy = loadKeys(flags.authorizedKeys);
@@ -227,9 +246,12 @@ async function runOtssh(flags: OtsshFlags): Promise<number> {
     transcript,
   ).catch((err: Error) => {
     if (err instanceof BindError)
-      throw new OtsshError(`Could not bind to port ${port}: ${err.message}`);
+      throw new OtsshError('bind-failed', `Could not bind to port ${port}: ${err.message}`);
     if (err instanceof RelayError)
-      throw new OtsshError(`Could not register on relay ${flags.relay}: ${err.message}`);
+      throw new OtsshError(
+        'relay-failed',
+        `Could not register on relay ${flags.relay}: ${err.message}`,
+      );
     throw err;
   });
   onFail = (e) => server.transcriptFailed(e);
@@ -266,10 +288,12 @@ function report(outcome: Outcome, flags: OtsshFlags, timeoutS: number): number {
       return 0;
     case 'dropped':
       throw new OtsshError(
+        'session-dropped',
         'Connection closed unexpectedly: the client went away before the session ended',
       );
     case 'transcript-failed':
       throw new OtsshError(
+        'log-failed',
         `Could not write to log file ${flags.log === '-' ? '(stdout)' : flags.log}: ${errText(outcome.error)}; the session was ended`,
       );
   }
@@ -281,15 +305,20 @@ function loadKeys(source: string): PolicySet {
   try {
     text = readFileSync(source === '-' ? 0 : source, 'utf8');
   } catch (err) {
-    throw new OtsshError(`authorized keys invalid: ${label}: cannot read it (${errText(err)})`);
+    throw new OtsshError(
+      'keys-invalid',
+      `authorized keys invalid: ${label}: cannot read it (${errText(err)})`,
+    );
   }
   const { set, errors } = PolicySet.parse(text, label);
   if (errors.length > 0) {
     throw new OtsshError(
+      'keys-invalid',
       `authorized keys invalid: ${label}: ${errors[0]!.message.slice(label.length + 1)}`,
     );
   }
-  if (set.size === 0) throw new OtsshError(`authorized keys invalid: ${label}: no keys in it`);
+  if (set.size === 0)
+    throw new OtsshError('keys-invalid', `authorized keys invalid: ${label}: no keys in it`);
   return set;
 }
 
@@ -299,7 +328,7 @@ function openLog(target: string): NodeJS.WritableStream {
     const fd = openSync(target, 'a', 0o600);
     return createWriteStream(target, { fd });
   } catch (err) {
-    throw new OtsshError(`Could not write to log file ${target}: ${errText(err)}`);
+    throw new OtsshError('log-failed', `Could not write to log file ${target}: ${errText(err)}`);
   }
 }
 
@@ -316,15 +345,26 @@ function knownHostsPatterns(port: number | undefined, name: string | undefined):
 /** Runs the announce command with the key line; resolves when it exits 0. */
 function announce(cmd: string, keyLine: string): Promise<void> {
   const path = resolveExecutable(cmd);
-  if (!path) throw new OtsshError(`Invalid announce command: ${cmd}: not found or not executable`);
+  if (!path)
+    throw new OtsshError(
+      'announce-invalid',
+      `Invalid announce command: ${cmd}: not found or not executable`,
+    );
   return new Promise((resolve, reject) => {
     execFile(path, [keyLine], { maxBuffer: 1024 * 1024 }, (err, _stdout, stderr) => {
       if (!err) return resolve();
       const e = err as NodeJS.ErrnoException & { code?: number | string };
       if (typeof e.code === 'string') {
-        return reject(new OtsshError(`Invalid announce command: ${cmd}: ${e.code}`));
+        return reject(
+          new OtsshError('announce-invalid', `Invalid announce command: ${cmd}: ${e.code}`),
+        );
       }
-      reject(new OtsshError(`Announce failed: ${e.code ?? 'signal'} ${String(stderr).trim()}`));
+      reject(
+        new OtsshError(
+          'announce-failed',
+          `Announce failed: ${e.code ?? 'signal'} ${String(stderr).trim()}`,
+        ),
+      );
     });
   });
 }
@@ -348,10 +388,12 @@ function resolveExecutable(cmd: string): string | undefined {
 }
 
 function relayOptions(flags: OtsshFlags) {
-  if (!flags.name) throw new OtsshError('--relay needs --name: the name to register');
+  if (!flags.name)
+    throw new OtsshError('flag-missing', '--relay needs --name: the name to register');
   const check = checkName(flags.name);
   if (!check.ok) throw configError(`--name: "${flags.name}": ${check.reason}`);
-  if (!flags.identity) throw new OtsshError('--relay needs --identity: the key to register with');
+  if (!flags.identity)
+    throw new OtsshError('flag-missing', '--relay needs --identity: the key to register with');
   const r = parseHostPort(
     '--relay',
     flags.relay!.includes(':') ? flags.relay! : `${flags.relay}:2222`,
@@ -366,7 +408,10 @@ function relayOptions(flags: OtsshFlags) {
   try {
     privateKey = readIdentity(flags.identity);
   } catch (err) {
-    throw new OtsshError(`Could not register on relay ${flags.relay}: ${(err as Error).message}`);
+    throw new OtsshError(
+      'relay-failed',
+      `Could not register on relay ${flags.relay}: ${(err as Error).message}`,
+    );
   }
   return {
     name: flags.name,

@@ -62,7 +62,11 @@ export interface Otssh {
   close(): void;
 }
 
-export class BindError extends Error {}
+/** The server could not listen on its port. */
+export class BindError extends Error {
+  override readonly name = 'BindError';
+  readonly code = 'bind-failed';
+}
 export { RelayError } from './relay-presence.js';
 
 export async function startOtssh(config: OtsshConfig, transcript: Transcript): Promise<Otssh> {

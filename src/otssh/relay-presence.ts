@@ -15,7 +15,17 @@ import {
  * is a mistake to report, not to wait out.
  */
 
-export class RelayError extends Error {}
+/** Why otssh could not register its name on the relay. */
+export type RelayErrorCode = 'connect-failed' | 'register-refused' | 'lost-while-registering';
+
+export class RelayError extends Error {
+  override readonly name = 'RelayError';
+  readonly code: RelayErrorCode;
+  constructor(code: RelayErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
 
 export interface PresenceOptions {
   readonly link: RelayLinkOptions;
@@ -52,16 +62,20 @@ export async function keepRegistered(opts: PresenceOptions): Promise<RelayPresen
       drain: () => {},
       lost: (reason) => onLost(next, reason),
     }).catch((err: Error) => {
-      throw new RelayError(err.message);
+      throw new RelayError('connect-failed', err.message);
     });
     const reg = await next.register(opts.name, 22);
     if (!reg.ok) {
       next.close();
-      throw new RelayError(`the relay refused to register ${opts.name}:22 (${reg.reason})`);
+      throw new RelayError(
+        'register-refused',
+        `the relay refused to register ${opts.name}:22 (${reg.reason})`,
+      );
     }
     if (closed || withdrawn) return void next.close();
     // Lost while registering: not current yet, so onLost let it pass.
-    if (next.isLost) throw new RelayError('the connection was lost while registering');
+    if (next.isLost)
+      throw new RelayError('lost-while-registering', 'the connection was lost while registering');
     link = next;
   };
 

@@ -10,6 +10,7 @@ import {
   encodeAdoptRequest,
   type Opening,
   OpeningError,
+  type OpeningErrorCode,
   OpeningParser,
   openPipesOf,
 } from './adopt.js';
@@ -106,13 +107,15 @@ describe('OpeningParser', () => {
     it(c.name, () => assert.deepEqual(open(c.chunks), c.want));
   }
 
-  const bad: { name: string; chunks: Buffer[] }[] = [
+  const bad: { name: string; chunks: Buffer[]; code: OpeningErrorCode }[] = [
     {
       name: 'pid 0',
+      code: 'bad-pid',
       chunks: [Buffer.concat([ADOPT_MAGIC, Buffer.alloc(4), helloBytes])],
     },
     {
       name: 'a frame other than a hello',
+      code: 'not-one-hello',
       chunks: [
         Buffer.concat([
           encodeAdoptRequest(7),
@@ -122,25 +125,35 @@ describe('OpeningParser', () => {
     },
     {
       name: 'bytes after the hello',
+      code: 'not-one-hello',
       chunks: [Buffer.concat([request, Buffer.from([0])])],
     },
     {
       name: 'a second frame after the hello',
+      code: 'not-one-hello',
       chunks: [Buffer.concat([request, encodeFrame({ type: 'ping', nonce: 1 })])],
     },
     {
       name: 'garbage where the hello should be',
+      code: 'bad-frame',
       chunks: [Buffer.concat([encodeAdoptRequest(7), Buffer.from('burrow: not found\n')])],
     },
   ];
   for (const c of bad) {
-    it(`refuses ${c.name}`, () => assert.throws(() => open(c.chunks), OpeningError));
+    it(`refuses ${c.name} (${c.code})`, () =>
+      assert.throws(
+        () => open(c.chunks),
+        (e) => e instanceof OpeningError && e.code === c.code,
+      ));
   }
 
   it('refuses to be pushed after the opening is known', () => {
     const p = new OpeningParser();
     assert.ok(p.push(helloBytes));
-    assert.throws(() => p.push(Buffer.from('x')), OpeningError);
+    assert.throws(
+      () => p.push(Buffer.from('x')),
+      (e) => e instanceof OpeningError && e.code === 'read-twice',
+    );
   });
 });
 

@@ -41,7 +41,17 @@ export type Opening =
   | { readonly kind: 'plain'; readonly head: Buffer }
   | { readonly kind: 'adopt'; readonly pid: number; readonly hello: HelloFrame };
 
-export class OpeningError extends Error {}
+export type OpeningErrorCode = 'read-twice' | 'bad-pid' | 'bad-frame' | 'not-one-hello';
+
+/** An opening that is neither plain nor a well-formed adoption request. */
+export class OpeningError extends Error {
+  override readonly name = 'OpeningError';
+  readonly code: OpeningErrorCode;
+  constructor(code: OpeningErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
 
 /**
  * Reads the opening of a socket connection (pure): push() bytes as they arrive, split anywhere;
@@ -57,7 +67,7 @@ export class OpeningParser {
   private done = false;
 
   push(chunk: Buffer): Opening | undefined {
-    if (this.done) throw new OpeningError('the opening was read already');
+    if (this.done) throw new OpeningError('read-twice', 'the opening was read already');
     if (this.pid === undefined) {
       this.head = Buffer.concat([this.head, chunk]);
       const n = Math.min(this.head.length, ADOPT_MAGIC.length);
@@ -67,7 +77,8 @@ export class OpeningParser {
       }
       if (this.head.length < ADOPT_REQUEST_LENGTH) return undefined;
       const pid = this.head.readUInt32BE(ADOPT_MAGIC.length);
-      if (pid < 1 || pid > PID_MAX) throw new OpeningError(`adoption request for pid ${pid}`);
+      if (pid < 1 || pid > PID_MAX)
+        throw new OpeningError('bad-pid', `adoption request for pid ${pid}`);
       this.pid = pid;
       chunk = this.head.subarray(ADOPT_REQUEST_LENGTH);
       this.head = Buffer.alloc(0);
@@ -76,12 +87,15 @@ export class OpeningParser {
     try {
       frames = this.decoder.push(chunk);
     } catch (err) {
-      throw new OpeningError(`adoption request: ${(err as Error).message}`);
+      throw new OpeningError('bad-frame', `adoption request: ${(err as Error).message}`);
     }
     if (frames.length === 0) return undefined;
     const hello = frames[0]!;
     if (hello.type !== 'hello' || frames.length > 1 || this.decoder.bufferedBytes > 0) {
-      throw new OpeningError('an adoption request must be followed by one hello and nothing else');
+      throw new OpeningError(
+        'not-one-hello',
+        'an adoption request must be followed by one hello and nothing else',
+      );
     }
     this.done = true;
     return { kind: 'adopt', pid: this.pid, hello };

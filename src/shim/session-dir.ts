@@ -25,7 +25,17 @@ export function secretMatches(presented: Buffer, secret: Buffer): boolean {
   return presented.length === secret.length && timingSafeEqual(presented, secret);
 }
 
-export class SessionDirError extends Error {}
+export type SessionDirErrorCode = 'not-a-directory' | 'wrong-owner' | 'open-to-others';
+
+/** The session directory is unsafe to put sockets in; the message says what to fix. */
+export class SessionDirError extends Error {
+  override readonly name = 'SessionDirError';
+  readonly code: SessionDirErrorCode;
+  constructor(code: SessionDirErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
 
 /**
  * Creates (if needed) and checks the per-user directory for session sockets. Refuses a directory
@@ -38,13 +48,17 @@ export function sessionDir(base: string): string {
   const st = lstatSync(dir);
   const uid = process.getuid?.();
   if (!st.isDirectory() || st.isSymbolicLink()) {
-    throw new SessionDirError(`${dir} is not a directory`);
+    throw new SessionDirError('not-a-directory', `${dir} is not a directory`);
   }
   if (uid !== undefined && st.uid !== uid) {
-    throw new SessionDirError(`${dir} belongs to uid ${st.uid}, not to this user (${uid})`);
+    throw new SessionDirError(
+      'wrong-owner',
+      `${dir} belongs to uid ${st.uid}, not to this user (${uid})`,
+    );
   }
   if ((st.mode & 0o077) !== 0) {
     throw new SessionDirError(
+      'open-to-others',
       `${dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}); run: chmod 700 ${dir}`,
     );
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseSshArgs } from './ssh-args.js';
+import { parseSshArgs, SshArgsError, type SshArgsErrorCode } from './ssh-args.js';
 
 describe('parseSshArgs', () => {
   const cases: [
@@ -190,19 +190,27 @@ describe('parseSshArgs', () => {
       assert.equal(parseSshArgs(argv).verbose, verbose));
   }
 
-  const bad: [string[], RegExp][] = [
-    [[], /no destination/],
-    [['-v'], /no destination/],
-    [['-p'], /-p needs an argument/],
-    [['-s'], /no destination/],
-    [['-sp', 'host'], /no destination/],
-    [['-sp'], /-p needs an argument/],
-    [['-sZ', 'h', 'sftp'], /unknown ssh option -Z/],
-    [['-Z', 'h'], /unknown ssh option -Z/],
-    [['-tZ', 'h'], /unknown ssh option -Z \(in -tZ\)/],
-    [['--bogus', 'h', 'cmd'], /unknown ssh option --bogus \(ssh's options are single letters\)/],
+  const bad: [string[], RegExp, SshArgsErrorCode][] = [
+    [[], /no destination/, 'no-destination'],
+    [['-v'], /no destination/, 'no-destination'],
+    [['-p'], /-p needs an argument/, 'missing-argument'],
+    [['-s'], /no destination/, 'no-destination'],
+    [['-sp', 'host'], /no destination/, 'no-destination'],
+    [['-sp'], /-p needs an argument/, 'missing-argument'],
+    [['-sZ', 'h', 'sftp'], /unknown ssh option -Z/, 'unknown-option'],
+    [['-Z', 'h'], /unknown ssh option -Z/, 'unknown-option'],
+    [['-tZ', 'h'], /unknown ssh option -Z \(in -tZ\)/, 'unknown-option'],
+    [
+      ['--bogus', 'h', 'cmd'],
+      /unknown ssh option --bogus \(ssh's options are single letters\)/,
+      'unknown-option',
+    ],
   ];
-  for (const [argv, re] of bad) {
-    it(`rejects ${JSON.stringify(argv)}`, () => assert.throws(() => parseSshArgs(argv), re));
+  for (const [argv, re, code] of bad) {
+    it(`rejects ${JSON.stringify(argv)} (${code})`, () =>
+      assert.throws(
+        () => parseSshArgs(argv),
+        (e) => e instanceof SshArgsError && e.code === code && re.test(e.message),
+      ));
   }
 });

@@ -34,7 +34,17 @@ export interface SshCommandLine {
   readonly unsupported: readonly string[];
 }
 
-export class SshArgsError extends Error {}
+export type SshArgsErrorCode = 'unknown-option' | 'missing-argument' | 'no-destination';
+
+/** A command line the shim cannot read as ssh's; the message is safe to show. */
+export class SshArgsError extends Error {
+  override readonly name = 'SshArgsError';
+  readonly code: SshArgsErrorCode;
+  constructor(code: SshArgsErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
 
 /** ssh options that do not run a remote command: the shim cannot wrap those invocations. */
 const NOT_A_COMMAND = new Set(['N', 'W', 'O', 'G', 'V', 'Q', 'f']);
@@ -58,7 +68,10 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
   const takeOption = (): void => {
     const word = argv[i]!;
     if (word.startsWith('--')) {
-      throw new SshArgsError(`unknown ssh option ${word} (ssh's options are single letters)`);
+      throw new SshArgsError(
+        'unknown-option',
+        `unknown ssh option ${word} (ssh's options are single letters)`,
+      );
     }
     options.push(word);
     i++;
@@ -68,7 +81,8 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
       if (WITH_ARG.has(letter)) {
         let arg = word.slice(j + 1);
         if (j === word.length - 1) {
-          if (i >= argv.length) throw new SshArgsError(`option -${letter} needs an argument`);
+          if (i >= argv.length)
+            throw new SshArgsError('missing-argument', `option -${letter} needs an argument`);
           arg = argv[i]!;
           options.push(arg);
           i++;
@@ -79,7 +93,7 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
       }
       if (!FLAGS.has(letter)) {
         const within = word.length > 2 ? ` (in ${word})` : '';
-        throw new SshArgsError(`unknown ssh option -${letter}${within}`);
+        throw new SshArgsError('unknown-option', `unknown ssh option -${letter}${within}`);
       }
       if (letter === 's') subsystem = true;
       if (letter === 't') tty = true;
@@ -107,6 +121,7 @@ export function parseSshArgs(argv: readonly string[]): SshCommandLine {
     }
     break; // the command starts here
   }
-  if (destination === undefined) throw new SshArgsError('no destination (user@host) given');
+  if (destination === undefined)
+    throw new SshArgsError('no-destination', 'no destination (user@host) given');
   return { options, destination, command: argv.slice(i), subsystem, tty, verbose, unsupported };
 }

@@ -43,14 +43,15 @@ export interface RelayLinkOptions {
   readonly ciphers?: readonly string[];
 }
 
-/** Why a connection attempt failed; `kind` decides whether retrying can help. */
-export type LinkFailureKind = 'host-key' | 'auth' | 'network' | 'protocol';
+/** Why a connection attempt failed; the code decides whether retrying can help. */
+export type LinkErrorCode = 'host-key' | 'auth' | 'network' | 'protocol';
 
 export class LinkError extends Error {
-  readonly kind: LinkFailureKind;
-  constructor(kind: LinkFailureKind, message: string) {
+  override readonly name = 'LinkError';
+  readonly code: LinkErrorCode;
+  constructor(code: LinkErrorCode, message: string) {
     super(message);
-    this.kind = kind;
+    this.code = code;
   }
 }
 
