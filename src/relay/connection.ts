@@ -1,22 +1,10 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
-import {
-  checkName,
-  isValidPort,
-  parseNcExec,
-  type Route,
-  routeFromSocketPath,
-  routeKey,
-} from '../core/names.js';
+import { type Route, routeKey } from '../core/names.js';
 import type { PolicyEntry } from '../core/policy/index.js';
 import type { PolicySet } from '../core/policy-set.js';
-import {
-  type ConnectRefusal,
-  forwardRefusedText,
-  type RegisterRefusal,
-  type RevokeReason,
-} from '../core/refusals.js';
+import { forwardRefusedText, type RegisterRefusal, type RevokeReason } from '../core/refusals.js';
 import type { Registry } from '../registry/registry.js';
 import type {
   AuthAttempt,
@@ -28,14 +16,13 @@ import type {
   SshConnection,
   SshConnectionHandler,
 } from '../ssh/connection.js';
-import { fingerprintOf } from '../ssh/keys.js';
-import { splice } from '../ssh/splice.js';
-import { AuthFailures } from './auth-failures.js';
+import { ConnectionAuth } from './auth.js';
 import { BridgeSet } from './bridges.js';
-import { CAP_REFUSAL_TEXT, type ConnectionCaps, sourceOf } from './connection-caps.js';
+import { ChannelCount } from './channel-count.js';
+import { Connecting } from './connect.js';
+import { type ConnectionCaps, sourceOf } from './connection-caps.js';
 import type { NameTable } from './name-table.js';
-import { refusalFor } from './refusals.js';
-import { closeChannel, describeTarget, failExec, routeOf, USAGE_EXEC } from './requests.js';
+import { describeTarget, routeOf } from './requests.js';
 import { type Holding, REVOKED_TEXT } from './revocation.js';
 
 /** Shared state and settings every connection of one relay sees. */
@@ -86,84 +73,62 @@ export class RelayConnection implements SshConnectionHandler {
   readonly #log: Logger;
   readonly #routes = new Map<string, Route>();
   readonly #opened: number;
-  #keyBlob: Buffer | undefined;
-  #fp: string | undefined;
-  readonly #authFailures: AuthFailures;
+  readonly #auth: ConnectionAuth;
+  readonly #connecting: Connecting;
   /** True while this connection is counted in `ctx.caps` (authenticated, holding no name). */
   #counted = false;
-  #channels = 0;
   #closed = false;
-  /** Set by the first authentication attempt; see closed(). */
-  #triedAuth = false;
-  /** Every bridge this connection is an end of (as client or as device). */
-  readonly #bridges = new BridgeSet();
+  /**
+   * Forwarded channels open on this connection, as client or as device. Changed only by the
+   * connecting path (connect.ts), of this connection or of a client reaching one of its names.
+   */
+  readonly channels = new ChannelCount();
+  /**
+   * Every bridge this connection is an end of (as client or as device). Added to and removed from
+   * only by the connecting path (connect.ts); aborted here on close, release and revocation.
+   */
+  readonly bridges = new BridgeSet();
 
   constructor(ssh: SshConnection, pending: PendingAuth, ctx: RelayContext) {
     this.ssh = ssh;
     this.#pending = pending;
     this.#ctx = ctx;
     this.#opened = ctx.now();
-    this.#authFailures = new AuthFailures(ctx.maxAuthTries);
     this.#log = ctx.log.child({ conn: this.id, ip: pending.ip });
+    this.#auth = new ConnectionAuth({ id: this.id, pending, ssh }, ctx);
+    this.#connecting = new Connecting(
+      {
+        id: this.id,
+        ip: pending.ip,
+        port: pending.port,
+        channels: this.channels,
+        bridges: this.bridges,
+        fp: () => this.#fp,
+        isClosed: () => this.#closed,
+        entry: () => this.#entry(),
+        refused: (kind, detail) => this.refused(kind, detail),
+      },
+      ctx,
+    );
   }
 
   /** Forwarded channels open on this connection, as client or as device. */
   get activeChannels(): number {
-    return this.#channels;
+    return this.channels.open;
   }
 
-  // --- authentication -------------------------------------------------------------------------
+  get #fp(): string | undefined {
+    return this.#auth.key?.fp;
+  }
+
+  // --- authentication (see auth.ts) ----------------------------------------------------------
 
   authenticate(a: AuthAttempt): boolean {
     if (this.#closed) return false;
-    this.#triedAuth = true;
-    this.#authFailures.attempt();
-    // The user name is the peer's to choose and means nothing to the relay; keep it short.
-    const user = a.username.slice(0, 64);
-    const base = { conn: this.id, ip: this.#pending.ip, user, method: a.method.slice(0, 32) };
-    if (a.method !== 'publickey' || !a.keyBlob) {
-      this.#authFailed({ ...base, reason: 'method-not-allowed' });
-      return false;
-    }
-    const fp = fingerprintOf(a.keyBlob);
-    const verdict = this.#ctx.policy().authorize(a.keyBlob, this.#pending.ip, this.#ctx.now());
-    if (!verdict.ok) {
-      this.#authFailed({ ...base, fp, reason: verdict.reason });
-      return false;
-    }
-    if (!a.signed) return true;
-    const capped = this.#ctx.caps.admit(fp, sourceOf(this.#pending.ip));
-    if (!capped.ok) {
-      this.ssh.banner(`${CAP_REFUSAL_TEXT[capped.reason]}\r\n`);
-      this.#authFailed({ ...base, fp, reason: capped.reason });
-      return false;
-    }
-    this.#counted = true;
-    this.#keyBlob = a.keyBlob;
-    this.#fp = fp;
-    this.#ctx.audit.record({
-      event: 'auth.accepted',
-      conn: this.id,
-      ip: this.#pending.ip,
-      user,
-      fp,
-      key: `${verdict.entry.file}:${verdict.entry.line}`,
-    });
-    return true;
-  }
-
-  #authFailed(e: {
-    conn: string;
-    ip: string;
-    user: string;
-    method: string;
-    fp?: string;
-    reason: string;
-  }) {
-    const v = this.#authFailures.refused(e.method, e.reason);
-    if (v.audit) this.#ctx.audit.record({ event: 'auth.refused', ...e });
-    this.#pending.authFailed();
-    if (v.disconnect) this.ssh.destroy('max-auth-tries');
+    const ok = this.#auth.attempt(a);
+    // An accepted signed attempt was admitted by ctx.caps: this connection is counted now.
+    if (ok && a.signed) this.#counted = true;
+    return ok;
   }
 
   /**
@@ -191,14 +156,15 @@ export class RelayConnection implements SshConnectionHandler {
 
   /** What this connection holds, once authenticated and while open. */
   get holding(): Holding | undefined {
-    if (!this.#keyBlob || this.#closed) return undefined;
+    const key = this.#auth.key;
+    if (!key || this.#closed) return undefined;
     const names = [...this.#routes.values()];
     return {
       conn: this.id,
-      keyBlob: this.#keyBlob,
+      keyBlob: key.blob,
       ip: this.#pending.ip,
       names,
-      reaching: this.#bridges.reaching(),
+      reaching: this.bridges.reaching(),
     };
   }
 
@@ -210,20 +176,21 @@ export class RelayConnection implements SshConnectionHandler {
 
   /** The key may no longer register `route`: release it and cut the sessions it serves. */
   releaseName(route: Route): void {
-    this.#bridges.abort(route, false);
+    this.bridges.abort(route, false);
     this.#release(route, 'not-permitted');
     this.ssh.debug(forwardRefusedText('not-permitted', `${routeKey(route)} (released)`));
   }
 
   /** The key may no longer reach `route`: close this connection's sessions to it. */
   cutBridges(route: Route): void {
-    this.#bridges.abort(route, true);
+    this.bridges.abort(route, true);
   }
 
   /** The policy line that currently authorises this connection's key, if any. */
   #entry(): PolicyEntry | undefined {
-    if (!this.#keyBlob) return undefined;
-    const v = this.#ctx.policy().authorize(this.#keyBlob, this.#pending.ip, this.#ctx.now());
+    const key = this.#auth.key;
+    if (!key) return undefined;
+    const v = this.#ctx.policy().authorize(key.blob, this.#pending.ip, this.#ctx.now());
     return v.ok ? v.entry : undefined;
   }
 
@@ -319,154 +286,17 @@ export class RelayConnection implements SshConnectionHandler {
     });
   }
 
-  // --- connecting to names --------------------------------------------------------------------
+  // --- connecting to names (see connect.ts) ----------------------------------------------------
 
   direct(req: DirectRequest, accept: () => Duplex, reject: RejectOpen): void {
-    const check = checkName(req.host);
-    const to = `${req.host}:${req.port}`;
-    if (!check.ok || !isValidPort(req.port)) {
-      const reason = check.ok ? 'bad-port' : 'not-a-name';
-      this.#connectRefused(to, 'direct-tcpip', reason);
-      reject(refusalFor(reason, check.ok ? to : req.host));
-      return;
-    }
-    const route = { name: check.name, port: req.port };
-    this.#connect(route, 'direct-tcpip', req).then(
-      (device) => {
-        if ('refused' in device) return reject(refusalFor(device.refused, routeKey(route)));
-        this.#bridge(accept, device.channel, device.conn, route, to, 'direct-tcpip');
-      },
-      () => reject(),
-    );
+    this.#connecting.direct(req, accept, reject);
   }
 
   exec(command: string, accept: () => ExecStream, _reject: () => void): void {
-    const path = parseNcExec(command);
-    const route = path === undefined ? undefined : routeFromSocketPath(path);
-    if (!route) {
-      this.refused('exec', command.trim().split(/\s+/)[0]?.slice(0, 64));
-      failExec(accept(), USAGE_EXEC);
-      return;
-    }
-    const to = routeKey(route);
-    const origin = { originAddr: this.#pending.ip, originPort: this.#pending.port };
-    // Accept before connecting: OpenSSH sends stdin right behind the exec request, and ssh2
-    // drops data for a session whose request is still unanswered. The accepted stream buffers
-    // it (bounded by the channel window) until the device side is ready.
-    const stream = accept();
-    stream.pause();
-    this.#connect(route, 'nc', origin).then(
-      (device) => {
-        if ('refused' in device) {
-          return failExec(stream, `${refusalFor(device.refused, to).text}\r\n`);
-        }
-        // Registered before splice's own listener, so the exit status goes out before the close.
-        device.channel.once('close', () => stream.exit(0));
-        this.#bridge(() => stream, device.channel, device.conn, route, to, 'nc');
-      },
-      () => failExec(stream, `${refusalFor('device-refused', to).text}\r\n`),
-    );
+    this.#connecting.exec(command, accept);
   }
 
-  /**
-   * Checks policy and limits, then opens a channel to the device serving `route`. Policy comes
-   * before the name table, so a key that may not reach a name learns nothing about it.
-   */
-  async #connect(
-    route: Route,
-    via: string,
-    origin: { originAddr: string; originPort: number },
-  ): Promise<{ channel: Duplex; conn: RelayConnection } | { refused: ConnectRefusal }> {
-    const to = routeKey(route);
-    const entry = this.#entry();
-    if (!entry) return this.#connectRefused(to, via, 'key-not-authorized');
-    if (!this.#ctx.policy().mayOpen(entry, route.name, route.port)) {
-      return this.#connectRefused(to, via, 'not-permitted');
-    }
-    const reg = this.#ctx.table.lookup(route);
-    if (!reg) {
-      return this.#connectRefused(
-        to,
-        via,
-        this.#ctx.isDraining() ? 'relay-draining' : 'unknown-name',
-      );
-    }
-    if (this.#channels >= this.#ctx.maxChannels || reg.conn.#channels >= this.#ctx.maxChannels) {
-      return this.#connectRefused(to, via, 'too-many-channels');
-    }
-    this.#channels += 1;
-    reg.conn.#channels += 1;
-    try {
-      const channel = await reg.conn.ssh.openForwarded(
-        reg.target,
-        origin.originAddr,
-        origin.originPort,
-      );
-      return { channel, conn: reg.conn };
-    } catch {
-      this.#channels -= 1;
-      reg.conn.#channels -= 1;
-      return this.#connectRefused(to, via, 'device-refused');
-    }
-  }
-
-  /**
-   * Joins the client's side (accepted only now) to a device channel opened by #connect, and owns
-   * the channel counts #connect took: they are returned when the bridge ends, or at once if this
-   * connection closed while the device channel was being opened.
-   */
-  #bridge(
-    acceptClient: () => Duplex,
-    device: Duplex,
-    deviceConn: RelayConnection,
-    route: Route,
-    to: string,
-    via: string,
-  ): void {
-    if (this.#closed) {
-      this.#channels -= 1;
-      deviceConn.#channels -= 1;
-      closeChannel(device);
-      return;
-    }
-    const abort = splice(
-      acceptClient(),
-      device,
-      (s) => {
-        this.#channels -= 1;
-        deviceConn.#channels -= 1;
-        this.#bridges.delete(abort);
-        deviceConn.#bridges.delete(abort);
-        this.#ctx.audit.record({
-          event: 'connect.closed',
-          conn: this.id,
-          fp: this.#fp ?? '?',
-          to,
-          via,
-          device_conn: deviceConn.id,
-          bytes_to_device: s.aToB,
-          bytes_from_device: s.bToA,
-          ms: s.durationMs,
-        });
-      },
-      this.#ctx.now,
-    );
-    this.#bridges.add(abort, route, true);
-    deviceConn.#bridges.add(abort, route, false);
-  }
-
-  #connectRefused(to: string, via: string, reason: ConnectRefusal): { refused: ConnectRefusal } {
-    this.#ctx.audit.record({
-      event: 'connect.refused',
-      conn: this.id,
-      fp: this.#fp ?? '?',
-      to,
-      via,
-      reason,
-    });
-    return { refused: reason };
-  }
-
+  /** Audits a request this relay does not serve. */
   refused(kind: RefusedKind | 'exec', detail?: string): void {
     this.#ctx.audit.record({
       event: 'request.refused',
@@ -483,10 +313,10 @@ export class RelayConnection implements SshConnectionHandler {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending.settle();
-    this.#bridges.abort();
+    this.bridges.abort();
     for (const route of [...this.#routes.values()]) this.#release(route, reason);
     this.#recount();
-    const auth = this.#authFailures.summary();
+    const auth = this.#auth.summary();
     if (auth) {
       this.#ctx.audit.record({
         event: 'auth.summary',
@@ -499,7 +329,7 @@ export class RelayConnection implements SshConnectionHandler {
     }
     // A connection that never tried to authenticate (a stalled or probing socket) is audited by
     // the relay's rate-limited refusal audit instead: a flood of them must not be a flood of lines.
-    if (this.#triedAuth) {
+    if (this.#auth.tried) {
       this.#ctx.audit.record({
         event: 'conn.closed',
         conn: this.id,

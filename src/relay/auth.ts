@@ -1,0 +1,104 @@
+import type { AuthAttempt, SshConnection } from '../ssh/connection.js';
+import { fingerprintOf } from '../ssh/keys.js';
+import { AuthFailures, type AuthSummary } from './auth-failures.js';
+import type { PendingAuth, RelayContext } from './connection.js';
+import { CAP_REFUSAL_TEXT, sourceOf } from './connection-caps.js';
+
+/**
+ * Authentication of one relay connection: public keys only, judged against the current policy
+ * from the connection's source at `now`, then (for a signed attempt) against the per-key and
+ * per-source caps on idle connections.
+ *
+ * Contract: a signed attempt that `attempt` accepts has been admitted by `ctx.caps` (the caller
+ * now owns that count) and audited as `auth.accepted`; every refused attempt is counted the way
+ * sshd counts (auth-failures.ts), audited within that bound, reported to `pending.authFailed`, and
+ * the connection is destroyed with `max-auth-tries` once the tries are used up.
+ */
+
+/** What authentication needs of the connection it serves. */
+export interface AuthParty {
+  readonly id: string;
+  readonly pending: PendingAuth;
+  readonly ssh: Pick<SshConnection, 'banner' | 'destroy'>;
+}
+
+type AuthContext = Pick<RelayContext, 'policy' | 'now' | 'caps' | 'audit' | 'maxAuthTries'>;
+
+export class ConnectionAuth {
+  readonly #party: AuthParty;
+  readonly #ctx: AuthContext;
+  readonly #failures: AuthFailures;
+  #tried = false;
+  #key: { blob: Buffer; fp: string } | undefined;
+
+  constructor(party: AuthParty, ctx: AuthContext) {
+    this.#party = party;
+    this.#ctx = ctx;
+    this.#failures = new AuthFailures(ctx.maxAuthTries);
+  }
+
+  /** True once any authentication attempt was made. */
+  get tried(): boolean {
+    return this.#tried;
+  }
+
+  /** The key a signed attempt was accepted with. */
+  get key(): { readonly blob: Buffer; readonly fp: string } | undefined {
+    return this.#key;
+  }
+
+  /** The refused attempts, for the `auth.summary` line; undefined when every one was audited. */
+  summary(): AuthSummary | undefined {
+    return this.#failures.summary();
+  }
+
+  attempt(a: AuthAttempt): boolean {
+    const { pending } = this.#party;
+    this.#tried = true;
+    this.#failures.attempt();
+    // The user name is the peer's to choose and means nothing to the relay; keep it short.
+    const user = a.username.slice(0, 64);
+    const base = { conn: this.#party.id, ip: pending.ip, user, method: a.method.slice(0, 32) };
+    if (a.method !== 'publickey' || !a.keyBlob) {
+      this.#failed({ ...base, reason: 'method-not-allowed' });
+      return false;
+    }
+    const fp = fingerprintOf(a.keyBlob);
+    const verdict = this.#ctx.policy().authorize(a.keyBlob, pending.ip, this.#ctx.now());
+    if (!verdict.ok) {
+      this.#failed({ ...base, fp, reason: verdict.reason });
+      return false;
+    }
+    if (!a.signed) return true;
+    const capped = this.#ctx.caps.admit(fp, sourceOf(pending.ip));
+    if (!capped.ok) {
+      this.#party.ssh.banner(`${CAP_REFUSAL_TEXT[capped.reason]}\r\n`);
+      this.#failed({ ...base, fp, reason: capped.reason });
+      return false;
+    }
+    this.#key = { blob: a.keyBlob, fp };
+    this.#ctx.audit.record({
+      event: 'auth.accepted',
+      conn: this.#party.id,
+      ip: pending.ip,
+      user,
+      fp,
+      key: `${verdict.entry.file}:${verdict.entry.line}`,
+    });
+    return true;
+  }
+
+  #failed(e: {
+    conn: string;
+    ip: string;
+    user: string;
+    method: string;
+    fp?: string;
+    reason: string;
+  }) {
+    const v = this.#failures.refused(e.method, e.reason);
+    if (v.audit) this.#ctx.audit.record({ event: 'auth.refused', ...e });
+    this.#party.pending.authFailed();
+    if (v.disconnect) this.#party.ssh.destroy('max-auth-tries');
+  }
+}
