@@ -14,7 +14,7 @@ import {
   TRANSCRIPT_FORMATS,
   type TranscriptFormat,
 } from '../audit/transcript.js';
-import { configError, isBurrowError } from '../core/errors.js';
+import { CodedError, configError, isBurrowError } from '../core/errors.js';
 import { checkName } from '../core/names.js';
 import { PolicySet } from '../core/policy-set.js';
 import { BindError, type Outcome, RelayError, startOtssh } from '../otssh/otssh.js';
@@ -51,13 +51,8 @@ type OtsshErrorCode =
   | 'announce-failed'
   | 'flag-missing';
 
-class OtsshError extends Error {
+class OtsshError extends CodedError<OtsshErrorCode> {
   override readonly name = 'OtsshError';
-  readonly code: OtsshErrorCode;
-  constructor(code: OtsshErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 interface OtsshFlags {

@@ -10,14 +10,21 @@ export type ErrorCode =
   /** The command was understood but not done (not found, already there); exit status 1. */
   | 'REFUSED';
 
-export class BurrowError extends Error {
-  override readonly name = 'BurrowError';
-  readonly code: ErrorCode;
+/**
+ * An error whose `code` is one word of its own union `C`: callers branch on the code, never on
+ * the message. Every error class in burrow extends this one.
+ */
+export class CodedError<C extends string> extends Error {
+  readonly code: C;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
+}
+
+export class BurrowError extends CodedError<ErrorCode> {
+  override readonly name = 'BurrowError';
 }
 
 /** Config the user gave is wrong; the message names the flag or file to fix. */

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SessionInfo, Transcript } from '../audit/transcript.js';
+import { CodedError } from '../core/errors.js';
 import type { PolicyEntry } from '../core/policy/index.js';
 import type { PolicySet } from '../core/policy-set.js';
 import type { RelayLinkOptions } from '../ssh/client.js';
@@ -63,9 +64,9 @@ export interface Otssh {
 }
 
 /** The server could not listen on its port. */
-export class BindError extends Error {
+
+export class BindError extends CodedError<'bind-failed'> {
   override readonly name = 'BindError';
-  readonly code = 'bind-failed';
 }
 export { RelayError } from './relay-presence.js';
 
@@ -111,7 +112,7 @@ export async function startOtssh(config: OtsshConfig, transcript: Transcript): P
     );
     await new Promise<void>((resolve, reject) => {
       server!.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new BindError(`${host}:${port}: ${err.code ?? err.message}`)),
+        reject(new BindError('bind-failed', `${host}:${port}: ${err.code ?? err.message}`)),
       );
       server!.listen(port, host, () => resolve());
     });

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { type BackoffPolicy, ReconnectSchedule } from '../core/backoff.js';
+import { CodedError } from '../core/errors.js';
 import {
   type IncomingChannel,
   RelayLink as Link,
@@ -18,13 +19,8 @@ import {
 /** Why otssh could not register its name on the relay. */
 export type RelayErrorCode = 'connect-failed' | 'register-refused' | 'lost-while-registering';
 
-export class RelayError extends Error {
+export class RelayError extends CodedError<RelayErrorCode> {
   override readonly name = 'RelayError';
-  readonly code: RelayErrorCode;
-  constructor(code: RelayErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 export interface PresenceOptions {

@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../audit/audit.js';
 import type { AuthAttempt, SshConnection } from '../ssh/connection.js';
 import { fingerprintOf } from '../ssh/keys.js';
 import { AuthFailures, type AuthSummary } from './auth-failures.js';
@@ -88,14 +89,7 @@ export class ConnectionAuth {
     return true;
   }
 
-  #failed(e: {
-    conn: string;
-    ip: string;
-    user: string;
-    method: string;
-    fp?: string;
-    reason: string;
-  }) {
+  #failed(e: Omit<Extract<AuditEvent, { event: 'auth.refused' }>, 'event'>) {
     const v = this.#failures.refused(e.method, e.reason);
     if (v.audit) this.#ctx.audit.record({ event: 'auth.refused', ...e });
     this.#party.pending.authFailed();

@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, type Stats, statSync } from 'node:fs';
+import { CodedError } from '../core/errors.js';
 import { FrameDecoder } from './frame-decoder.js';
 import type { Frame, HelloFrame } from './frames.js';
 
@@ -44,13 +45,8 @@ export type Opening =
 export type OpeningErrorCode = 'read-twice' | 'bad-pid' | 'bad-frame' | 'not-one-hello';
 
 /** An opening that is neither plain nor a well-formed adoption request. */
-export class OpeningError extends Error {
+export class OpeningError extends CodedError<OpeningErrorCode> {
   override readonly name = 'OpeningError';
-  readonly code: OpeningErrorCode;
-  constructor(code: OpeningErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { CodedError } from '../core/errors.js';
 /**
  * The shim's frame codec (pure: no sockets, timers or fs), spoken over the ssh channel between the
  * local side and the remote `burrow shim --serve`. Big-endian throughout:
@@ -108,17 +109,15 @@ export type FrameErrorCode =
 type FrameErrorDetails = { firstBytes?: Buffer; peerVersion?: number };
 
 /** Garbage on the wire, or a frame that cannot be encoded. The message is safe to show. */
-export class FrameError extends Error {
+export class FrameError extends CodedError<FrameErrorCode> {
   override readonly name = 'FrameError';
-  readonly code: FrameErrorCode;
   /** bad-magic: the first bytes the decoder saw (up to SNIFF_LENGTH). */
   readonly firstBytes: Buffer | undefined;
   /** bad-version: the version the peer's preamble named. */
   readonly peerVersion: number | undefined;
 
   constructor(code: FrameErrorCode, message: string, extra: FrameErrorDetails = {}) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.firstBytes = extra.firstBytes;
     this.peerVersion = extra.peerVersion;
   }

@@ -1,3 +1,4 @@
+import { CodedError } from '../core/errors.js';
 /**
  * Byte accounting for one direction of one shim stream (pure: no sockets, timers or fs).
  *
@@ -30,14 +31,8 @@ export type ReplayErrorCode =
   | 'over-delivery';
 
 /** A protocol violation by the peer (or a misuse by the caller); the message is safe to show. */
-export class ReplayError extends Error {
+export class ReplayError extends CodedError<ReplayErrorCode> {
   override readonly name = 'ReplayError';
-  readonly code: ReplayErrorCode;
-
-  constructor(code: ReplayErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 const isOffset = (v: number) => Number.isSafeInteger(v) && v >= 0;

@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { CodedError } from '../core/errors.js';
 
 /**
  * Where a remote session's holder listens, and who may reach it: a unix socket in a directory
@@ -28,13 +29,8 @@ export function secretMatches(presented: Buffer, secret: Buffer): boolean {
 export type SessionDirErrorCode = 'not-a-directory' | 'wrong-owner' | 'open-to-others';
 
 /** The session directory is unsafe to put sockets in; the message says what to fix. */
-export class SessionDirError extends Error {
+export class SessionDirError extends CodedError<SessionDirErrorCode> {
   override readonly name = 'SessionDirError';
-  readonly code: SessionDirErrorCode;
-  constructor(code: SessionDirErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /**

@@ -1,3 +1,5 @@
+import { CodedError } from '../core/errors.js';
+
 /**
  * Reads an ssh command line the way OpenSSH's ssh does, to find the destination and the remote
  * command (or subsystem) among the user's options, so the shim can run the real ssh with exactly
@@ -37,13 +39,8 @@ export interface SshCommandLine {
 export type SshArgsErrorCode = 'unknown-option' | 'missing-argument' | 'no-destination';
 
 /** A command line the shim cannot read as ssh's; the message is safe to show. */
-export class SshArgsError extends Error {
+export class SshArgsError extends CodedError<SshArgsErrorCode> {
   override readonly name = 'SshArgsError';
-  readonly code: SshArgsErrorCode;
-  constructor(code: SshArgsErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /** ssh options that do not run a remote command: the shim cannot wrap those invocations. */

@@ -2,6 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type ssh2Types from 'ssh2';
 import { DRAIN_REQUEST, SSH_IDENT_SOFTWARE } from '../core/constants.js';
+import { CodedError } from '../core/errors.js';
 import {
   parseForwardRefused,
   type RegisterFailure,
@@ -46,13 +47,8 @@ export interface RelayLinkOptions {
 /** Why a connection attempt failed; the code decides whether retrying can help. */
 export type LinkErrorCode = 'host-key' | 'auth' | 'network' | 'protocol';
 
-export class LinkError extends Error {
+export class LinkError extends CodedError<LinkErrorCode> {
   override readonly name = 'LinkError';
-  readonly code: LinkErrorCode;
-  constructor(code: LinkErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 export interface IncomingChannel {
