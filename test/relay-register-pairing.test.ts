@@ -8,15 +8,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { RelayLink } from '../src/ssh/client.js';
-import {
-  authorizedKeyLine,
-  generateKey,
-  type KeyPair,
-  type Scope,
-  tmpDir,
-  withScope,
-} from './helpers/index.js';
+import { type KeyPair, type Scope, withScope } from './helpers/index.js';
 import { startTestRelay, type TestRelay } from './helpers/relay.js';
+import { keys, line } from './helpers/relay-fixtures.js';
 
 async function link(s: Scope, relay: TestRelay, key: KeyPair): Promise<RelayLink> {
   const trusted = relay.hostKeyPub.split(' ')[1];
@@ -40,17 +34,11 @@ async function link(s: Scope, relay: TestRelay, key: KeyPair): Promise<RelayLink
 describe('relay: refusal reasons reach the registration they belong to', () => {
   it('three registrations in flight: name held, accepted, not permitted', async (t) =>
     withScope(t, async (s) => {
-      const dir = await tmpDir(s);
-      const [holder, device] = await Promise.all(
-        ['holder', 'device'].map((n) => generateKey(dir, n)),
-      );
+      const [holder, device] = await keys(s, 'holder', 'device');
       const relay = await startTestRelay(s, {
         policy: [
-          authorizedKeyLine({ key: holder!, options: ['permitlisten="taken:*"'] }),
-          authorizedKeyLine({
-            key: device!,
-            options: ['permitlisten="taken:*"', 'permitlisten="mine:*"'],
-          }),
+          line(holder!, 'permitlisten="taken:*"'),
+          line(device!, 'permitlisten="taken:*"', 'permitlisten="mine:*"'),
         ],
       });
       const first = await (await link(s, relay, holder!)).register('taken', 22);

@@ -49,6 +49,18 @@ export type ConnectRefusal = (typeof CONNECT_REFUSALS)[number];
 export const REVOKE_REASONS = ['key-revoked', 'key-expired', 'key-from-mismatch'] as const;
 export type RevokeReason = (typeof REVOKE_REASONS)[number];
 
+/**
+ * Why a relay closed a connection itself (audited as the `conn.closed` reason). A connection
+ * that ends otherwise carries the transport's word (`peer-closed`, `keepalive-timeout`, …).
+ */
+export const CLOSE_REASONS = [
+  'max-auth-tries',
+  'taken-over',
+  'relay-closed',
+  ...REVOKE_REASONS,
+] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
 /** What a client reports when a registration failed without a reason it can trust. */
 export type RegisterFailure = RegisterRefusal | 'unknown' | 'connection-lost';
 

@@ -64,7 +64,6 @@ export interface Otssh {
 }
 
 /** The server could not listen on its port. */
-
 export class BindError extends CodedError<'bind-failed'> {
   override readonly name = 'BindError';
 }

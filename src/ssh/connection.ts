@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
 import type ssh2 from 'ssh2';
+import type { CloseReason } from '../core/refusals.js';
 import { verifySignature } from './keys.js';
 import type { SocketMeta } from './server.js';
 import { CHANNEL_OPEN_FAILURE } from './ssh2.js';
@@ -280,7 +281,7 @@ export class SshConnection {
   }
 
   /** Immediate close; safe to call any number of times. */
-  destroy(reason?: string): void {
+  destroy(reason?: CloseReason): void {
     if (reason) this.#closedReason ??= reason;
     this.#socket.destroy();
     this.#finish();
