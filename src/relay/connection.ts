@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
-import { FORWARD_REFUSED_PREFIX } from '../core/constants.js';
+import type { ClusterRouter, RemoteOpen } from '../cluster/router.js';
+import { FORWARD_REFUSED_PREFIX, PEER_USER } from '../core/constants.js';
 import {
   checkName,
   isValidPort,
@@ -29,7 +30,7 @@ import { AuthFailures } from './auth-failures.js';
 import { BridgeSet } from './bridges.js';
 import { CAP_REFUSAL_TEXT, type ConnectionCaps, sourceOf } from './connection-caps.js';
 import type { NameTable } from './name-table.js';
-import { type ConnectRefusal, refusalFor } from './refusals.js';
+import { type ConnectRefusal, refusalFor, refusalOfText } from './refusals.js';
 import { closeChannel, describeTarget, failExec, routeOf, USAGE_EXEC } from './requests.js';
 import { type Holding, REVOKED_TEXT, type RevokeReason } from './revocation.js';
 
@@ -52,6 +53,8 @@ export interface RelayContext {
   readonly forget: (conn: RelayConnection) => void;
   /** Called once a connection has authenticated, so its key's expiry can be watched. */
   readonly authenticated: (conn: RelayConnection) => void;
+  /** cluster: peer relays (--peers) and names held elsewhere; absent on a lone relay. */
+  readonly cluster?: ClusterRouter;
 }
 
 /** Per-socket bookkeeping from before the SSH layer existed, handed to the connection. */
@@ -64,6 +67,16 @@ export interface PendingAuth {
   authenticated(): void;
   /** Called on each failed authentication attempt (for the source's penalty). */
   authFailed(): void;
+}
+
+/**
+ * A channel #connect opened: to a device connected here (`conn`), or over a peer link to the
+ * relay `relay` that holds the name (cluster).
+ */
+interface DeviceChannel {
+  readonly channel: Duplex;
+  readonly conn?: RelayConnection;
+  readonly relay?: string;
 }
 
 let nextId = 0;
@@ -92,6 +105,11 @@ export class RelayConnection implements SshConnectionHandler {
   #triedAuth = false;
   /** Every bridge this connection is an end of (as client or as device). */
   readonly #bridges = new BridgeSet();
+  /**
+   * cluster: set when the key is a peer relay's host key (--peers). Such a connection may only
+   * open direct-tcpip channels to names in the local table; `relay` is the id it announced.
+   */
+  #peer: { relay: string } | undefined;
 
   constructor(ssh: SshConnection, pending: PendingAuth, ctx: RelayContext) {
     this.ssh = ssh;
@@ -121,6 +139,17 @@ export class RelayConnection implements SshConnectionHandler {
       return false;
     }
     const fp = fingerprintOf(a.keyBlob);
+    // cluster: a peer relay's host key is checked before the policy file.
+    const peer = this.#ctx.cluster?.peerOf(a.keyBlob);
+    if (peer) {
+      if (!a.signed) return true;
+      const announced = user.startsWith(`${PEER_USER} `) ? user.slice(PEER_USER.length + 1) : '?';
+      this.#peer = { relay: announced };
+      this.#keyBlob = a.keyBlob;
+      this.#fp = fp;
+      this.#ctx.audit.record({ ...base, event: 'auth.accepted', fp, key: `peers ${peer.source}` });
+      return true;
+    }
     const verdict = this.#ctx.policy().authorize(a.keyBlob, this.#pending.ip, this.#ctx.now());
     if (!verdict.ok) {
       this.#authFailed({ ...base, fp, reason: verdict.reason });
@@ -186,7 +215,8 @@ export class RelayConnection implements SshConnectionHandler {
 
   /** What this connection holds, once authenticated and while open. */
   get holding(): Holding | undefined {
-    if (!this.#keyBlob || this.#closed) return undefined;
+    // cluster: a peer link is judged by the peers file, not the policy file.
+    if (!this.#keyBlob || this.#closed || this.#peer) return undefined;
     const names = [...this.#routes.values()];
     return {
       conn: this.id,
@@ -243,6 +273,7 @@ export class RelayConnection implements SshConnectionHandler {
     const parsed = routeOf(target);
     if ('error' in parsed) return refuse(parsed.error);
     const route = parsed.route;
+    if (this.#peer) return refuse('not-permitted'); // cluster: a peer link registers nothing
     const entry = this.#entry();
     if (!entry) return refuse('key-not-authorized');
     if (!ctx.policy().mayListen(entry, route.name, route.port)) return refuse('not-permitted');
@@ -328,8 +359,10 @@ export class RelayConnection implements SshConnectionHandler {
     const route = { name: check.name, port: req.port };
     this.#connect(route, 'direct-tcpip', req).then(
       (device) => {
-        if ('refused' in device) return reject(refusalFor(device.refused, routeKey(route)));
-        this.#bridge(accept, device.channel, device.conn, route, to, 'direct-tcpip');
+        if ('refused' in device) {
+          return reject(refusalFor(device.refused, routeKey(route), device.relay));
+        }
+        this.#bridge(accept, device, route, to, 'direct-tcpip');
       },
       () => reject(),
     );
@@ -338,7 +371,7 @@ export class RelayConnection implements SshConnectionHandler {
   exec(command: string, accept: () => ExecStream, _reject: () => void): void {
     const path = parseNcExec(command);
     const route = path === undefined ? undefined : routeFromSocketPath(path);
-    if (!route) {
+    if (!route || this.#peer) {
       this.refused('exec', command.trim().split(/\s+/)[0]?.slice(0, 64));
       failExec(accept(), USAGE_EXEC);
       return;
@@ -353,11 +386,11 @@ export class RelayConnection implements SshConnectionHandler {
     this.#connect(route, 'nc', origin).then(
       (device) => {
         if ('refused' in device) {
-          return failExec(stream, `${refusalFor(device.refused, to).text}\r\n`);
+          return failExec(stream, `${refusalFor(device.refused, to, device.relay).text}\r\n`);
         }
         // Registered before splice's own listener, so the exit status goes out before the close.
         device.channel.once('close', () => stream.exit(0));
-        this.#bridge(() => stream, device.channel, device.conn, route, to, 'nc');
+        this.#bridge(() => stream, device, route, to, 'nc');
       },
       () => failExec(stream, `${refusalFor('device-refused', to).text}\r\n`),
     );
@@ -371,14 +404,21 @@ export class RelayConnection implements SshConnectionHandler {
     route: Route,
     via: string,
     origin: { originAddr: string; originPort: number },
-  ): Promise<{ channel: Duplex; conn: RelayConnection } | { refused: ConnectRefusal }> {
+  ): Promise<DeviceChannel | { refused: ConnectRefusal; relay?: string }> {
     const to = routeKey(route);
-    const entry = this.#entry();
-    if (!entry) return this.#connectRefused(to, via, 'key-not-authorized');
-    if (!this.#ctx.policy().mayOpen(entry, route.name, route.port)) {
-      return this.#connectRefused(to, via, 'not-permitted');
+    if (!this.#peer) {
+      const entry = this.#entry();
+      if (!entry) return this.#connectRefused(to, via, 'key-not-authorized');
+      if (!this.#ctx.policy().mayOpen(entry, route.name, route.port)) {
+        return this.#connectRefused(to, via, 'not-permitted');
+      }
     }
     const reg = this.#ctx.table.lookup(route);
+    // cluster: a name held by another relay is reached over a peer link (never from a peer: one hop).
+    if (!reg && this.#ctx.cluster && !this.#peer) {
+      const remote = await this.#ctx.cluster.open(route, origin);
+      if (remote) return this.#remoteOpened(remote, to, via);
+    }
     if (!reg) {
       return this.#connectRefused(
         to,
@@ -405,6 +445,25 @@ export class RelayConnection implements SshConnectionHandler {
     }
   }
 
+  /** cluster: the answer of a peer relay holding the name, as #connect's result. */
+  #remoteOpened(
+    remote: RemoteOpen,
+    to: string,
+    via: string,
+  ): DeviceChannel | { refused: ConnectRefusal; relay?: string } {
+    if ('refused' in remote) return this.#connectRefused(to, via, remote.refused, remote.relay);
+    if ('holderText' in remote) {
+      const reason = refusalOfText(remote.holderText, to) ?? 'device-refused';
+      return this.#connectRefused(to, via, reason, remote.relay);
+    }
+    if (this.#channels >= this.#ctx.maxChannels) {
+      closeChannel(remote.channel);
+      return this.#connectRefused(to, via, 'too-many-channels', remote.relay);
+    }
+    this.#channels += 1;
+    return { channel: remote.channel, relay: remote.relay };
+  }
+
   /**
    * Joins the client's side (accepted only now) to a device channel opened by #connect, and owns
    * the channel counts #connect took: they are returned when the bridge ends, or at once if this
@@ -412,15 +471,17 @@ export class RelayConnection implements SshConnectionHandler {
    */
   #bridge(
     acceptClient: () => Duplex,
-    device: Duplex,
-    deviceConn: RelayConnection,
+    opened: DeviceChannel,
     route: Route,
     to: string,
     via: string,
   ): void {
+    const { channel: device, conn: deviceConn } = opened;
+    // cluster: the other relay of a peer-link bridge (the holder here, or the entry on a holder).
+    const viaRelay = opened.relay ?? this.#peer?.relay;
     if (this.#closed) {
       this.#channels -= 1;
-      deviceConn.#channels -= 1;
+      if (deviceConn) deviceConn.#channels -= 1;
       closeChannel(device);
       return;
     }
@@ -429,16 +490,17 @@ export class RelayConnection implements SshConnectionHandler {
       device,
       (s) => {
         this.#channels -= 1;
-        deviceConn.#channels -= 1;
+        if (deviceConn) deviceConn.#channels -= 1;
         this.#bridges.delete(abort);
-        deviceConn.#bridges.delete(abort);
+        if (deviceConn) deviceConn.#bridges.delete(abort);
         this.#ctx.audit.record({
           event: 'connect.closed',
           conn: this.id,
           fp: this.#fp ?? '?',
           to,
           via,
-          device_conn: deviceConn.id,
+          device_conn: deviceConn?.id ?? '-',
+          ...(viaRelay ? { via_relay: viaRelay } : {}),
           bytes_to_device: s.aToB,
           bytes_from_device: s.bToA,
           ms: s.durationMs,
@@ -447,19 +509,26 @@ export class RelayConnection implements SshConnectionHandler {
       this.#ctx.now,
     );
     this.#bridges.add(abort, route, true);
-    deviceConn.#bridges.add(abort, route, false);
+    if (deviceConn) deviceConn.#bridges.add(abort, route, false);
   }
 
-  #connectRefused(to: string, via: string, reason: ConnectRefusal): { refused: ConnectRefusal } {
+  #connectRefused(
+    to: string,
+    via: string,
+    reason: ConnectRefusal,
+    relay?: string,
+  ): { refused: ConnectRefusal; relay?: string } {
+    const viaRelay = relay ?? this.#peer?.relay;
     this.#ctx.audit.record({
       event: 'connect.refused',
       conn: this.id,
       fp: this.#fp ?? '?',
       to,
       via,
+      ...(viaRelay ? { via_relay: viaRelay } : {}),
       reason,
     });
-    return { refused: reason };
+    return relay ? { refused: reason, relay } : { refused: reason };
   }
 
   refused(kind: RefusedKind | 'exec', detail?: string): void {
