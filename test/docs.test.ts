@@ -70,7 +70,7 @@ describe('README', () => {
     withScope(t, async (s) => {
       const blocks = extractDocBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'));
       const groups = new Set(blocks.map((b) => b.group));
-      for (const g of ['install', 'walkthrough', 'shim', 'otssh']) {
+      for (const g of ['install', 'walkthrough', 'cluster', 'shim', 'otssh', 'cleanup']) {
         assert.ok(groups.has(g), `README has no docs-test blocks of group ${g}`);
       }
       assert.equal(process.getuid?.(), 0, 'the docs test runs as root (namespaces, sshd on :22)');

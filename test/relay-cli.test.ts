@@ -23,7 +23,7 @@ import {
   within,
   withScope,
 } from './helpers/index.js';
-import { CLI_PATH, relayClient, startCli } from './helpers/relay.js';
+import { CLI_PATH, relayCliArgs, relayClient, startCli } from './helpers/relay.js';
 
 interface Started {
   proc: Proc;
@@ -33,16 +33,7 @@ interface Started {
 
 /** Starts `burrow relay` on a free port and waits for its relay.started audit line. */
 async function startRelayCli(s: Scope, dir: string, extra: string[] = []): Promise<Started> {
-  const proc = startCli(s, [
-    'relay',
-    '--listen',
-    '127.0.0.1:0',
-    '--host-key',
-    join(dir, 'host_key'),
-    '--authorized-keys',
-    join(dir, 'authorized_keys'),
-    ...extra,
-  ]);
+  const proc = startCli(s, [...relayCliArgs(dir), ...extra]);
   const m = await proc.waitForLine(
     /"event":"relay.started".*"listen":"127\.0\.0\.1:(\d+)","host_key":"([^"]+)"/,
     {

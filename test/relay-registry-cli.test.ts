@@ -20,7 +20,7 @@ import {
   withScope,
 } from './helpers/index.js';
 import { startRedis } from './helpers/redis.js';
-import { CLI_PATH, startCli } from './helpers/relay.js';
+import { CLI_PATH, relayCliArgs, startCli } from './helpers/relay.js';
 
 describe('burrow relay --registry', () => {
   it('records a registered name in Redis and removes it when the device leaves', async (t) =>
@@ -30,13 +30,7 @@ describe('burrow relay --registry', () => {
       const device = await generateKey(dir, 'device');
       writeFileSync(join(dir, 'authorized_keys'), `permitlisten="dev1:22" ${device.publicKey}\n`);
       const relay = startCli(s, [
-        'relay',
-        '--listen',
-        '127.0.0.1:0',
-        '--host-key',
-        join(dir, 'host_key'),
-        '--authorized-keys',
-        join(dir, 'authorized_keys'),
+        ...relayCliArgs(dir),
         '--registry',
         `redis://127.0.0.1:${redis.port}`,
       ]);

@@ -12,22 +12,14 @@ import pty from '@lydell/node-pty';
 import ssh2 from 'ssh2';
 import { capField } from '../src/audit/limits.js';
 import { runCommand, type Scope, tmpDir, waitFor, withScope } from './helpers/index.js';
-import { CLI_PATH, startCli } from './helpers/relay.js';
+import { CLI_PATH, relayCliArgs, startCli } from './helpers/relay.js';
 
 const CLOCK = String.raw`\d\d:\d\d:\d\d\.\d{3}`;
 
 async function relayDir(s: Scope): Promise<{ dir: string; args: string[] }> {
   const dir = await tmpDir(s);
   writeFileSync(join(dir, 'authorized_keys'), '');
-  const args = [
-    'relay',
-    '--listen',
-    '127.0.0.1:0',
-    '--host-key',
-    join(dir, 'host_key'),
-    '--authorized-keys',
-    join(dir, 'authorized_keys'),
-  ];
+  const args = relayCliArgs(dir);
   return { dir, args };
 }
 

@@ -57,7 +57,20 @@ export type AuditEvent =
       port: number;
     }
   | { event: 'name.released'; conn: string; fp: string; name: string; port: number; reason: string }
-  | { event: 'connect.refused'; conn: string; fp: string; to: string; via: string; reason: string }
+  /**
+   * `via_relay` (cluster): the other relay of a peer link. On the entry relay it is the relay
+   * holding the name; on the holder, the relay the client entered through. `device_conn` is `-`
+   * on the entry relay of such a connection (the device is connected to the holder).
+   */
+  | {
+      event: 'connect.refused';
+      conn: string;
+      fp: string;
+      to: string;
+      via: string;
+      via_relay?: string;
+      reason: string;
+    }
   | {
       event: 'connect.closed';
       conn: string;
@@ -65,6 +78,7 @@ export type AuditEvent =
       to: string;
       via: string;
       device_conn: string;
+      via_relay?: string;
       bytes_to_device: number;
       bytes_from_device: number;
       ms: number;

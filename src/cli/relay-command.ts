@@ -8,6 +8,7 @@ import { BurrowError, configError } from '../core/errors.js';
 import { createRegistry, parseRegistryUrl } from '../registry/index.js';
 import { type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/server.js';
+import { advertisedAddress, loadPeers } from './cluster-flags.js';
 import { defaultDataDir } from './data-dir.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
 import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
@@ -50,6 +51,8 @@ interface RelayFlags {
   logLevel: string;
   logFormat?: LogFormat;
   registry: string;
+  peers?: string;
+  advertise?: string;
 }
 
 /** Adds an option that can also come from BURROW_<NAME> in the environment. */
@@ -207,6 +210,22 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
+      opt(
+        '--peers <file>',
+        'the relays of this cluster: their host public keys, authorized_keys format, the same ' +
+          'file on every relay; names other relays hold become reachable through this one',
+        'PEERS',
+      ),
+    )
+    .addOption(
+      opt(
+        '--advertise <host:port>',
+        'address other relays dial to reach this one, published in the registry ' +
+          '[default: the --listen address]',
+        'ADVERTISE',
+      ),
+    )
+    .addOption(
       opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
         LOG_LEVELS,
       ),
@@ -226,7 +245,9 @@ export function registerRelayCommand(program: Command): void {
 /** Every flag parsed and checked; throws CONFIG_INVALID naming the flag. Touches nothing. */
 function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
   const listen = parseHostPort('--listen', flags.listen);
+  const advertise = advertisedAddress(flags, listen.host);
   return {
+    ...(advertise ? { advertise } : {}),
     relayId: flags.relayId ?? `${hostname()}:${listen.port}#${randomBytes(4).toString('hex')}`,
     host: listen.host,
     port: listen.port,
@@ -271,6 +292,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
   }
   const { key, created } = loadOrCreateHostKey(hostKeyPath);
   const config: RelayConfig = { ...settings, hostKey: key, version: VERSION };
+  const peers = flags.peers === undefined ? undefined : loadPeers(flags.peers, log);
   const policy = new PolicyFile(keysPath, log, audit);
   policy.watch();
 
@@ -287,6 +309,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     policy: policy.current,
     policyChanges: policy.onChange,
     registry,
+    ...(peers ? { peers } : {}),
     audit,
     log,
   }).catch((err: NodeJS.ErrnoException) => {

@@ -45,3 +45,10 @@ export const REGISTRY_TAKEOVER_CHANNEL = `${REGISTRY_PREFIX}takeover`;
 
 /** Environment variables read by the CLI start with this. */
 export const ENV_PREFIX = 'BURROW_';
+
+/**
+ * SSH user name a relay sends when it connects to a peer relay, followed by a space and its own
+ * relay id (`burrow-relay host:2222#ab12cd34`). The id only labels the holder's audit lines; the
+ * peer is identified by its host key alone (`--peers`).
+ */
+export const PEER_USER = 'burrow-relay';

@@ -42,6 +42,10 @@ export const CONNECT_REFUSALS = [
   'relay-draining',
   'too-many-channels',
   'device-refused',
+  // The name is held by another relay of the cluster, and:
+  'peer-unreachable',
+  'peer-refused',
+  'peer-untrusted',
 ] as const;
 export type ConnectRefusal = (typeof CONNECT_REFUSALS)[number];
 

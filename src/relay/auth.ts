@@ -1,4 +1,5 @@
 import type { AuditEvent } from '../audit/audit.js';
+import { PEER_USER } from '../core/constants.js';
 import type { AuthAttempt, SshConnection } from '../ssh/connection.js';
 import { fingerprintOf } from '../ssh/keys.js';
 import { AuthFailures, type AuthSummary } from './auth-failures.js';
@@ -8,7 +9,8 @@ import { CAP_REFUSAL_TEXT, sourceOf } from './connection-caps.js';
 /**
  * Authentication of one relay connection: public keys only, judged against the current policy
  * from the connection's source at `now`, then (for a signed attempt) against the per-key and
- * per-source caps on idle connections.
+ * per-source caps on idle connections. A peer relay's host key (cluster, --peers) is checked
+ * before the policy file and is not capped.
  *
  * Contract: a signed attempt that `attempt` accepts has been admitted by `ctx.caps` (the caller
  * now owns that count) and audited as `auth.accepted`; every refused attempt is counted the way
@@ -23,7 +25,10 @@ export interface AuthParty {
   readonly ssh: Pick<SshConnection, 'banner' | 'destroy'>;
 }
 
-type AuthContext = Pick<RelayContext, 'policy' | 'now' | 'caps' | 'audit' | 'maxAuthTries'>;
+type AuthContext = Pick<
+  RelayContext,
+  'policy' | 'now' | 'caps' | 'audit' | 'maxAuthTries' | 'cluster'
+>;
 
 export class ConnectionAuth {
   readonly #party: AuthParty;
@@ -31,6 +36,8 @@ export class ConnectionAuth {
   readonly #failures: AuthFailures;
   #tried = false;
   #key: { blob: Buffer; fp: string } | undefined;
+  #admitted = false;
+  #peer: { relay: string } | undefined;
 
   constructor(party: AuthParty, ctx: AuthContext) {
     this.#party = party;
@@ -46,6 +53,19 @@ export class ConnectionAuth {
   /** The key a signed attempt was accepted with. */
   get key(): { readonly blob: Buffer; readonly fp: string } | undefined {
     return this.#key;
+  }
+
+  /** True once a signed attempt was admitted by `ctx.caps` (the connection is counted there). */
+  get admitted(): boolean {
+    return this.#admitted;
+  }
+
+  /**
+   * cluster: set when the key is a peer relay's host key (--peers); `relay` is the id it
+   * announced in its user name (it only labels audit lines).
+   */
+  get peer(): { readonly relay: string } | undefined {
+    return this.#peer;
   }
 
   /** The refused attempts, for the `auth.summary` line; undefined when every one was audited. */
@@ -65,6 +85,16 @@ export class ConnectionAuth {
       return false;
     }
     const fp = fingerprintOf(a.keyBlob);
+    // cluster: a peer relay's host key is checked before the policy file.
+    const peer = this.#ctx.cluster?.peerOf(a.keyBlob);
+    if (peer) {
+      if (!a.signed) return true;
+      const announced = user.startsWith(`${PEER_USER} `) ? user.slice(PEER_USER.length + 1) : '?';
+      this.#peer = { relay: announced };
+      this.#key = { blob: a.keyBlob, fp };
+      this.#ctx.audit.record({ ...base, event: 'auth.accepted', fp, key: `peers ${peer.source}` });
+      return true;
+    }
     const verdict = this.#ctx.policy().authorize(a.keyBlob, pending.ip, this.#ctx.now());
     if (!verdict.ok) {
       this.#failed({ ...base, fp, reason: verdict.reason });
@@ -77,6 +107,7 @@ export class ConnectionAuth {
       this.#failed({ ...base, fp, reason: capped.reason });
       return false;
     }
+    this.#admitted = true;
     this.#key = { blob: a.keyBlob, fp };
     this.#ctx.audit.record({
       event: 'auth.accepted',

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { RemoteOpen } from '../cluster/router.js';
 import {
   checkName,
   isValidPort,
@@ -14,12 +15,13 @@ import { splice } from '../ssh/splice.js';
 import type { BridgeSet } from './bridges.js';
 import type { ChannelCount } from './channel-count.js';
 import type { RelayConnection, RelayContext } from './connection.js';
-import { refusalFor } from './refusals.js';
+import { refusalFor, refusalOfText } from './refusals.js';
 import { closeChannel, failExec, USAGE_EXEC } from './requests.js';
 
 /**
  * The client side of one relay connection: reaching a registered name by `direct-tcpip`
- * (`ssh -W`/`-J`/`-L`) or by `nc -U` (exec), through a bridge to the device's connection.
+ * (`ssh -W`/`-J`/`-L`) or by `nc -U` (exec), through a bridge to the device's connection, or
+ * (cluster) over a peer link to the relay that holds the name: one hop, never from a peer link.
  *
  * Contract: policy is checked before the name table, so a key that may not reach a name learns
  * nothing about it; every refusal is audited once as `connect.refused`; each bridge holds one
@@ -38,13 +40,28 @@ export interface ConnectingParty {
   /** The authenticated key's fingerprint, once there is one. */
   fp(): string | undefined;
   isClosed(): boolean;
+  /**
+   * cluster: set when this connection is a peer relay's link. It may only open direct-tcpip
+   * channels to names in the local table; `relay` is the id it announced.
+   */
+  peer(): { readonly relay: string } | undefined;
   /** The policy line that currently authorises this connection's key, if any. */
   entry(): PolicyEntry | undefined;
   /** Audits a request the relay does not serve (`request.refused`). */
   refused(kind: RefusedKind | 'exec', detail?: string): void;
 }
 
-type Device = { channel: Duplex; conn: RelayConnection };
+/**
+ * A channel #connect opened: to a device connected here (`conn`), or over a peer link to the
+ * relay `relay` that holds the name (cluster).
+ */
+interface Device {
+  readonly channel: Duplex;
+  readonly conn?: RelayConnection;
+  readonly relay?: string;
+}
+
+type Refused = { refused: ConnectRefusal; relay?: string };
 
 export class Connecting {
   readonly #me: ConnectingParty;
@@ -67,7 +84,9 @@ export class Connecting {
     const route = { name: check.name, port: req.port };
     this.#connect(route, 'direct-tcpip', req).then(
       (device) => {
-        if ('refused' in device) return reject(refusalFor(device.refused, routeKey(route)));
+        if ('refused' in device) {
+          return reject(refusalFor(device.refused, routeKey(route), device.relay));
+        }
         this.#bridge(accept, device, route, to, 'direct-tcpip');
       },
       () => reject(),
@@ -77,7 +96,7 @@ export class Connecting {
   exec(command: string, accept: () => ExecStream): void {
     const path = parseNcExec(command);
     const route = path === undefined ? undefined : routeFromSocketPath(path);
-    if (!route) {
+    if (!route || this.#me.peer()) {
       this.#me.refused('exec', command.trim().split(/\s+/)[0]?.slice(0, 64));
       failExec(accept(), USAGE_EXEC);
       return;
@@ -92,7 +111,7 @@ export class Connecting {
     this.#connect(route, 'nc', origin).then(
       (device) => {
         if ('refused' in device) {
-          return failExec(stream, `${refusalFor(device.refused, to).text}\r\n`);
+          return failExec(stream, `${refusalFor(device.refused, to, device.relay).text}\r\n`);
         }
         // Registered before splice's own listener, so the exit status goes out before the close.
         device.channel.once('close', () => stream.exit(0));
@@ -110,15 +129,23 @@ export class Connecting {
     route: Route,
     via: string,
     origin: { originAddr: string; originPort: number },
-  ): Promise<Device | { refused: ConnectRefusal }> {
+  ): Promise<Device | Refused> {
     const ctx = this.#ctx;
     const to = routeKey(route);
-    const entry = this.#me.entry();
-    if (!entry) return this.#refused(to, via, 'key-not-authorized');
-    if (!ctx.policy().mayOpen(entry, route.name, route.port)) {
-      return this.#refused(to, via, 'not-permitted');
+    const peer = this.#me.peer();
+    if (!peer) {
+      const entry = this.#me.entry();
+      if (!entry) return this.#refused(to, via, 'key-not-authorized');
+      if (!ctx.policy().mayOpen(entry, route.name, route.port)) {
+        return this.#refused(to, via, 'not-permitted');
+      }
     }
     const reg = ctx.table.lookup(route);
+    // cluster: a name held by another relay is reached over a peer link (never from a peer: one hop).
+    if (!reg && ctx.cluster && !peer) {
+      const remote = await ctx.cluster.open(route, origin);
+      if (remote) return this.#remoteOpened(remote, to, via);
+    }
     if (!reg) return this.#refused(to, via, ctx.isDraining() ? 'relay-draining' : 'unknown-name');
     const mine = this.#me.channels;
     const theirs = reg.conn.channels;
@@ -141,6 +168,21 @@ export class Connecting {
     }
   }
 
+  /** cluster: the answer of a peer relay holding the name, as #connect's result. */
+  #remoteOpened(remote: RemoteOpen, to: string, via: string): Device | Refused {
+    if ('refused' in remote) return this.#refused(to, via, remote.refused, remote.relay);
+    if ('holderText' in remote) {
+      const reason = refusalOfText(remote.holderText, to) ?? 'device-refused';
+      return this.#refused(to, via, reason, remote.relay);
+    }
+    if (this.#me.channels.open >= this.#ctx.maxChannels) {
+      closeChannel(remote.channel);
+      return this.#refused(to, via, 'too-many-channels', remote.relay);
+    }
+    this.#me.channels.take();
+    return { channel: remote.channel, relay: remote.relay };
+  }
+
   /**
    * Joins the client's side (accepted only now) to a device channel opened by #connect, and owns
    * the channel counts #connect took: they are returned when the bridge ends, or at once if this
@@ -149,9 +191,11 @@ export class Connecting {
   #bridge(acceptClient: () => Duplex, device: Device, route: Route, to: string, via: string): void {
     const me = this.#me;
     const deviceConn = device.conn;
+    // cluster: the other relay of a peer-link bridge (the holder here, or the entry on a holder).
+    const viaRelay = device.relay ?? me.peer()?.relay;
     if (me.isClosed()) {
       me.channels.give();
-      deviceConn.channels.give();
+      deviceConn?.channels.give();
       closeChannel(device.channel);
       return;
     }
@@ -160,16 +204,17 @@ export class Connecting {
       device.channel,
       (s) => {
         me.channels.give();
-        deviceConn.channels.give();
+        deviceConn?.channels.give();
         me.bridges.delete(abort);
-        deviceConn.bridges.delete(abort);
+        deviceConn?.bridges.delete(abort);
         this.#ctx.audit.record({
           event: 'connect.closed',
           conn: me.id,
           fp: me.fp() ?? '?',
           to,
           via,
-          device_conn: deviceConn.id,
+          device_conn: deviceConn?.id ?? '-',
+          ...(viaRelay ? { via_relay: viaRelay } : {}),
           bytes_to_device: s.aToB,
           bytes_from_device: s.bToA,
           ms: s.durationMs,
@@ -178,18 +223,20 @@ export class Connecting {
       this.#ctx.now,
     );
     me.bridges.add(abort, route, true);
-    deviceConn.bridges.add(abort, route, false);
+    deviceConn?.bridges.add(abort, route, false);
   }
 
-  #refused(to: string, via: string, reason: ConnectRefusal): { refused: ConnectRefusal } {
+  #refused(to: string, via: string, reason: ConnectRefusal, relay?: string): Refused {
+    const viaRelay = relay ?? this.#me.peer()?.relay;
     this.#ctx.audit.record({
       event: 'connect.refused',
       conn: this.#me.id,
       fp: this.#me.fp() ?? '?',
       to,
       via,
+      ...(viaRelay ? { via_relay: viaRelay } : {}),
       reason,
     });
-    return { refused: reason };
+    return relay ? { refused: reason, relay } : { refused: reason };
   }
 }

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
+import type { ClusterRouter } from '../cluster/router.js';
 import { type Route, routeKey } from '../core/names.js';
 import type { PolicyEntry } from '../core/policy/index.js';
 import type { PolicySet } from '../core/policy-set.js';
@@ -44,6 +45,8 @@ export interface RelayContext {
   readonly forget: (conn: RelayConnection) => void;
   /** Called once a connection has authenticated, so its key's expiry can be watched. */
   readonly authenticated: (conn: RelayConnection) => void;
+  /** cluster: peer relays (--peers) and names held elsewhere; absent on a lone relay. */
+  readonly cluster?: ClusterRouter;
 }
 
 /** Per-socket bookkeeping from before the SSH layer existed, handed to the connection. */
@@ -105,6 +108,7 @@ export class RelayConnection implements SshConnectionHandler {
         bridges: this.bridges,
         fp: () => this.#fp,
         isClosed: () => this.#closed,
+        peer: () => this.#auth.peer,
         entry: () => this.#entry(),
         refused: (kind, detail) => this.refused(kind, detail),
       },
@@ -126,8 +130,8 @@ export class RelayConnection implements SshConnectionHandler {
   authenticate(a: AuthAttempt): boolean {
     if (this.#closed) return false;
     const ok = this.#auth.attempt(a);
-    // An accepted signed attempt was admitted by ctx.caps: this connection is counted now.
-    if (ok && a.signed) this.#counted = true;
+    // An attempt admitted by ctx.caps made this connection counted there.
+    if (ok && this.#auth.admitted) this.#counted = true;
     return ok;
   }
 
@@ -157,7 +161,8 @@ export class RelayConnection implements SshConnectionHandler {
   /** What this connection holds, once authenticated and while open. */
   get holding(): Holding | undefined {
     const key = this.#auth.key;
-    if (!key || this.#closed) return undefined;
+    // cluster: a peer link is judged by the peers file, not the policy file.
+    if (!key || this.#closed || this.#auth.peer) return undefined;
     const names = [...this.#routes.values()];
     return {
       conn: this.id,
@@ -215,6 +220,7 @@ export class RelayConnection implements SshConnectionHandler {
     const parsed = routeOf(target);
     if ('error' in parsed) return refuse(parsed.error);
     const route = parsed.route;
+    if (this.#auth.peer) return refuse('not-permitted'); // cluster: a peer link registers nothing
     const entry = this.#entry();
     if (!entry) return refuse('key-not-authorized');
     if (!ctx.policy().mayListen(entry, route.name, route.port)) return refuse('not-permitted');

@@ -18,7 +18,7 @@ const PREFIX = 'burrow: ';
 
 const REFUSALS: Record<
   ConnectRefusal,
-  { code: OpenRefusal['code']; text: (to: string) => string }
+  { code: OpenRefusal['code']; text: (to: string, relay: string) => string }
 > = {
   'not-a-name': {
     code: 'administratively-prohibited',
@@ -54,15 +54,46 @@ const REFUSALS: Record<
     code: 'connect-failed',
     text: (to) => `the device refused the connection to ${to}`,
   },
+  'peer-unreachable': {
+    code: 'connect-failed',
+    text: (to, relay) => `${to} is on relay ${relay}, which cannot be reached`,
+  },
+  'peer-refused': {
+    code: 'connect-failed',
+    text: (to, relay) =>
+      `${to} is on relay ${relay}, which does not accept this relay as a peer (--peers)`,
+  },
+  'peer-untrusted': {
+    code: 'connect-failed',
+    text: (to, relay) =>
+      `${to} is on relay ${relay}, whose host key is not in this relay's peers file (--peers)`,
+  },
 };
 
 /** Longest target text put into a refusal; what a client sends is theirs to make long. */
 const MAX_TARGET = 120;
 
-/** The reason code and text a client is sent when `to` (as the client wrote it) is refused. */
-export function refusalFor(reason: ConnectRefusal, to: string): OpenRefusal {
-  const shown = to.length > MAX_TARGET ? `${to.slice(0, MAX_TARGET)}…` : to;
-  const safe = shown.replace(/[^\x20-\x7e…]/g, '?');
+/**
+ * The reason code and text a client is sent when `to` (as the client wrote it) is refused;
+ * `relay` is the relay holding the name, for the reasons that name one.
+ */
+export function refusalFor(reason: ConnectRefusal, to: string, relay = '?'): OpenRefusal {
   const { code, text } = REFUSALS[reason];
-  return { code, text: `${PREFIX}${text(safe)}` };
+  return { code, text: `${PREFIX}${text(printable(to), printable(relay))}` };
+}
+
+/**
+ * The reason behind a refusal text a peer relay sent for `to` (the inverse of refusalFor, for the
+ * reasons a holder gives); undefined for any other text.
+ */
+export function refusalOfText(text: string, to: string): ConnectRefusal | undefined {
+  for (const reason of Object.keys(REFUSALS) as ConnectRefusal[]) {
+    if (refusalFor(reason, to).text === text) return reason;
+  }
+  return undefined;
+}
+
+function printable(s: string): string {
+  const shown = s.length > MAX_TARGET ? `${s.slice(0, MAX_TARGET)}…` : s;
+  return shown.replace(/[^\x20-\x7e…]/g, '?');
 }

@@ -2,6 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
 import { LimitedAudit } from '../audit/limits.js';
+import type { PeerSet } from '../cluster/peers.js';
+import { ClusterRouter } from '../cluster/router.js';
 import { DRAIN_REQUEST } from '../core/constants.js';
 import type { PolicySet } from '../core/policy-set.js';
 import type { Registry } from '../registry/registry.js';
@@ -48,6 +50,8 @@ export interface RelayConfig {
   /** How long a draining relay waits for agents to move before closing what is left. */
   readonly drainGraceMs: number;
   readonly registryTtlMs: number;
+  /** cluster: `host:port` other relays and the registry record use; default the listen address. */
+  readonly advertise?: string;
   /** burrow version, published in the registry's relay record. */
   readonly version?: string;
   readonly ciphers?: readonly string[];
@@ -61,6 +65,8 @@ export interface RelayDeps {
    */
   readonly policyChanges?: (listener: () => void) => () => void;
   readonly registry: Registry;
+  /** cluster: the relays' host keys (--peers); with it, names other relays hold are reachable. */
+  readonly peers?: PeerSet;
   readonly audit: AuditSink;
   readonly log: Logger;
   readonly now?: () => number;
@@ -125,6 +131,28 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   let draining = false;
   let closed = false;
 
+  // cluster: peer links to relays holding names this one does not (see cluster/router.ts).
+  const cluster = deps.peers
+    ? new ClusterRouter(
+        {
+          relayId: config.relayId,
+          peers: deps.peers,
+          hostKey: config.hostKey.privateKey,
+          registryTtlMs: config.registryTtlMs,
+          keepaliveIntervalMs: config.keepaliveIntervalMs,
+          keepaliveCountMax: config.keepaliveCountMax,
+          dialTimeoutMs: 2000,
+          downForMs: 1000,
+        },
+        {
+          registry: deps.registry,
+          log,
+          now,
+          ...(config.ciphers ? { ciphers: config.ciphers } : {}),
+        },
+      )
+    : undefined;
+
   const ctx: RelayContext = {
     relayId: config.relayId,
     table,
@@ -140,6 +168,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     isDraining: () => draining,
     forget: (rc) => connections.delete(rc),
     authenticated: (rc) => watchExpiry([rc]),
+    ...(cluster ? { cluster } : {}),
   };
 
   // Revocation: one timer for the soonest key expiry among authenticated connections, re-armed
@@ -286,33 +315,33 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const port = typeof bound === 'object' && bound ? bound.port : config.port;
 
   const startedAt = now();
-  const heartbeat = setInterval(
-    () => {
-      const held = [...table.entries()].map((r) => ({ ...r.route, owner: r.owner }));
-      deps.registry
-        .heartbeat(
-          {
-            relayId: config.relayId,
-            address: `${config.host}:${port}`,
-            names: table.size,
-            connections: connections.size,
-            capacity: 0,
-            draining,
-            version: config.version ?? '',
-            startedAt,
-          },
-          held,
-          config.registryTtlMs,
-        )
-        .then((conflicts) => {
-          // Dropping these stale local registrations is the relay's job; for now they are told.
-          for (const c of conflicts)
-            log.warn({ name: c.name, heldBy: c.heldBy }, 'name held elsewhere');
-        })
-        .catch((err: unknown) => log.warn({ err }, 'registry heartbeat failed'));
-    },
-    Math.max(1000, Math.floor(config.registryTtlMs / 3)),
-  );
+  const beat = () => {
+    const held = [...table.entries()].map((r) => ({ ...r.route, owner: r.owner }));
+    deps.registry
+      .heartbeat(
+        {
+          relayId: config.relayId,
+          address: config.advertise ?? `${config.host}:${port}`,
+          names: table.size,
+          connections: connections.size,
+          capacity: 0,
+          draining,
+          version: config.version ?? '',
+          startedAt,
+        },
+        held,
+        config.registryTtlMs,
+      )
+      .then((conflicts) => {
+        // Dropping these stale local registrations is the relay's job; for now they are told.
+        for (const c of conflicts)
+          log.warn({ name: c.name, heldBy: c.heldBy }, 'name held elsewhere');
+      })
+      .catch((err: unknown) => log.warn({ err }, 'registry heartbeat failed'));
+  };
+  // The relay record is published at once, so peers can find this relay's address from the start.
+  beat();
+  const heartbeat = setInterval(beat, Math.max(1000, Math.floor(config.registryTtlMs / 3)));
   heartbeat.unref();
 
   /** Resolves once the listener has closed, which is after every accepted socket has. */
@@ -356,6 +385,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
+      cluster?.close();
       clearTimeout(expiry?.timer);
       unsubscribe?.();
       clearInterval(refusalSummary);

@@ -248,6 +248,32 @@ export class RelayLink {
     });
   }
 
+  /**
+   * Opens a `direct-tcpip` channel to `host:port` through the relay (a relay-to-relay link uses
+   * this to reach a name the other relay holds). Rejects with an OpenFailure carrying the peer's
+   * channel-open failure description, or `connection-lost`.
+   */
+  openDirect(host: string, port: number, originAddr: string, originPort: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (this.#lost) return reject(new OpenFailure('connection-lost'));
+      try {
+        this.#client.forwardOut(originAddr, originPort, host, port, (err, channel) => {
+          if (err) {
+            const text = (err as Error & { reason?: unknown }).reason === '' ? '' : err.message;
+            return reject(
+              this.#lost
+                ? new OpenFailure('connection-lost')
+                : new OpenFailure('open-refused', channelOpenText(text)),
+            );
+          }
+          resolve(channel);
+        });
+      } catch {
+        reject(new OpenFailure('connection-lost'));
+      }
+    });
+  }
+
   /** Closes at once, deliberately: `lost` is not reported. Idempotent. */
   close(): void {
     this.#handlers = undefined;
@@ -295,6 +321,26 @@ export class RelayLink {
     this.#socket.destroy();
     this.#handlers?.lost(reason);
   }
+}
+
+/**
+ * A channel that was not opened: `open-refused` with the peer's channel-open failure text as
+ * `description` (empty when it gave none), or `connection-lost`.
+ */
+export class OpenFailure extends CodedError<'open-refused' | 'connection-lost'> {
+  override readonly name = 'OpenFailure';
+  readonly description: string;
+  constructor(code: 'open-refused' | 'connection-lost', description = '') {
+    super(code, description || code);
+    this.description = description;
+  }
+}
+
+const OPEN_FAILURE_PREFIX = '(SSH) Channel open failure: ';
+
+/** ssh2 reports a refused channel as an Error whose message is this prefix + the peer's text. */
+function channelOpenText(message: string): string {
+  return message.startsWith(OPEN_FAILURE_PREFIX) ? message.slice(OPEN_FAILURE_PREFIX.length) : '';
 }
 
 function describeError(err: Error & { code?: string }): string {

@@ -136,6 +136,22 @@ export async function startTestRelay(
   };
 }
 
+/**
+ * `burrow relay` arguments for a relay on a free loopback port whose host key and policy file live
+ * in `dir` (as `host_key` and `authorized_keys`).
+ */
+export function relayCliArgs(dir: string): string[] {
+  return [
+    'relay',
+    '--listen',
+    '127.0.0.1:0',
+    '--host-key',
+    join(dir, 'host_key'),
+    '--authorized-keys',
+    join(dir, 'authorized_keys'),
+  ];
+}
+
 /** Path of the compiled CLI, for tests that run `burrow` as a process. */
 export const CLI_PATH = new URL('../../src/cli/main.js', import.meta.url).pathname;
 

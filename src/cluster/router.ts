@@ -1,0 +1,189 @@
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { PEER_USER } from '../core/constants.js';
+import type { Route } from '../core/names.js';
+import type { ConnectRefusal } from '../core/refusals.js';
+import type { Registry } from '../registry/registry.js';
+import { LinkError, OpenFailure, RelayLink } from '../ssh/client.js';
+import { DialError, type PeerLink, PeerLinks } from './peer-links.js';
+import type { Peer, PeerSet } from './peers.js';
+
+/**
+ * Entering through any relay: where a name this relay does not hold lives, and the channel to it
+ * over a relay-to-relay link. The registry only says *where* to go (so a Redis an attacker can
+ * write may misroute or deny); *who* answers is decided by host keys in the peers file, and the
+ * holder serves only its own local table, so nothing read from Redis grants access.
+ */
+export interface ClusterConfig {
+  readonly relayId: string;
+  readonly peers: PeerSet;
+  /** This relay's host key (private, OpenSSH text): also its client key toward peers. */
+  readonly hostKey: string;
+  /** What the relay last knew from the registry is used for at most this long when it fails. */
+  readonly registryTtlMs: number;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveCountMax: number;
+  /** Bound on dialling a peer (TCP + handshake + authentication). */
+  readonly dialTimeoutMs: number;
+  /** After a failed dial, uses of that peer fail at once for this long. */
+  readonly downForMs: number;
+}
+
+export interface ClusterDeps {
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly ciphers?: readonly string[];
+}
+
+/** Why an entry relay could not reach a name another relay holds. */
+export type RemoteRefusal = Extract<
+  ConnectRefusal,
+  'peer-unreachable' | 'peer-refused' | 'peer-untrusted'
+>;
+
+export type RemoteOpen =
+  | { channel: Duplex; relay: string }
+  | { refused: RemoteRefusal; relay: string }
+  /** The holder answered with a refusal text of its own (its local table, its device). */
+  | { holderText: string; relay: string };
+
+interface Where {
+  readonly relayId: string;
+  readonly address: string;
+}
+
+export class ClusterRouter {
+  readonly #config: ClusterConfig;
+  readonly #deps: ClusterDeps;
+  readonly #links: PeerLinks;
+  /** Last answer per name (undefined: held by no live relay), kept to ride out registry outages. */
+  readonly #known = new Map<string, { where: Where | undefined; at: number }>();
+  #registryDown = false;
+
+  constructor(config: ClusterConfig, deps: ClusterDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#links = new PeerLinks({
+      now: deps.now,
+      downForMs: config.downForMs,
+      dial: (address, lost) => this.#dial(address, lost),
+    });
+  }
+
+  /** The peer relay a client key belongs to, if it is one (checked before the policy file). */
+  peerOf(keyBlob: Buffer): Peer | undefined {
+    return this.#config.peers.find(keyBlob);
+  }
+
+  /**
+   * Opens a channel to `route` on the relay that holds it, or says why not; undefined when no
+   * other live relay holds it (the caller answers as for an unknown name).
+   */
+  async open(
+    route: Route,
+    origin: { originAddr: string; originPort: number },
+  ): Promise<RemoteOpen | undefined> {
+    const where = await this.#where(route.name);
+    if (!where) return undefined;
+    let link: PeerLink;
+    try {
+      link = await this.#links.get(where.address);
+    } catch (err) {
+      const failure = err instanceof DialError ? err.code : 'unreachable';
+      this.#deps.log.warn(
+        { relay: where.relayId, address: where.address, err: (err as Error).message },
+        'peer relay not usable',
+      );
+      return { refused: `peer-${failure}`, relay: where.relayId };
+    }
+    try {
+      const channel = await link.openDirect(
+        route.name,
+        route.port,
+        origin.originAddr,
+        origin.originPort,
+      );
+      return { channel, relay: where.relayId };
+    } catch (err) {
+      const text = err instanceof OpenFailure && err.code === 'open-refused' ? err.description : '';
+      if (text === '') {
+        return { refused: 'peer-unreachable', relay: where.relayId };
+      }
+      return { holderText: text, relay: where.relayId };
+    }
+  }
+
+  close(): void {
+    this.#links.close();
+  }
+
+  /** The other live relay holding `name` and its advertised address, fresh or at most a TTL old. */
+  async #where(name: string): Promise<Where | undefined> {
+    const now = this.#deps.now();
+    try {
+      const record = await this.#deps.registry.lookup(name);
+      let where: Where | undefined;
+      if (record && record.relayId !== this.#config.relayId) {
+        const relays = await this.#deps.registry.relays();
+        const holder = relays.find((r) => r.relayId === record.relayId);
+        if (holder?.address) where = { relayId: holder.relayId, address: holder.address };
+      }
+      if (this.#registryDown) {
+        this.#registryDown = false;
+        this.#deps.log.info('registry answers cluster lookups again');
+      }
+      this.#known.set(name, { where, at: now });
+      return where;
+    } catch (err) {
+      if (!this.#registryDown) {
+        this.#registryDown = true;
+        this.#deps.log.warn(
+          { err },
+          'registry unreachable: cluster lookups use what was last known',
+        );
+      }
+      const known = this.#known.get(name);
+      if (known && now - known.at <= this.#config.registryTtlMs) return known.where;
+      return undefined;
+    }
+  }
+
+  #dial(address: string, lost: () => void): Promise<PeerLink> {
+    const at = address.lastIndexOf(':');
+    const host = address.slice(0, at).replace(/^\[|\]$/g, '');
+    const port = Number(address.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+      return Promise.reject(new DialError('unreachable', `bad peer address ${address}`));
+    }
+    return RelayLink.connect(
+      {
+        host,
+        port,
+        username: `${PEER_USER} ${this.#config.relayId}`,
+        privateKey: this.#config.hostKey,
+        verifyHostKey: (blob) =>
+          this.#config.peers.find(blob)
+            ? { ok: true }
+            : { ok: false, message: `host key of ${address} is not in the peers file` },
+        keepaliveIntervalMs: this.#config.keepaliveIntervalMs,
+        keepaliveCountMax: this.#config.keepaliveCountMax,
+        connectTimeoutMs: this.#config.dialTimeoutMs,
+        ...(this.#deps.ciphers ? { ciphers: this.#deps.ciphers } : {}),
+      },
+      {
+        // A holder never opens channels toward an entry relay.
+        channel: (_info, _accept, reject) => reject(),
+        drain: () => {},
+        lost,
+      },
+    ).catch((err: unknown) => {
+      if (err instanceof LinkError) {
+        if (err.code === 'host-key') throw new DialError('untrusted', err.message);
+        if (err.code === 'auth') throw new DialError('refused', err.message);
+        throw new DialError('unreachable', err.message);
+      }
+      throw new DialError('unreachable', String(err));
+    });
+  }
+}
