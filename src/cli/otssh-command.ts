@@ -9,6 +9,7 @@ import {
 } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { hostKeyTrust } from '../agent/host-trust.js';
 import {
   createTranscript,
   TRANSCRIPT_FORMATS,
@@ -21,7 +22,6 @@ import { BindError, type Outcome, RelayError, startOtssh } from '../otssh/otssh.
 import { generateEd25519, parseHostKey } from '../ssh/keys.js';
 import { readIdentity } from './agent-settings.js';
 import { defaultDataDir } from './data-dir.js';
-import { hostKeyTrust } from './host-trust.js';
 import { parseCount, parseHostPort } from './parse.js';
 import { VERSION } from './version.js';
 

@@ -2,7 +2,7 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { coalesceWrites } from '../ssh/coalesce.js';
+import { coalesceWrites } from '../streams/coalesce.js';
 import { ADOPTED, type Opening, OpeningParser, openPipesOf, RELAY } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {

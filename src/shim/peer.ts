@@ -1,6 +1,6 @@
 import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { coalesceWrites } from '../ssh/coalesce.js';
+import { coalesceWrites } from '../streams/coalesce.js';
 import { type Frame, MAX_DATA_PAYLOAD, type StreamId } from './frames.js';
 import { ReceiveCounter, ReplayBuffer } from './replay.js';
 import { ReadRing } from './ring.js';

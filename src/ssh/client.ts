@@ -2,7 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type ssh2Types from 'ssh2';
 import { DRAIN_REQUEST, FORWARD_REFUSED_PREFIX, SSH_IDENT_SOFTWARE } from '../core/constants.js';
-import { coalesceWrites } from './coalesce.js';
+import { coalesceWrites } from '../streams/coalesce.js';
 import { DEFAULT_CIPHERS } from './server.js';
 import ssh2 from './ssh2.js';
 import { flowViolationOf } from './violations.js';

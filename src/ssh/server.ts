@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type ssh2Types from 'ssh2';
 import { SSH_IDENT_SOFTWARE } from '../core/constants.js';
-import { coalesceWrites } from './coalesce.js';
+import { coalesceWrites } from '../streams/coalesce.js';
 import { SshConnection, type SshConnectionHandler } from './connection.js';
 import { toSsh2Key } from './keys.js';
 import ssh2 from './ssh2.js';
