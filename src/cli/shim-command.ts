@@ -44,7 +44,14 @@ export async function runShimCli(argv: string[]): Promise<never> {
   // Each role loads only its own modules: a transfer starts both.
   if (argv[0] === '--serve') {
     const { runServe } = await import('../shim/serve.js');
-    process.exit(await runServe({ dataDir: defaultDataDir() }));
+    process.exit(
+      await runServe({
+        dataDir: defaultDataDir(),
+        shell: process.env.SHELL || '/bin/sh',
+        env: process.env,
+        home: process.env.HOME || '/',
+      }),
+    );
   }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     // Asked for, on stdout; called wrongly (as ssh does), on stderr with a failing status.
