@@ -1,6 +1,7 @@
 import { existsSync, read } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { ADOPTED, encodeAdoptRequest, RELAY, stdioArePipes } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type HelloFrame, PREAMBLE_LENGTH } from './frames.js';
@@ -114,7 +115,7 @@ function askAdoption(
 ): Promise<'adopted' | 'no-answer' | { socket: Socket; rest: Buffer }> {
   return new Promise((resolve) => {
     const socket = connect(path);
-    socket.on('error', () => {}); // followed by 'close'
+    ignoreExpectedErrors(socket, 'the session holder socket'); // followed by 'close'
     socket.once('connect', () =>
       socket.write(Buffer.concat([encodeAdoptRequest(process.pid), helloBytes])),
     );
@@ -167,7 +168,7 @@ async function holdHere(
         taken = true;
         process.title = 'burrow shim --hold';
         // sshd's stderr pipe: once the connection is gone, a write there must not end the holder.
-        process.stderr.on('error', () => {});
+        ignoreExpectedErrors(process.stderr, 'stderr');
       },
     },
   });
