@@ -243,7 +243,8 @@ export function renderSection<F extends FlagSpecs>(bench: Bench<F>, r: BenchResu
     if (!rec) continue;
     out.push('', `### ${phase.title}`, '');
     for (const t of phase.tables(rec.result as never)) out.push(markdownTable(t), '');
-    out.push(...measuredLines(rec), '', markdownTable(targetsTable(rec)));
+    out.push(...measuredLines(rec));
+    if (rec.targets.length) out.push('', markdownTable(targetsTable(rec)));
   }
   return out.join('\n');
 }
@@ -255,7 +256,7 @@ function terminalSummary<F extends FlagSpecs>(bench: Bench<F>, ran: BenchResults
     if (!rec) continue;
     out.push('', `=== ${bench.name}: ${phase.name} ===`, '');
     for (const t of phase.tables(rec.result as never)) out.push(terminalTable(t), '');
-    out.push(terminalTable(targetsTable(rec)));
+    if (rec.targets.length) out.push(terminalTable(targetsTable(rec)));
   }
   return out.join('\n');
 }
