@@ -95,7 +95,7 @@ export interface Phase<F extends FlagSpecs, R = never> {
     opts: MeasureOpts<F>,
   ): Promise<{ result: R; targets: readonly BenchTarget[] }>;
   /** The tables of a stored result, for BENCHMARKS.md and the terminal alike. */
-  tables(result: R): Table[];
+  tables(result: R, record: PhaseRecord<R>): Table[];
 }
 
 export interface Bench<F extends FlagSpecs> {
@@ -242,7 +242,7 @@ export function renderSection<F extends FlagSpecs>(bench: Bench<F>, r: BenchResu
     const rec = r.phases[phase.name];
     if (!rec) continue;
     out.push('', `### ${phase.title}`, '');
-    for (const t of phase.tables(rec.result as never)) out.push(markdownTable(t), '');
+    for (const t of phase.tables(rec.result as never, rec as never)) out.push(markdownTable(t), '');
     out.push(...measuredLines(rec));
     if (rec.targets.length) out.push('', markdownTable(targetsTable(rec)));
   }
@@ -255,7 +255,7 @@ function terminalSummary<F extends FlagSpecs>(bench: Bench<F>, ran: BenchResults
     const rec = ran.phases[phase.name];
     if (!rec) continue;
     out.push('', `=== ${bench.name}: ${phase.name} ===`, '');
-    for (const t of phase.tables(rec.result as never)) out.push(terminalTable(t), '');
+    for (const t of phase.tables(rec.result as never, rec as never)) out.push(terminalTable(t), '');
     if (rec.targets.length) out.push(terminalTable(targetsTable(rec)));
   }
   return out.join('\n');
