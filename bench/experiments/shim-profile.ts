@@ -96,4 +96,4 @@ export async function profileShim(
   return out.join('\n');
 }
 
-runShimExperiment('shim-profile', ({ scope, bw, rounds, log }) => profileShim(scope, bw, log));
+runShimExperiment('shim-profile', ({ scope, bw, log }) => profileShim(scope, bw, log));

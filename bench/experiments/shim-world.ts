@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { Scope } from '../../test/helpers/index.js';
 import { parseCount, parseSize } from '../lib/flags.js';
-import { BenchUsageError, progressLogger } from '../lib/report.js';
+import { progressLogger, runBenchMain } from '../lib/report.js';
 import { type BenchWorld, startBenchWorld } from '../shim/world.js';
 
 export interface ShimExperiment {
@@ -47,16 +47,5 @@ export function runShimExperiment(
       await scope.close();
     }
   };
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      const usage =
-        err instanceof BenchUsageError ||
-        (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
-      process.stderr.write(
-        `${name} failed: ${usage ? (err as Error).message : ((err as Error)?.stack ?? String(err))}\n`,
-      );
-      process.exit(1);
-    },
-  );
+  runBenchMain(name, main);
 }

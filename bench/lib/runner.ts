@@ -23,6 +23,7 @@ import {
   progressLogger,
   REPO_ROOT,
   readResults,
+  runBenchMain,
   updateSection,
   writeResults,
 } from './report.js';
@@ -346,15 +347,5 @@ async function main<F extends FlagSpecs>(bench: Bench<F>, argv: string[]): Promi
 
 /** Runs a benchmark from process.argv: exit 0, or 1 with a one-line reason for usage errors. */
 export function runBench<F extends FlagSpecs>(bench: Bench<F>): void {
-  main(bench, process.argv.slice(2)).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      const isUsage =
-        err instanceof BenchUsageError ||
-        (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
-      const text = isUsage ? (err as Error).message : ((err as Error)?.stack ?? String(err));
-      process.stderr.write(`${bench.name} benchmark failed: ${text}\n`);
-      process.exit(1);
-    },
-  );
+  runBenchMain(bench.name, () => main(bench, process.argv.slice(2)));
 }
