@@ -82,6 +82,9 @@ export interface BenchResults {
 export interface MeasureOpts<F extends FlagSpecs> {
   readonly flags: FlagValues<F>;
   readonly log: (msg: string) => void;
+  /** The command line as a user would type it, and the machine: what the record will say. */
+  readonly command: string;
+  readonly machine: MachineInfo;
   /** This phase's stored record, for phases that keep a history across runs. */
   readonly previous: PhaseRecord | undefined;
 }
@@ -287,6 +290,8 @@ async function runPhases<F extends FlagSpecs>(
       const out = await phase.measure(scope, {
         flags: parsed.flags,
         log,
+        command,
+        machine,
         previous: previous?.phases[phase.name],
       });
       ran[phase.name] = {
