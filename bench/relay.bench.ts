@@ -21,7 +21,8 @@ runBench(
     title: 'relay: `burrow relay` vs an OpenSSH reverse jumphost',
     flags: RELAY_FLAGS,
     phases: [throughputPhase, latencyPhase, idlePhase, ciphersPhase],
-    epilogue: 'About 5 minutes with the defaults on a 2-core machine.',
+    moved: { profile: 'npm run bench -- experiments/relay-profile' },
+    epilogue: 'About 4 minutes with the defaults on a 2-core machine.',
     check(flags, run) {
       // Refuse an impossible idle run before spending minutes on the other phases.
       if (run.phases.includes('idle')) checkDeviceCount(flags.devices);

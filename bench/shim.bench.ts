@@ -15,6 +15,10 @@ runBench(
     after: 'otssh',
     flags: SHIM_FLAGS,
     phases: [noFaultsPhase, cutsPhase],
+    moved: {
+      profile: 'npm run bench -- experiments/shim-profile',
+      floor: 'npm run bench -- experiments/shim-floor',
+    },
     epilogue: 'About 3 minutes with the defaults on a 2-core machine.',
     check(flags, run) {
       if (!run.noWrite && run.phases.includes('no-faults') && flags.rounds < MIN_RECORDED_ROUNDS) {

@@ -36,6 +36,7 @@ const BENCH = defineBench({
   title: 'test bench',
   flags: FLAGS,
   phases: [phase('one'), phase('two')],
+  moved: { floor: 'npm run bench -- experiments/floor' },
 });
 
 const DEFAULTS: Record<string, unknown> = {
@@ -82,6 +83,11 @@ describe('parseFlags', () => {
     [['--openssh-devices=-1'], /^--openssh-devices: expected a whole number ≥ 0, got "-1"$/],
     [['--size', 'big'], /^--size: expected e.g. 1G, 512M or 1048576, got "big"$/],
     [['--cut-every', '50ms'], /^--cut-every: at least 100ms, got "50ms"$/],
+    [
+      ['--floor'],
+      /^--floor is no longer a flag of abuse: run npm run bench -- experiments\/floor$/,
+    ],
+    [['--rounds', '2', '--floor=1'], /^--floor is no longer a flag of abuse: run /],
     [['--cut-every', 'soon'], /^--cut-every: expected e.g. 10s, 500ms or 1m, got "soon"$/],
   ];
   for (const [argv, message] of bad) {

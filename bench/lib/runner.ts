@@ -111,6 +111,8 @@ export interface Bench<F extends FlagSpecs> {
   readonly flags: F;
   /** Checks across flags, before anything runs; throw BenchUsageError naming the flag. */
   check?(flags: FlagValues<F>, run: { noWrite: boolean; phases: readonly string[] }): void;
+  /** Flags this benchmark no longer has, and the command that does the job now. */
+  readonly moved?: Readonly<Record<string, string>>;
   /** `--help` text after the flag list (e.g. how long the defaults take). */
   readonly epilogue?: string;
   // biome-ignore lint/suspicious/noExplicitAny: each phase has its own result type
@@ -174,6 +176,11 @@ interface Parsed<F extends FlagSpecs> {
 
 export function parseFlags<F extends FlagSpecs>(bench: Bench<F>, argv: string[]): Parsed<F> {
   const names = bench.phases.map((p) => p.name);
+  for (const [flag, now] of Object.entries(bench.moved ?? {})) {
+    if (argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`))) {
+      throw new BenchUsageError(`--${flag} is no longer a flag of ${bench.name}: run ${now}`);
+    }
+  }
   const specs: FlagSpecs = { ...bench.flags, ...COMMON };
   const options: Record<string, { type: 'string' | 'boolean' }> = {
     phases: { type: 'string' },
