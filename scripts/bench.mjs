@@ -29,6 +29,16 @@ function available() {
     .sort();
 }
 
+/** Investigations under bench/experiments/: run only when named (`experiments/shim-floor`). */
+function experiments() {
+  const dir = join(root, 'bench', 'experiments');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('-world.ts'))
+    .map((f) => `experiments/${f.slice(0, -3)}`)
+    .sort();
+}
+
 function knownList(names) {
   const planned = Object.keys(PLANNED).filter((n) => !names.includes(n));
   return (
@@ -84,7 +94,8 @@ function parse(argv, names) {
     groups[groups.length - 1].args.push(token);
     prevFlag = isFlag && !token.includes('=');
   }
-  return groups.length > 0 ? groups : names.map((name) => ({ name, args: [] }));
+  const all = names.filter((n) => !n.startsWith('experiments/'));
+  return groups.length > 0 ? groups : all.map((name) => ({ name, args: [] }));
 }
 
 function elapsed(t0) {
@@ -95,7 +106,8 @@ function elapsed(t0) {
 }
 
 function runOne({ name, args }) {
-  const script = join(root, 'dist', 'bench', `${name}.bench.js`);
+  const file = name.startsWith('experiments/') ? `${name}.js` : `${name}.bench.js`;
+  const script = join(root, 'dist', 'bench', file);
   if (!existsSync(script)) fail(`${script} is missing after the build`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [script, ...args], { cwd: root, stdio: 'inherit' });
@@ -106,7 +118,7 @@ function runOne({ name, args }) {
 
 async function main() {
   const names = available();
-  const groups = parse(process.argv.slice(2), names);
+  const groups = parse(process.argv.slice(2), [...names, ...experiments()]);
   if (groups.length === 0) fail(`nothing to run; ${knownList(names)}`);
 
   const t0 = Date.now();

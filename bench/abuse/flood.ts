@@ -10,10 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { loopbackSources, startFlood } from '../../test/helpers/flood.js';
 import { cpuSeconds, rssKiB, treeCpuSeconds, treeMemory } from '../lib/procfs.js';
-import { mdTable, textTable } from '../lib/report.js';
+import { type BenchTarget, definePhase, status } from '../lib/runner.js';
 import { median, percentile, round } from '../lib/stats.js';
+import type { Table } from '../lib/table.js';
 import { FORMS, type Form, startWorld, type World } from '../relay/world.js';
-import type { AbusePhase, PhaseContext, PhaseRecord, Status } from './phases.js';
+import type { AbuseFlags, AbuseOpts } from './phases.js';
 
 const SOURCES = 200;
 const PER_SOURCE = 15;
@@ -78,16 +79,16 @@ async function timedRun(
   };
 }
 
-async function measureSystem(ctx: PhaseContext, world: World, t: Target): Promise<FloodSystem> {
+async function measureSystem(ctx: AbuseOpts, world: World, t: Target): Promise<FloodSystem> {
   const { flags, log } = ctx;
   const quiet: number[] = [];
-  for (let i = 0; i < flags.quietRuns + 2; i++) {
+  for (let i = 0; i < flags['quiet-runs'] + 2; i++) {
     const r = await timedRun(world, t.form);
     if (!r.ok) throw new Error(`${t.system}: quiet ssh … true failed: ${r.err}`);
     if (i >= 2) quiet.push(r.ms);
   }
   const quietP50 = median(quiet);
-  log(`flood/${t.system}: quiet p50 ${round(quietP50)} ms; flooding for ${flags.durationS} s`);
+  log(`flood/${t.system}: quiet p50 ${round(quietP50)} ms; flooding for ${flags.duration} s`);
 
   const linesBefore = await countRefusalLines(t.auditPath);
   const cpuBefore = t.tree ? treeCpuSeconds(t.pid) : (cpuSeconds(t.pid) ?? 0);
@@ -96,8 +97,8 @@ async function measureSystem(ctx: PhaseContext, world: World, t: Target): Promis
     port: t.port,
     sources: loopbackSources(SOURCES, 100),
     perSource: PER_SOURCE,
-    durationMs: flags.durationS * 1000 + TIMEOUT_MS,
-    reopenDelayMs: flags.reopenDelayMs,
+    durationMs: flags.duration * 1000 + TIMEOUT_MS,
+    reopenDelayMs: flags['reopen-delay'],
   });
   let peakKiB = 0;
   const sampler = setInterval(() => {
@@ -107,7 +108,7 @@ async function measureSystem(ctx: PhaseContext, world: World, t: Target): Promis
   const okMs: number[] = [];
   const failures = new Map<string, number>();
   let attempts = 0;
-  const end = performance.now() + flags.durationS * 1000;
+  const end = performance.now() + flags.duration * 1000;
   try {
     while (performance.now() < end) {
       const r = await timedRun(world, t.form);
@@ -155,9 +156,8 @@ function opensshVersion(): string {
   return `${r.stderr}${r.stdout}`.trim().split(',')[0] || 'unknown';
 }
 
-function targetsOf(r: FloodResult) {
+function targetsOf(r: FloodResult): BenchTarget[] {
   const b = r.systems.find((s) => s.system === 'burrow');
-  const status = (ok: boolean): Status => (ok ? 'PASS' : 'MISS');
   return [
     {
       id: 'flood-success',
@@ -205,10 +205,11 @@ function rows(r: FloodResult) {
   ]);
 }
 
-export const floodPhase: AbusePhase<FloodResult> = {
+export const floodPhase = definePhase<AbuseFlags, FloodResult>({
   name: 'flood',
-  async run(ctx) {
-    const world = await startWorld(ctx.scope);
+  title: 'Phase flood: stalled pre-auth connections from many addresses',
+  async measure(scope, ctx) {
+    const world = await startWorld(scope);
     const systems: FloodSystem[] = [];
     systems.push(
       await measureSystem(ctx, world, {
@@ -232,37 +233,24 @@ export const floodPhase: AbusePhase<FloodResult> = {
     const result: FloodResult = {
       sources: SOURCES,
       perSource: PER_SOURCE,
-      durationS: ctx.flags.durationS,
-      reopenDelayMs: ctx.flags.reopenDelayMs,
+      durationS: ctx.flags.duration,
+      reopenDelayMs: ctx.flags['reopen-delay'],
       opensshVersion: opensshVersion(),
       systems,
     };
     return { result, targets: targetsOf(result) };
   },
-  markdown(rec: PhaseRecord<FloodResult>) {
-    const r = rec.result;
-    const failures = r.systems.flatMap((s) => s.failures.map((f) => `- ${s.system}: ${f}`));
-    return [
-      `### Phase flood: ${r.sources * r.perSource} stalled connections from ${r.sources} addresses`,
-      '',
-      `Each system: the quiet p50 of the legitimate ssh from 127.0.0.1, then ${r.perSource} ` +
-        `stalled connections (connect, read the banner, send nothing) from each of ${r.sources} ` +
-        'loopback addresses (127.0.1.1–100, 127.0.2.1–100), each reopened ' +
-        `${r.reopenDelayMs} ms after the server closes it, while the same ssh runs in a loop ` +
-        `for ${r.durationS} s (each run bounded at ${TIMEOUT_MS / 1000} s). burrow: ` +
-        '`ssh -J relay root@dev true`, the relay with its default flags. Baseline: the same ' +
-        'flood against an OpenSSH sshd with its defaults (MaxStartups 10:30:100; this ' +
-        'version has no PerSourcePenalties) used as the jumphost: `ssh -J jump -p PORT ' +
-        "root@127.0.0.1 true`. Memory and CPU are the server's (sshd: its whole process " +
-        'tree) during the flood.',
-      '',
-      mdTable(ROW_HEADERS, rows(r)),
-      ...(failures.length
-        ? ['', 'Failed runs under the flood, by last stderr line:', '', ...failures]
-        : []),
-    ];
+  tables(r) {
+    const failures = r.systems.flatMap((s) =>
+      s.failures.map((f) => `failed under the flood (last stderr line), ${s.system}: ${f}`),
+    );
+    const table: Table = {
+      title:
+        `${r.sources * r.perSource} stalled connections from ${r.sources} addresses, ` +
+        `reopened ${r.reopenDelayMs} ms after a close, for ${r.durationS} s`,
+      headers: ROW_HEADERS,
+      rows: rows(r),
+    };
+    return [failures.length ? { ...table, notes: failures } : table];
   },
-  summary(rec: PhaseRecord<FloodResult>) {
-    return [textTable(ROW_HEADERS, rows(rec.result))];
-  },
-};
+});

@@ -4,12 +4,10 @@
  * relay's own memory before it, and the idle crowd's is the same ssh's latency without it, both
  * in the same run.
  */
-import { mdTable, textTable } from '../lib/report.js';
+import { definePhase, status } from '../lib/runner.js';
 import { type IdleKeysResult, measureIdleKeys } from './idle-keys.js';
-import type { AbusePhase, PhaseRecord, Status } from './phases.js';
+import type { AbuseFlags } from './phases.js';
 import { measureWindowAttack, type WindowAttackResult } from './window.js';
-
-const status = (ok: boolean): Status => (ok ? 'PASS' : 'MISS');
 
 /** Bytes the window attacker tries to push. */
 const WINDOW_ATTACK_BYTES = 1024 ** 3;
@@ -26,9 +24,10 @@ const windowRow = (r: WindowAttackResult) => [
   r.ms,
 ];
 
-export const windowPhase: AbusePhase<WindowAttackResult> = {
+export const windowPhase = definePhase<AbuseFlags, WindowAttackResult>({
   name: 'window',
-  async run(ctx) {
+  title: 'Phase window: raw channel data past the window',
+  async measure(_scope, ctx) {
     const result = await measureWindowAttack({ bytes: WINDOW_ATTACK_BYTES, log: ctx.log });
     const growth = Math.round((result.rssPeakMiB - result.rssBaselineMiB) * 10) / 10;
     return {
@@ -49,22 +48,10 @@ export const windowPhase: AbusePhase<WindowAttackResult> = {
       ],
     };
   },
-  markdown(rec: PhaseRecord<WindowAttackResult>) {
-    return [
-      '### Phase window: raw channel data past the window',
-      '',
-      'An authenticated ssh2 client opens a channel to a registered device whose service does ' +
-        'not read, then writes CHANNEL_DATA in 32 KiB − 1 byte packets ignoring the window the ' +
-        'relay granted, up to 1 GiB; the relay (a `burrow relay` process) has its VmRSS sampled ' +
-        'every 20 ms. A relay that buffered beyond the window would grow by all of it.',
-      '',
-      mdTable(WINDOW_HEADERS, [windowRow(rec.result)]),
-    ];
+  tables(r) {
+    return [{ headers: WINDOW_HEADERS, rows: [windowRow(r)] }];
   },
-  summary(rec: PhaseRecord<WindowAttackResult>) {
-    return [textTable(WINDOW_HEADERS, [windowRow(rec.result)])];
-  },
-};
+});
 
 /** Idle authenticated connections from do-nothing keys, and the keys they are spread over. */
 const IDLE_CONNECTIONS = 1000;
@@ -90,13 +77,14 @@ const idleRow = (r: IdleKeysResult) => [
   r.relayRssMiB,
 ];
 
-export const idleKeysPhase: AbusePhase<IdleKeysResult> = {
+export const idleKeysPhase = definePhase<AbuseFlags, IdleKeysResult>({
   name: 'idle-keys',
-  async run(ctx) {
+  title: `Phase idle-keys: ${IDLE_CONNECTIONS} idle authenticated connections`,
+  async measure(_scope, ctx) {
     const result = await measureIdleKeys({
       connections: IDLE_CONNECTIONS,
       keys: IDLE_KEYS,
-      runs: ctx.flags.quietRuns,
+      runs: ctx.flags['quiet-runs'],
       log: ctx.log,
     });
     return {
@@ -111,19 +99,7 @@ export const idleKeysPhase: AbusePhase<IdleKeysResult> = {
       ],
     };
   },
-  markdown(rec: PhaseRecord<IdleKeysResult>) {
-    return [
-      `### Phase idle-keys: ${IDLE_CONNECTIONS} idle authenticated connections`,
-      '',
-      `\`ssh -J relay root@dev1 true\` (real OpenSSH) timed quiet, then while ` +
-        `${IDLE_CONNECTIONS} connections from ${IDLE_KEYS} keys that may do nothing stay ` +
-        'authenticated and idle (ssh2 clients answering keepalives), the relay started with ' +
-        '`--max-connections-per-key` just fitting them.',
-      '',
-      mdTable(IDLE_HEADERS, [idleRow(rec.result)]),
-    ];
+  tables(r) {
+    return [{ headers: IDLE_HEADERS, rows: [idleRow(r)] }];
   },
-  summary(rec: PhaseRecord<IdleKeysResult>) {
-    return [textTable(IDLE_HEADERS, [idleRow(rec.result)])];
-  },
-};
+});

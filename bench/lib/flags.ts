@@ -19,3 +19,12 @@ export function parseCount(flag: string, text: string, min = 1): number {
   }
   return n;
 }
+
+/** `--<flag>`: an interval such as 10s, 500ms or 1m, in ms; at least 100 ms. */
+export function parseInterval(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new BenchUsageError(`--${flag}: expected e.g. 10s, 500ms or 1m, got "${text}"`);
+  const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  if (ms < 100) throw new BenchUsageError(`--${flag}: at least 100ms, got "${text}"`);
+  return ms;
+}

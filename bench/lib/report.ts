@@ -1,17 +1,17 @@
 /**
- * Output of benchmarks: the machine-readable results file (bench/results/<name>.json), the
- * benchmark's own section of BENCHMARKS.md (between `<!-- name:start -->` and `<!-- name:end -->`,
- * everything else in the file is left as it is), and aligned text tables for the terminal.
+ * Files and process plumbing of benchmarks: the machine-readable results file
+ * (bench/results/<name>.json), the benchmark's own section of BENCHMARKS.md (between
+ * `<!-- name:start -->` and `<!-- name:end -->`; everything else in the file is left as it is),
+ * progress lines, and the exit path shared by the runner and the experiments.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeMachine, type MachineInfo, machineInfo } from './machine.js';
 
 /** The repository root (this file is dist/bench/lib/report.js once built). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const BENCHMARKS_MD = join(REPO_ROOT, 'BENCHMARKS.md');
-export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+const BENCHMARKS_MD = join(REPO_ROOT, 'BENCHMARKS.md');
+const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 
 const HEADER = `# Benchmarks
 
@@ -62,64 +62,6 @@ export function writeResults(name: string, data: unknown): string {
   return path;
 }
 
-export type Cell = string | number;
-
-/** A benchmark's target and what the run measured against it. */
-export interface BenchTarget<S extends string = string> {
-  id: string;
-  target: string;
-  measured: string;
-  status: S;
-  note?: string;
-}
-
-/** Rows of a target/measured/result table; `bold` for Markdown. */
-export function targetRows(targets: readonly BenchTarget[], bold: boolean): Cell[][] {
-  return targets.map((t) => [t.target, t.measured, bold ? `**${t.status}**` : t.status]);
-}
-
-/** A GitHub-flavoured markdown table. Cells must not contain `|`. */
-export function mdTable(headers: string[], rows: Cell[][]): string {
-  const line = (cells: Cell[]) => `| ${cells.map(String).join(' | ')} |`;
-  return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
-/**
- * The opening of a recorded section after its reproduce line: when and how it was measured, on
- * what machine, and the targets table (Markdown lines).
- */
-export function measuredLines(r: {
-  readonly date: string;
-  readonly command: string;
-  readonly durationS: number;
-  readonly machine: MachineInfo;
-  readonly targets: readonly BenchTarget[];
-}): string[] {
-  return [
-    `Measured ${r.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} with \`${r.command}\` in ` +
-      `${formatDuration(r.durationS * 1000)}; load average at the start ${r.machine.loadAvg1}.`,
-    `Machine: ${describeMachine(r.machine)}.`,
-    '',
-    '### Targets',
-    '',
-    mdTable(['target', 'measured', 'result'], targetRows(r.targets, true)),
-  ];
-}
-
-/** A plain-text table with aligned columns, for the terminal. */
-export function textTable(headers: string[], rows: Cell[][]): string {
-  const all = [headers, ...rows].map((r) => r.map(String));
-  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [fmt(all[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(fmt)].join(
-    '\n',
-  );
-}
-
 /** `1m 05s`, `42.3 s`. */
 export function formatDuration(ms: number): string {
   const s = ms / 1000;
@@ -152,31 +94,6 @@ export function placeSectionAfter(name: string, after: string, file = BENCHMARKS
   writeFileSync(file, text.slice(0, cut) + block + text.slice(cut));
 }
 
-/**
- * The end of every benchmark run: unless `noWrite`, writes bench/results/<name>.json and the
- * benchmark's BENCHMARKS.md section (placed after `after` the first time), and says so.
- */
-export function publishResults(opts: {
-  name: string;
-  after: string;
-  results: unknown;
-  markdown: string;
-  noWrite: boolean;
-  started: number;
-}): void {
-  const took = formatDuration(Date.now() - opts.started);
-  if (opts.noWrite) {
-    process.stdout.write(`\n--no-write (${took}): results and BENCHMARKS.md were not written.\n`);
-    return;
-  }
-  const path = writeResults(opts.name, opts.results);
-  placeSectionAfter(opts.name, opts.after);
-  updateSection(opts.name, opts.markdown);
-  process.stdout.write(
-    `\nWrote ${path} and the ${opts.name} section of BENCHMARKS.md (${took}).\n`,
-  );
-}
-
 /** Runs a benchmark's main(): exit 0, or 1 with a one-line reason for usage errors. */
 export function runBenchMain(name: string, main: () => Promise<void>): void {
   main().then(
@@ -190,35 +107,4 @@ export function runBenchMain(name: string, main: () => Promise<void>): void {
       process.exit(1);
     },
   );
-}
-
-/** What every benchmark's main() starts from. */
-export interface BenchStart<F> {
-  readonly flags: F;
-  readonly log: (msg: string) => void;
-  /** The command line as a user would type it, for BENCHMARKS.md. */
-  readonly command: string;
-  readonly machine: MachineInfo;
-  readonly started: number;
-}
-
-/** Parses the flags; prints `usage` and returns undefined for --help. */
-export function startBench<F extends { help?: boolean }>(
-  name: string,
-  usage: string,
-  parseFlags: (argv: string[]) => F,
-): BenchStart<F> | undefined {
-  const argv = process.argv.slice(2);
-  const flags = parseFlags(argv);
-  if (flags.help) {
-    process.stdout.write(`${usage}\n`);
-    return undefined;
-  }
-  return {
-    flags,
-    log: progressLogger(name),
-    command: `npm run bench -- ${name}${argv.length ? ` ${argv.join(' ')}` : ''}`,
-    machine: machineInfo(),
-    started: Date.now(),
-  };
 }

@@ -3,8 +3,7 @@
  * verdicts out.
  */
 
-import type { MachineInfo } from '../lib/machine.js';
-import type { BenchTarget } from '../lib/report.js';
+import type { BenchTarget } from '../lib/runner.js';
 import { max, median, min, percentile } from '../lib/stats.js';
 import type { MemoryResult, SessionKind } from './memory.js';
 import type { StartupResult } from './startup.js';
@@ -33,21 +32,7 @@ export interface FileSize {
   note?: string;
 }
 
-export interface OtsshResults {
-  benchmark: 'otssh';
-  date: string;
-  command: string;
-  machine: MachineInfo;
-  durationS: number;
-  targets: Target[];
-  sizes: FileSize[];
-  startup: StartupResult;
-  memory: MemoryResult;
-}
-
-export type Status = 'PASS' | 'MISS';
-
-export type Target = BenchTarget<Status>;
+type Target = BenchTarget;
 
 export const TARGETS = { startupP50Ms: 300, peakMiB: 80 };
 
@@ -69,7 +54,7 @@ export function peaks(m: MemoryResult, session: SessionKind): number[] {
   return m.samples.filter((s) => s.session === session).map(peakKiB);
 }
 
-export function evaluateTargets(startup: StartupResult, memory: MemoryResult): Target[] {
+export function startupTargets(startup: StartupResult): Target[] {
   const t: Target[] = [];
   const bin = startup.series.find((s) => s.kind === 'binary');
   if (!bin) throw new Error('no start-up series of the binary');
@@ -81,6 +66,19 @@ export function evaluateTargets(startup: StartupResult, memory: MemoryResult): T
       `${bin.raw.count} starts (hook-corrected p50 ${ms(bin.corrected.p50Ms)})`,
     status: bin.raw.p50Ms <= TARGETS.startupP50Ms ? 'PASS' : 'MISS',
   });
+  const failures = startup.series.reduce((n, s) => n + s.sigtermFailures, 0);
+  const starts = startup.series.reduce((n, s) => n + s.samples.length, 0);
+  t.push({
+    id: 'sigterm-exit',
+    target: 'every start exits on SIGTERM (within 3 s)',
+    measured: `${starts - failures} of ${starts} exited`,
+    status: failures === 0 ? 'PASS' : 'MISS',
+  });
+  return t;
+}
+
+export function memoryTargets(memory: MemoryResult): Target[] {
+  const t: Target[] = [];
   const all = memory.samples.map(peakKiB);
   const exec = peaks(memory, 'exec');
   const pty = peaks(memory, 'pty');
@@ -91,14 +89,6 @@ export function evaluateTargets(startup: StartupResult, memory: MemoryResult): T
       `max ${mib(max(all))} (exec ${mib(max(exec))}, pty ${mib(max(pty))}) over ` +
       `${memory.rounds} rounds of each`,
     status: max(all) <= TARGETS.peakMiB * 1024 ? 'PASS' : 'MISS',
-  });
-  const failures = startup.series.reduce((n, s) => n + s.sigtermFailures, 0);
-  const starts = startup.series.reduce((n, s) => n + s.samples.length, 0);
-  t.push({
-    id: 'sigterm-exit',
-    target: 'every start exits on SIGTERM (within 3 s)',
-    measured: `${starts - failures} of ${starts} exited`,
-    status: failures === 0 ? 'PASS' : 'MISS',
   });
   return t;
 }

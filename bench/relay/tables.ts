@@ -1,76 +1,57 @@
-/** Table rows (plain cells) shared by the BENCHMARKS.md section and the terminal summary. */
-import { type Cell, formatDuration } from '../lib/report.js';
+/** The relay benchmark's tables, for BENCHMARKS.md and the terminal alike. Pure: data in, rows out. */
+import type { Cell, Table } from '../lib/table.js';
 import type { CipherReport, Negotiated } from './ciphers.js';
 import type { IdleResult } from './idle.js';
-import type { OpensshIdleResult } from './idle-openssh.js';
 import type { LatencyResult } from './latency.js';
 import {
   f1,
   f2,
+  type IdlePhaseResult,
+  largestIdle,
   n0,
-  type PhaseRecord,
-  type RelayPhases,
   SHORT,
   signed,
-  type Target,
+  TARGETS,
 } from './results.js';
 import type { ThroughputResult } from './throughput.js';
 import type { Form } from './world.js';
 
-/** Total time of the phases on record, rounded up to whole minutes, e.g. `4 minutes`. */
-export function minutes(p: RelayPhases): string {
-  const s = [p.throughput, p.latency, p.idle, p.opensshIdle].reduce(
-    (sum, r) => sum + (r?.durationS ?? 0),
-    15,
-  );
-  const m = Math.max(1, Math.ceil(s / 60));
-  return `${m} minute${m === 1 ? '' : 's'}`;
+export function throughputTable(tp: ThroughputResult): Table {
+  return {
+    title:
+      `${f1(tp.bytes / 2 ** 30)} GiB to the device: \`head -c ${tp.bytes} /dev/zero | ssh <path> ` +
+      `root@dev 'wc -c'\`, ${tp.rounds} rounds, median reported`,
+    headers: ['path', 'median MiB/s', 'burrow ÷ this', 'hop CPU-s per GiB', 'each round, MiB/s'],
+    rows: tp.forms.map((f) => [
+      SHORT[f.form],
+      n0(f.medianMiBps),
+      f.form === 'burrow' ? '—' : `${f2(f.burrowRatio)}×`,
+      f2(f.medianHopCpuSecondsPerGiB),
+      tp.samples
+        .filter((s) => s.form === f.form)
+        .map((s) => n0(s.mibPerSec))
+        .join(', '),
+    ]),
+  };
 }
 
-export function scalingRows(p: RelayPhases): Cell[][] {
-  return Object.values(p.idleRuns ?? {})
-    .sort((a, b) => a.result.devices - b.result.devices)
-    .map((r) => [
-      n0(r.result.devices),
-      f1(r.result.kibPerDevice),
-      n0(r.result.registrationsPerSec),
-      f2(r.result.relayCpuMsPerRegistration),
-      f2(r.result.idleCpuPercentOfCore),
-      r.date.slice(0, 10),
-      `\`${r.command}\``,
-    ]);
+export function latencyTable(lat: LatencyResult): Table {
+  return {
+    title: `${lat.runs} runs per path after ${lat.warmup} warm-up rounds`,
+    headers: ['path', 'p50 ms', 'p95 ms', 'min ms', 'max ms', 'added p50 vs faster direct, ms'],
+    rows: lat.forms.map((f) => [
+      SHORT[f.form],
+      f1(f.p50Ms),
+      f1(f.p95Ms),
+      f1(f.minMs),
+      f1(f.maxMs),
+      signed(f.addedP50Ms),
+    ]),
+  };
 }
 
-export function statusCell(t: Target): string {
-  const s = t.status === 'pass' ? '**pass**' : t.status === 'FAIL' ? '**FAIL**' : 'not measured';
-  return t.note ? `${s} (${t.note})` : s;
-}
-
-export function throughputRows(tp: ThroughputResult): Cell[][] {
-  return tp.forms.map((f) => [
-    SHORT[f.form],
-    n0(f.medianMiBps),
-    f.form === 'burrow' ? '—' : `${f2(f.burrowRatio)}×`,
-    f2(f.medianHopCpuSecondsPerGiB),
-    tp.samples
-      .filter((s) => s.form === f.form)
-      .map((s) => n0(s.mibPerSec))
-      .join(', '),
-  ]);
-}
-
-export function latencyRows(lat: LatencyResult): Cell[][] {
-  return lat.forms.map((f) => [
-    SHORT[f.form],
-    f1(f.p50Ms),
-    f1(f.p95Ms),
-    f1(f.minMs),
-    f1(f.maxMs),
-    signed(f.addedP50Ms),
-  ]);
-}
-
-export function idleRows(idle: IdleResult, os?: OpensshIdleResult): Cell[][] {
+function idleRows(r: IdlePhaseResult): Cell[][] {
+  const idle = r.relay;
   const rows: Cell[][] = [
     ['devices registered / failed', `${n0(idle.registered)} / ${n0(idle.failed)}`],
     [
@@ -93,6 +74,7 @@ export function idleRows(idle: IdleResult, os?: OpensshIdleResult): Cell[][] {
     ['devices dropped while idle', n0(idle.droppedWhileIdle)],
     ['audit log written', `${f1(idle.auditBytes / 2 ** 20)} MiB to a file`],
   ];
+  const os = r.openssh?.result;
   if (os) {
     rows.push([
       `OpenSSH jumphost, ${n0(os.devices)} ssh -N -R tunnels (for comparison)`,
@@ -104,11 +86,81 @@ export function idleRows(idle: IdleResult, os?: OpensshIdleResult): Cell[][] {
   return rows;
 }
 
-export function kexRow(label: string, n: Negotiated | undefined): Cell[] {
-  return n ? [label, n.kex, n.hostKey, n.cipher, n.mac] : [label, '?', '?', '?', '?'];
+const utc = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+
+function idleNotes(r: IdlePhaseResult): string[] {
+  const notes: string[] = [];
+  if (r.openssh) {
+    notes.push(
+      `The OpenSSH comparison was measured ${utc(r.openssh.date)}, right after the relay, in ` +
+        `${r.openssh.durationS} s.`,
+    );
+  }
+  const largest = largestIdle(r);
+  const hard = largest.fdHardLimit;
+  if (Number.isFinite(hard) && hard < TARGETS.kibPerDeviceAt + 1024) {
+    notes.push(
+      `On the machine measured here the open-file hard limit is ${n0(hard)} and cannot be ` +
+        `raised (no \`CAP_SYS_RESOURCE\` in this container), so ${n0(TARGETS.kibPerDeviceAt)} ` +
+        `devices cannot run: the memory target is judged at the largest count measured, ` +
+        `${n0(largest.devices)}.`,
+    );
+  }
+  return notes;
 }
 
-export function cipherRows(c: CipherReport): Cell[][] {
+function scalingTable(runs: IdlePhaseResult['runs']): Table {
+  return {
+    title: 'The latest run for each device count measured',
+    headers: [
+      'devices',
+      'KiB per device',
+      'registrations/s',
+      'relay CPU ms per registration',
+      'idle CPU % of a core',
+      'date',
+      'took',
+      'command',
+    ],
+    rows: Object.values(runs)
+      .sort((a, b) => a.result.devices - b.result.devices)
+      .map((r) => [
+        n0(r.result.devices),
+        f1(r.result.kibPerDevice),
+        n0(r.result.registrationsPerSec),
+        f2(r.result.relayCpuMsPerRegistration),
+        f2(r.result.idleCpuPercentOfCore),
+        utc(r.date),
+        `${r.durationS} s`,
+        `\`${r.command}\``,
+      ]),
+  };
+}
+
+export function idleTables(r: IdlePhaseResult): Table[] {
+  const idle: IdleResult = r.relay;
+  const tables: Table[] = [
+    {
+      title:
+        `${n0(idle.devices)} devices on one relay process; RSS sampled over ` +
+        `${f1(idle.idleWindowS)} s of idleness`,
+      headers: ['', 'measured'],
+      rows: idleRows(r),
+      notes: idleNotes(r),
+    },
+  ];
+  if (Object.keys(r.runs).length > 1) tables.push(scalingTable(r.runs));
+  return tables;
+}
+
+function kexRow(label: string, n: Negotiated | undefined): Cell[] {
+  const code = (a: string) => `\`${a}\``;
+  return n
+    ? [label, code(n.kex), code(n.hostKey), code(n.cipher), code(n.mac)]
+    : [label, '?', '?', '?', '?'];
+}
+
+export function cipherTable(c: CipherReport): Table {
   const rows: Cell[][] = [];
   for (const form of ['burrow', 'openssh-sock', 'openssh-port', 'direct'] as Form[]) {
     const conns = c.operator[form] ?? [];
@@ -125,24 +177,5 @@ export function cipherRows(c: CipherReport): Cell[][] {
   }
   rows.push(kexRow('device ssh -R → relay', c.device.relay[0]));
   rows.push(kexRow('device ssh -R → jumphost', c.device.jump[0]));
-  return rows;
-}
-
-export function runRows(p: RelayPhases): Cell[][] {
-  const rows: Cell[][] = [];
-  const add = (name: string, r: PhaseRecord<unknown> | undefined) => {
-    if (!r) return;
-    rows.push([
-      name,
-      r.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
-      `\`${r.command}\``,
-      formatDuration(r.durationS * 1000),
-      r.machine.loadAvg1,
-    ]);
-  };
-  add('throughput', p.throughput);
-  add('latency', p.latency);
-  add('idle devices', p.idle);
-  add('idle devices (OpenSSH)', p.opensshIdle);
-  return rows;
+  return { headers: ['connection', 'kex', 'host key', 'cipher', 'MAC'], rows };
 }

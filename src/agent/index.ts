@@ -5,5 +5,6 @@ export {
   type RelayAddress,
   startAgent,
 } from './agent.js';
+export { type HostKeyDecision, type HostKeyTrust, hostKeyTrust } from './host-trust.js';
 export type { AgentSnapshot, Phase } from './machine.js';
 export type { Forward } from './serve.js';

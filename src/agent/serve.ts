@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { IncomingChannel } from '../ssh/client.js';
 import { splice } from '../ssh/splice.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 
 /** One registered route and the local service it leads to. */
 export interface Forward {
@@ -54,7 +55,7 @@ export function serveChannel(
     if (settled) return;
     settled = true;
     clearTimeout(timer);
-    socket.on('error', () => {}); // ends the splice through 'close'
+    ignoreExpectedErrors(socket, `local target ${target}`, opts.log); // ends the splice through 'close'
     let channel: Duplex;
     try {
       channel = accept();

@@ -1,11 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AgentConfig, Forward } from '../agent/index.js';
+import { type HostKeyTrust, hostKeyTrust } from '../agent/index.js';
 import { configError } from '../core/errors.js';
 import { checkName } from '../core/names.js';
-import { parseHostKey } from '../ssh/keys.js';
+import { parseHostKey } from '../ssh/index.js';
 import { defaultDataDir } from './data-dir.js';
-import { type HostKeyTrust, hostKeyTrust } from './host-trust.js';
 import type { LogFormat } from './log-format.js';
 import { parseCount, parseDuration, parseForwardSpec, parseRelayList } from './parse.js';
 

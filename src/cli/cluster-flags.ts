@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { type PeerSet, parsePeers } from '../cluster/peers.js';
+import { type PeerSet, parsePeers } from '../cluster/index.js';
 import { configError } from '../core/errors.js';
 import { parseHostPort } from './parse.js';
 

@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { BurrowError, configError } from '../core/errors.js';
-import { generateEd25519, type HostKey, parseHostKey } from '../ssh/keys.js';
+import { generateEd25519, type HostKey, parseHostKey } from '../ssh/index.js';
 
 /**
  * Loads the host key at `path`, creating a new ed25519 key (mode 0600, in a 0700 directory if it

@@ -1,7 +1,7 @@
 import { createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { type DestinationStream, type Logger, pino } from 'pino';
-import { type AuditEvent, type AuditSink, JsonLinesAudit } from '../audit/audit.js';
+import { type AuditEvent, type AuditSink, JsonLinesAudit } from '../audit/index.js';
 import { configError } from '../core/errors.js';
 import { formatAuditEvent, formatLogRecord, type LogFormat } from './log-format.js';
 

@@ -9,19 +9,15 @@ import {
 } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import {
-  createTranscript,
-  TRANSCRIPT_FORMATS,
-  type TranscriptFormat,
-} from '../audit/transcript.js';
+import { hostKeyTrust } from '../agent/index.js';
+import { createTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat } from '../audit/index.js';
 import { CodedError, configError, isBurrowError } from '../core/errors.js';
 import { checkName } from '../core/names.js';
 import { PolicySet } from '../core/policy-set.js';
-import { BindError, type Outcome, RelayError, startOtssh } from '../otssh/otssh.js';
-import { generateEd25519, parseHostKey } from '../ssh/keys.js';
+import { BindError, type Outcome, RelayError, startOtssh } from '../otssh/index.js';
+import { generateEd25519, parseHostKey } from '../ssh/index.js';
 import { readIdentity } from './agent-settings.js';
 import { defaultDataDir } from './data-dir.js';
-import { hostKeyTrust } from './host-trust.js';
 import { parseCount, parseHostPort } from './parse.js';
 import { VERSION } from './version.js';
 

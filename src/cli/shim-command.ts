@@ -43,20 +43,26 @@ const env = (name: string) => process.env[`${ENV_PREFIX}SHIM_${name}`];
 export async function runShimCli(argv: string[]): Promise<never> {
   // Each role loads only its own modules: a transfer starts both.
   if (argv[0] === '--serve') {
-    const { runServe } = await import('../shim/serve.js');
-    process.exit(await runServe({ dataDir: defaultDataDir() }));
+    const { runServe } = await import('../shim/index.js');
+    process.exit(
+      await runServe({
+        dataDir: defaultDataDir(),
+        shell: process.env.SHELL || '/bin/sh',
+        env: process.env,
+        home: process.env.HOME || '/',
+      }),
+    );
   }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     // Asked for, on stdout; called wrongly (as ssh does), on stderr with a failing status.
     (argv.length === 0 ? process.stderr : process.stdout).write(`${USAGE}\n`);
     process.exit(argv.length === 0 ? 2 : 0);
   }
-  const [{ spawn }, { parseSshArgs, SshArgsError }, { parseDuration }, { runLocal }] =
+  const [{ spawn }, { parseSshArgs, SshArgsError, runLocal }, { parseDuration }] =
     await Promise.all([
       import('node:child_process'),
-      import('../shim/ssh-args.js'),
+      import('../shim/index.js'),
       import('./parse.js'),
-      import('../shim/local.js'),
     ]);
   const ssh = env('SSH') ?? 'ssh';
   let line: ReturnType<typeof parseSshArgs>;

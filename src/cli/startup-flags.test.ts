@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_PENALTIES } from '../relay/penalties.js';
+import { DEFAULT_PENALTIES } from '../relay/index.js';
 import { defaultFull, parseMaxStartups, parsePenalties } from './startup-flags.js';
 
 const GiB = 1024 ** 3;

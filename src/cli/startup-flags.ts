@@ -1,7 +1,7 @@
 import { totalmem } from 'node:os';
 import { configError } from '../core/errors.js';
-import type { StartupLimits } from '../relay/admission.js';
-import { DEFAULT_PENALTIES, type PenaltyConfig, type PenaltyKind } from '../relay/penalties.js';
+import type { StartupLimits } from '../relay/index.js';
+import { DEFAULT_PENALTIES, type PenaltyConfig, type PenaltyKind } from '../relay/index.js';
 import { parseCount, parseDuration } from './parse.js';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { blobFor, keyLine } from '../core/policy/testkeys.js';
+import { blobFor, keyLine } from '../../test/fixtures/testkeys.js';
 import { parsePeers } from './peers.js';
 
 test('peers file: listed keys are peers, comments and blank lines are ignored', () => {

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { blobFor } from '../../test/fixtures/testkeys.js';
 import {
   checkHostKey,
   type HostKeyVerdict,
@@ -14,7 +15,6 @@ import {
   parseKnownHosts,
 } from './known-hosts.js';
 import { fingerprint } from './policy/keys.js';
-import { blobFor } from './policy/testkeys.js';
 
 const A = blobFor('ssh-ed25519', 'a');
 const B = blobFor('ssh-ed25519', 'b');

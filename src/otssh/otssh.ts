@@ -14,6 +14,7 @@ import {
   type SessionStart,
   type SessionStream,
 } from '../ssh/session-server.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { envAllowed } from './env.js';
 import { keepRegistered, type RelayPresence } from './relay-presence.js';
 import { runProgram, usablePty } from './run.js';
@@ -115,7 +116,7 @@ export async function startOtssh(config: OtsshConfig, transcript: Transcript): P
       );
       server!.listen(port, host, () => resolve());
     });
-    server.on('error', () => {});
+    ignoreExpectedErrors(server, 'the listening socket');
     const bound = server.address();
     address = { host, port: typeof bound === 'object' && bound ? bound.port : port };
   }

@@ -3,6 +3,7 @@ import pty from '@lydell/node-pty';
 import type { Transcript } from '../audit/transcript.js';
 import { signalExitStatus, signalName } from '../core/signals.js';
 import type { PtyRequest, SessionControl, SessionStream } from '../ssh/session-server.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 
 /**
  * Runs the one session's program (a login shell, or a command through the shell as sshd does)
@@ -130,7 +131,7 @@ function runWithPipes(
     env: spec.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  child.stdin.on('error', () => {});
+  ignoreExpectedErrors(child.stdin, "the session program's stdin"); // EPIPE once it exited
   child.stdout.on('data', (data: Buffer) => {
     transcript.output(data);
     if (!stream.write(data)) {

@@ -12,6 +12,7 @@
  */
 import { createClient, createSentinel } from 'redis';
 import { BurrowError } from '../core/errors.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import type { RegistryTarget } from './url.js';
 
 type RedisTarget = Exclude<RegistryTarget, { kind: 'memory' }>;
@@ -103,7 +104,7 @@ export async function openLink(target: RedisTarget, opts: LinkOptions = {}): Pro
     send = (args) => client.sendCommand([...args]);
     subscribe = async (channel, listener) => {
       const sub = client.duplicate();
-      sub.on('error', () => {}); // the main client reports the connection state
+      ignoreExpectedErrors(sub, 'a Redis subscriber connection'); // the main client reports the connection state
       subscribers.add(sub);
       await sub.connect();
       await sub.subscribe(channel, listener);

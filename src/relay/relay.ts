@@ -10,6 +10,7 @@ import type { Registry } from '../registry/registry.js';
 import type { ForwardTarget } from '../ssh/connection.js';
 import type { HostKey } from '../ssh/keys.js';
 import { type SocketMeta, SshServer } from '../ssh/server.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { Admission, normalizeAddress, type StartupLimits } from './admission.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
@@ -223,7 +224,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const onSocket = (socket: Socket) => {
     const ip = normalizeAddress(socket.remoteAddress);
     const source = sourceOf(socket.remoteAddress);
-    socket.on('error', () => {});
+    ignoreExpectedErrors(socket, 'a client socket', log); // ends through 'close'
     if (closed) {
       socket.destroy();
       return;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { blobFor, keyLine } from '../core/policy/testkeys.js';
+import { blobFor, keyLine } from '../../test/fixtures/testkeys.js';
 import { PolicySet } from '../core/policy-set.js';
 import { type Holding, judge, type RevocationAction } from './revocation.js';
 

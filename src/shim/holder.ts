@@ -2,7 +2,8 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { coalesceWrites } from '../ssh/coalesce.js';
+import { coalesceWrites } from '../streams/coalesce.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { ADOPTED, type Opening, OpeningParser, openPipesOf, RELAY } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
@@ -343,7 +344,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
     };
 
     const server = createServer((socket) => {
-      socket.on('error', () => {});
+      ignoreExpectedErrors(socket, 'a connection to the holder'); // ends through 'close'
       // Until its hello is accepted: a connection that never sends one is not kept.
       socket.setTimeout(cfg.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
       const id = nextConn++;

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { coalesceWrites } from '../ssh/coalesce.js';
+import { coalesceWrites } from '../streams/coalesce.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
@@ -151,7 +152,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
         dispatch({ type: 'ssh-failed', message: `cannot run ${cfg.ssh}: ${err.message}` }),
       );
       // Write errors (EPIPE once ssh is gone) end in its 'close', which the machine handles.
-      child.stdin!.on('error', () => {});
+      ignoreExpectedErrors(child.stdin!, `${cfg.ssh}'s stdin`);
       coalesceWrites(child.stdin!);
       const hello =
         mode === 'resume'

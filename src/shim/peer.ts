@@ -1,6 +1,7 @@
 import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { coalesceWrites } from '../ssh/coalesce.js';
+import { coalesceWrites } from '../streams/coalesce.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { type Frame, MAX_DATA_PAYLOAD, type StreamId } from './frames.js';
 import { ReceiveCounter, ReplayBuffer } from './replay.js';
 import { ReadRing } from './ring.js';
@@ -135,12 +136,12 @@ export class StreamPeer {
       o.ended = true;
       this.#pump(o);
     });
-    source.on('error', () => {});
+    ignoreExpectedErrors(source, `the source of stream ${o.id}`); // ends through 'close'
   }
 
   addIncoming(id: StreamId, sink: Writable): void {
     this.#in.set(id, { id, sink, counter: new ReceiveCounter(), lastAck: 0, ended: false });
-    sink.on('error', () => {});
+    ignoreExpectedErrors(sink, `the sink of stream ${id}`); // EPIPE once its reader is gone
     // The payloads of one read (up to a MiB of frames) reach the sink in one writev.
     coalesceWrites(sink);
   }

@@ -1,6 +1,7 @@
 import { existsSync, read } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { ADOPTED, encodeAdoptRequest, RELAY, stdioArePipes } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type HelloFrame, PREAMBLE_LENGTH } from './frames.js';
@@ -23,6 +24,11 @@ import { HELLO_POLL_MS, HELLO_TIMEOUT_MS } from './timings.js';
 
 export interface ServeDeps {
   readonly dataDir: string;
+  /** The program that runs the session's command (`$SHELL -c command`). */
+  readonly shell: string;
+  /** The command's environment, and its working directory (the user's home). */
+  readonly env: NodeJS.ProcessEnv;
+  readonly home: string;
 }
 
 type ServeRefusal = 'unknown-session' | 'spawn-failed' | 'internal';
@@ -55,7 +61,7 @@ export async function runServe(deps: ServeDeps): Promise<number> {
     return fail('internal', (err as Error).message);
   }
   if (hello.frame.mode.kind === 'new' && !existsSync(path)) {
-    if ((await holdHere(hello.frame, path)) === 'served') return 0;
+    if ((await holdHere(hello.frame, path, deps)) === 'served') return 0;
     // Not taken: the holder could not start, or another holder of this session (started by a
     // retried first connection) bound the socket first; that one decides.
     if (!existsSync(path)) return fail('spawn-failed', 'the session holder did not start');
@@ -109,7 +115,7 @@ function askAdoption(
 ): Promise<'adopted' | 'no-answer' | { socket: Socket; rest: Buffer }> {
   return new Promise((resolve) => {
     const socket = connect(path);
-    socket.on('error', () => {}); // followed by 'close'
+    ignoreExpectedErrors(socket, 'the session holder socket'); // followed by 'close'
     socket.once('connect', () =>
       socket.write(Buffer.concat([encodeAdoptRequest(process.pid), helloBytes])),
     );
@@ -137,16 +143,20 @@ function askAdoption(
  * drops, so it outlives the connection as a holder must; from here on `ps` shows it as
  * `burrow shim --hold`.
  */
-async function holdHere(hello: HelloFrame, path: string): Promise<'served' | 'not-taken'> {
+async function holdHere(
+  hello: HelloFrame,
+  path: string,
+  deps: ServeDeps,
+): Promise<'served' | 'not-taken'> {
   const { runHolder } = await import('./holder.js');
   let output: Socket | undefined;
   let taken = false;
   await runHolder({
     hello: hello as Parameters<typeof runHolder>[0]['hello'],
     socketPath: path,
-    shell: process.env.SHELL || '/bin/sh',
-    env: process.env,
-    cwd: process.env.HOME || '/',
+    shell: deps.shell,
+    env: deps.env,
+    cwd: deps.home,
     handover: {
       inputFd: 0,
       // Made only once the channel is taken: if it is not, --serve goes on with its stdout.
@@ -158,7 +168,7 @@ async function holdHere(hello: HelloFrame, path: string): Promise<'served' | 'no
         taken = true;
         process.title = 'burrow shim --hold';
         // sshd's stderr pipe: once the connection is gone, a write there must not end the holder.
-        process.stderr.on('error', () => {});
+        ignoreExpectedErrors(process.stderr, 'stderr');
       },
     },
   });

@@ -8,7 +8,7 @@ import {
   type RegisterFailure,
   type RegisterRefusal,
 } from '../core/refusals.js';
-import { coalesceWrites } from './coalesce.js';
+import { coalesceWrites } from '../streams/coalesce.js';
 import { DEFAULT_CIPHERS } from './server.js';
 import ssh2 from './ssh2.js';
 import { flowViolationOf } from './violations.js';

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type ssh2Types from 'ssh2';
 import { SSH_IDENT_SOFTWARE } from '../core/constants.js';
-import { coalesceWrites } from './coalesce.js';
+import { coalesceWrites } from '../streams/coalesce.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { SshConnection, type SshConnectionHandler } from './connection.js';
 import { toSsh2Key } from './keys.js';
 import ssh2 from './ssh2.js';
@@ -71,7 +72,7 @@ export class SshServer<M extends SocketMeta = SocketMeta> {
       conn.attach(onConnection(conn, meta));
     });
     // The inner net.Server is never listened on; errors are per-connection.
-    this.#server.on('error', () => {});
+    ignoreExpectedErrors(this.#server, 'the SSH server (never listened on)');
   }
 
   /** Starts the SSH protocol on an accepted socket. */

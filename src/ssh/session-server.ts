@@ -1,6 +1,7 @@
 import type { Duplex, Writable } from 'node:stream';
 import type ssh2Types from 'ssh2';
 import { SSH_IDENT_SOFTWARE } from '../core/constants.js';
+import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { type AuthAttempt, authAttemptOf } from './connection.js';
 import { toSsh2Key } from './keys.js';
 import { DEFAULT_CIPHERS } from './server.js';
@@ -74,13 +75,13 @@ export class InteractiveServer {
       }
       attach(client, socket, handler);
     });
-    this.#server.on('error', () => {});
+    ignoreExpectedErrors(this.#server, 'the SSH session server (never listened on)');
   }
 
   /** Starts SSH on a connected stream (a TCP socket, or a channel forwarded by a relay). */
   accept(socket: Duplex, handler: InteractiveHandler): void {
     this.#pending.set(socket, handler);
-    socket.on('error', () => {});
+    ignoreExpectedErrors(socket, 'an SSH session connection'); // ends through 'close'
     this.#server.injectSocket(socket as never);
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { blobFor, keyLine } from '../../../test/fixtures/testkeys.js';
 import { authorize, mayListen, mayOpen, type PolicyEntry, parseAuthorizedKeys } from './policy.js';
-import { blobFor, keyLine } from './testkeys.js';
 
 const A = blobFor('ssh-ed25519', 'a');
 const B = blobFor('ssh-ed25519', 'b');

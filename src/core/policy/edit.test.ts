@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { blobFor, keyLine } from '../../../test/fixtures/testkeys.js';
 import { addedComment, addKeyLine, findKeyLines, isAddedComment, removeKeyLines } from './edit.js';
 import { fingerprint } from './keys.js';
-import { blobFor, keyLine } from './testkeys.js';
 
 const A = blobFor('ssh-ed25519', 'a');
 const B = blobFor('ssh-ed25519', 'b');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { blobFor, keyLine } from '../../../test/fixtures/testkeys.js';
 import { buildKeyLine, describePermits, type Permits, parsePublicKey } from './key-line.js';
 import { fingerprint } from './keys.js';
 import { parseAuthorizedKeys } from './policy.js';
-import { blobFor, keyLine } from './testkeys.js';
 
 const PUB = keyLine('', 'k', 'alice@laptop');
 

@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { blobFor, seededBytes, sshStrings } from '../../../test/fixtures/testkeys.js';
 import { decodeKey, fingerprint, isKeyType, KEY_TYPES, type KeyType } from './keys.js';
 import { parseAuthorizedKeys } from './policy.js';
-import { blobFor, seededBytes, sshStrings } from './testkeys.js';
 
 const b64 = (b: Buffer) => b.toString('base64');
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { blobFor, keyLine } from '../../../test/fixtures/testkeys.js';
 import { type KeyOption, parseKeyLine, parseOptionsField } from './options.js';
-import { blobFor, keyLine } from './testkeys.js';
 
 const KEY = `ssh-ed25519 ${blobFor('ssh-ed25519').toString('base64')}`;
 

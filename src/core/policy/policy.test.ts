@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { blobFor, keyLine } from '../../../test/fixtures/testkeys.js';
 import * as api from './index.js';
 import { authorize, type PolicyEntry, parseAuthorizedKeys, policyLineError } from './policy.js';
-import { blobFor, keyLine } from './testkeys.js';
 
 const A = blobFor('ssh-ed25519', 'a');
 const NOW = Date.parse('2030-06-01T12:00:00Z');

@@ -1,4 +1,7 @@
 /**
+ * Experiment, not a measured target: `npm run bench -- experiments/shim-floor [--size 1G] [--rounds 3]`.
+ * What it showed: bare event-loop Node pipes in the shim's two places cost +8.4% over ssh, blocking readSync/writeSync loops −1.1%: the cost is relaying from the event loop, not copying bytes (BENCHMARKS.md, "What was tried for the shim's data path and did not help").
+ *
  * `--floor`: what any design that relays the bytes through Node costs here, printed and not
  * recorded. The shim puts two Node processes in each byte's path (the local shim in front of
  * ssh's stdin, the holder in front of the command's stdin); this runs the same rsync with a bare
@@ -20,12 +23,13 @@ import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 
 import type { Scope } from '../../test/helpers/index.js';
-import { textTable } from '../lib/report.js';
 import { median, rotate } from '../lib/stats.js';
-import { takeShimCpu } from './cpu.js';
-import { rsyncArgs, transferTimeoutMs } from './no-faults.js';
-import { runRsync, stderrTail } from './rsync.js';
-import { type BenchWorld, HOSTS } from './world.js';
+import { terminalTable } from '../lib/table.js';
+import { takeShimCpu } from '../shim/cpu.js';
+import { rsyncArgs, transferTimeoutMs } from '../shim/no-faults.js';
+import { runRsync, stderrTail } from '../shim/rsync.js';
+import { type BenchWorld, HOSTS } from '../shim/world.js';
+import { runShimExperiment } from './shim-world.js';
 
 /**
  * stdin to stdout through one reused MiB: read, pause, write, resume once written. Records its
@@ -129,9 +133,9 @@ export async function measureFloor(
   });
   return [
     `rsync of ${(bw.bytes / 2 ** 20).toFixed(0)} MiB: bare Node pipes where the shim's processes sit`,
-    textTable(['round', 'form', 'time', 'CPU s of the Node processes'], rows),
+    terminalTable({ headers: ['round', 'form', 'time', 'CPU s of the Node processes'], rows }),
     '',
-    textTable(['form', `median of ${rounds}`, 'vs ssh'], summary),
+    terminalTable({ headers: ['form', `median of ${rounds}`, 'vs ssh'], rows: summary }),
   ].join('\n');
 }
 
@@ -157,3 +161,7 @@ async function pipeCpu(file: string, form: FloorForm): Promise<string> {
   }
   return 'not recorded';
 }
+
+runShimExperiment('shim-floor', ({ scope, bw, rounds, log }) =>
+  measureFloor(scope, bw, { rounds, log }),
+);

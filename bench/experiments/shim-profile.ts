@@ -1,4 +1,7 @@
 /**
+ * Experiment, not a measured target: `npm run bench -- experiments/shim-profile [--size 1G] [--rounds 3]`.
+ * What it showed: the shim's CPU goes to relaying on the event loop (stream reads and writes, syscalls), not to framing or the replay buffer; the alternatives it prompted are in BENCHMARKS.md's "What was tried for the shim's data path and did not help".
+ *
  * `--profile`: where the shim's time goes, printed and not recorded (profiling slows the shim).
  * 1. Raw stream throughput without rsync: `head -c N /dev/zero | T dev1-direct 'cat >/dev/null'`
  *    for both transports, alternating, two rounds: what the shim's pipeline itself can carry.
@@ -10,12 +13,13 @@ import { join } from 'node:path';
 
 import { runCommand, type Scope } from '../../test/helpers/index.js';
 import { summarizeProfile } from '../lib/cpuprofile.js';
-import { textTable } from '../lib/report.js';
 import { rotate } from '../lib/stats.js';
-import { clearShimCpu, takeShimCpu, writeProfilerPreload } from './cpu.js';
-import { rsyncArgs, transferTimeoutMs } from './no-faults.js';
-import { runRsync, stderrTail } from './rsync.js';
-import { type BenchWorld, FORMS, HOSTS } from './world.js';
+import { terminalTable } from '../lib/table.js';
+import { clearShimCpu, takeShimCpu, writeProfilerPreload } from '../shim/cpu.js';
+import { rsyncArgs, transferTimeoutMs } from '../shim/no-faults.js';
+import { runRsync, stderrTail } from '../shim/rsync.js';
+import { type BenchWorld, FORMS, HOSTS } from '../shim/world.js';
+import { runShimExperiment } from './shim-world.js';
 
 async function stream(scope: Scope, bw: BenchWorld, transport: string): Promise<number> {
   const script =
@@ -47,7 +51,7 @@ export async function profileShim(
     }
   }
   out.push(`Raw stream, ${mib.toFixed(0)} MiB of zeros into 'cat > /dev/null' (no rsync):`);
-  out.push(textTable(['round', 'transport', 'seconds', 'MiB/s'], rows));
+  out.push(terminalTable({ headers: ['round', 'transport', 'seconds', 'MiB/s'], rows }));
 
   const profDir = join(bw.dir, 'profiles');
   const transport = bw.shimTransport('transport-shim-prof', [
@@ -77,17 +81,19 @@ export async function profileShim(
     out.push('');
     out.push(`${file}: ${s.busyMs} ms busy of ${s.totalMs} ms sampled`);
     out.push(
-      textTable(
-        ['category', 'ms', '% busy'],
-        s.categories.map((c) => [c.category, c.ms, c.pctBusy]),
-      ),
+      terminalTable({
+        headers: ['category', 'ms', '% busy'],
+        rows: s.categories.map((c) => [c.category, c.ms, c.pctBusy]),
+      }),
     );
     out.push(
-      textTable(
-        ['function', 'where', 'ms', '% busy'],
-        s.top.map((t) => [t.fn, t.where, t.ms, t.pctBusy]),
-      ),
+      terminalTable({
+        headers: ['function', 'where', 'ms', '% busy'],
+        rows: s.top.map((t) => [t.fn, t.where, t.ms, t.pctBusy]),
+      }),
     );
   }
   return out.join('\n');
 }
+
+runShimExperiment('shim-profile', ({ scope, bw, log }) => profileShim(scope, bw, log));

@@ -3,10 +3,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { blobFor } from '../../test/fixtures/testkeys.js';
 import { isBurrowError } from '../core/errors.js';
 import { knownHostsLine } from '../core/known-hosts.js';
 import { fingerprint } from '../core/policy/keys.js';
-import { blobFor } from '../core/policy/testkeys.js';
 import { type HostKeyDecision, hostKeyTrust } from './host-trust.js';
 
 const A = blobFor('ssh-ed25519', 'a');

@@ -1,19 +1,17 @@
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { configError } from '../core/errors.js';
+import { configError } from './errors.js';
 import {
   checkHostKey,
   keyTypeOf,
   knownHostsLine,
   knownHostsName,
   parseKnownHosts,
-} from '../core/known-hosts.js';
-import { decodeKey, fingerprint, isKeyType } from '../core/policy/keys.js';
+} from './known-hosts.js';
+import { decodeKey, fingerprint, isKeyType } from './policy/keys.js';
 
 /**
- * Whether `burrow agent` may trust the host key a relay presents: pinned keys from
- * `--relay-host-key`, else an OpenSSH known_hosts file, optionally recording unknown keys
- * (`--accept-new`, trust on first use).
+ * Whether a relay's host key may be trusted: pinned keys from `--relay-host-key`, else the text
+ * of an OpenSSH known_hosts file, optionally recording unknown keys (`--accept-new`, trust on
+ * first use). Pure: the caller reads the file and appends what `judgeKnownHosts` asks it to.
  */
 
 export type HostKeyDecision =
@@ -31,35 +29,13 @@ export interface HostKeyTrust {
 const FLAG = '--relay-host-key';
 
 /** A pinned public key (compared by blob) or a `SHA256:` fingerprint (compared as text). */
-type Pin = { kind: 'key'; blob: Buffer } | { kind: 'fingerprint'; fingerprint: string };
+export type Pin = { kind: 'key'; blob: Buffer } | { kind: 'fingerprint'; fingerprint: string };
 
 /**
- * Builds the trust decision. Every `pinned` value is validated here, before any connection: a bad
- * one throws a `configError` naming `--relay-host-key` and quoting at most 40 characters of it.
- * With pins, only they decide and `knownHostsFile` is never read. Otherwise the file is re-read on
- * every `check` (a missing file has no entries, malformed lines are ignored), and with `acceptNew`
- * an unknown key is appended to it; a mismatch or a revoked key is never overridden.
+ * Parses one `--relay-host-key` value. A bad one throws a `configError` naming the flag and
+ * quoting at most 40 characters of it.
  */
-export function hostKeyTrust(opts: {
-  pinned: readonly string[];
-  knownHostsFile: string;
-  acceptNew: boolean;
-}): HostKeyTrust {
-  const pins = opts.pinned.map(parsePin);
-  if (pins.length > 0) {
-    return {
-      describe: pins.length === 1 ? 'pinned key' : `${pins.length} pinned keys`,
-      check: (host, port, keyBlob) => checkPins(pins, host, port, keyBlob),
-    };
-  }
-  const file = opts.knownHostsFile;
-  return {
-    describe: `known_hosts ${file}${opts.acceptNew ? ' (accept-new)' : ''}`,
-    check: (host, port, keyBlob) => checkFile(file, opts.acceptNew, host, port, keyBlob),
-  };
-}
-
-function parsePin(value: string): Pin {
+export function parsePin(value: string): Pin {
   const text = value.trim();
   const bad = (what: string) => configError(`${FLAG} ${preview(value)}: ${what}`);
   if (text === '') throw bad('is empty; give a public key line or a SHA256: fingerprint');
@@ -90,7 +66,13 @@ function preview(value: string): string {
   return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 }
 
-function checkPins(pins: Pin[], host: string, port: number, keyBlob: Buffer): HostKeyDecision {
+/** Trusts exactly the pinned keys; anything else is a mismatch naming the pins. */
+export function checkPins(
+  pins: readonly Pin[],
+  host: string,
+  port: number,
+  keyBlob: Buffer,
+): HostKeyDecision {
   const offered = fingerprint(keyBlob);
   const hit = pins.some((p) =>
     p.kind === 'key' ? p.blob.equals(keyBlob) : p.fingerprint === offered,
@@ -104,28 +86,34 @@ function checkPins(pins: Pin[], host: string, port: number, keyBlob: Buffer): Ho
   );
 }
 
-function checkFile(
-  file: string,
-  acceptNew: boolean,
-  host: string,
-  port: number,
-  keyBlob: Buffer,
-): HostKeyDecision {
+/** What a known_hosts file says about an offered key. */
+export interface KnownHostsQuery {
+  readonly file: string;
+  /** The file's text ('' when it does not exist), or the errno code that stopped reading it. */
+  readonly text: string | { readError: string };
+  readonly acceptNew: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly keyBlob: Buffer;
+}
+
+/**
+ * The decision for a key checked against known_hosts text, or `append`: the exact text to add to
+ * the file to trust it on first use (only with `acceptNew`, for an unknown key of a recordable
+ * type; it starts on a fresh line). A mismatch or a revoked key is never overridden.
+ */
+export function judgeKnownHosts(q: KnownHostsQuery): HostKeyDecision | { append: string } {
+  const { file, host, port, keyBlob } = q;
   const relay = `relay ${where(host, port)}`;
   const offered = fingerprint(keyBlob);
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = errno(err);
-    if (code !== 'ENOENT') {
-      return refuse(
-        'unknown',
-        `${relay} host key ${offered} cannot be checked: cannot read ${file} (${code}): ` +
-          `fix the file or its permissions, or pin the key with ${FLAG}`,
-      );
-    }
+  if (typeof q.text !== 'string') {
+    return refuse(
+      'unknown',
+      `${relay} host key ${offered} cannot be checked: cannot read ${file} (${q.text.readError}): ` +
+        `fix the file or its permissions, or pin the key with ${FLAG}`,
+    );
   }
+  const text = q.text;
   const verdict = checkHostKey(parseKnownHosts(text, file).entries, host, port, keyBlob);
   switch (verdict.kind) {
     case 'match':
@@ -149,7 +137,7 @@ function checkFile(
       break;
   }
   const unknown = `${relay} host key ${offered} is not known`;
-  if (!acceptNew) {
+  if (!q.acceptNew) {
     return refuse(
       'unknown',
       `${unknown}: pin it with ${FLAG}, add it to ${file}, or pass --accept-new to trust it on first use`,
@@ -161,28 +149,29 @@ function checkFile(
       `${unknown} and is of a type burrow cannot record in ${file}: pin it with ${FLAG}`,
     );
   }
-  // One append, starting on a fresh line if the file's last line has no newline.
   const sep = text === '' || text.endsWith('\n') ? '' : '\n';
-  try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    appendFileSync(file, `${sep}${knownHostsLine(host, port, keyBlob)}\n`, { mode: 0o600 });
-  } catch (err) {
-    return refuse(
-      'unknown',
-      `${unknown} and --accept-new cannot record it: cannot write ${file} (${errno(err)}): ` +
-        `fix the file or its directory, or pin the key with ${FLAG}`,
-    );
-  }
-  return { ok: true, recorded: true };
+  return { append: `${sep}${knownHostsLine(host, port, keyBlob)}\n` };
+}
+
+/** The refusal when `judgeKnownHosts` asked for an append that failed with errno `code`. */
+export function cannotRecord(
+  file: string,
+  host: string,
+  port: number,
+  keyBlob: Buffer,
+  code: string,
+): HostKeyDecision {
+  return refuse(
+    'unknown',
+    `relay ${where(host, port)} host key ${fingerprint(keyBlob)} is not known and --accept-new ` +
+      `cannot record it: cannot write ${file} (${code}): ` +
+      `fix the file or its directory, or pin the key with ${FLAG}`,
+  );
 }
 
 /** `host:port`, bracketing an IPv6 address. */
 function where(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function errno(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? 'error';
 }
 
 /** Control characters (from a path or host name) are replaced so the message stays one line. */

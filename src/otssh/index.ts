@@ -1,0 +1,8 @@
+export {
+  BindError,
+  type Otssh,
+  type OtsshConfig,
+  type Outcome,
+  RelayError,
+  startOtssh,
+} from './otssh.js';

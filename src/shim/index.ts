@@ -1,0 +1,22 @@
+import type { LocalConfig } from './local.js';
+import type { ServeDeps } from './serve.js';
+
+export { parseSshArgs, SshArgsError, type SshCommandLine } from './ssh-args.js';
+export type { LocalConfig, ServeDeps };
+
+/**
+ * The shim's two roles. Each loads its own modules only when it runs, so the processes of a
+ * transfer (one of each role) do not load the other's.
+ */
+
+/** `burrow shim --serve`: the remote end of one connection; resolves to the exit status. */
+export async function runServe(deps: ServeDeps): Promise<number> {
+  const { runServe } = await import('./serve.js');
+  return runServe(deps);
+}
+
+/** The local side: runs ssh, resumes the session when it breaks; resolves to the exit status. */
+export async function runLocal(cfg: LocalConfig): Promise<number> {
+  const { runLocal } = await import('./local.js');
+  return runLocal(cfg);
+}

@@ -1,0 +1,2 @@
+export { generateEd25519, type HostKey, parseHostKey } from './keys.js';
+export { DEFAULT_CIPHERS } from './server.js';
