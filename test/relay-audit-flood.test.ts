@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
 import { MAX_FIELD, REFUSAL_BUDGET } from '../src/audit/limits.js';
+import ssh2 from '../src/ssh/ssh2.js';
 import {
   authorizedKeyLine,
   generateKey,

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
 import { REFUSAL_BUDGET } from '../src/audit/limits.js';
+import ssh2 from '../src/ssh/ssh2.js';
 import { type KeyPair, type Scope, startProxy, waitFor, withScope } from './helpers/index.js';
 import { forwardTo, startWorld, type TestRelay } from './helpers/relay.js';
 
