@@ -6,7 +6,6 @@ import { coalesceWrites } from '../streams/coalesce.js';
 import { DEFAULT_CIPHERS } from './server.js';
 import ssh2 from './ssh2.js';
 import { flowViolationOf } from './violations.js';
-import { interceptDebugMessages, interceptGlobalRequests } from './wire.js';
 
 /**
  * The client half of burrow's SSH use: one outbound connection from an agent to a relay. Turns
@@ -139,6 +138,16 @@ export class RelayLink {
         link.#startWatchdog(opts, () => lastRx);
         resolve(link);
       });
+      client.on('global-request', (name) => {
+        if (name === DRAIN_REQUEST) link.#handlers?.drain();
+      });
+      // A burrow relay says why it refused a registration in a debug message just before the
+      // refusal (SSH_MSG_REQUEST_FAILURE carries no reason).
+      client.on('debug-message', (text) => {
+        if (text.startsWith(FORWARD_REFUSED_PREFIX)) {
+          link.#refusals.push(text.slice(FORWARD_REFUSED_PREFIX.length).split(' ')[0] ?? '');
+        }
+      });
       client.on('tcp connection', (info, accept, reject) => {
         if (!link.#handlers) return reject();
         link.#onChannel(
@@ -170,12 +179,6 @@ export class RelayLink {
           if (!check.ok) hostKeyProblem = check.message ?? 'host key refused';
           return check.ok;
         },
-      });
-      interceptGlobalRequests(client, [DRAIN_REQUEST], () => link.#handlers?.drain());
-      interceptDebugMessages(client, (text) => {
-        if (text.startsWith(FORWARD_REFUSED_PREFIX)) {
-          link.#refusals.push(text.slice(FORWARD_REFUSED_PREFIX.length).split(' ')[0] ?? '');
-        }
       });
     });
   }
