@@ -50,6 +50,8 @@ interface RelayFlags {
   logLevel: string;
   logFormat?: LogFormat;
   registry: string;
+  registryTtl: string;
+  heartbeatInterval: string;
 }
 
 /** Adds an option that can also come from BURROW_<NAME> in the environment. */
@@ -207,6 +209,22 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
+      opt(
+        '--registry-ttl <duration>',
+        "how long the registry keeps a name or relay record after the relay's last heartbeat",
+        'REGISTRY_TTL',
+        '15s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--heartbeat-interval <duration>',
+        'how often the relay refreshes the registry; under half of --registry-ttl',
+        'HEARTBEAT_INTERVAL',
+        '5s',
+      ),
+    )
+    .addOption(
       opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
         LOG_LEVELS,
       ),
@@ -244,9 +262,28 @@ function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
     ...penaltiesOf(parsePenalties('--per-source-penalties', flags.perSourcePenalties)),
     maxChannels: parseCount('--max-channels', flags.maxChannels),
     drainGraceMs: parseDuration('--drain-grace', flags.drainGrace),
-    registryTtlMs: 30_000,
+    ...registryTimings(flags),
     ...(flags.ciphers ? { ciphers: parseList(flags.ciphers) } : {}),
   };
+}
+
+/** `--registry-ttl` and `--heartbeat-interval`: a record must survive one lost heartbeat. */
+function registryTimings(
+  flags: RelayFlags,
+): Pick<RelayConfig, 'registryTtlMs' | 'heartbeatIntervalMs'> {
+  const registryTtlMs = parseDuration('--registry-ttl', flags.registryTtl);
+  const heartbeatIntervalMs = parseDuration('--heartbeat-interval', flags.heartbeatInterval);
+  if (heartbeatIntervalMs < 100) {
+    throw configError(
+      `--heartbeat-interval: must be at least 100ms, got "${flags.heartbeatInterval}"`,
+    );
+  }
+  if (heartbeatIntervalMs * 2 >= registryTtlMs) {
+    throw configError(
+      `--heartbeat-interval: must be under half of --registry-ttl (${flags.registryTtl}), got "${flags.heartbeatInterval}"`,
+    );
+  }
+  return { registryTtlMs, heartbeatIntervalMs };
 }
 
 function penaltiesOf(p: RelayConfig['penalties']): Pick<RelayConfig, 'penalties'> {

@@ -9,6 +9,7 @@ import type { ForwardTarget } from '../ssh/connection.js';
 import type { HostKey } from '../ssh/keys.js';
 import { type SocketMeta, SshServer } from '../ssh/server.js';
 import { Admission, normalizeAddress, type StartupLimits } from './admission.js';
+import { ClusterSync } from './cluster-sync.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
 import { NameTable } from './name-table.js';
@@ -48,6 +49,8 @@ export interface RelayConfig {
   /** How long a draining relay waits for agents to move before closing what is left. */
   readonly drainGraceMs: number;
   readonly registryTtlMs: number;
+  /** How often the registry is refreshed; under half the TTL [default: a third of it]. */
+  readonly heartbeatIntervalMs?: number;
   /** burrow version, published in the registry's relay record. */
   readonly version?: string;
   readonly ciphers?: readonly string[];
@@ -125,6 +128,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   let draining = false;
   let closed = false;
 
+  let sync: ClusterSync<RelayConnection> | undefined;
   const ctx: RelayContext = {
     relayId: config.relayId,
     table,
@@ -137,6 +141,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     caps: new ConnectionCaps(config.maxConnectionsPerKey, config.maxConnectionsPerSource),
     maxChannels: config.maxChannels,
     registryTtlMs: config.registryTtlMs,
+    claimFailed: (err) => sync?.claimFailed(err), // cluster hook
     isDraining: () => draining,
     forget: (rc) => connections.delete(rc),
     authenticated: (rc) => watchExpiry([rc]),
@@ -285,35 +290,29 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const bound = server.address();
   const port = typeof bound === 'object' && bound ? bound.port : config.port;
 
+  // Cluster hook: heartbeat, takeovers by other relays, registry outages (cluster-sync.ts).
   const startedAt = now();
-  const heartbeat = setInterval(
-    () => {
-      const held = [...table.entries()].map((r) => ({ ...r.route, owner: r.owner }));
-      deps.registry
-        .heartbeat(
-          {
-            relayId: config.relayId,
-            address: `${config.host}:${port}`,
-            names: table.size,
-            connections: connections.size,
-            capacity: 0,
-            draining,
-            version: config.version ?? '',
-            startedAt,
-          },
-          held,
-          config.registryTtlMs,
-        )
-        .then((conflicts) => {
-          // Dropping these stale local registrations is the relay's job; for now they are told.
-          for (const c of conflicts)
-            log.warn({ name: c.name, heldBy: c.heldBy }, 'name held elsewhere');
-        })
-        .catch((err: unknown) => log.warn({ err }, 'registry heartbeat failed'));
-    },
-    Math.max(1000, Math.floor(config.registryTtlMs / 3)),
-  );
-  heartbeat.unref();
+  sync = new ClusterSync({
+    relayId: config.relayId,
+    table,
+    registry: deps.registry,
+    audit,
+    log,
+    now,
+    ttlMs: config.registryTtlMs,
+    intervalMs: config.heartbeatIntervalMs ?? Math.max(1000, Math.floor(config.registryTtlMs / 3)),
+    record: () => ({
+      relayId: config.relayId,
+      address: `${config.host}:${port}`,
+      names: table.size,
+      connections: connections.size,
+      capacity: 0,
+      draining,
+      version: config.version ?? '',
+      startedAt,
+    }),
+  });
+  await sync.start();
 
   /** Resolves once the listener has closed, which is after every accepted socket has. */
   let listenerClosed: Promise<void> | undefined;
@@ -334,6 +333,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     async drain() {
       if (draining || closed) return;
       draining = true;
+      void sync?.beat(); // cluster hook: the registry says draining at once
       audit.record({
         event: 'relay.draining',
         relay: config.relayId,
@@ -355,7 +355,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     async close() {
       if (closed) return;
       closed = true;
-      clearInterval(heartbeat);
+      sync?.close();
       clearTimeout(expiry?.timer);
       unsubscribe?.();
       clearInterval(refusalSummary);
