@@ -22,8 +22,8 @@
  * connections, but keeps the relay listening on loopback only.
  */
 import { readFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
 import { toSsh2Key } from '../src/ssh/keys.js';
+import ssh2 from '../src/ssh/ssh2.js';
 
 interface Device {
   readonly name: string;

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import ssh2 from 'ssh2';
 import { startAgent } from '../src/agent/index.js';
+import ssh2 from '../src/ssh/ssh2.js';
 import { heapAfterGc, startKeyedRelay } from './helpers/heap.js';
 import { startProxy, waitFor, withScope } from './helpers/index.js';
 

@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import ssh2 from 'ssh2';
+import ssh2 from '../src/ssh/ssh2.js';
 import { BINARIES, ensureBinaries } from './helpers/binaries.js';
 import { startFleet } from './helpers/fleet.js';
 import {

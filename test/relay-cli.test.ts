@@ -9,9 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
 import { DRAIN_REQUEST, FORWARD_REFUSED_PREFIX } from '../src/core/constants.js';
-import { interceptDebugMessages, interceptGlobalRequests } from '../src/ssh/wire.js';
+import ssh2 from '../src/ssh/ssh2.js';
 import {
   generateKey,
   type Proc,
@@ -147,10 +146,10 @@ describe('burrow relay (CLI)', () => {
       const client = new ssh2.Client();
       s.defer(() => void client.destroy(), 'agent');
       const drained = new Promise<number>((resolve) => {
-        client.on('ready', () => {
-          interceptGlobalRequests(client, [DRAIN_REQUEST], () => resolve(Date.now()));
-          client.forwardIn('dev1', 22, () => {});
+        client.on('global-request', (name) => {
+          if (name === DRAIN_REQUEST) resolve(Date.now());
         });
+        client.on('ready', () => client.forwardIn('dev1', 22, () => {}));
       });
       client.on('error', () => {});
       client.connect({
@@ -169,6 +168,7 @@ describe('burrow relay (CLI)', () => {
       const second = new ssh2.Client();
       s.defer(() => void second.destroy(), 'second agent');
       const debug: string[] = [];
+      second.on('debug-message', (m) => debug.push(m));
       const refusal = new Promise<Error | undefined>((resolve) => {
         second.on('ready', () => second.forwardIn('dev1', 22, (err) => resolve(err)));
       });
@@ -179,7 +179,6 @@ describe('burrow relay (CLI)', () => {
         username: 'x',
         privateKey: await readFile(agentKey.path, 'utf8'),
       });
-      interceptDebugMessages(second, (m) => debug.push(m));
       assert.ok(await refusal, 'registration refused while draining');
       assert.deepEqual(debug, [`${FORWARD_REFUSED_PREFIX}relay-draining dev1:22`]);
       second.end();

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
 import { AUDITED_FAILURES } from '../src/relay/auth-failures.js';
+import ssh2 from '../src/ssh/ssh2.js';
 import {
   generateKey,
   type Proc,

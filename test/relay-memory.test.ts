@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
+import ssh2 from '../src/ssh/ssh2.js';
 import { heapAfterGc, startKeyedRelay } from './helpers/heap.js';
 import { waitFor, withScope } from './helpers/index.js';
 import type { TestRelay } from './helpers/relay.js';

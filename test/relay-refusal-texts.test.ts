@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
 import type { RelayConfig } from '../src/relay/index.js';
+import ssh2 from '../src/ssh/ssh2.js';
 import {
   createSshClient,
   freePort,

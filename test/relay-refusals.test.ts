@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
+import ssh2 from '../src/ssh/ssh2.js';
 import { runCommand, type Scope, startProc, waitFor, withScope } from './helpers/index.js';
 import { forwardTo, startWorld, type TestRelay } from './helpers/relay.js';
 

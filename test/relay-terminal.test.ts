@@ -9,8 +9,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pty from '@lydell/node-pty';
-import ssh2 from 'ssh2';
 import { capField } from '../src/audit/limits.js';
+import ssh2 from '../src/ssh/ssh2.js';
 import { runCommand, type Scope, tmpDir, waitFor, withScope } from './helpers/index.js';
 import { CLI_PATH, relayCliArgs, startCli } from './helpers/relay.js';
 

@@ -12,8 +12,9 @@
  * rounded up) and --max-connections-per-source to fit it from one loopback address; a connection
  * the relay refuses anyway fails the measurement.
  */
-import ssh2 from 'ssh2';
+
 import { generateEd25519, toSsh2Key } from '../../src/ssh/keys.js';
+import ssh2 from '../../src/ssh/ssh2.js';
 import {
   createSshClient,
   generateKey,

@@ -237,7 +237,6 @@ function refusalMessage(relay: RelayAddress, f: Forward, reason: RegisterFailure
     case 'key-not-authorized':
       return `relay ${relay.id} no longer authorizes this key: check its line in the relay's authorized_keys`;
     case 'name-held':
-    case 'name-held-elsewhere':
       return `relay ${relay.id}: ${route} is registered by another key; retrying`;
     case 'relay-draining':
       return `relay ${relay.id} is shutting down; trying another`;

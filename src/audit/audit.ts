@@ -58,6 +58,41 @@ export type AuditEvent =
     }
   | { event: 'name.released'; conn: string; fp: string; name: string; port: number; reason: string }
   /**
+   * The key holding `name` registered it on another relay: audited by the relay it left (with
+   * the stale connection it closes) and by the relay it moved to.
+   */
+  | {
+      event: 'name.moved';
+      conn?: string;
+      fp: string;
+      name: string;
+      from_relay: string;
+      to_relay: string;
+    }
+  /** Another key holds `name` in the shared registry (taken while it was unreachable): lost here. */
+  | {
+      event: 'name.dropped';
+      conn: string;
+      fp: string;
+      name: string;
+      held_by: string;
+      held_by_relay: string;
+    }
+  /** The shared registry stopped answering: once per outage, not once per request. */
+  | { event: 'registry.lost'; relay: string; reason: string }
+  /**
+   * The registry answers again and holds every name served here (`names`); `accepted` were
+   * registered locally during the outage, `conflicts` had been taken by another key or relay.
+   */
+  | {
+      event: 'registry.restored';
+      relay: string;
+      names: number;
+      accepted: number;
+      conflicts: number;
+      outage_ms: number;
+    }
+  /**
    * `via_relay` (cluster): the other relay of a peer link. On the entry relay it is the relay
    * holding the name; on the holder, the relay the client entered through. `device_conn` is `-`
    * on the entry relay of such a connection (the device is connected to the holder).

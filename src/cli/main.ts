@@ -25,4 +25,13 @@ async function main(argv: string[]): Promise<void> {
   await runProgram(argv);
 }
 
-void main(process.argv);
+main(process.argv).catch((err: unknown) => {
+  // A module that fails while loading (e.g. ssh2 without burrow's patch, see src/ssh/ssh2.ts)
+  // throws before any command can render the error: one line, not a stack trace.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && code === 'SSH2_SEAM_MISSING') {
+    process.stderr.write(`burrow: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+});

@@ -52,6 +52,8 @@ interface RelayFlags {
   registry: string;
   peers?: string;
   advertise?: string;
+  registryTtl: string;
+  heartbeatInterval: string;
 }
 
 /** Adds an option that can also come from BURROW_<NAME> in the environment. */
@@ -210,10 +212,26 @@ export function registerRelayCommand(program: Command): void {
     )
     .addOption(
       opt(
+        '--registry-ttl <duration>',
+        "how long the registry keeps a name or relay record after the relay's last heartbeat",
+        'REGISTRY_TTL',
+        '15s',
+      ),
+    )
+    .addOption(
+      opt(
         '--peers <file>',
         'the relays of this cluster: their host public keys, authorized_keys format, the same ' +
           'file on every relay; names other relays hold become reachable through this one',
         'PEERS',
+      ),
+    )
+    .addOption(
+      opt(
+        '--heartbeat-interval <duration>',
+        'how often the relay refreshes the registry; under half of --registry-ttl',
+        'HEARTBEAT_INTERVAL',
+        '5s',
       ),
     )
     .addOption(
@@ -264,9 +282,28 @@ function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
     ...penaltiesOf(parsePenalties('--per-source-penalties', flags.perSourcePenalties)),
     maxChannels: parseCount('--max-channels', flags.maxChannels),
     drainGraceMs: parseDuration('--drain-grace', flags.drainGrace),
-    registryTtlMs: 30_000,
+    ...registryTimings(flags),
     ...(flags.ciphers ? { ciphers: parseList(flags.ciphers) } : {}),
   };
+}
+
+/** `--registry-ttl` and `--heartbeat-interval`: a record must survive one lost heartbeat. */
+function registryTimings(
+  flags: RelayFlags,
+): Pick<RelayConfig, 'registryTtlMs' | 'heartbeatIntervalMs'> {
+  const registryTtlMs = parseDuration('--registry-ttl', flags.registryTtl);
+  const heartbeatIntervalMs = parseDuration('--heartbeat-interval', flags.heartbeatInterval);
+  if (heartbeatIntervalMs < 100) {
+    throw configError(
+      `--heartbeat-interval: must be at least 100ms, got "${flags.heartbeatInterval}"`,
+    );
+  }
+  if (heartbeatIntervalMs * 2 >= registryTtlMs) {
+    throw configError(
+      `--heartbeat-interval: must be under half of --registry-ttl (${flags.registryTtl}), got "${flags.heartbeatInterval}"`,
+    );
+  }
+  return { registryTtlMs, heartbeatIntervalMs };
 }
 
 function penaltiesOf(p: RelayConfig['penalties']): Pick<RelayConfig, 'penalties'> {

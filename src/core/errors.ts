@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'KEY_INVALID'
   | 'POLICY_LINE_INVALID'
+  /** The installed ssh2 lacks something burrow relies on (see src/ssh/ssh2.ts). */
+  | 'SSH2_SEAM_MISSING'
   /** The command was understood but not done (not found, already there); exit status 1. */
   | 'REFUSED';
 

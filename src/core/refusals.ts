@@ -19,6 +19,8 @@ export const REGISTER_REFUSALS = [
   'not-permitted',
   'relay-draining',
   'name-held',
+  // Not sent by this version's relay (a name held on another relay is `name-held`, and a registry
+  // that cannot answer leaves the local table to decide), but still read from relays that send them.
   'name-held-elsewhere',
   'registry-unavailable',
 ] as const;

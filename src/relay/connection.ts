@@ -40,6 +40,8 @@ export interface RelayContext {
   readonly caps: ConnectionCaps;
   readonly maxChannels: number;
   readonly registryTtlMs: number;
+  /** Cluster hook (cluster-sync.ts): a claim failed; the registration is accepted locally. */
+  readonly claimFailed: (err: unknown) => void;
   readonly isDraining: () => boolean;
   /** Called once when a connection has closed and released everything it held. */
   readonly forget: (conn: RelayConnection) => void;
@@ -229,15 +231,13 @@ export class RelayConnection implements SshConnectionHandler {
     if (localOwner !== undefined && localOwner !== fp) return refuse('name-held', localOwner);
 
     // The shared registry decides first; the local table changes only once it has agreed, so a
-    // registry that refuses or fails never costs an existing registration its route.
+    // registry that refuses never costs an existing registration its route. Cluster hook: a
+    // registry that cannot answer leaves the local table to decide; the next heartbeat that
+    // reaches it publishes the name or drops it (cluster-sync.ts).
     const claim = await ctx.registry
       .claim({ ...route, owner: fp, relayId: ctx.relayId, ttlMs: ctx.registryTtlMs })
-      .catch((err: unknown) => {
-        this.#log.error({ err }, 'registry claim failed');
-        return undefined;
-      });
-    if (!claim) return refuse('registry-unavailable');
-    if (!claim.ok) return refuse('name-held-elsewhere', claim.heldBy.owner);
+      .catch((err: unknown) => ctx.claimFailed(err));
+    if (claim && !claim.ok) return refuse('name-held', claim.heldBy.owner);
     if (this.#closed) return false;
 
     const res = ctx.table.register({ route, owner: fp, conn: this, target, since: ctx.now() });

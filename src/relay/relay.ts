@@ -12,6 +12,7 @@ import type { HostKey } from '../ssh/keys.js';
 import { type SocketMeta, SshServer } from '../ssh/server.js';
 import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { Admission, normalizeAddress, type StartupLimits } from './admission.js';
+import { ClusterSync } from './cluster-sync.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
 import { NameTable } from './name-table.js';
@@ -53,6 +54,8 @@ export interface RelayConfig {
   readonly registryTtlMs: number;
   /** cluster: `host:port` other relays and the registry record use; default the listen address. */
   readonly advertise?: string;
+  /** How often the registry is refreshed; under half the TTL [default: a third of it]. */
+  readonly heartbeatIntervalMs?: number;
   /** burrow version, published in the registry's relay record. */
   readonly version?: string;
   readonly ciphers?: readonly string[];
@@ -154,6 +157,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       )
     : undefined;
 
+  let sync: ClusterSync<RelayConnection> | undefined;
   const ctx: RelayContext = {
     relayId: config.relayId,
     table,
@@ -166,6 +170,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     caps: new ConnectionCaps(config.maxConnectionsPerKey, config.maxConnectionsPerSource),
     maxChannels: config.maxChannels,
     registryTtlMs: config.registryTtlMs,
+    claimFailed: (err) => sync?.claimFailed(err), // cluster hook
     isDraining: () => draining,
     forget: (rc) => connections.delete(rc),
     authenticated: (rc) => watchExpiry([rc]),
@@ -315,35 +320,29 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const bound = server.address();
   const port = typeof bound === 'object' && bound ? bound.port : config.port;
 
+  // Cluster hook: heartbeat, takeovers by other relays, registry outages (cluster-sync.ts).
   const startedAt = now();
-  const beat = () => {
-    const held = [...table.entries()].map((r) => ({ ...r.route, owner: r.owner }));
-    deps.registry
-      .heartbeat(
-        {
-          relayId: config.relayId,
-          address: config.advertise ?? `${config.host}:${port}`,
-          names: table.size,
-          connections: connections.size,
-          capacity: 0,
-          draining,
-          version: config.version ?? '',
-          startedAt,
-        },
-        held,
-        config.registryTtlMs,
-      )
-      .then((conflicts) => {
-        // Dropping these stale local registrations is the relay's job; for now they are told.
-        for (const c of conflicts)
-          log.warn({ name: c.name, heldBy: c.heldBy }, 'name held elsewhere');
-      })
-      .catch((err: unknown) => log.warn({ err }, 'registry heartbeat failed'));
-  };
-  // The relay record is published at once, so peers can find this relay's address from the start.
-  beat();
-  const heartbeat = setInterval(beat, Math.max(1000, Math.floor(config.registryTtlMs / 3)));
-  heartbeat.unref();
+  sync = new ClusterSync({
+    relayId: config.relayId,
+    table,
+    registry: deps.registry,
+    audit,
+    log,
+    now,
+    ttlMs: config.registryTtlMs,
+    intervalMs: config.heartbeatIntervalMs ?? Math.max(1000, Math.floor(config.registryTtlMs / 3)),
+    record: () => ({
+      relayId: config.relayId,
+      address: config.advertise ?? `${config.host}:${port}`,
+      names: table.size,
+      connections: connections.size,
+      capacity: 0,
+      draining,
+      version: config.version ?? '',
+      startedAt,
+    }),
+  });
+  await sync.start();
 
   /** Resolves once the listener has closed, which is after every accepted socket has. */
   let listenerClosed: Promise<void> | undefined;
@@ -364,6 +363,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     async drain() {
       if (draining || closed) return;
       draining = true;
+      void sync?.beat(); // cluster hook: the registry says draining at once
       audit.record({
         event: 'relay.draining',
         relay: config.relayId,
@@ -385,7 +385,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     async close() {
       if (closed) return;
       closed = true;
-      clearInterval(heartbeat);
+      sync?.close();
       cluster?.close();
       clearTimeout(expiry?.timer);
       unsubscribe?.();

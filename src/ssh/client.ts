@@ -12,7 +12,6 @@ import { coalesceWrites } from '../streams/coalesce.js';
 import { DEFAULT_CIPHERS } from './server.js';
 import ssh2 from './ssh2.js';
 import { flowViolationOf } from './violations.js';
-import { interceptDebugMessages, interceptGlobalRequests } from './wire.js';
 
 /**
  * The client half of burrow's SSH use: one outbound connection from an agent to a relay. Turns
@@ -150,6 +149,12 @@ export class RelayLink {
         link.#startWatchdog(opts, () => lastRx);
         resolve(link);
       });
+      client.on('global-request', (name) => {
+        if (name === DRAIN_REQUEST) link.#handlers?.drain();
+      });
+      // A burrow relay says why it refused a registration in a debug message naming the request,
+      // before the refusal (SSH_MSG_REQUEST_FAILURE carries no reason).
+      client.on('debug-message', (text) => link.#onDebug(text));
       client.on('tcp connection', (info, accept, reject) => {
         if (!link.#handlers) return reject();
         link.#onChannel(
@@ -182,8 +187,6 @@ export class RelayLink {
           return check.ok;
         },
       });
-      interceptGlobalRequests(client, [DRAIN_REQUEST], () => link.#handlers?.drain());
-      interceptDebugMessages(client, (text) => link.#onDebug(text));
     });
   }
 

@@ -6,7 +6,6 @@ import { verifySignature } from './keys.js';
 import type { SocketMeta } from './server.js';
 import { CHANNEL_OPEN_FAILURE } from './ssh2.js';
 import { flowViolationOf } from './violations.js';
-import { sendBanner, sendDebug, sendGlobalRequest } from './wire.js';
 
 /** What a device asked to have forwarded to it, exactly as it asked. */
 export type ForwardTarget =
@@ -106,7 +105,7 @@ export class SshConnection {
   }
 
   get authenticated(): boolean {
-    return (this.#client as unknown as { authenticated: boolean }).authenticated;
+    return this.#client.isAuthenticated;
   }
 
   attach(handler: SshConnectionHandler): void {
@@ -262,22 +261,19 @@ export class SshConnection {
   /** Sends a global request the peer need not answer (e.g. `drain@burrow`). */
   notify(requestName: string): boolean {
     if (this.#done) return false;
-    return sendGlobalRequest(
-      (this.#client as unknown as { _protocol: unknown })._protocol,
-      requestName,
-    );
+    return this.#client.sendGlobalRequest(requestName, false);
   }
 
   /** Sends a debug message (shown by `ssh -v`; read by burrow agents to learn refusal reasons). */
   debug(message: string): boolean {
     if (this.#done) return false;
-    return sendDebug((this.#client as unknown as { _protocol: unknown })._protocol, message);
+    return this.#client.sendDebug(message);
   }
 
   /** Sends an authentication banner (OpenSSH prints it); only before authentication succeeds. */
   banner(message: string): boolean {
     if (this.#done || this.authenticated) return false;
-    return sendBanner((this.#client as unknown as { _protocol: unknown })._protocol, message);
+    return this.#client.sendAuthBanner(message);
   }
 
   /** Immediate close; safe to call any number of times. */

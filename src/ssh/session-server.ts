@@ -66,7 +66,7 @@ export class InteractiveServer {
       algorithms: { cipher: [...DEFAULT_CIPHERS] as ssh2Types.CipherAlgorithm[] },
     });
     this.#server.on('connection', (client: ssh2Types.Connection) => {
-      const socket = (client as unknown as { _sock: Duplex })._sock;
+      const socket = client.socket;
       const handler = this.#pending.get(socket);
       this.#pending.delete(socket);
       if (!handler) {

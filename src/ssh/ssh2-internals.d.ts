@@ -1,12 +1,4 @@
-/** The parts of ssh2's internals that src/ssh uses (ssh2 ships no types for lib/). */
-declare module 'ssh2/lib/protocol/utils.js' {
-  const utils: {
-    /** Encrypts and sends a finalized packet, or queues it during a key exchange. */
-    sendPacket(proto: unknown, packet: Buffer): boolean;
-  };
-  export = utils;
-}
-
+/** The parts of ssh2's internals that src/ssh/ssh2.ts uses (ssh2 ships no types for lib/). */
 declare module 'ssh2/lib/protocol/constants.js' {
   const constants: {
     /** RFC 4254 §5.1 reason codes for SSH_MSG_CHANNEL_OPEN_FAILURE. */
@@ -18,6 +10,17 @@ declare module 'ssh2/lib/protocol/constants.js' {
     };
   };
   export = constants;
+}
+
+declare module 'ssh2/lib/protocol/crypto.js' {
+  const crypto: {
+    /** The handshake's unencrypted cipher; its padding is filled like every cipher's. */
+    NullCipher: new (
+      seqno: number,
+      onWrite: (packet: Buffer) => void,
+    ) => { allocPacket(payloadLen: number): Buffer };
+  };
+  export = crypto;
 }
 
 declare module 'ssh2/lib/Channel.js' {

@@ -2,8 +2,8 @@
  * The pooled random source for ssh2's packet padding, and the switch that makes ssh2 use it.
  *
  * ssh2 fills the 4–19 padding bytes of every packet with its own `crypto.randomFillSync` call,
- * which costs more than the AES-GCM encryption of a 32 KiB packet: 14% of the relay's CPU when
- * forwarding (measured with --cpu-prof, 1 GiB through `ssh -J`). ssh2 takes its reference to
+ * which costs more than the AES-GCM encryption of a 32 KiB packet (`npm run bench --
+ * experiments/relay-profile` shows where the forwarding relay's CPU goes). ssh2 takes its reference to
  * randomFillSync when it loads, so for exactly that moment `randomFillSync` is replaced by
  * `pooledRandomFill`, then restored: nothing else in the process is affected.
  *

@@ -5,9 +5,8 @@
  * channel data beyond the window it advertised, or larger than the maximum packet size it
  * advertised, send SSH_MSG_DISCONNECT (PROTOCOL_ERROR), stop parsing and emit one 'error'
  * carrying `code: 'ERR_SSH_CHANNEL_WINDOW'` and `violation: 'window' | 'packet-size'`. Unpatched,
- * ssh2 would buffer such data without bound, so loading this module fails loudly without it.
+ * ssh2 would buffer such data without bound, so ssh2.ts fails loudly at load without it.
  */
-import { FLOW_CONTROL_PATCHED } from './ssh2.js';
 
 /** The close reason of a connection whose peer broke a channel's flow control. */
 export type FlowViolation = 'window-violation' | 'packet-size-violation';
@@ -19,10 +18,4 @@ export function flowViolationOf(err: unknown): FlowViolation | undefined {
   const e = err as { code?: unknown; violation?: unknown } | null;
   if (e === null || typeof e !== 'object' || e.code !== WINDOW_ERROR_CODE) return undefined;
   return e.violation === 'packet-size' ? 'packet-size-violation' : 'window-violation';
-}
-
-if (!FLOW_CONTROL_PATCHED) {
-  throw new Error(
-    "ssh2 lacks burrow's flow-control patch (patches/ssh2+1.17.0.patch); run `npm ci` to apply it",
-  );
 }

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import ssh2 from 'ssh2';
+import ssh2 from '../../src/ssh/ssh2.js';
 import { authorizedKeyLine, generateKey, type KeyPair } from './keys.js';
 import type { TestRelay } from './relay.js';
 import type { Scope } from './scope.js';

@@ -8,7 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import ssh2 from '../../src/ssh/ssh2.js';
 import { generateKey, type KeyPair } from './keys.js';
 import type { Proc } from './proc.js';
 import { rssKiB } from './procstat.js';
