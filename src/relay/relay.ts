@@ -11,15 +11,14 @@ import type { ForwardTarget } from '../ssh/connection.js';
 import type { HostKey } from '../ssh/keys.js';
 import { type SocketMeta, SshServer } from '../ssh/server.js';
 import { ignoreExpectedErrors } from '../streams/expected-errors.js';
-import { Admission, normalizeAddress, type StartupLimits } from './admission.js';
+import type { StartupLimits } from './admission.js';
 import { ClusterSync } from './cluster-sync.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
+import { PreAuthGate } from './gate.js';
 import { NameTable } from './name-table.js';
-import { Penalties, type PenaltyConfig } from './penalties.js';
-import { RefusalAudit } from './refusal-audit.js';
+import type { PenaltyConfig } from './penalties.js';
 import { judge } from './revocation.js';
-import { sourceOf } from './sources.js';
 
 export interface RelayConfig {
   readonly relayId: string;
@@ -118,19 +117,17 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   // Everything peers can make the relay audit is capped and budgeted (audit/limits.ts).
   const audit = new LimitedAudit(deps.audit, now);
   const table = new NameTable<RelayConnection, ForwardTarget>();
-  const admission = new Admission(
-    { ...config.maxStartups, perSource: config.maxStartupsPerSource },
+  const gate = new PreAuthGate(
+    {
+      startups: { ...config.maxStartups, perSource: config.maxStartupsPerSource },
+      ...(config.penalties ? { penalties: config.penalties } : {}),
+      loginGraceMs: config.loginGraceMs,
+      refusalAuditIntervalMs: config.refusalAuditIntervalMs ?? 10_000,
+    },
+    audit,
+    now,
     deps.random,
   );
-  const penalties = config.penalties ? new Penalties(config.penalties) : undefined;
-  const refusals = new RefusalAudit(audit, config.refusalAuditIntervalMs ?? 10_000);
-  const refusalSummary = setInterval(
-    () => refusals.flush(),
-    config.refusalAuditIntervalMs ?? 10_000,
-  );
-  refusalSummary.unref();
-  /** Sockets admitted and not yet authenticated, by source, oldest first (for eviction). */
-  const unauthenticated = new Map<string, Set<Socket>>();
   const connections = new Set<RelayConnection>();
   let draining = false;
   let closed = false;
@@ -227,85 +224,18 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const sockets = new Set<Socket>();
 
   const onSocket = (socket: Socket) => {
-    const ip = normalizeAddress(socket.remoteAddress);
-    const source = sourceOf(socket.remoteAddress);
     ignoreExpectedErrors(socket, 'a client socket', log); // ends through 'close'
     if (closed) {
       socket.destroy();
       return;
     }
-    // A penalised source costs one accept and one destroy: no SSH byte is read or written.
-    if (penalties && penalties.refusedFor(source, now()) > 0) {
-      refusals.refused(ip, source, 'penalised');
-      socket.destroy();
-      return;
-    }
-    const admitted = admission.admit(source);
-    if (!admitted.ok) {
-      refusals.refused(ip, source, admitted.reason);
-      if (admitted.reason === 'max-per-source')
-        penalties?.penalise(source, 'max-per-source', now());
-      socket.destroy();
-      return;
-    }
-    if (admitted.evict !== undefined) evictOne(admitted.evict);
+    const pending = gate.admit(socket);
+    if (!pending) return;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
-    const mine = unauthenticated.get(source) ?? new Set<Socket>();
-    unauthenticated.set(source, mine.add(socket));
-    let settled = false;
-    let authFailures = 0;
-    let outcome: 'authenticated' | 'grace-exceeded' | 'evicted' | undefined;
-    const grace = setTimeout(() => {
-      outcome = 'grace-exceeded';
-      refusals.refused(ip, source, 'login-grace-time');
-      socket.destroy();
-    }, config.loginGraceMs);
-    const settle = () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(grace);
-      admission.settle(source);
-      mine.delete(socket);
-      if (mine.size === 0 && unauthenticated.get(source) === mine) unauthenticated.delete(source);
-      if (outcome === 'authenticated' || outcome === 'evicted' || closed) return;
-      const kind = outcome ?? (authFailures > 0 ? 'authfail' : 'noauth');
-      // Closed on its own without trying to authenticate: audited like a refusal, at most one
-      // line per source per interval (such a connection gets no conn.closed line of its own).
-      if (kind === 'noauth') refusals.refused(ip, source, 'closed-before-auth');
-      // The source pays, as with OpenSSH's PerSourcePenalties.
-      penalties?.penalise(source, kind, now());
-    };
-    socketOutcome.set(socket, () => {
-      outcome = 'evicted';
-    });
-    const pending: PendingAuth = {
-      ip,
-      port: socket.remotePort ?? 0,
-      settle,
-      authenticated: () => {
-        outcome ??= 'authenticated';
-        settle();
-      },
-      authFailed: () => {
-        authFailures += 1;
-      },
-    };
-    socket.once('close', settle);
-    ssh.accept(socket, { remoteAddress: ip, remotePort: socket.remotePort ?? 0, pending });
-  };
-
-  /** Marks a pending socket as evicted (no penalty for its source), by socket. */
-  const socketOutcome = new WeakMap<Socket, () => void>();
-  /** Closes the oldest pending connection of `source` to make room for another source's. */
-  const evictOne = (source: string) => {
-    const oldest = unauthenticated.get(source)?.values().next().value;
-    if (!oldest) return;
-    socketOutcome.get(oldest)?.();
-    refusals.refused(normalizeAddress(oldest.remoteAddress), source, 'evicted');
-    oldest.destroy();
+    ssh.accept(socket, { remoteAddress: pending.ip, remotePort: pending.port, pending });
   };
 
   const server: Server = createServer({ noDelay: true, keepAlive: true }, onSocket);
@@ -355,7 +285,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     address: () => ({ host: config.host, port }),
     stats: () => ({
       connections: connections.size,
-      unauthenticated: admission.pending,
+      unauthenticated: gate.pending,
       routes: table.size,
       bridges: countBridges(connections),
       draining,
@@ -389,12 +319,12 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       cluster?.close();
       clearTimeout(expiry?.timer);
       unsubscribe?.();
-      clearInterval(refusalSummary);
+      // Sockets the relay closes from here on are not their sources' fault: no penalty, no line.
+      gate.close();
       const closing = stopListening();
       for (const c of [...connections]) c.ssh.destroy('relay-closed');
       for (const socket of sockets) socket.destroy();
       await closing;
-      refusals.flush();
       audit.record({ event: 'relay.stopped', relay: config.relayId });
     },
   };
