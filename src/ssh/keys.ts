@@ -64,17 +64,31 @@ export function toSsh2Key(text: string): Ssh2Key {
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) throw new BurrowError('KEY_INVALID', 'host key unparseable');
   const pub = key.getPublicSSH();
+  let swapped = false;
   for (const sym of Object.getOwnPropertySymbols(key)) {
     const holder = key as unknown as Record<symbol, unknown>;
     const value = holder[sym];
     if (typeof value !== 'string' || !value.startsWith('-----BEGIN')) continue;
-    if (sym.description === 'Private key PEM') holder[sym] = privateKeyObject(value, pub);
-    else if (sym.description === 'Public key PEM') {
+    if (sym.description === PRIVATE_PEM) {
+      holder[sym] = privateKeyObject(value, pub);
+      swapped = true;
+    } else if (sym.description === PUBLIC_PEM) {
       holder[sym] = ed25519KeyObject(pub) ?? createPublicKey(value);
     }
   }
+  // The seam into ssh2's parsed key: without it every signature would quietly decode PEM again.
+  if (!swapped) {
+    throw new BurrowError(
+      'SSH2_SEAM_MISSING',
+      `ssh2: the parsed key has no "${PRIVATE_PEM}" field; burrow needs ssh2 1.17.0`,
+    );
+  }
   return key as Ssh2Key;
 }
+
+/** The descriptions of the symbols under which ssh2 1.17.0's parsed keys keep their PEM text. */
+const PRIVATE_PEM = 'Private key PEM';
+const PUBLIC_PEM = 'Public key PEM';
 
 /** PKCS#8 DER of an ed25519 private key: this fixed 16-byte header, then the 32-byte seed. */
 const PKCS8_ED25519_HEADER = Buffer.from('302e020100300506032b657004220420', 'hex');
