@@ -99,7 +99,9 @@ export async function startCluster(
     peers.push(hostKey.publicLine);
     knownHosts.push(`[127.0.0.1]:${port} ${hostKey.publicKey}`);
     op.addHost({ alias, port, user: 'burrow', hostKey: hostKey.publicKey });
-    nodes.push(node(s, { alias, port, hostKey, dir, redis, flags: opts.relayFlags ?? FAST_CLUSTER }));
+    nodes.push(
+      node(s, { alias, port, hostKey, dir, redis, flags: opts.relayFlags ?? FAST_CLUSTER }),
+    );
   }
   writeFileSync(join(dir, 'peers'), `${peers.join('\n')}\n`);
   writeFileSync(join(dir, 'known_hosts'), `${knownHosts.join('\n')}\n`, { mode: 0o600 });
