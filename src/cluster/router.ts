@@ -86,6 +86,20 @@ export class ClusterRouter {
   ): Promise<RemoteOpen | undefined> {
     const where = await this.#where(route.name);
     if (!where) return undefined;
+    const first = await this.#openAt(where, route, origin);
+    if ('channel' in first) return first;
+    // The name may have moved between the lookup and the open (its relay drained or died and
+    // the agent registered elsewhere): follow it once if the registry now names another relay.
+    const now = await this.#where(route.name);
+    if (!now || now.relayId === where.relayId) return first;
+    return this.#openAt(now, route, origin);
+  }
+
+  async #openAt(
+    where: Where,
+    route: Route,
+    origin: { originAddr: string; originPort: number },
+  ): Promise<RemoteOpen> {
     let link: PeerLink;
     try {
       link = await this.#links.get(where.address);

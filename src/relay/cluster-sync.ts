@@ -11,6 +11,8 @@
  *   registry (`lookup`) before anything is closed, so a stale or forged message cannot drop a
  *   device that is really held here; the heartbeat's conflicts are applied the same way, for
  *   announcements that were lost.
+ * - While the relay drains, a connection whose name moved to another relay with the same key is
+ *   not closed: its agent is leaving on purpose and closes it once its channels have ended.
  * - An outage is logged and audited once when first noticed (a failed claim or heartbeat) and
  *   once when a heartbeat succeeds again (`registry.restored`), never once per request.
  *   Meanwhile registrations are accepted on the local table alone (the connection asks the
@@ -54,6 +56,8 @@ export class ClusterSync<C extends SyncedConnection> {
   #closed = false;
   /** Set while the registry is unreachable. */
   #outage: { since: number; accepted: number } | undefined;
+  /** Connections whose names moved away while this relay drains: left to their agents. */
+  readonly #leaving = new Set<string>();
 
   constructor(deps: ClusterSyncDeps<C>) {
     this.#d = deps;
@@ -184,6 +188,12 @@ export class ClusterSync<C extends SyncedConnection> {
       const conn = conns.get(a.conn);
       if (!conn) continue;
       if (a.kind === 'moved') {
+        // A draining relay leaves the stale connection to its agent, which moved on purpose
+        // (make-before-break) and closes it once the channels it still carries have ended; the
+        // drain grace bounds that. Audited once.
+        const draining = d.record().draining;
+        if (draining && this.#leaving.has(a.conn)) continue;
+        if (draining) this.#leaving.add(a.conn);
         d.audit.record({
           event: 'name.moved',
           conn: a.conn,
@@ -192,6 +202,7 @@ export class ClusterSync<C extends SyncedConnection> {
           from_relay: d.relayId,
           to_relay: a.toRelay,
         });
+        if (draining) continue;
         conn.ssh.debug(`burrow: ${a.name} is now registered on another relay; closing`);
         conn.ssh.destroy('taken-over');
       } else {

@@ -1,0 +1,202 @@
+/**
+ * A cluster of `burrow relay` processes on one real redis-server, for fault tests: each relay on a
+ * fixed loopback port with its own host key (so it can be killed and started again where agents
+ * and operators expect it), every host key in one peers file, short registry TTL and heartbeat.
+ * Devices are `burrow agent` processes (one name each, one device key, one device sshd); the
+ * operator is real OpenSSH reaching `NAME` through any relay with `-J relayK`.
+ *
+ * A relay's local name table is read from its audit trail (stdout): `name.registered` puts a
+ * connection on a name, `name.released` takes it off if it still held it.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AuditEvent } from '../../src/audit/audit.js';
+import { REGISTRY_NAME_KEY } from '../../src/core/constants.js';
+import { generateKey, type KeyPair } from './keys.js';
+import { freePort } from './ports.js';
+import type { Proc, ProcOptions } from './proc.js';
+import { type RedisServer, startRedis } from './redis.js';
+import { type AuditEventOf, startCli } from './relay.js';
+import type { Scope } from './scope.js';
+import { createSshClient, type SshClient } from './ssh.js';
+import { type Sshd, startSshd } from './sshd.js';
+import { tmpDir } from './tmp.js';
+
+/** TTL 3 s, heartbeat 1 s, keepalive 1 s: every fault settles within seconds. */
+export const FAST_CLUSTER = [
+  ...['--registry-ttl', '3s', '--heartbeat-interval', '1s'],
+  ...['--keepalive-interval', '1s', '--keepalive-count', '2', '--drain-grace', '5s'],
+];
+
+export interface ClusterNode {
+  /** `relay1`, `relay2`…: the operator's ssh alias. */
+  readonly alias: string;
+  readonly port: number;
+  /** `127.0.0.1:port`, as agents name it. */
+  readonly addr: string;
+  readonly hostKey: KeyPair;
+  /** The current process (undefined before the first start). */
+  proc: Proc | undefined;
+  /** The registry id of the current process (`host:port#nonce`, new on every start). */
+  id: string;
+  /** Starts it (again) on its port; resolves once it has audited `relay.started`. */
+  start(): Promise<void>;
+  /** kill -9, and waits for the exit. */
+  kill9(): Promise<void>;
+  /** Whether the current process is running. */
+  readonly alive: boolean;
+  /** Audit events of `event` printed by the current process so far. */
+  audit<E extends AuditEvent['event']>(event: E): AuditEventOf<E>[];
+  /** The local name table of the current process (name → connection id), from its audit. */
+  table(): Map<string, string>;
+}
+
+export interface Cluster {
+  readonly redis: RedisServer;
+  readonly dir: string;
+  readonly devKey: KeyPair;
+  readonly sshd: Sshd;
+  readonly nodes: ClusterNode[];
+  /** Operator client: hosts relay1…N and every device name (use `-J relayK NAME`). */
+  readonly op: SshClient;
+  /** Starts `burrow agent` for `name` on `relays` (default all) with fast keepalives. */
+  startAgent(name: string, relays?: ClusterNode[], extra?: string[], opts?: ProcOptions): Proc;
+  /** Who the registry says holds `name` ({} when no record). */
+  record(name: string): { owner?: string; relayId?: string };
+  /** The agent's status file for `name`. */
+  statusFile(name: string): string;
+}
+
+export async function startCluster(
+  s: Scope,
+  opts: { relays: number; names?: string[]; relayFlags?: string[] },
+): Promise<Cluster> {
+  const names = opts.names ?? ['dev1'];
+  const redis = await startRedis(s);
+  const dir = await tmpDir(s, 'burrow-cluster-');
+  const devKey = await generateKey(dir, 'device');
+  const opKey = await generateKey(dir, 'operator');
+  const sshd = await startSshd(s, { authorizedKeys: [opKey] });
+  const policy = join(dir, 'authorized_keys');
+  const listens = names.map((n) => `permitlisten="${n}:22"`).join(',');
+  const opens = names.map((n) => `permitopen="${n}:22"`).join(',');
+  writeFileSync(policy, `${listens} ${devKey.publicKey}\n${opens} ${opKey.publicKey}\n`, {
+    mode: 0o600,
+  });
+  const op = await createSshClient(s, { identity: opKey, connectTimeoutSec: 3, logLevel: 'INFO' });
+  for (const n of names) {
+    op.addHost({ alias: n, hostName: null, user: 'root' });
+    op.trust(n, sshd.hostKeyPub);
+  }
+
+  const nodes: ClusterNode[] = [];
+  const peers: string[] = [];
+  const knownHosts: string[] = [];
+  for (let i = 1; i <= opts.relays; i++) {
+    const alias = `relay${i}`;
+    const hostKey = await generateKey(dir, `${alias}_host`);
+    const port = await freePort();
+    peers.push(hostKey.publicLine);
+    knownHosts.push(`[127.0.0.1]:${port} ${hostKey.publicKey}`);
+    op.addHost({ alias, port, user: 'burrow', hostKey: hostKey.publicKey });
+    nodes.push(
+      node(s, { alias, port, hostKey, dir, redis, flags: opts.relayFlags ?? FAST_CLUSTER }),
+    );
+  }
+  writeFileSync(join(dir, 'peers'), `${peers.join('\n')}\n`);
+  writeFileSync(join(dir, 'known_hosts'), `${knownHosts.join('\n')}\n`, { mode: 0o600 });
+  await Promise.all(nodes.map((n) => n.start()));
+
+  const statusFile = (name: string) => join(dir, `agent-${name}.json`);
+  return {
+    redis,
+    dir,
+    devKey,
+    sshd,
+    nodes,
+    op,
+    statusFile,
+    startAgent(name, relays = nodes, extra = [], o = {}) {
+      return startCli(
+        s,
+        [
+          'agent',
+          ...['--name', name, '--relay', relays.map((r) => r.addr).join(',')],
+          ...['--identity', devKey.path, '--forward', `22=127.0.0.1:${sshd.port}`],
+          ...['--known-hosts', join(dir, 'known_hosts'), '--status-file', statusFile(name)],
+          ...['--keepalive-interval', '1s', '--keepalive-count', '2', '--connect-timeout', '2s'],
+          ...extra,
+        ],
+        { name: `agent ${name}`, ...o, env: { BURROW_DATA_DIR: dir, ...o.env } },
+      );
+    },
+    record(name) {
+      const [owner = '', relayId = ''] = redis
+        .cli('HMGET', REGISTRY_NAME_KEY + name, 'owner', 'relayId')
+        .split('\n');
+      return owner ? { owner, relayId } : {};
+    },
+  };
+}
+
+function node(
+  s: Scope,
+  o: {
+    alias: string;
+    port: number;
+    hostKey: KeyPair;
+    dir: string;
+    redis: RedisServer;
+    flags: string[];
+  },
+): ClusterNode {
+  const events = (proc: Proc | undefined): AuditEvent[] =>
+    (proc?.output('stdout') ?? '')
+      .split('\n')
+      .filter((l) => l.startsWith('{"'))
+      .map((l) => JSON.parse(l) as AuditEvent);
+  const n: ClusterNode = {
+    alias: o.alias,
+    port: o.port,
+    addr: `127.0.0.1:${o.port}`,
+    hostKey: o.hostKey,
+    proc: undefined,
+    id: '',
+    get alive() {
+      return n.proc !== undefined && n.proc.exit === undefined;
+    },
+    async start() {
+      const proc = startCli(
+        s,
+        [
+          'relay',
+          ...['--listen', n.addr, '--advertise', n.addr, '--host-key', o.hostKey.path],
+          ...['--authorized-keys', join(o.dir, 'authorized_keys')],
+          ...['--registry', o.redis.url, '--peers', join(o.dir, 'peers')],
+          ...['--log-format', 'json'],
+          ...o.flags,
+        ],
+        { name: o.alias },
+      );
+      n.proc = proc;
+      const started = await proc.waitForLine(/"event":"relay.started","relay":"([^"]+)"/, {
+        stream: 'stdout',
+      });
+      n.id = started[1] ?? '';
+    },
+    async kill9() {
+      if (n.alive) await n.proc?.kill9();
+    },
+    audit: <E extends AuditEvent['event']>(event: E) =>
+      events(n.proc).filter((e): e is AuditEventOf<E> => e.event === event),
+    table() {
+      const t = new Map<string, string>();
+      for (const e of events(n.proc)) {
+        if (e.event === 'name.registered') t.set(e.name, e.conn);
+        else if (e.event === 'name.released' && t.get(e.name) === e.conn) t.delete(e.name);
+      }
+      return t;
+    },
+  };
+  return n;
+}
