@@ -49,7 +49,11 @@ export async function measureClusterFailover(
 ): Promise<ClusterFailoverResult> {
   const { kills, log } = opts;
   log('failover: starting Redis, relays A, B, C, the device sshd and its agent on [A, C]');
-  const cluster = await startCluster(scope, { relays: 3, ttl: opts.ttl, heartbeat: opts.heartbeat });
+  const cluster = await startCluster(scope, {
+    relays: 3,
+    ttl: opts.ttl,
+    heartbeat: opts.heartbeat,
+  });
   const [a, b, c] = cluster.relays as [ClusterRelay, ClusterRelay, ClusterRelay];
   const statusFile = `${cluster.dir}/agent-failover.json`;
   cluster.startAgent([a, c], { statusFile });
@@ -73,8 +77,17 @@ export async function measureClusterFailover(
       pollUntilReachable(() => reach(cluster, b), t0, FAILOVER_CAP_MS),
       pollUntilReachable(() => reach(cluster, next), t0, FAILOVER_CAP_MS),
     ]);
-    const r1 = (o: ReachOutcome) => ({ ...o, ms: o.ms === null ? null : Math.round(o.ms * 10) / 10 });
-    samples.push({ round, killed: holder.alias, newHolder: next.alias, viaB: r1(viaB), viaHolder: r1(viaHolder) });
+    const r1 = (o: ReachOutcome) => ({
+      ...o,
+      ms: o.ms === null ? null : Math.round(o.ms * 10) / 10,
+    });
+    samples.push({
+      round,
+      killed: holder.alias,
+      newHolder: next.alias,
+      viaB: r1(viaB),
+      viaHolder: r1(viaHolder),
+    });
     log(
       `failover ${round}/${kills}: killed ${holder.alias}; through B ${fmt(viaB.ms)} ` +
         `(${viaB.attempts} tries), through ${next.alias} ${fmt(viaHolder.ms)} (${viaHolder.attempts} tries)`,
@@ -86,8 +99,14 @@ export async function measureClusterFailover(
     kills,
     ttl: opts.ttl,
     heartbeat: opts.heartbeat,
-    viaB: seriesStats(samples.map((s) => s.viaB), FAILOVER_CAP_MS),
-    viaHolder: seriesStats(samples.map((s) => s.viaHolder), FAILOVER_CAP_MS),
+    viaB: seriesStats(
+      samples.map((s) => s.viaB),
+      FAILOVER_CAP_MS,
+    ),
+    viaHolder: seriesStats(
+      samples.map((s) => s.viaHolder),
+      FAILOVER_CAP_MS,
+    ),
     samples,
   };
 }

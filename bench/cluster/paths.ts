@@ -20,11 +20,7 @@ import { max, median, min, percentile, rotate } from '../lib/stats.js';
 import type { Cluster } from './world.js';
 
 /** What a reverse jumphost needs; everything else is OpenSSH's defaults. */
-const JUMPHOST_CONFIG = [
-  'AllowTcpForwarding yes',
-  'GatewayPorts no',
-  'LogLevel INFO',
-];
+const JUMPHOST_CONFIG = ['AllowTcpForwarding yes', 'GatewayPorts no', 'LogLevel INFO'];
 
 /** Starts the device's agent on relay1 (A) only and waits until relay2 (B) reaches dev1. */
 export async function holdOnA(cluster: Cluster): Promise<void> {
@@ -32,7 +28,8 @@ export async function holdOnA(cluster: Cluster): Promise<void> {
   const agent = cluster.startAgent([a], { statusFile: `${cluster.dir}/agent-hold-a.json` });
   await agent.waitForLine(/registered on/, { stream: 'stderr', timeoutMs: 20_000 });
   await waitFor(
-    async () => (await cluster.op.run(['-J', b.alias, 'dev1', 'true'], { timeoutMs: 10_000 })).code === 0,
+    async () =>
+      (await cluster.op.run(['-J', b.alias, 'dev1', 'true'], { timeoutMs: 10_000 })).code === 0,
     { what: 'dev1 (on relay A) reachable through relay B', timeoutMs: 20_000, intervalMs: 200 },
   );
 }
@@ -68,10 +65,12 @@ export async function measureClusterLatency(
       const t0 = performance.now();
       const r = await cluster.op.run(['-J', via[path], 'dev1', 'true'], { timeoutMs: 30_000 });
       const ms = performance.now() - t0;
-      if (r.code !== 0) throw new Error(`${path}: ssh -J … dev1 true failed (exit ${r.code}):\n${r.stderr}`);
+      if (r.code !== 0)
+        throw new Error(`${path}: ssh -J … dev1 true failed (exit ${r.code}):\n${r.stderr}`);
       if (i >= warmup) samples[path]!.push(Math.round(ms * 10) / 10);
     }
-    if (i >= warmup && (i + 1 - warmup) % 10 === 0) log(`latency: ${i + 1 - warmup}/${runs} rounds`);
+    if (i >= warmup && (i + 1 - warmup) % 10 === 0)
+      log(`latency: ${i + 1 - warmup}/${runs} rounds`);
   }
   const stat = (path: LatencyPath['path']): LatencyPath => {
     const v = samples[path]!;
@@ -142,7 +141,14 @@ async function startTwoHop(scope: Scope, cluster: Cluster): Promise<TwoHop> {
   const dev = await createSshClient(scope, { identity: cluster.devKey });
   dev.addHost({ alias: 'jump2', port: r2.port, user: 'root', hostKey: r2.hostKeyPub });
   const tunnel = dev.spawn(
-    ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${tunnelPort}:127.0.0.1:${cluster.device.port}`, 'jump2'],
+    [
+      '-N',
+      '-o',
+      'ExitOnForwardFailure=yes',
+      '-R',
+      `127.0.0.1:${tunnelPort}:127.0.0.1:${cluster.device.port}`,
+      'jump2',
+    ],
     { name: 'device -R jump2' },
   );
   await waitForPort(tunnelPort, {

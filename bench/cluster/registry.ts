@@ -83,6 +83,15 @@ export function nameCount(redis: RedisServer): number {
   );
 }
 
+/** Calls of client-sent commands (`INFO commandstats`): EVALSHA + EVAL, or all of them. */
+function clientCalls(redis: RedisServer, only?: readonly string[]): number {
+  let n = 0;
+  for (const m of redis.cli('INFO', 'commandstats').matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (!only || only.includes(m[1]!)) n += Number(m[2]);
+  }
+  return n;
+}
+
 function info(redis: RedisServer, section: string, field: string): number {
   const m = new RegExp(`^${field}:(\\d+)`, 'm').exec(redis.cli('INFO', section));
   return m ? Number(m[1]) : Number.NaN;
@@ -140,19 +149,31 @@ export async function measureRegistrations(
         seconds: done.elapsedMs / 1000,
         perSec: done.registered / (done.elapsedMs / 1000),
       });
-      log(`registrations ${round}/${rounds} ${registry}: ${done.registered} in ${(done.elapsedMs / 1000).toFixed(1)} s (${done.ratePerSec}/s, ${done.failed} failed)`);
+      log(
+        `registrations ${round}/${rounds} ${registry}: ${done.registered} in ${(done.elapsedMs / 1000).toFixed(1)} s (${done.ratePerSec}/s, ${done.failed} failed)`,
+      );
       await loadgen.stop();
       await cluster.relays[0]!.proc!.stop();
       await cluster.redis.stop();
     }
   }
   const med = (r: 'memory' | 'redis') => {
-    const v = runs.filter((x) => x.registry === r).map((x) => x.perSec).sort((a, b) => a - b);
+    const v = runs
+      .filter((x) => x.registry === r)
+      .map((x) => x.perSec)
+      .sort((a, b) => a - b);
     return v[Math.floor((v.length - 1) / 2)]!;
   };
   const memoryPerSec = med('memory');
   const redisPerSec = med('redis');
-  return { devices, concurrency, runs, memoryPerSec, redisPerSec, ratio: redisPerSec / memoryPerSec };
+  return {
+    devices,
+    concurrency,
+    runs,
+    memoryPerSec,
+    redisPerSec,
+    ratio: redisPerSec / memoryPerSec,
+  };
 }
 
 export interface RedisCostResult {
@@ -162,8 +183,11 @@ export interface RedisCostResult {
   usedMemoryAfter: number;
   bytesPerName: number;
   idleWindowS: number;
+  /** `total_commands_processed`: counts every command a Lua script runs too. */
   commandsPerSec: number;
   commandsPerSecPer10k: number;
+  /** EVALSHA/EVAL calls the relay sent (one per heartbeat chunk or lookup), per second. */
+  scriptCallsPerSec: number;
   /** ms from Redis answering again (empty) until every name is back. */
   restoreMs: number | null;
   restoreCapMs: number;
@@ -203,17 +227,23 @@ export async function measureRedisRestart(
     opts.concurrency,
   );
   if (done.registered !== names) throw new Error(`only ${done.registered} of ${names} registered`);
-  await waitFor(() => nameCount(redis) >= names, { what: `${names} names in Redis`, timeoutMs: 30_000 });
+  await waitFor(() => nameCount(redis) >= names, {
+    what: `${names} names in Redis`,
+    timeoutMs: 30_000,
+  });
   // One heartbeat for the burst to settle, then memory and an idle window of commands.
   await sleep(opts.heartbeatMs);
   const memAfter = info(redis, 'memory', 'used_memory');
   log(`redis-restart: ${names} names registered; idle window ${opts.idleWindowS} s`);
   const c0 = info(redis, 'stats', 'total_commands_processed');
+  const e0 = clientCalls(redis, ['evalsha', 'eval']);
   const t0 = performance.now();
   await sleep(opts.idleWindowS * 1000);
   const c1 = info(redis, 'stats', 'total_commands_processed');
-  // The INFO calls themselves are commands too (two).
-  const commandsPerSec = (c1 - c0 - 2) / ((performance.now() - t0) / 1000);
+  const e1 = clientCalls(redis, ['evalsha', 'eval']);
+  const windowS = (performance.now() - t0) / 1000;
+  // The INFO calls themselves are commands too (four).
+  const commandsPerSec = (c1 - c0 - 4) / windowS;
 
   const closedBefore = await countClosed(relay.auditPath);
   await redis.restart();
@@ -228,7 +258,9 @@ export async function measureRedisRestart(
     }
     await sleep(50);
   }
-  log(`redis-restart: all ${names} names back ${restoreMs === null ? 'never (capped)' : `after ${Math.round(restoreMs)} ms`}`);
+  log(
+    `redis-restart: all ${names} names back ${restoreMs === null ? 'never (capped)' : `after ${Math.round(restoreMs)} ms`}`,
+  );
   const dropped = (await countClosed(relay.auditPath)) - closedBefore;
   if (loadgen.exit) throw new Error(`the load generator exited:\n${loadgen.tail()}`);
   return {
@@ -240,6 +272,7 @@ export async function measureRedisRestart(
     idleWindowS: opts.idleWindowS,
     commandsPerSec,
     commandsPerSecPer10k: (commandsPerSec * 10_000) / names,
+    scriptCallsPerSec: (e1 - e0) / windowS,
     restoreMs: restoreMs === null ? null : Math.round(restoreMs),
     restoreCapMs: capMs,
     droppedAfterRestart: dropped,
@@ -298,7 +331,11 @@ export async function measureSpread(
     }
     return out;
   };
-  const before = await waitFor(count, { what: `${agents} agents registered`, timeoutMs: 120_000, intervalMs: 250 });
+  const before = await waitFor(count, {
+    what: `${agents} agents registered`,
+    timeoutMs: 120_000,
+    intervalMs: 250,
+  });
   log(`spread: before ${JSON.stringify(before)}`);
   const victim = cluster.relays[0]!;
   const t0 = performance.now();

@@ -98,7 +98,8 @@ export async function startCluster(scope: Scope, opts: ClusterOptions): Promise<
   for (let i = 1; i <= opts.relays; i++) hostKeys.push(await generateKey(dir, `relay${i}_host`));
   const peersFile = join(dir, 'peers');
   writeFileSync(peersFile, `${hostKeys.map((k) => k.publicLine).join('\n')}\n`);
-  const registry = opts.registry === 'memory' ? [] : ['--registry', redis.url, '--peers', peersFile];
+  const registry =
+    opts.registry === 'memory' ? [] : ['--registry', redis.url, '--peers', peersFile];
 
   const relays: ClusterRelay[] = [];
   const khLines: string[] = [];
