@@ -51,7 +51,9 @@ const FLAGS = {
 } as const satisfies FlagSpecs;
 type Flags = typeof FLAGS;
 
-const dur = (ms: number) => `${ms}ms`;
+const dur = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+/** A stored duration flag as the user would write it (`15000ms` → `15s`). */
+const durText = (d: string) => d.replace(/^(\d+)000ms$/, '$1s');
 const ms0 = (x: number | null) => (x === null ? 'capped' : `${n0(x)} ms`);
 
 const latency = definePhase<Flags, ClusterLatencyResult>({
@@ -187,7 +189,11 @@ const failover = definePhase<Flags, ClusterFailoverResult>({
         s.capped,
       ]),
       notes: [
-        `Agent on [A, C]; both operators poll at once from the kill; --registry-ttl ${r.ttl}, --heartbeat-interval ${r.heartbeat}.`,
+        `Agent on [A, C]; both operators poll at once from the kill; --registry-ttl ${durText(r.ttl)}, ` +
+          `--heartbeat-interval ${durText(r.heartbeat)}.`,
+        `Attempts until the first success: through B ${attempts(r.samples.map((x) => x.viaB.attempts))}; ` +
+          `through the new holder ${attempts(r.samples.map((x) => x.viaHolder.attempts))}. ` +
+          'A figure includes that whole `ssh … true` run (see the latency phase for its length).',
       ],
     },
   ],
@@ -240,11 +246,20 @@ const redisRestart = definePhase<Flags, RedisCostResult>({
           f1(r.commandsPerSecPer10k),
           n0(r.commandsPerSecPer10k * 100),
         ],
+        ...(r.scriptCallsPerSec === undefined
+          ? []
+          : [
+              [
+                'EVALSHA/EVAL calls/s the relay sent per 10 000 idle devices',
+                f1((r.scriptCallsPerSec * 10_000) / r.names),
+                n0((r.scriptCallsPerSec * 1e6) / r.names),
+              ],
+            ]),
       ],
       notes: [
         'Commands are INFO stats total_commands_processed over the window: Redis counts every command a Lua ' +
           'script runs (the heartbeat script runs HMGET, HSET, PEXPIRE and SADD per name), so this is the work Redis ' +
-          `does; the relay itself sent ${f1(r.scriptCallsPerSec ?? Number.NaN)} EVALSHA/EVAL calls/s (one per heartbeat chunk of names). ` +
+          'does; the relay sends one EVALSHA per heartbeat chunk of names (round trips, next row). ' +
           'One relay holds all names; the 1 million column scales linearly at the same heartbeat interval.',
       ],
     },
@@ -268,7 +283,7 @@ const registrations = definePhase<Flags, RegistrationsResult>({
         {
           id: 'registrations-ratio',
           target: 'registrations/s with Redis ≥ 90% of the memory registry',
-          measured: `${Math.round(r.ratio * 100)}% (${n0(r.redisPerSec)}/s vs ${n0(r.memoryPerSec)}/s; ${failed} failed)`,
+          measured: `${f1(r.ratio * 100)}% (${n0(r.redisPerSec)}/s vs ${n0(r.memoryPerSec)}/s; ${failed} failed)`,
           status: status(r.ratio >= 0.9 && failed === 0),
         },
       ],
@@ -287,6 +302,7 @@ const registrations = definePhase<Flags, RegistrationsResult>({
       ]),
       notes: [
         `${n0(r.devices)} devices per run, ${r.concurrency} in flight; the load generator runs on the same machine.`,
+        `Redis / memory: ${f1(r.ratio * 100)}% (medians over ${r.runs.length / 2} pair(s) of runs).`,
       ],
     },
   ],
@@ -328,15 +344,40 @@ const spread = definePhase<Flags, SpreadResult>({
       notes: [
         `${r.agents} burrow agent processes, each with --relay on all three relays (each agent shuffles its list); ` +
           `all registered on a survivor ${ms0(r.settledMs)} after the kill.`,
+        binomialNote(r.agents),
       ],
     },
   ],
 });
 
+/** `all 1`, or `1 (×18), 2 (×2)`: how many attempts the rounds took. */
+function attempts(v: readonly number[]): string {
+  const counts = new Map<number, number>();
+  for (const x of v) counts.set(x, (counts.get(x) ?? 0) + 1);
+  if (counts.size === 1) return `all ${v[0]}`;
+  return [...counts.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([n, c]) => `${n} (×${c})`)
+    .join(', ');
+}
+
+/**
+ * What the ±15% band means for a placement that is uniformly random (each agent's shuffled list):
+ * a survivor's count is then Binomial(N, ½), and the band is ±0.15·N/2 around N/2.
+ */
+function binomialNote(n: number): string {
+  const sd = Math.sqrt(n) / 2;
+  const band = (0.15 * n) / 2;
+  return (
+    `If placement were uniformly random, a survivor's count would be Binomial(${n}, ½): sd ${f1(sd)} ` +
+    `agents, so ±15% (±${f1(band)}) is ±${f2(band / sd)} sd.`
+  );
+}
+
 runBench(
   defineBench({
     name: 'cluster',
-    title: 'Cluster: relays sharing one Redis registry',
+    title: 'cluster: relays sharing one Redis registry, entered through any of them',
     after: 'failover',
     flags: FLAGS,
     epilogue: 'With the defaults the whole run takes about 10 minutes on 2 cores.',
