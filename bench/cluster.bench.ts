@@ -7,6 +7,7 @@
  */
 
 import { type ClusterFailoverResult, measureClusterFailover } from './cluster/failover.js';
+import { attemptCounts, binomialNote } from './cluster/notes.js';
 import {
   type ClusterLatencyResult,
   type ClusterThroughputResult,
@@ -23,6 +24,7 @@ import {
   type SpreadResult,
 } from './cluster/registry.js';
 import { startCluster } from './cluster/world.js';
+import { BenchUsageError } from './lib/report.js';
 import { defineBench, definePhase, type FlagSpecs, runBench, status } from './lib/runner.js';
 import { f1, f2, n0, signed } from './relay/results.js';
 
@@ -191,8 +193,8 @@ const failover = definePhase<Flags, ClusterFailoverResult>({
       notes: [
         `Agent on [A, C]; both operators poll at once from the kill; --registry-ttl ${durText(r.ttl)}, ` +
           `--heartbeat-interval ${durText(r.heartbeat)}.`,
-        `Attempts until the first success: through B ${attempts(r.samples.map((x) => x.viaB.attempts))}; ` +
-          `through the new holder ${attempts(r.samples.map((x) => x.viaHolder.attempts))}. ` +
+        `Attempts until the first success: through B ${attemptCounts(r.samples.map((x) => x.viaB.attempts))}; ` +
+          `through the new holder ${attemptCounts(r.samples.map((x) => x.viaHolder.attempts))}. ` +
           'A figure includes that whole `ssh … true` run (see the latency phase for its length).',
       ],
     },
@@ -350,37 +352,22 @@ const spread = definePhase<Flags, SpreadResult>({
   ],
 });
 
-/** `all 1`, or `1 (×18), 2 (×2)`: how many attempts the rounds took. */
-function attempts(v: readonly number[]): string {
-  const counts = new Map<number, number>();
-  for (const x of v) counts.set(x, (counts.get(x) ?? 0) + 1);
-  if (counts.size === 1) return `all ${v[0]}`;
-  return [...counts.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([n, c]) => `${n} (×${c})`)
-    .join(', ');
-}
-
-/**
- * What the ±15% band means for a placement that is uniformly random (each agent's shuffled list):
- * a survivor's count is then Binomial(N, ½), and the band is ±0.15·N/2 around N/2.
- */
-function binomialNote(n: number): string {
-  const sd = Math.sqrt(n) / 2;
-  const band = (0.15 * n) / 2;
-  return (
-    `If placement were uniformly random, a survivor's count would be Binomial(${n}, ½): sd ${f1(sd)} ` +
-    `agents, so ±15% (±${f1(band)}) is ±${f2(band / sd)} sd.`
-  );
-}
-
 runBench(
   defineBench({
     name: 'cluster',
     title: 'cluster: relays sharing one Redis registry, entered through any of them',
     after: 'failover',
     flags: FLAGS,
-    epilogue: 'With the defaults the whole run takes about 10 minutes on 2 cores.',
+    check(flags) {
+      if (flags.heartbeat * 2 >= flags.ttl) {
+        throw new BenchUsageError(
+          `--heartbeat: must be under half of --ttl (${dur(flags.ttl)}), got ${dur(flags.heartbeat)}`,
+        );
+      }
+    },
+    epilogue:
+      'With --size 256M the whole run took 4m 50s on a shared 2-core machine; the default 1G adds ' +
+      'about two minutes there.',
     phases: [latency, throughput, failover, redisRestart, registrations, spread],
   }),
 );
