@@ -257,6 +257,15 @@ const redisRestart = definePhase<Flags, RedisCostResult>({
                 n0((r.scriptCallsPerSec * 1e6) / r.names),
               ],
             ]),
+        ...(r.redisCpuPercent === undefined
+          ? []
+          : [
+              [
+                'redis-server CPU per 10 000 idle devices (% of one core)',
+                `${f1((r.redisCpuPercent * 10_000) / r.names)}%`,
+                `${n0((r.redisCpuPercent * 1e6) / r.names)}% (${f1((r.redisCpuPercent * 1e4) / r.names)} cores)`,
+              ],
+            ]),
       ],
       notes: [
         'Commands are INFO stats total_commands_processed over the window: Redis counts every command a Lua ' +

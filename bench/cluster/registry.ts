@@ -13,6 +13,7 @@ import { REGISTRY_NAME_KEY } from '../../src/core/constants.js';
 import { generateEd25519 } from '../../src/ssh/keys.js';
 import { type Proc, type Scope, startProc, waitFor } from '../../test/helpers/index.js';
 import type { RedisServer } from '../../test/helpers/redis.js';
+import { cpuSeconds } from '../lib/procfs.js';
 import { type Cluster, type ClusterRelay, startCluster } from './world.js';
 
 const LOADGEN = new URL('../loadgen.js', import.meta.url).pathname;
@@ -188,6 +189,8 @@ export interface RedisCostResult {
   commandsPerSecPer10k: number;
   /** EVALSHA/EVAL calls the relay sent (one per heartbeat chunk or lookup), per second. */
   scriptCallsPerSec: number;
+  /** redis-server's CPU over the idle window, in % of one core. */
+  redisCpuPercent: number;
   /** ms from Redis answering again (empty) until every name is back. */
   restoreMs: number | null;
   restoreCapMs: number;
@@ -237,11 +240,13 @@ export async function measureRedisRestart(
   log(`redis-restart: ${names} names registered; idle window ${opts.idleWindowS} s`);
   const c0 = info(redis, 'stats', 'total_commands_processed');
   const e0 = clientCalls(redis, ['evalsha', 'eval']);
+  const cpu0 = cpuSeconds(redis.proc().pid) ?? Number.NaN;
   const t0 = performance.now();
   await sleep(opts.idleWindowS * 1000);
   const c1 = info(redis, 'stats', 'total_commands_processed');
   const e1 = clientCalls(redis, ['evalsha', 'eval']);
   const windowS = (performance.now() - t0) / 1000;
+  const redisCpuPercent = (((cpuSeconds(redis.proc().pid) ?? Number.NaN) - cpu0) / windowS) * 100;
   // The INFO calls themselves are commands too (four).
   const commandsPerSec = (c1 - c0 - 4) / windowS;
 
@@ -273,6 +278,7 @@ export async function measureRedisRestart(
     commandsPerSec,
     commandsPerSecPer10k: (commandsPerSec * 10_000) / names,
     scriptCallsPerSec: (e1 - e0) / windowS,
+    redisCpuPercent,
     restoreMs: restoreMs === null ? null : Math.round(restoreMs),
     restoreCapMs: capMs,
     droppedAfterRestart: dropped,
