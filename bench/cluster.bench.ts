@@ -1,0 +1,382 @@
+/**
+ * `npm run bench -- cluster`: relays sharing one Redis registry, a client entering through any of
+ * them. Latency and throughput through a relay that does not hold the name, failover after kill -9
+ * of the holder, all names back after Redis restarts empty, registrations/s with Redis against
+ * memory, what the registry costs in Redis, and how devices spread when one relay dies. The
+ * method is bench/cluster.md.
+ */
+
+import { type ClusterFailoverResult, measureClusterFailover } from './cluster/failover.js';
+import { attemptCounts, binomialNote } from './cluster/notes.js';
+import {
+  type ClusterLatencyResult,
+  type ClusterThroughputResult,
+  holdOnA,
+  measureClusterLatency,
+  measureClusterThroughput,
+} from './cluster/paths.js';
+import {
+  measureRedisRestart,
+  measureRegistrations,
+  measureSpread,
+  type RedisCostResult,
+  type RegistrationsResult,
+  type SpreadResult,
+} from './cluster/registry.js';
+import { startCluster } from './cluster/world.js';
+import { BenchUsageError } from './lib/report.js';
+import { defineBench, definePhase, type FlagSpecs, runBench, status } from './lib/runner.js';
+import { f1, f2, n0, signed } from './relay/results.js';
+
+const FLAGS = {
+  runs: { type: 'count', default: 30, help: 'latency: ssh -J … dev1 true runs per path' },
+  size: { type: 'size', default: '1G', help: 'throughput: bytes per transfer; K/M/G suffixes' },
+  rounds: {
+    type: 'count',
+    default: 3,
+    help: 'throughput: rounds per path; the median is reported',
+  },
+  kills: { type: 'count', default: 20, help: 'failover: kill -9 rounds' },
+  names: { type: 'count', default: 10_000, help: 'redis-restart: names registered on one relay' },
+  devices: { type: 'count', default: 10_000, help: 'registrations: devices per registry run' },
+  'reg-rounds': { type: 'count', default: 1, help: 'registrations: memory/redis run pairs' },
+  concurrency: { type: 'count', default: 64, help: 'load generator connections in flight' },
+  agents: { type: 'count', default: 60, help: 'spread: burrow agent processes on 3 relays' },
+  'idle-window': {
+    type: 'count',
+    default: 15,
+    min: 3,
+    help: 'redis-restart: seconds of idle commands sampled',
+  },
+  ttl: { type: 'interval', default: '15s', help: "the relays' --registry-ttl" },
+  heartbeat: { type: 'interval', default: '5s', help: "the relays' --heartbeat-interval" },
+} as const satisfies FlagSpecs;
+type Flags = typeof FLAGS;
+
+const dur = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+/** A stored duration flag as the user would write it (`15000ms` → `15s`). */
+const durText = (d: string) => d.replace(/^(\d+)000ms$/, '$1s');
+const ms0 = (x: number | null) => (x === null ? 'capped' : `${n0(x)} ms`);
+
+const latency = definePhase<Flags, ClusterLatencyResult>({
+  name: 'latency',
+  title: 'Latency: `ssh -J B dev1 true` with dev1 held on A',
+  async measure(scope, { flags, log }) {
+    log('latency: Redis, relays A and B, the device agent on A');
+    const cluster = await startCluster(scope, {
+      relays: 2,
+      ttl: dur(flags.ttl),
+      heartbeat: dur(flags.heartbeat),
+    });
+    await holdOnA(cluster);
+    const r = await measureClusterLatency(cluster, { runs: flags.runs, log });
+    const [b, a] = r.paths as [ClusterLatencyResult['paths'][0], ClusterLatencyResult['paths'][0]];
+    return {
+      result: r,
+      targets: [
+        {
+          id: 'entry-latency',
+          target: 'entering through B adds ≤ 10 ms p50 over entering through A (the holder)',
+          measured: `${signed(r.addedP50Ms)} ms (p50 ${f1(b.p50Ms)} ms through B vs ${f1(a.p50Ms)} ms through A)`,
+          status: status(r.addedP50Ms <= 10),
+        },
+      ],
+    };
+  },
+  tables: (r) => [
+    {
+      headers: ['path', 'runs', 'p50 ms', 'p95 ms', 'min ms', 'max ms'],
+      rows: r.paths.map((p) => [
+        p.path === 'via-b' ? 'ssh -J B dev1 (B → peer link → A)' : 'ssh -J A dev1 (the holder)',
+        p.runs,
+        f1(p.p50Ms),
+        f1(p.p95Ms),
+        f1(p.minMs),
+        f1(p.maxMs),
+      ]),
+      notes: [`B adds ${signed(r.addedP50Ms)} ms p50; ${r.warmup} warm-up rounds not counted.`],
+    },
+  ],
+});
+
+const FORM_LABEL = {
+  'via-b': 'burrow: ssh -J B dev1 (B → A → device)',
+  'via-a': 'burrow: ssh -J A dev1 (one hop, for reference)',
+  'openssh-2hop': 'OpenSSH: ssh -J r1,r2 (two sshd jumphosts)',
+} as const;
+
+const throughput = definePhase<Flags, ClusterThroughputResult>({
+  name: 'throughput',
+  title: 'Throughput: bulk data through B → A to the device',
+  async measure(scope, { flags, log }) {
+    log('throughput: Redis, relays A and B, agent on A, two OpenSSH jumphosts');
+    const cluster = await startCluster(scope, {
+      relays: 2,
+      ttl: dur(flags.ttl),
+      heartbeat: dur(flags.heartbeat),
+    });
+    await holdOnA(cluster);
+    const r = await measureClusterThroughput(scope, cluster, {
+      bytes: flags.size,
+      rounds: flags.rounds,
+      log,
+    });
+    const m = (f: string) => r.forms.find((x) => x.form === f)!;
+    return {
+      result: r,
+      targets: [
+        {
+          id: 'two-hop-throughput',
+          target: 'through B → A ≥ 1.5× the MiB/s of OpenSSH `ssh -J r1,r2`',
+          measured: `${f2(r.ratio)}× (${n0(m('via-b').medianMiBps)} vs ${n0(m('openssh-2hop').medianMiBps)} MiB/s)`,
+          status: status(r.ratio >= 1.5),
+        },
+      ],
+    };
+  },
+  tables: (r) => [
+    {
+      headers: ['path', 'MiB/s (median)', 'CPU-s per GiB, first hop', 'CPU-s per GiB, second hop'],
+      rows: r.forms.map((f) => [
+        FORM_LABEL[f.form],
+        n0(f.medianMiBps),
+        `${f2(f.medianHopCpuSecondsPerGiB[0]!)} (${f.form === 'openssh-2hop' ? 'r1 sshd' : f.form === 'via-b' ? 'relay B' : 'relay A'})`,
+        f.medianHopCpuSecondsPerGiB[1] === undefined
+          ? '—'
+          : `${f2(f.medianHopCpuSecondsPerGiB[1])} (${f.form === 'openssh-2hop' ? 'r2 sshd' : 'relay A'})`,
+      ]),
+      notes: [
+        `${n0(r.bytes / 2 ** 20)} MiB per transfer, ${r.rounds} rounds per path, interleaved; through B is ${f2(r.ratio)}× the OpenSSH two-hop jump.`,
+      ],
+    },
+  ],
+});
+
+const failover = definePhase<Flags, ClusterFailoverResult>({
+  name: 'failover',
+  title: 'Failover: kill -9 of the holder, operator entering through B',
+  async measure(scope, { flags, log }) {
+    const r = await measureClusterFailover(scope, {
+      kills: flags.kills,
+      ttl: dur(flags.ttl),
+      heartbeat: dur(flags.heartbeat),
+      log,
+    });
+    return {
+      result: r,
+      targets: [
+        {
+          id: 'failover-p99',
+          target: `p99 ≤ 1 s from kill -9 to \`ssh -J B dev1 true\` working again, over ≥ 20 kills`,
+          measured: `p99 ${ms0(r.viaB.p99Ms)} over ${r.kills} kills (through the new holder: p99 ${ms0(r.viaHolder.p99Ms)})`,
+          status: status(r.viaB.p99Ms <= 1000 && r.viaB.capped === 0),
+          ...(r.kills < 20 ? { note: `${r.kills} kills` } : {}),
+        },
+      ],
+    };
+  },
+  tables: (r) => [
+    {
+      headers: ['operator enters through', 'kills', 'p50', 'p90', 'p99', 'max', 'capped'],
+      rows: [
+        ['B (never the holder)', r.viaB] as const,
+        ['the new holder (baseline)', r.viaHolder] as const,
+      ].map(([label, s]) => [
+        label,
+        s.count,
+        ms0(s.p50Ms),
+        ms0(s.p90Ms),
+        ms0(s.p99Ms),
+        ms0(s.maxMs),
+        s.capped,
+      ]),
+      notes: [
+        `Agent on [A, C]; both operators poll at once from the kill; --registry-ttl ${durText(r.ttl)}, ` +
+          `--heartbeat-interval ${durText(r.heartbeat)}.`,
+        `Attempts until the first success: through B ${attemptCounts(r.samples.map((x) => x.viaB.attempts))}; ` +
+          `through the new holder ${attemptCounts(r.samples.map((x) => x.viaHolder.attempts))}. ` +
+          'A figure includes that whole `ssh … true` run (see the latency phase for its length).',
+      ],
+    },
+  ],
+});
+
+const redisRestart = definePhase<Flags, RedisCostResult>({
+  name: 'redis-restart',
+  title: 'Redis restarted empty, and what the registry costs in Redis',
+  async measure(scope, { flags, log }) {
+    const r = await measureRedisRestart(scope, {
+      names: flags.names,
+      concurrency: flags.concurrency,
+      ttl: dur(flags.ttl),
+      heartbeatMs: flags.heartbeat,
+      idleWindowS: flags['idle-window'],
+      log,
+    });
+    const limit = r.heartbeatMs + 1000;
+    return {
+      result: r,
+      targets: [
+        {
+          id: 'redis-restart',
+          target: `all ${n0(r.names)} names resolvable again ≤ heartbeat + 1 s (${n0(limit)} ms) after Redis restarts empty`,
+          measured: `${ms0(r.restoreMs)}; ${r.droppedAfterRestart} connections dropped`,
+          status: status(
+            r.restoreMs !== null && r.restoreMs <= limit && r.droppedAfterRestart === 0,
+          ),
+        },
+      ],
+    };
+  },
+  tables: (r) => [
+    {
+      title: 'Recovery',
+      headers: ['names', 'heartbeat', 'all names back after', 'connections dropped'],
+      rows: [[n0(r.names), `${n0(r.heartbeatMs)} ms`, ms0(r.restoreMs), r.droppedAfterRestart]],
+    },
+    {
+      title: 'Cost in Redis',
+      headers: ['figure', 'measured', 'for 1 million devices'],
+      rows: [
+        [
+          `used_memory per name (${n0(r.names)} names: ${f1(r.usedMemoryBefore / 2 ** 20)} → ${f1(r.usedMemoryAfter / 2 ** 20)} MiB)`,
+          `${n0(r.bytesPerName)} B`,
+          `${f1((r.bytesPerName * 1e6) / 2 ** 20)} MiB`,
+        ],
+        [
+          `commands/s per 10 000 idle devices (heartbeat ${n0(r.heartbeatMs)} ms, ${r.idleWindowS} s window)`,
+          f1(r.commandsPerSecPer10k),
+          n0(r.commandsPerSecPer10k * 100),
+        ],
+        ...(r.scriptCallsPerSec === undefined
+          ? []
+          : [
+              [
+                'EVALSHA/EVAL calls/s the relay sent per 10 000 idle devices',
+                f1((r.scriptCallsPerSec * 10_000) / r.names),
+                n0((r.scriptCallsPerSec * 1e6) / r.names),
+              ],
+            ]),
+        ...(r.redisCpuPercent === undefined
+          ? []
+          : [
+              [
+                'redis-server CPU per 10 000 idle devices (% of one core)',
+                `${f1((r.redisCpuPercent * 10_000) / r.names)}%`,
+                `${n0((r.redisCpuPercent * 1e6) / r.names)}% (${f1((r.redisCpuPercent * 1e4) / r.names)} cores)`,
+              ],
+            ]),
+      ],
+      notes: [
+        'Commands are INFO stats total_commands_processed over the window: Redis counts every command a Lua ' +
+          'script runs (the heartbeat script runs HMGET, HSET, PEXPIRE and SADD per name), so this is the work Redis ' +
+          'does; the relay sends one EVALSHA per heartbeat chunk of names (round trips, next row). ' +
+          'One relay holds all names; the 1 million column scales linearly at the same heartbeat interval.',
+      ],
+    },
+  ],
+});
+
+const registrations = definePhase<Flags, RegistrationsResult>({
+  name: 'registrations',
+  title: 'Registrations/s on one relay: Redis registry against memory',
+  async measure(scope, { flags, log }) {
+    const r = await measureRegistrations(scope, {
+      devices: flags.devices,
+      concurrency: flags.concurrency,
+      rounds: flags['reg-rounds'],
+      log,
+    });
+    const failed = r.runs.reduce((n, x) => n + x.failed, 0);
+    return {
+      result: r,
+      targets: [
+        {
+          id: 'registrations-ratio',
+          target: 'registrations/s with Redis ≥ 90% of the memory registry',
+          measured: `${f1(r.ratio * 100)}% (${n0(r.redisPerSec)}/s vs ${n0(r.memoryPerSec)}/s; ${failed} failed)`,
+          status: status(r.ratio >= 0.9 && failed === 0),
+        },
+      ],
+    };
+  },
+  tables: (r) => [
+    {
+      headers: ['registry', 'round', 'registered', 'failed', 'seconds', 'registrations/s'],
+      rows: r.runs.map((x) => [
+        x.registry,
+        x.round,
+        n0(x.registered),
+        x.failed,
+        f1(x.seconds),
+        n0(x.perSec),
+      ]),
+      notes: [
+        `${n0(r.devices)} devices per run, ${r.concurrency} in flight; the load generator runs on the same machine.`,
+        `Redis / memory: ${f1(r.ratio * 100)}% (medians over ${r.runs.length / 2} pair(s) of runs).`,
+      ],
+    },
+  ],
+});
+
+const spread = definePhase<Flags, SpreadResult>({
+  name: 'spread',
+  title: 'Spread: devices after one of 3 relays dies',
+  async measure(scope, { flags, log }) {
+    const r = await measureSpread(scope, {
+      agents: flags.agents,
+      ttl: dur(flags.ttl),
+      heartbeat: dur(flags.heartbeat),
+      log,
+    });
+    const worst = Math.max(...Object.values(r.deviations).map(Math.abs));
+    return {
+      result: r,
+      targets: [
+        {
+          id: 'spread',
+          target: 'each survivor holds half of the devices ± 15%',
+          measured: Object.entries(r.deviations)
+            .map(([k, d]) => `${k} ${r.after[k] ?? 0} (${signed(d * 100)}%)`)
+            .join(', '),
+          status: status(worst <= 0.15 && r.settledMs !== null),
+        },
+      ],
+    };
+  },
+  tables: (r) => [
+    {
+      headers: ['relay', 'agents before', 'agents after'],
+      rows: Object.keys(r.before).map((k) => [
+        k === r.killed ? `${k} (killed)` : k,
+        r.before[k] ?? 0,
+        r.after[k] ?? 0,
+      ]),
+      notes: [
+        `${r.agents} burrow agent processes, each with --relay on all three relays (each agent shuffles its list); ` +
+          `all registered on a survivor ${ms0(r.settledMs)} after the kill.`,
+        binomialNote(r.agents),
+      ],
+    },
+  ],
+});
+
+runBench(
+  defineBench({
+    name: 'cluster',
+    title: 'cluster: relays sharing one Redis registry, entered through any of them',
+    after: 'failover',
+    flags: FLAGS,
+    check(flags) {
+      if (flags.heartbeat * 2 >= flags.ttl) {
+        throw new BenchUsageError(
+          `--heartbeat: must be under half of --ttl (${dur(flags.ttl)}), got ${dur(flags.heartbeat)}`,
+        );
+      }
+    },
+    epilogue:
+      'With --size 256M the whole run took 4m 50s on a shared 2-core machine; the default 1G adds ' +
+      'about two minutes there.',
+    phases: [latency, throughput, failover, redisRestart, registrations, spread],
+  }),
+);
