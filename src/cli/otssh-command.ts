@@ -1,23 +1,17 @@
-import { execFile } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  createWriteStream,
-  openSync,
-  readFileSync,
-  statSync,
-} from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { createWriteStream, openSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { hostKeyTrust } from '../agent/index.js';
 import { createTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat } from '../audit/index.js';
-import { CodedError, configError, isBurrowError } from '../core/errors.js';
+import { configError, isBurrowError } from '../core/errors.js';
 import { checkName } from '../core/names.js';
 import { PolicySet } from '../core/policy-set.js';
 import { BindError, type Outcome, RelayError, startOtssh } from '../otssh/index.js';
 import { generateEd25519, parseHostKey } from '../ssh/index.js';
 import { readIdentity } from './agent-settings.js';
 import { defaultDataDir } from './data-dir.js';
+import { announce, knownHostsPatterns } from './otssh-announce.js';
+import { OtsshError } from './otssh-error.js';
 import { parseCount, parseHostPort } from './parse.js';
 import { VERSION } from './version.js';
 
@@ -35,21 +29,6 @@ import { VERSION } from './version.js';
 /** Exit status for failures of the server itself (the session's own status passes through). */
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
-
-/** What stopped otssh; each exits with status 1 and its message on stderr. */
-type OtsshErrorCode =
-  | 'keys-invalid'
-  | 'bind-failed'
-  | 'relay-failed'
-  | 'session-dropped'
-  | 'log-failed'
-  | 'announce-invalid'
-  | 'announce-failed'
-  | 'flag-missing';
-
-class OtsshError extends CodedError<OtsshErrorCode> {
-  override readonly name = 'OtsshError';
-}
 
 interface OtsshFlags {
   port?: string;
@@ -321,61 +300,6 @@ function openLog(target: string): NodeJS.WritableStream {
   } catch (err) {
     throw new OtsshError('log-failed', `Could not write to log file ${target}: ${errText(err)}`);
   }
-}
-
-/**
- * The host patterns of a known_hosts line for this server. OpenSSH looks a host up as `host` on
- * port 22 and `[host]:port` otherwise; a port chosen by the kernel (0) is not known yet, so that
- * pattern matches any host and port. Through a relay the host is the registered name.
- */
-function knownHostsPatterns(port: number | undefined, name: string | undefined): string {
-  const listen = port === undefined ? undefined : port === 22 || port === 0 ? '*' : `[*]:${port}`;
-  return [listen, name].filter(Boolean).join(',');
-}
-
-/** Runs the announce command with the key line; resolves when it exits 0. */
-function announce(cmd: string, keyLine: string): Promise<void> {
-  const path = resolveExecutable(cmd);
-  if (!path)
-    throw new OtsshError(
-      'announce-invalid',
-      `Invalid announce command: ${cmd}: not found or not executable`,
-    );
-  return new Promise((resolve, reject) => {
-    execFile(path, [keyLine], { maxBuffer: 1024 * 1024 }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      const e = err as NodeJS.ErrnoException & { code?: number | string };
-      if (typeof e.code === 'string') {
-        return reject(
-          new OtsshError('announce-invalid', `Invalid announce command: ${cmd}: ${e.code}`),
-        );
-      }
-      reject(
-        new OtsshError(
-          'announce-failed',
-          `Announce failed: ${e.code ?? 'signal'} ${String(stderr).trim()}`,
-        ),
-      );
-    });
-  });
-}
-
-function resolveExecutable(cmd: string): string | undefined {
-  const candidates = cmd.includes('/')
-    ? [cmd]
-    : (process.env.PATH ?? '')
-        .split(delimiter)
-        .filter(Boolean)
-        .map((d) => join(d, cmd));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      if (statSync(c).isFile()) return isAbsolute(c) || c.includes('/') ? c : join('.', c);
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
 }
 
 function relayOptions(flags: OtsshFlags) {

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ENV_PREFIX } from '../core/constants.js';
@@ -8,14 +6,14 @@ import { BurrowError, configError } from '../core/errors.js';
 import { createRegistry, parseRegistryUrl } from '../registry/index.js';
 import { PolicyFile, type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/index.js';
-import { advertisedAddress, loadPeers } from './cluster-flags.js';
+import { loadPeers } from './cluster-flags.js';
 import { defaultDataDir } from './data-dir.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
 import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
-import { LOG_FORMATS, type LogFormat } from './log-format.js';
-import { parseCount, parseDuration, parseHostPort, parseList } from './parse.js';
+import { LOG_FORMATS } from './log-format.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
-import { defaultFull, parseMaxStartups, parsePenalties } from './startup-flags.js';
+import { parseRelayFlags, type RelayFlags } from './relay-flags.js';
+import { defaultFull } from './startup-flags.js';
 import { VERSION } from './version.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
@@ -28,33 +26,6 @@ const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys
 #
 # The relay re-reads this file when it changes and on SIGHUP.
 `;
-
-interface RelayFlags {
-  listen: string;
-  hostKey?: string;
-  authorizedKeys?: string;
-  auditLog: string;
-  relayId?: string;
-  keepaliveInterval: string;
-  keepaliveCount: string;
-  loginGraceTime: string;
-  maxAuthTries: string;
-  maxStartups?: string;
-  maxStartupsPerSource: string;
-  maxConnectionsPerKey: string;
-  maxConnectionsPerSource: string;
-  perSourcePenalties?: string;
-  maxChannels: string;
-  drainGrace: string;
-  ciphers?: string;
-  logLevel: string;
-  logFormat?: LogFormat;
-  registry: string;
-  peers?: string;
-  advertise?: string;
-  registryTtl: string;
-  heartbeatInterval: string;
-}
 
 /** Adds an option that can also come from BURROW_<NAME> in the environment. */
 function opt(flags: string, description: string, env: string, def?: string): Option {
@@ -259,60 +230,9 @@ export function registerRelayCommand(program: Command): void {
     });
 }
 
-/** Every flag parsed and checked; throws CONFIG_INVALID naming the flag. Touches nothing. */
-function parseFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'> {
-  const listen = parseHostPort('--listen', flags.listen);
-  const advertise = advertisedAddress(flags, listen.host);
-  return {
-    ...(advertise ? { advertise } : {}),
-    relayId: flags.relayId ?? `${hostname()}:${listen.port}#${randomBytes(4).toString('hex')}`,
-    host: listen.host,
-    port: listen.port,
-    keepaliveIntervalMs: parseDuration('--keepalive-interval', flags.keepaliveInterval),
-    keepaliveCountMax: parseCount('--keepalive-count', flags.keepaliveCount, 1, 100),
-    loginGraceMs: parseDuration('--login-grace-time', flags.loginGraceTime),
-    maxAuthTries: parseCount('--max-auth-tries', flags.maxAuthTries, 1, 100),
-    maxStartups: parseMaxStartups('--max-startups', flags.maxStartups),
-    maxStartupsPerSource: parseCount('--max-startups-per-source', flags.maxStartupsPerSource),
-    maxConnectionsPerKey: parseCount('--max-connections-per-key', flags.maxConnectionsPerKey),
-    maxConnectionsPerSource: parseCount(
-      '--max-connections-per-source',
-      flags.maxConnectionsPerSource,
-    ),
-    ...penaltiesOf(parsePenalties('--per-source-penalties', flags.perSourcePenalties)),
-    maxChannels: parseCount('--max-channels', flags.maxChannels),
-    drainGraceMs: parseDuration('--drain-grace', flags.drainGrace),
-    ...registryTimings(flags),
-    ...(flags.ciphers ? { ciphers: parseList(flags.ciphers) } : {}),
-  };
-}
-
-/** `--registry-ttl` and `--heartbeat-interval`: a record must survive one lost heartbeat. */
-function registryTimings(
-  flags: RelayFlags,
-): Pick<RelayConfig, 'registryTtlMs' | 'heartbeatIntervalMs'> {
-  const registryTtlMs = parseDuration('--registry-ttl', flags.registryTtl);
-  const heartbeatIntervalMs = parseDuration('--heartbeat-interval', flags.heartbeatInterval);
-  if (heartbeatIntervalMs < 100) {
-    throw configError(
-      `--heartbeat-interval: must be at least 100ms, got "${flags.heartbeatInterval}"`,
-    );
-  }
-  if (heartbeatIntervalMs * 2 >= registryTtlMs) {
-    throw configError(
-      `--heartbeat-interval: must be under half of --registry-ttl (${flags.registryTtl}), got "${flags.heartbeatInterval}"`,
-    );
-  }
-  return { registryTtlMs, heartbeatIntervalMs };
-}
-
-function penaltiesOf(p: RelayConfig['penalties']): Pick<RelayConfig, 'penalties'> {
-  return p ? { penalties: p } : {};
-}
-
 async function runRelay(flags: RelayFlags): Promise<void> {
   // Validate everything before touching the filesystem or the network.
-  const settings = parseFlags(flags);
+  const settings = parseRelayFlags(flags);
   parseRegistryUrl(flags.registry);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
