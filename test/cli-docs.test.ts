@@ -29,7 +29,7 @@ describe('burrow --help', () => {
     withScope(t, async (s) => {
       assert.deepEqual(
         tree.commands.map((c) => c.path[0]),
-        ['relay', 'agent', 'keys', 'otssh', 'shim', 'completion', 'man', 'help'],
+        ['relay', 'coordinator', 'agent', 'keys', 'otssh', 'shim', 'completion', 'man', 'help'],
       );
       // `burrow help` and `burrow keys help` print their parent's help.
       const runs = paths.map((p) => (p.at(-1) === 'help' ? [...p] : [...p, '--help']));

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { isBurrowError } from '../core/errors.js';
 import { registerAgentCommand } from './agent-command.js';
 import { registerCompletionCommand } from './completion.js';
+import { registerCoordinatorCommand } from './coordinator-command.js';
 import { registerKeysCommand } from './keys-command.js';
 import { registerManCommand } from './manpage.js';
 import { registerRelayCommand } from './relay-command.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride();
   registerRelayCommand(program);
+  registerCoordinatorCommand(program);
   registerAgentCommand(program);
   registerKeysCommand(program);
   program.command('otssh').summary('one-time audited SSH server (also `otssh` once installed)');

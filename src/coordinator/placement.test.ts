@@ -5,9 +5,9 @@ import {
   heartbeatAgeMs,
   place,
   RESERVATION_MS,
+  Reservations,
   rankRelays,
   relayState,
-  Reservations,
 } from './placement.js';
 
 const NOW = 1_000_000;

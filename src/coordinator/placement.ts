@@ -91,9 +91,7 @@ export function rankRelays(input: RankInput): Candidate[] {
   const { now, ttlMs, heldBy, reserved } = input;
   const up = input.relays.filter((r) => relayState(r, now, ttlMs) === 'up');
   const holder = up.find((r) => r.relayId === heldBy);
-  const open = up.filter(
-    (r) => r !== holder && (r.capacity <= 0 || r.connections < r.capacity),
-  );
+  const open = up.filter((r) => r !== holder && (r.capacity <= 0 || r.connections < r.capacity));
   const byRatio = open.every((r) => r.capacity > 0);
   const load = (r: RelayRecord): number =>
     byRatio ? (r.connections + reserved(r.relayId)) / r.capacity : r.names + reserved(r.relayId);
@@ -101,17 +99,17 @@ export function rankRelays(input: RankInput): Candidate[] {
     .map((r) => ({ r, load: load(r) }))
     .sort((a, b) => a.load - b.load || (a.r.relayId < b.r.relayId ? -1 : 1))
     .map(({ r }) => r);
-  return (holder ? [holder, ...ranked] : ranked).map((r) => ({ id: r.relayId, address: r.address }));
+  return (holder ? [holder, ...ranked] : ranked).map((r) => ({
+    id: r.relayId,
+    address: r.address,
+  }));
 }
 
 /**
  * Ranks the relays for one request and reserves the first candidate, unless it already holds
  * the name (its device is counted already).
  */
-export function place(
-  reservations: Reservations,
-  input: Omit<RankInput, 'reserved'>,
-): Candidate[] {
+export function place(reservations: Reservations, input: Omit<RankInput, 'reserved'>): Candidate[] {
   const ranked = rankRelays({ ...input, reserved: (id) => reservations.count(id, input.now) });
   const first = ranked[0];
   if (first && first.id !== input.heldBy) reservations.add(first.id, input.now);

@@ -1,0 +1,181 @@
+/**
+ * `burrow coordinator`: the REST API over the registry (src/coordinator). Reads flags and
+ * BURROW_* env, the token file, connects the registry, prints one start line, and on SIGTERM or
+ * SIGINT closes the listener, then the registry.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { type Command, Option } from 'commander';
+import { startCoordinator } from '../coordinator/index.js';
+import { ENV_PREFIX } from '../core/constants.js';
+import { BurrowError, configError } from '../core/errors.js';
+import { createRegistry, maskRegistryUrl, parseRegistryUrl } from '../registry/index.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
+import { LOG_FORMATS, type LogFormat } from './log-format.js';
+import { parseDuration, parseHostPort } from './parse.js';
+import { VERSION } from './version.js';
+
+interface CoordinatorFlags {
+  registry: string;
+  listen: string;
+  apiTokenFile?: string;
+  publicPlacement?: boolean;
+  registryTtl: string;
+  logLevel: string;
+  logFormat?: LogFormat;
+}
+
+/** Longest token file read: a bearer token is a line, not a document. */
+const MAX_TOKEN_BYTES = 4096;
+
+function opt(flags: string, description: string, env: string, def?: string): Option {
+  const o = new Option(flags, description).env(`${ENV_PREFIX}${env}`);
+  return def === undefined ? o : o.default(def);
+}
+
+export function registerCoordinatorCommand(program: Command): void {
+  program
+    .command('coordinator')
+    .summary('serve placement and cluster state over HTTP, from the registry relays share')
+    .description(
+      'Runs the coordinator: a JSON API over the registry the relays share (--registry). ' +
+        'Devices ask GET /v1/placement?name=NAME which relays to use, best first; operators read ' +
+        '/v1/names, /v1/names/NAME, /v1/relays and /v1/status; /healthz and /readyz are for ' +
+        'probes. It keeps no state of its own: run as many as you like. Every flag can also be ' +
+        'set as BURROW_<FLAG>.',
+    )
+    .addOption(
+      opt(
+        '--registry <url>',
+        'the registry the relays use: redis://…, rediss://…',
+        'REGISTRY',
+      ).makeOptionMandatory(),
+    )
+    .addOption(opt('--listen <host:port>', 'address to listen on', 'LISTEN', '127.0.0.1:8080'))
+    .addOption(
+      opt(
+        '--api-token-file <file>',
+        'reads need "Authorization: Bearer <token>" with the token in this file',
+        'API_TOKEN_FILE',
+      ),
+    )
+    .addOption(
+      opt(
+        '--public-placement',
+        'leave /v1/placement open when a token is required (devices ask before they hold one)',
+        'PUBLIC_PLACEMENT',
+      ),
+    )
+    .addOption(
+      opt(
+        '--registry-ttl <duration>',
+        "the relays' --registry-ttl (heartbeat age and lost relays are computed from it)",
+        'REGISTRY_TTL',
+        '15s',
+      ),
+    )
+    .addOption(
+      opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
+        LOG_LEVELS,
+      ),
+    )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'text or json [default: text on a terminal, json otherwise]',
+        'LOG_FORMAT',
+      ).choices(LOG_FORMATS),
+    )
+    .action(async (flags: CoordinatorFlags) => {
+      await runCoordinator(flags);
+    });
+}
+
+function readToken(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw configError(
+      `--api-token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`,
+      err,
+    );
+  }
+  const token = text.trim();
+  if (token === '') throw configError(`--api-token-file: ${file} is empty`);
+  if (Buffer.byteLength(text) > MAX_TOKEN_BYTES || /\s/.test(token)) {
+    throw configError(`--api-token-file: ${file} must hold one token (no spaces, one line)`);
+  }
+  return token;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+async function runCoordinator(flags: CoordinatorFlags): Promise<void> {
+  const listen = parseHostPort('--listen', flags.listen, '127.0.0.1');
+  const ttlMs = parseDuration('--registry-ttl', flags.registryTtl);
+  if (ttlMs < 1000) throw configError('--registry-ttl: at least 1s');
+  parseRegistryUrl(flags.registry);
+  const token = flags.apiTokenFile === undefined ? undefined : readToken(flags.apiTokenFile);
+  const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
+
+  const registry = await createRegistry(flags.registry, {
+    onState: (state, reason) =>
+      state === 'lost'
+        ? log.warn({ reason }, 'registry unreachable: /readyz answers 503')
+        : log.info('registry reachable again'),
+  });
+  const coordinator = await startCoordinator(
+    {
+      host: listen.host,
+      port: listen.port,
+      token,
+      publicPlacement: flags.publicPlacement === true,
+      ttlMs,
+      version: VERSION,
+    },
+    { registry, log },
+  ).catch(async (err: NodeJS.ErrnoException) => {
+    await registry.close();
+    throw new BurrowError(
+      err.code === 'EADDRINUSE' ? 'REFUSED' : 'CONFIG_INVALID',
+      `--listen: cannot listen on ${flags.listen}: ${err.code ?? err.message}`,
+      { cause: err },
+    );
+  });
+  const { host, port } = coordinator.address();
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (token === undefined && !isLoopback(listen.host)) {
+    log.warn(
+      { listen: where },
+      `listening on ${where} beyond loopback with no --api-token-file: anyone who can reach it reads the cluster's names`,
+    );
+  }
+  log.info(
+    {
+      listen: where,
+      registry: maskRegistryUrl(flags.registry),
+      auth: token === undefined ? 'none' : 'bearer',
+      publicPlacement: flags.publicPlacement === true,
+    },
+    `coordinator listening on http://${where}`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'coordinator stopping');
+    void coordinator
+      .close()
+      .then(() => registry.close())
+      .then(() => {
+        log.info('coordinator stopped');
+        process.exit(0);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

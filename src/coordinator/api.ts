@@ -1,0 +1,171 @@
+/**
+ * The coordinator's JSON API (Hono). Every route is a read of the registry; nothing is stored
+ * here but the placement reservations. Contract:
+ * - `/healthz` and `/readyz` are always open (probes); `/v1/*` needs the bearer token when one is
+ *   configured, except `/v1/placement` with `publicPlacement`.
+ * - Errors are `{"error":{"code","message"}}`: 400 bad query, 401 no or wrong token, 404 unknown
+ *   name or route, 503 registry unreachable, 500 anything else (its cause only logged).
+ * - Responses are bounded: names come in pages of at most `MAX_PAGE_LIMIT` (about that many with
+ *   Redis, whose SCAN count is a hint), relays are one record each.
+ */
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+import type { NameRecord, Registry, RelayRecord } from '../registry/index.js';
+import { bearerChecker } from './auth.js';
+import { heartbeatAgeMs, place, type Reservations, relayState } from './placement.js';
+import { ApiError, type ApiErrorCode, parseName, parseNamesQuery } from './query.js';
+
+export interface ApiDeps {
+  readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays'>;
+  readonly reservations: Reservations;
+  readonly now: () => number;
+  readonly log: Logger;
+}
+
+export interface ApiConfig {
+  /** Bearer token for reads; undefined leaves the API open. */
+  readonly token?: string | undefined;
+  /** Leaves `/v1/placement` open even with a token. */
+  readonly publicPlacement: boolean;
+  /** The TTL relays give their registry records (for heartbeat age and `lost`). */
+  readonly ttlMs: number;
+  readonly version: string;
+}
+
+const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  REGISTRY_UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+/** Runs a registry call; its failure becomes a 503 (the cause is logged, not sent). */
+async function fromRegistry<T>(log: Logger, what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    log.warn({ err: (err as Error).message, what }, 'registry call failed');
+    throw new ApiError('REGISTRY_UNAVAILABLE', 'the registry is unreachable');
+  }
+}
+
+function nameView(r: NameRecord, relays: readonly RelayRecord[]) {
+  const relay = relays.find((x) => x.relayId === r.relayId);
+  return {
+    name: r.name,
+    relay: { id: r.relayId, address: relay?.address ?? null },
+    ports: r.ports,
+    owner: r.owner,
+    since: new Date(r.since).toISOString(),
+  };
+}
+
+export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
+  const { registry, log, now } = deps;
+  const authorized = config.token === undefined ? () => true : bearerChecker(config.token);
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    const e =
+      err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error (see the log)');
+    if (!(err instanceof ApiError)) log.error({ err: err.message }, 'API handler failed');
+    return c.json({ error: { code: e.code, message: e.message } }, STATUS[e.code]);
+  });
+  app.notFound((c) =>
+    c.json({ error: { code: 'NOT_FOUND', message: 'no such route' } }, STATUS.NOT_FOUND),
+  );
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/readyz', async (c) => {
+    await fromRegistry(log, 'readyz', () => registry.relays());
+    return c.json({ ok: true });
+  });
+
+  app.use('/v1/*', async (c, next) => {
+    const open = config.publicPlacement && c.req.path === '/v1/placement';
+    if (!open && !authorized(c.req.header('authorization'))) {
+      c.header('WWW-Authenticate', 'Bearer');
+      throw new ApiError('UNAUTHORIZED', 'a valid "Authorization: Bearer <token>" is required');
+    }
+    await next();
+  });
+
+  app.get('/v1/placement', async (c) => {
+    const name = parseName(c.req.query('name'));
+    const [held, relays] = await fromRegistry(log, 'placement', () =>
+      Promise.all([registry.lookup(name), registry.relays()]),
+    );
+    const candidates = place(deps.reservations, {
+      relays,
+      heldBy: held?.relayId,
+      now: now(),
+      ttlMs: config.ttlMs,
+    });
+    return c.json({ relays: candidates });
+  });
+
+  app.get('/v1/names/:name', async (c) => {
+    const name = parseName(c.req.param('name'));
+    const [record, relays] = await fromRegistry(log, 'lookup', () =>
+      Promise.all([registry.lookup(name), registry.relays()]),
+    );
+    if (!record) throw new ApiError('NOT_FOUND', `no device holds ${name}`);
+    return c.json(nameView(record, relays));
+  });
+
+  app.get('/v1/names', async (c) => {
+    const q = parseNamesQuery(c.req.query());
+    const [page, relays] = await fromRegistry(log, 'names', () =>
+      Promise.all([registry.names(q), registry.relays()]),
+    );
+    const names = page.names.map((r) => nameView(r, relays));
+    return c.json(page.cursor === undefined ? { names } : { names, cursor: page.cursor });
+  });
+
+  app.get('/v1/relays', async (c) => {
+    const relays = await fromRegistry(log, 'relays', () => registry.relays());
+    const t = now();
+    const view = relays
+      .map((r) => ({
+        id: r.relayId,
+        address: r.address,
+        state: relayState(r, t, config.ttlMs),
+        devices: r.connections,
+        names: r.names,
+        capacity: r.capacity,
+        heartbeatAgeMs: heartbeatAgeMs(r, t, config.ttlMs),
+        version: r.version,
+        startedAt: new Date(r.startedAt).toISOString(),
+      }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    return c.json({ relays: view });
+  });
+
+  app.get('/v1/status', async (c) => {
+    const started = now();
+    let relays: RelayRecord[] | undefined;
+    let error: string | undefined;
+    try {
+      relays = await registry.relays();
+    } catch (err) {
+      error = 'unreachable';
+      log.warn({ err: (err as Error).message }, 'registry call failed');
+    }
+    const t = now();
+    const count = { up: 0, draining: 0, lost: 0 };
+    for (const r of relays ?? []) count[relayState(r, t, config.ttlMs)]++;
+    return c.json({
+      version: config.version,
+      registry: error
+        ? { reachable: false, error }
+        : { reachable: true, latencyMs: Math.max(0, t - started) },
+      relays: count,
+      devices: (relays ?? []).reduce((n, r) => n + r.connections, 0),
+      names: (relays ?? []).reduce((n, r) => n + r.names, 0),
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,71 @@
+/**
+ * `startCoordinator`: the API of api.ts on an HTTP listener. Stateless apart from placement
+ * reservations, so any number can run over one registry. Lifecycle: resolves once listening;
+ * `close()` stops accepting, ends idle keep-alive connections and waits for requests in flight
+ * (bounded by the registry's own command timeout); it is idempotent and does not close the
+ * registry, which the caller owns.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Logger } from 'pino';
+import type { Registry } from '../registry/index.js';
+import { createApi } from './api.js';
+import { Reservations } from './placement.js';
+
+export interface CoordinatorConfig {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly token?: string | undefined;
+  readonly publicPlacement: boolean;
+  readonly ttlMs: number;
+  readonly version: string;
+}
+
+export interface CoordinatorDeps {
+  readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays'>;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export interface Coordinator {
+  address(): { host: string; port: number };
+  close(): Promise<void>;
+}
+
+export async function startCoordinator(
+  config: CoordinatorConfig,
+  deps: CoordinatorDeps,
+): Promise<Coordinator> {
+  const app = createApi(config, {
+    registry: deps.registry,
+    reservations: new Reservations(),
+    now: deps.now ?? Date.now,
+    log: deps.log,
+  });
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    address() {
+      const a = server.address() as AddressInfo;
+      return { host: a.address, port: a.port };
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}
