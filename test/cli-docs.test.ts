@@ -64,7 +64,7 @@ describe('burrow completion', () => {
         [['burrow', 'agent', '--log-format', ''], 'json text'],
         [['burrow', 'relay', '--log-level', 'w'], 'warn'],
         [['burrow', 'relay', '--listen', 'rel'], ''], // a value, not the command: no file of that name
-        [['burrow', 'co'], 'completion'],
+        [['burrow', 'co'], 'coordinator completion'],
         [['burrow', 'relay', '--log-format', 'text', '--au'], '--audit-log --authorized-keys'],
       ];
       const script = [
@@ -129,7 +129,7 @@ describe('burrow completion', () => {
       assert.equal(r.code, 0, r.stderr);
       const lines = r.stdout.trim().split('\n');
       assert.equal(lines[0], 'compdef _burrow burrow');
-      assert.match(lines[1] ?? '', /^compadd relay agent keys otssh shim completion man help$/);
+      assert.match(lines[1] ?? '', /^compadd relay coordinator agent keys otssh shim completion man help$/);
       assert.match(lines[2] ?? '', /^compadd .*--listen /);
       assert.equal(lines[3], 'compadd status systemd-unit');
       assert.equal(lines[4], 'compadd json text');
