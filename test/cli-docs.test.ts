@@ -129,7 +129,10 @@ describe('burrow completion', () => {
       assert.equal(r.code, 0, r.stderr);
       const lines = r.stdout.trim().split('\n');
       assert.equal(lines[0], 'compdef _burrow burrow');
-      assert.match(lines[1] ?? '', /^compadd relay coordinator agent keys otssh shim completion man help$/);
+      assert.match(
+        lines[1] ?? '',
+        /^compadd relay coordinator agent keys otssh shim completion man help$/,
+      );
       assert.match(lines[2] ?? '', /^compadd .*--listen /);
       assert.equal(lines[3], 'compadd status systemd-unit');
       assert.equal(lines[4], 'compadd json text');
