@@ -3,7 +3,7 @@
  * The project's test command (`npm test`). Phases, in order:
  *
  *   1. prerequisites  the real programs the integration tests start (ssh, sshd, ssh-keygen, rsync,
- *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare, zsh, man);
+ *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare, zsh, man, curl);
  *                     when some are missing and we are root with apt-get, they are installed,
  *                     otherwise the run stops naming exactly what is missing
  *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the
@@ -49,6 +49,7 @@ const PROGRAMS = [
   { name: 'unshare', package: 'util-linux' },
   { name: 'zsh', package: 'zsh' },
   { name: 'man', package: 'man-db' },
+  { name: 'curl', package: 'curl' },
 ];
 const APT_PACKAGES = [
   'openssh-client',
@@ -63,6 +64,7 @@ const APT_PACKAGES = [
   'util-linux',
   'zsh',
   'man-db',
+  'curl',
 ];
 
 function log(line) {
