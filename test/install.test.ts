@@ -46,7 +46,7 @@ describe('installed with npm install -g . (README "Install")', () => {
       const help = await runCommand(s, 'burrow', ['--help'], { env });
       assert.match(
         help.stdout,
-        /otssh +one-time audited SSH server \(also `otssh` once installed\)/,
+        /otssh\s+one-time audited SSH server \(also `otssh` once\s+installed\)/,
       );
     }));
 
