@@ -15,15 +15,11 @@ import {
 } from './agent-status.js';
 import { applyConfigFile, parseConfigFile } from './config-file.js';
 import { defaultDataDir } from './data-dir.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
+import { envOption, logLevelOption } from './env-option.js';
+import { createLogger, type LogLevel } from './log.js';
 import { LOG_FORMATS } from './log-format.js';
 import { selfArgv } from './self.js';
 import { renderAgentUnit, unitFileName } from './systemd-unit.js';
-
-function opt(flags: string, description: string, env: string, def?: string): Option {
-  const o = new Option(flags, description).env(`${ENV_PREFIX}${env}`);
-  return def === undefined ? o : o.default(def);
-}
 
 /** Repeatable flags collect every use; one use (or BURROW_<FLAG>) may list several, comma-separated. */
 const collect = (value: string, previous: string[] | undefined) => [
@@ -37,15 +33,15 @@ const collect = (value: string, previous: string[] | undefined) => [
 /** The flags `agent` and `agent systemd-unit` share. */
 function addAgentOptions(cmd: Command): Command {
   return cmd
-    .addOption(opt('--name <name>', 'the name this device registers (required)', 'NAME'))
+    .addOption(envOption('--name <name>', 'the name this device registers (required)', 'NAME'))
     .addOption(
-      opt(
+      envOption(
         '--relay <host:port,…>',
         `relays to use, tried in rotation (port defaults to ${DEFAULT_RELAY_PORT}) (required)`,
         'RELAY',
       ),
     )
-    .addOption(opt('--identity <file>', "the device's private key (required)", 'IDENTITY'))
+    .addOption(envOption('--identity <file>', "the device's private key (required)", 'IDENTITY'))
     .addOption(
       new Option(
         '--forward <port=host:port>',
@@ -63,7 +59,7 @@ function addAgentOptions(cmd: Command): Command {
         .argParser(collect),
     )
     .addOption(
-      opt(
+      envOption(
         '--known-hosts <file>',
         "known_hosts file holding the relays' host keys [default: <data-dir>/known_hosts]",
         'KNOWN_HOSTS',
@@ -75,9 +71,11 @@ function addAgentOptions(cmd: Command): Command {
         "trust a relay's host key on first use and record it in the known_hosts file",
       ).env(`${ENV_PREFIX}ACCEPT_NEW`),
     )
-    .addOption(opt('--user <name>', 'SSH user name sent to the relay [default: the name]', 'USER'))
     .addOption(
-      opt(
+      envOption('--user <name>', 'SSH user name sent to the relay [default: the name]', 'USER'),
+    )
+    .addOption(
+      envOption(
         '--keepalive-interval <duration>',
         'probe the relay this often',
         'KEEPALIVE_INTERVAL',
@@ -85,7 +83,7 @@ function addAgentOptions(cmd: Command): Command {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--keepalive-count <n>',
         'declare the relay dead after this many intervals without a byte from it',
         'KEEPALIVE_COUNT',
@@ -93,7 +91,7 @@ function addAgentOptions(cmd: Command): Command {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--connect-timeout <duration>',
         'give up on one connection attempt after this long',
         'CONNECT_TIMEOUT',
@@ -101,20 +99,18 @@ function addAgentOptions(cmd: Command): Command {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--status-file <file>',
         'where the agent keeps its state for `burrow agent status` [default: <data-dir>/agent-<name>.json]',
         'STATUS_FILE',
       ),
     )
-    .addOption(opt('--config <file>', 'read settings from FILE ("flag value" per line)', 'CONFIG'))
     .addOption(
-      opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
-        LOG_LEVELS,
-      ),
+      envOption('--config <file>', 'read settings from FILE ("flag value" per line)', 'CONFIG'),
     )
+    .addOption(logLevelOption())
     .addOption(
-      opt(
+      envOption(
         '--log-format <format>',
         'json or text (one line per event) [default: text on a terminal, else json]',
         'LOG_FORMAT',
@@ -152,8 +148,8 @@ export function registerAgentCommand(program: Command): void {
         "agent's status file.\n\nExit status: 0 registered, 1 running but not registered, " +
         '3 not running.',
     )
-    .addOption(opt('--name <name>', 'the agent to report on', 'NAME'))
-    .addOption(opt('--status-file <file>', 'read this status file instead', 'STATUS_FILE'))
+    .addOption(envOption('--name <name>', 'the agent to report on', 'NAME'))
+    .addOption(envOption('--status-file <file>', 'read this status file instead', 'STATUS_FILE'))
     .option('--json', 'print the raw status record')
     .action((flags: { name?: string; statusFile?: string; json?: boolean }) => {
       showStatus(flags);
@@ -170,7 +166,7 @@ export function registerAgentCommand(program: Command): void {
           'burrow agent systemd-unit … > /etc/systemd/system/burrow-agent-NAME.service',
       )
       .addOption(
-        opt(
+        envOption(
           '--unit-user <user>',
           'run as this existing user instead of a DynamicUser',
           'UNIT_USER',

@@ -3,14 +3,15 @@
  * BURROW_* env, the token file, connects the registry, prints one start line, and on SIGTERM or
  * SIGINT closes the listener, then the registry.
  */
+
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { startCoordinator } from '../coordinator/index.js';
-import { ENV_PREFIX } from '../core/constants.js';
 import { BurrowError, configError } from '../core/errors.js';
 import { createRegistry, maskRegistryUrl, parseRegistryUrl } from '../registry/index.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
+import { envOption, logLevelOption } from './env-option.js';
+import { createLogger, type LogLevel } from './log.js';
 import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { parseDuration, parseHostPort } from './parse.js';
 import { VERSION } from './version.js';
@@ -28,11 +29,6 @@ interface CoordinatorFlags {
 /** Longest token file read: a bearer token is a line, not a document. */
 const MAX_TOKEN_BYTES = 4096;
 
-function opt(flags: string, description: string, env: string, def?: string): Option {
-  const o = new Option(flags, description).env(`${ENV_PREFIX}${env}`);
-  return def === undefined ? o : o.default(def);
-}
-
 export function registerCoordinatorCommand(program: Command): void {
   program
     .command('coordinator')
@@ -45,42 +41,40 @@ export function registerCoordinatorCommand(program: Command): void {
         'set as BURROW_<FLAG>.',
     )
     .addOption(
-      opt(
+      envOption(
         '--registry <url>',
         'the registry the relays use: redis://…, rediss://…',
         'REGISTRY',
       ).makeOptionMandatory(),
     )
-    .addOption(opt('--listen <host:port>', 'address to listen on', 'LISTEN', '127.0.0.1:8080'))
     .addOption(
-      opt(
+      envOption('--listen <host:port>', 'address to listen on', 'LISTEN', '127.0.0.1:8080'),
+    )
+    .addOption(
+      envOption(
         '--api-token-file <file>',
         'reads need "Authorization: Bearer <token>" with the token in this file',
         'API_TOKEN_FILE',
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--public-placement',
         'leave /v1/placement open when a token is required (devices ask before they hold one)',
         'PUBLIC_PLACEMENT',
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--registry-ttl <duration>',
         "the relays' --registry-ttl (heartbeat age and lost relays are computed from it)",
         'REGISTRY_TTL',
         '15s',
       ),
     )
+    .addOption(logLevelOption())
     .addOption(
-      opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
-        LOG_LEVELS,
-      ),
-    )
-    .addOption(
-      opt(
+      envOption(
         '--log-format <format>',
         'text or json [default: text on a terminal, json otherwise]',
         'LOG_FORMAT',

@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Command, Option } from 'commander';
-import { ENV_PREFIX } from '../core/constants.js';
+import type { Command } from 'commander';
 import { BurrowError, configError } from '../core/errors.js';
 import { createRegistry, parseRegistryUrl } from '../registry/index.js';
 import { PolicyFile, type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/index.js';
 import { loadPeers } from './cluster-flags.js';
 import { defaultDataDir } from './data-dir.js';
+import { envOption, logLevelOption } from './env-option.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
-import { createLogger, LOG_LEVELS, type LogLevel, openAudit } from './log.js';
+import { createLogger, type LogLevel, openAudit } from './log.js';
 import { LOG_FORMATS } from './log-format.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
 import { parseRelayFlags, type RelayFlags } from './relay-flags.js';
@@ -27,12 +27,6 @@ const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys
 # The relay re-reads this file when it changes and on SIGHUP.
 `;
 
-/** Adds an option that can also come from BURROW_<NAME> in the environment. */
-function opt(flags: string, description: string, env: string, def?: string): Option {
-  const o = new Option(flags, description).env(`${ENV_PREFIX}${env}`);
-  return def === undefined ? o : o.default(def);
-}
-
 export function registerRelayCommand(program: Command): void {
   program
     .command('relay')
@@ -46,33 +40,33 @@ export function registerRelayCommand(program: Command): void {
         'permitopen, from, expiry-time); everything else is denied. SIGHUP reloads it; SIGTERM ' +
         'drains (agents move to another relay first). Every flag can also be set as BURROW_<FLAG>.',
     )
-    .addOption(opt('--listen <host:port>', 'address to listen on', 'LISTEN', '0.0.0.0:2222'))
+    .addOption(envOption('--listen <host:port>', 'address to listen on', 'LISTEN', '0.0.0.0:2222'))
     .addOption(
-      opt(
+      envOption(
         '--host-key <file>',
         'ed25519 host key; created (0600) if missing [default: <data-dir>/relay_host_ed25519_key]',
         'HOST_KEY',
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--authorized-keys <file>',
         'policy file in authorized_keys format [default: <data-dir>/authorized_keys]',
         'AUTHORIZED_KEYS',
       ),
     )
     .addOption(
-      opt('--audit-log <file|->', 'JSON-lines audit trail; "-" is stdout', 'AUDIT_LOG', '-'),
+      envOption('--audit-log <file|->', 'JSON-lines audit trail; "-" is stdout', 'AUDIT_LOG', '-'),
     )
     .addOption(
-      opt(
+      envOption(
         '--relay-id <id>',
         'name of this relay in logs and the registry [default: hostname:port#<random per start>]',
         'RELAY_ID',
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--keepalive-interval <duration>',
         'probe every connection this often',
         'KEEPALIVE_INTERVAL',
@@ -80,7 +74,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--keepalive-count <n>',
         'drop a connection after this many unanswered probes',
         'KEEPALIVE_COUNT',
@@ -88,7 +82,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--login-grace-time <duration>',
         'time allowed to authenticate',
         'LOGIN_GRACE_TIME',
@@ -96,7 +90,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--max-auth-tries <n>',
         'failed authentication attempts before disconnect',
         'MAX_AUTH_TRIES',
@@ -104,7 +98,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--max-startups <start:rate:full>',
         'unauthenticated connections: from START on refuse RATE% rising to all at FULL ' +
           "(a lone FULL means FULL/2:30:FULL; an address's first is only refused at FULL) " +
@@ -113,7 +107,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--max-startups-per-source <n>',
         'unauthenticated connections allowed at once from one address (IPv6: one /64)',
         'MAX_STARTUPS_PER_SOURCE',
@@ -121,7 +115,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--max-connections-per-key <n>',
         'authenticated connections serving no name allowed at once per key (OpenSSH has no ' +
           'such limit: it keeps a leaked or do-nothing key from holding thousands of sockets; ' +
@@ -132,7 +126,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--max-connections-per-source <n>',
         'authenticated connections serving no name allowed at once per source address ' +
           '(IPv6 per /64)',
@@ -141,7 +135,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--per-source-penalties <spec>',
         'refuse addresses whose unauthenticated connections misbehave, or "no"; items override ' +
           'the default authfail:5s noauth:1s grace-exceeded:10s max-per-source:5s min:15s max:600s ' +
@@ -150,7 +144,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--max-channels <n>',
         'forwarded channels open at once per connection',
         'MAX_CHANNELS',
@@ -158,7 +152,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--drain-grace <duration>',
         'on SIGTERM, how long to wait for agents to move',
         'DRAIN_GRACE',
@@ -166,14 +160,14 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--ciphers <list>',
         `SSH ciphers offered, in order [default: ${DEFAULT_CIPHERS.join(', ')}]`,
         'CIPHERS',
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--registry <url>',
         'where names are recorded: memory, redis://[user:pass@]host:port[/db], rediss://… ' +
           '(TLS) or redis-sentinel://host:port,…/MASTER[/db] (see the README)',
@@ -182,7 +176,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--registry-ttl <duration>',
         "how long the registry keeps a name or relay record after the relay's last heartbeat",
         'REGISTRY_TTL',
@@ -190,7 +184,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--peers <file>',
         'the relays of this cluster: their host public keys, authorized_keys format, the same ' +
           'file on every relay; names other relays hold become reachable through this one',
@@ -198,7 +192,7 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--heartbeat-interval <duration>',
         'how often the relay refreshes the registry; under half of --registry-ttl',
         'HEARTBEAT_INTERVAL',
@@ -206,20 +200,16 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(
-      opt(
+      envOption(
         '--advertise <host:port>',
         'address other relays dial to reach this one, published in the registry ' +
           '[default: the --listen address]',
         'ADVERTISE',
       ),
     )
+    .addOption(logLevelOption())
     .addOption(
-      opt('--log-level <level>', 'error, warn, info or debug', 'LOG_LEVEL', 'info').choices(
-        LOG_LEVELS,
-      ),
-    )
-    .addOption(
-      opt(
+      envOption(
         '--log-format <format>',
         'json or text (one line per event) for the log and a stdout audit trail [default: text on a terminal, else json]',
         'LOG_FORMAT',
