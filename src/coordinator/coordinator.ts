@@ -1,7 +1,8 @@
 /**
- * `startCoordinator`: the API of api.ts on an HTTP listener. Stateless apart from placement
- * reservations, so any number can run over one registry. Lifecycle: resolves once listening;
- * `close()` stops accepting, ends idle keep-alive connections and waits for requests in flight
+ * `startCoordinator`: the API of api.ts and the status page (status-route.ts) on an HTTP
+ * listener. Stateless apart from placement reservations and the status page's recent events
+ * (event-feed.ts), so any number can run over one registry. Lifecycle: resolves once listening;
+ * `close()` stops the event feed, stops accepting, ends idle keep-alive connections and waits for requests in flight
  * (bounded by the registry's own command timeout); it is idempotent and does not close the
  * registry, which the caller owns.
  */
@@ -11,7 +12,9 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/index.js';
 import { createApi } from './api.js';
+import { startEventFeed } from './event-feed.js';
 import { Reservations } from './placement.js';
+import { mountStatusPage } from './status-route.js';
 
 export interface CoordinatorConfig {
   readonly host: string;
@@ -21,10 +24,12 @@ export interface CoordinatorConfig {
   readonly publicPlacement: boolean;
   readonly ttlMs: number;
   readonly version: string;
+  /** How often the relay list is polled for the status page's events (default 1 s). */
+  readonly eventPollMs?: number;
 }
 
 export interface CoordinatorDeps {
-  readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays'>;
+  readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays' | 'onTakeover'>;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -44,13 +49,23 @@ export async function startCoordinator(
     now: deps.now ?? Date.now,
     log: deps.log,
   });
+  const now = deps.now ?? Date.now;
+  const feed = startEventFeed(
+    { ttlMs: config.ttlMs, intervalMs: config.eventPollMs ?? 1000 },
+    { registry: deps.registry, now, log: deps.log },
+  );
+  mountStatusPage(app, config, { registry: deps.registry, events: feed.ring, now, log: deps.log });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: Error) => {
+      feed.close();
+      reject(err);
+    };
+    server.once('error', fail);
     server.listen(config.port, config.host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve();
     });
   });
@@ -62,6 +77,7 @@ export async function startCoordinator(
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        feed.close();
         server.close(() => resolve());
         server.closeIdleConnections();
       });
