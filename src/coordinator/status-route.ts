@@ -5,7 +5,8 @@
  *   or, so that a browser can open it, HTTP Basic with the token as the password (any user);
  *   without it the answer is 401 with a Basic challenge.
  * - The page always renders (200): an unreachable registry is shown on it, not an error page.
- * - Headers: the strict `STATUS_PAGE_CSP`, `nosniff`, `no-store`, `no-referrer`.
+ * - Headers: the strict `STATUS_PAGE_CSP`, `nosniff`, `no-store`, `no-referrer`, and
+ *   `Server-Timing: page;dur=MS`, the time from the request to the rendered page.
  */
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
@@ -102,6 +103,7 @@ export function mountStatusPage(app: Hono, config: StatusPageConfig, deps: Statu
       c.header('WWW-Authenticate', 'Basic realm="burrow coordinator", charset="UTF-8"');
       return c.text('the status page needs the API token (as the password)\n', 401);
     }
+    const began = performance.now();
     const started = now();
     let relays: RelayRecord[] | undefined;
     try {
@@ -130,6 +132,8 @@ export function mountStatusPage(app: Hono, config: StatusPageConfig, deps: Statu
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('Cache-Control', 'no-store');
     c.header('Referrer-Policy', 'no-referrer');
-    return c.html(renderStatusPage(view));
+    const body = renderStatusPage(view);
+    c.header('Server-Timing', `page;dur=${(performance.now() - began).toFixed(2)}`);
+    return c.html(body);
   });
 }
