@@ -37,8 +37,8 @@ export function registerCoordinatorCommand(program: Command): void {
       'Runs the coordinator: a JSON API over the registry the relays share (--registry). ' +
         'Devices ask GET /v1/placement?name=NAME which relays to use, best first; operators read ' +
         '/v1/names, /v1/names/NAME, /v1/relays and /v1/status; /healthz and /readyz are for ' +
-        'probes. It keeps no state of its own: run as many as you like. Every flag can also be ' +
-        'set as BURROW_<FLAG>.',
+        'probes; / is a status page for a browser. It keeps no state of its own: run as many ' +
+        'as you like. Every flag can also be set as BURROW_<FLAG>.',
     )
     .addOption(
       envOption(
@@ -53,7 +53,7 @@ export function registerCoordinatorCommand(program: Command): void {
     .addOption(
       envOption(
         '--api-token-file <file>',
-        'reads need "Authorization: Bearer <token>" with the token in this file',
+        'reads and the status page need "Authorization: Bearer <token>" with the token in this file',
         'API_TOKEN_FILE',
       ),
     )
