@@ -3,8 +3,8 @@
  * `burrow relay --registry redis://…` processes, a device registered by plain `ssh -N -R` (then
  * moved to another relay by the same key), and the real `burrow coordinator` CLI behind a token.
  * The page loads with no console error, shows the relays and a searched name (where, since
- * when), updates by its own refresh when a relay is killed, fits a phone's width, and renders
- * hostile registry values as text. A screenshot is saved in a temp dir; with
+ * when), updates by its own refresh when a relay is killed, fits a phone's width, renders
+ * hostile registry values as text, and says when Redis is down. A screenshot is saved in a temp dir; with
  * BURROW_STATUS_PAGE_PNG=FILE it is also written to FILE (how docs/status-page.png is made).
  */
 import assert from 'node:assert/strict';
@@ -238,6 +238,15 @@ describe('the status page in headless Chromium', () => {
       assert.equal(await page.locator('script, img').count(), 0, 'no injected element');
       assert.equal(await page.getByRole('searchbox').inputValue(), HOSTILE);
       assert.match(await page.locator('#invalid').innerText(), /Not a name/);
+
+      // Redis down: the page still renders, and says so at its next refresh.
+      await redis.stop();
+      await waitFor(async () => (await page.locator('#registry').innerText()) === 'unreachable', {
+        what: 'the page to show the registry unreachable',
+        timeoutMs: 20_000,
+        intervalMs: 250,
+      });
+      await redis.restart();
 
       assert.deepEqual(watch.problems, [], 'no console error, failed request or dialog');
       assert.deepEqual(smallWatch.problems, []);

@@ -55,7 +55,8 @@ export function pageAuthorizer(token: string): (header: string | undefined) => b
     if (!basic) return bearer(header);
     const decoded = Buffer.from(basic[1] ?? '', 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    return colon >= 0 && bearer(`Bearer ${decoded.slice(colon + 1)}`);
+    const password = decoded.slice(colon + 1);
+    return colon >= 0 && !/\s/.test(password) && bearer(`Bearer ${password}`);
   };
 }
 
