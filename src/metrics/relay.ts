@@ -53,8 +53,20 @@ export function createRelayMetrics(register: Registry, now: () => number = Date.
   const registers = [register];
   let relay: { stats(): RelayStats } | undefined;
   let lastHeartbeat: number | undefined;
+  // One stats() per scrape, shared by every metric read from it: a scrape collects them all in
+  // one turn of the event loop, and the snapshot is dropped before the next.
+  let snapshot: RelayStats | undefined;
+  const current = (): RelayStats | undefined => {
+    if (!snapshot && relay) {
+      snapshot = relay.stats();
+      setImmediate(() => {
+        snapshot = undefined;
+      });
+    }
+    return snapshot;
+  };
   const stat = <T>(read: (s: RelayStats) => T): T | undefined => {
-    const s = relay?.stats();
+    const s = current();
     return s === undefined ? undefined : read(s);
   };
 
@@ -83,7 +95,7 @@ export function createRelayMetrics(register: Registry, now: () => number = Date.
     labelNames: ['state'],
     registers,
     collect() {
-      const s = relay?.stats();
+      const s = current();
       if (!s) return;
       this.set({ state: 'unauthenticated' }, s.unauthenticated);
       this.set({ state: 'authenticated' }, Math.max(0, s.connections - s.unauthenticated));
@@ -109,7 +121,7 @@ export function createRelayMetrics(register: Registry, now: () => number = Date.
       labelNames: [label],
       registers,
       collect() {
-        const s = relay?.stats();
+        const s = current();
         if (!s) return;
         this.reset();
         for (const [k, v] of Object.entries(read(s))) {
