@@ -5,7 +5,6 @@ import { startAgent } from '../agent/index.js';
 import { ENV_PREFIX } from '../core/constants.js';
 import { configError } from '../core/errors.js';
 import { fingerprint } from '../core/policy/keys.js';
-import { createAgentMetrics, createMetricsRegistry } from '../metrics/index.js';
 import { type AgentFlags, DEFAULT_RELAY_PORT, settingsFrom } from './agent-settings.js';
 import {
   formatStatus,
@@ -199,9 +198,14 @@ async function runAgent(flags: AgentFlags & { metricsListen?: string }): Promise
   const s = settingsFrom(flags);
   const metricsListen = parseMetricsListen(flags.metricsListen);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat).child({ name: s.name });
-  const register = metricsListen && createMetricsRegistry();
-  const metrics = register && createAgentMetrics(register);
-  if (metricsListen && register) await listenForMetrics(metricsListen, register, log);
+  // prom-client is loaded only when metrics are asked for: an agent without them stays small.
+  let metrics: import('../metrics/index.js').AgentMetrics | undefined;
+  if (metricsListen) {
+    const { createAgentMetrics, createMetricsRegistry } = await import('../metrics/index.js');
+    const register = createMetricsRegistry();
+    metrics = createAgentMetrics(register);
+    await listenForMetrics(metricsListen, register, log);
+  }
   const startedAt = Date.now();
   const record = (
     state: ReturnType<typeof agent.status>,

@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
 import type { Option } from 'commander';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { BurrowError } from '../core/errors.js';
-import { type MetricsServer, type Registry, startMetricsServer } from '../metrics/index.js';
+import { type MetricsServer, startMetricsServer } from '../metrics/http.js';
 import { envOption } from './env-option.js';
 import { type HostPort, parseHostPort } from './parse.js';
 

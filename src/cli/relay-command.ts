@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { BurrowError, configError } from '../core/errors.js';
-import { createMetricsRegistry, createRelayMetrics } from '../metrics/index.js';
 import { createRegistry, parseRegistryUrl } from '../registry/index.js';
 import { PolicyFile, type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/index.js';
@@ -246,8 +245,10 @@ async function runRelay(flags: RelayFlags & { metricsListen?: string }): Promise
   const policy = new PolicyFile(keysPath, log, audit);
   policy.watch();
 
-  const register = metricsListen && createMetricsRegistry();
-  const metrics = register && createRelayMetrics(register);
+  // prom-client is loaded only when metrics are asked for.
+  const m = metricsListen ? await import('../metrics/index.js') : undefined;
+  const register = m?.createMetricsRegistry();
+  const metrics = m && register ? m.createRelayMetrics(register) : undefined;
   const rawRegistry = await createRegistry(flags.registry, {
     onState: (state, reason) =>
       state === 'lost'
