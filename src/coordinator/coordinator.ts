@@ -10,10 +10,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
+import { type CoordinatorMetrics, createCoordinatorMetrics } from '../metrics/coordinator.js';
+import { createMetricsRegistry } from '../metrics/process.js';
 import type { Registry } from '../registry/index.js';
 import { createApi } from './api.js';
 import { startEventFeed } from './event-feed.js';
-import { Reservations } from './placement.js';
+import { Reservations, relayState } from './placement.js';
 import { mountStatusPage } from './status-route.js';
 
 export interface CoordinatorConfig {
@@ -32,6 +34,8 @@ export interface CoordinatorDeps {
   readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays' | 'onTakeover'>;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Where `/metrics` reports (share one registry with a relay in the same process); default its own. */
+  readonly metrics?: CoordinatorMetrics;
 }
 
 export interface Coordinator {
@@ -43,13 +47,20 @@ export async function startCoordinator(
   config: CoordinatorConfig,
   deps: CoordinatorDeps,
 ): Promise<Coordinator> {
+  const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? createCoordinatorMetrics(createMetricsRegistry());
+  metrics.watch({
+    relays: () => deps.registry.relays(),
+    stateOf: (r, t) => relayState(r, t, config.ttlMs),
+    now,
+  });
   const app = createApi(config, {
     registry: deps.registry,
     reservations: new Reservations(),
-    now: deps.now ?? Date.now,
+    now,
     log: deps.log,
+    metrics,
   });
-  const now = deps.now ?? Date.now;
   const feed = startEventFeed(
     { ttlMs: config.ttlMs, intervalMs: config.eventPollMs ?? 1000 },
     { registry: deps.registry, now, log: deps.log },
