@@ -15,6 +15,13 @@ import { describeHolder, findPortHolder } from './port-holder.js';
 import { parseRelayFlags, type RelayFlags } from './relay-flags.js';
 import { defaultFull } from './startup-flags.js';
 import { VERSION } from './version.js';
+import {
+  authWebhookOption,
+  authWebhookTimeoutOption,
+  createWebhook,
+  parseWebhookFlags,
+  type WebhookFlags,
+} from './webhook-flags.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -207,6 +214,8 @@ export function registerRelayCommand(program: Command): void {
         'ADVERTISE',
       ),
     )
+    .addOption(authWebhookOption())
+    .addOption(authWebhookTimeoutOption())
     .addOption(logLevelOption())
     .addOption(
       envOption(
@@ -215,14 +224,15 @@ export function registerRelayCommand(program: Command): void {
         'LOG_FORMAT',
       ).choices(LOG_FORMATS),
     )
-    .action(async (flags: RelayFlags) => {
+    .action(async (flags: RelayFlags & WebhookFlags) => {
       await runRelay(flags);
     });
 }
 
-async function runRelay(flags: RelayFlags): Promise<void> {
+async function runRelay(flags: RelayFlags & WebhookFlags): Promise<void> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseRelayFlags(flags);
+  const webhook = parseWebhookFlags(flags);
   parseRegistryUrl(flags.registry);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
@@ -251,9 +261,11 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     policy.close();
     throw err;
   });
+  const authHook = createWebhook(webhook, log, audit);
   const relay = await startRelay(config, {
     policy: policy.current,
     policyChanges: policy.onChange,
+    ...(authHook ? { authHook } : {}),
     registry,
     ...(peers ? { peers } : {}),
     audit,
