@@ -389,7 +389,8 @@ describe('burrow relay --auth-webhook', () => {
       const cases: [string[], RegExp][] = [
         [
           ['--auth-webhook', 'ftp://127.0.0.1/hook'],
-          /--auth-webhook: the "ftp:" scheme is not supported; use http:\/\/ or https:\/\//,
+          // The README's line, exactly.
+          /^burrow: --auth-webhook: the "ftp:" scheme is not supported; use http:\/\/ or https:\/\/\n$/,
         ],
         [
           ['--auth-webhook', 'file:///etc/passwd'],
