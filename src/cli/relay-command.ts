@@ -16,6 +16,13 @@ import { describeHolder, findPortHolder } from './port-holder.js';
 import { parseRelayFlags, type RelayFlags } from './relay-flags.js';
 import { defaultFull } from './startup-flags.js';
 import { VERSION } from './version.js';
+import {
+  authWebhookOption,
+  authWebhookTimeoutOption,
+  createWebhook,
+  parseWebhookFlags,
+  type WebhookFlags,
+} from './webhook-flags.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -209,6 +216,8 @@ export function registerRelayCommand(program: Command): void {
       ),
     )
     .addOption(metricsListenOption())
+    .addOption(authWebhookOption())
+    .addOption(authWebhookTimeoutOption())
     .addOption(logLevelOption())
     .addOption(
       envOption(
@@ -217,15 +226,18 @@ export function registerRelayCommand(program: Command): void {
         'LOG_FORMAT',
       ).choices(LOG_FORMATS),
     )
-    .action(async (flags: RelayFlags & { metricsListen?: string }) => {
+    .action(async (flags: RelayFlags & WebhookFlags & { metricsListen?: string }) => {
       await runRelay(flags);
     });
 }
 
-async function runRelay(flags: RelayFlags & { metricsListen?: string }): Promise<void> {
+async function runRelay(
+  flags: RelayFlags & WebhookFlags & { metricsListen?: string },
+): Promise<void> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseRelayFlags(flags);
   const metricsListen = parseMetricsListen(flags.metricsListen);
+  const webhook = parseWebhookFlags(flags);
   parseRegistryUrl(flags.registry);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
@@ -259,9 +271,11 @@ async function runRelay(flags: RelayFlags & { metricsListen?: string }): Promise
     throw err;
   });
   const registry = metrics ? metrics.timeRegistry(rawRegistry) : rawRegistry;
+  const authHook = createWebhook(webhook, log, audit);
   const relay = await startRelay(config, {
     policy: policy.current,
     policyChanges: policy.onChange,
+    ...(authHook ? { authHook } : {}),
     registry,
     ...(peers ? { peers } : {}),
     audit,
