@@ -10,6 +10,7 @@
  *   npm run fuzz -- --minutes 30                  bounded by wall-clock time (rounds are cut short)
  *   npm run fuzz -- --seed 123 --only "checkName" replays one property with the seed it printed
  *   npm run fuzz -- --no-wire                     properties only
+ *   npm run fuzz -- --no-build                    skip the build (dist/ is already current)
  *
  * Every round prints its seed. A failure prints fast-check's report (the shrunk counterexample,
  * its seed and path) and the command that replays it; the wire fuzzer's seed replays with
@@ -29,13 +30,13 @@ const WIRE_SHARE = 0.4;
 
 function usage(message) {
   process.stderr.write(
-    `fuzz: ${message}\nusage: npm run fuzz -- [--minutes N] [--seed N] [--only TEXT] [--no-wire]\n`,
+    `fuzz: ${message}\nusage: npm run fuzz -- [--minutes N] [--seed N] [--only TEXT] [--no-wire] [--no-build]\n`,
   );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { minutes: 1, seed: undefined, only: undefined, wire: true };
+  const opts = { minutes: 1, seed: undefined, only: undefined, wire: true, build: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -53,6 +54,7 @@ function parseArgs(argv) {
       opts.seed = Number(v) | 0;
     } else if (arg === '--only') opts.only = value();
     else if (arg === '--no-wire') opts.wire = false;
+    else if (arg === '--no-build') opts.build = false;
     else usage(`unknown argument ${JSON.stringify(arg)}`);
   }
   return opts;
@@ -148,7 +150,7 @@ function fuzzWire(deadline) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-build();
+if (opts.build) build();
 const start = Date.now();
 const total = opts.minutes * 60_000;
 const wire = opts.wire && opts.only === undefined && opts.seed === undefined;
