@@ -28,6 +28,8 @@ import {
 } from './helpers/index.js';
 import { relayCliArgs, relayClient, startCli } from './helpers/relay.js';
 import {
+  type AuthCase,
+  authCase,
   type PostAuthCase,
   type PreAuthCase,
   postAuthCase,
@@ -42,6 +44,7 @@ const BUDGET_MS =
 const FIXED_BATCHES = 4;
 const PRE_AUTH_BATCH = 48;
 const POST_AUTH_BATCH = 40;
+const AUTH_BATCH = 12;
 /** Connections the pre-auth fuzzer keeps open at once (under --max-startups-per-source). */
 const PARALLEL = 8;
 const LOGIN_GRACE_MS = 2000;
@@ -55,6 +58,8 @@ interface Live {
   port: number;
   dir: string;
   fuzzKey: string;
+  /** A key the policy does not list. */
+  strangerKey: string;
   op: Awaited<ReturnType<typeof relayClient>>;
 }
 
@@ -63,6 +68,7 @@ async function startLive(s: Scope): Promise<Live> {
   const devKey = await generateKey(dir, 'device');
   const opKey = await generateKey(dir, 'operator');
   const fuzzKey = await generateKey(dir, 'fuzzer');
+  const strangerKey = await generateKey(dir, 'stranger');
   const sshd = await startSshd(s, { authorizedKeys: [opKey] });
   await writeFile(
     join(dir, 'authorized_keys'),
@@ -103,7 +109,7 @@ async function startLive(s: Scope): Promise<Live> {
   const op = await relayClient(s, { port, hostKeyPub }, opKey, [
     { name: 'dev1', hostKeyPub: sshd.hostKeyPub },
   ]);
-  return { proc, port, dir, fuzzKey: fuzzKey.path, op };
+  return { proc, port, dir, fuzzKey: fuzzKey.path, strangerKey: strangerKey.path, op };
 }
 
 /** One `ssh -J`-style login through the relay to dev1 (ProxyJump), which must work. */
@@ -170,6 +176,53 @@ async function fuzzClient(s: Scope, live: Live): Promise<ssh2.Client> {
   });
   client.on('error', () => {});
   return client;
+}
+
+/**
+ * A login with a hostile user name and method: resolves with whether the relay let it in, once
+ * it decided; rejects when it did not decide within BOUND_MS.
+ */
+async function login(live: Live, c: AuthCase): Promise<'ready' | 'refused'> {
+  const client = new sshLib.Client();
+  const key = c.method === 'fuzz-key' ? live.fuzzKey : live.strangerKey;
+  const privateKey = await readFile(key, 'utf8');
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(`login ${JSON.stringify(c).slice(0, 300)} undecided after ${BOUND_MS} ms`),
+        );
+      }, BOUND_MS);
+      const done = (r: 'ready' | 'refused') => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+      client.once('ready', () => done('ready'));
+      client.on('error', () => done('refused'));
+      client.once('close', () => done('refused'));
+      const auth =
+        c.method === 'fuzz-key' || c.method === 'unknown-key'
+          ? { privateKey }
+          : c.method === 'password'
+            ? { password: c.password }
+            : c.method === 'keyboard-interactive'
+              ? { tryKeyboard: true }
+              : { authHandler: ['none'] as ['none'] };
+      client.on('keyboard-interactive', (_n, _i, _l, prompts, finish) =>
+        finish(prompts.map(() => c.password)),
+      );
+      client.connect({
+        host: '127.0.0.1',
+        port: live.port,
+        localAddress: FUZZ_SOURCE,
+        username: c.username,
+        readyTimeout: BOUND_MS,
+        ...auth,
+      });
+    });
+  } finally {
+    client.destroy();
+  }
 }
 
 type Answer = 'answered' | 'closed' | 'not sent';
@@ -243,12 +296,14 @@ async function postAuth(
 ): Promise<Record<Answer, number>> {
   const seen: Record<Answer, number> = { answered: 0, closed: 0, 'not sent': 0 };
   let client: ssh2.Client | undefined;
-  for (const c of cases) {
-    client ??= await fuzzClient(s, live);
-    const answer = await request(client, c);
-    seen[answer]++;
-    if (answer === 'closed') {
-      client.destroy();
+  // Requests go out in bursts of 1 to 4 at once, before any answer, as a pipelining client sends.
+  for (let i = 0, size = 1; i < cases.length; i += size, size = (size % 4) + 1) {
+    const c = client ?? (await fuzzClient(s, live));
+    client = c;
+    const got = await Promise.all(cases.slice(i, i + size).map((one) => request(c, one)));
+    for (const answer of got) seen[answer]++;
+    if (got.includes('closed')) {
+      c.destroy();
       client = undefined;
     }
   }
@@ -267,6 +322,7 @@ describe('relay wire fuzzing (live relay process)', () => {
       });
       const operator = operatorLoop(live, stopped);
       const answers: Record<Answer, number> = { answered: 0, closed: 0, 'not sent': 0 };
+      const logins = { ready: 0, refused: 0 };
       let preCases = 0;
       try {
         const n = await batches(async (batch) => {
@@ -278,16 +334,25 @@ describe('relay wire fuzzing (live relay process)', () => {
           const seen = await postAuth(s, live, post);
           for (const k of Object.keys(seen) as Answer[]) answers[k] += seen[k];
           assertAlive(live);
+          for (const c of fc.sample(authCase, { seed: SEED + batch, numRuns: AUTH_BATCH })) {
+            const got = await login(live, c);
+            logins[got]++;
+            // The policy lets in only the fuzzer's key; no user name or method gets past it.
+            if (c.method !== 'fuzz-key')
+              assert.equal(got, 'refused', JSON.stringify(c).slice(0, 200));
+          }
+          assertAlive(live);
         });
         t.diagnostic(
-          `${n} batches: ${preCases} pre-auth connections, post-auth ${JSON.stringify(answers)}`,
+          `${n} batches: ${preCases} pre-auth connections, logins ${JSON.stringify(logins)}, ` +
+            `post-auth requests ${JSON.stringify(answers)}`,
         );
       } finally {
         stop();
       }
-      const logins = await operator;
-      assert.ok(logins >= 1, 'the operator logged in while the fuzzer ran');
-      t.diagnostic(`operator logins during the fuzzing: ${logins}`);
+      const operatorLogins = await operator;
+      assert.ok(operatorLogins >= 1, 'the operator logged in while the fuzzer ran');
+      t.diagnostic(`operator logins during the fuzzing: ${operatorLogins}`);
       // After: still up, still routing, and its log holds no crash.
       await operatorReaches(live);
       assertAlive(live);

@@ -327,3 +327,20 @@ export const postAuthCase: fc.Arbitrary<PostAuthCase> = fc.oneof(
   fc.record({ kind: fc.constant('exec' as const), command: hostileText }),
   fc.record({ kind: fc.constantFrom('shell' as const, 'subsystem' as const), name: hostileText }),
 );
+
+/** A login attempt through ssh2's client with a hostile user name and method. */
+export interface AuthCase {
+  readonly username: string;
+  readonly method: 'fuzz-key' | 'unknown-key' | 'password' | 'keyboard-interactive' | 'none';
+  readonly password: string;
+}
+
+export const authCase: fc.Arbitrary<AuthCase> = fc.record({
+  username: fc.oneof(
+    fc.constantFrom('', 'root', 'burrow', '\u0000', 'a'.repeat(300)),
+    fc.string({ unit: 'binary', maxLength: 80 }),
+    fc.nat(30_000).map((n) => 'u'.repeat(n)),
+  ),
+  method: fc.constantFrom('fuzz-key', 'unknown-key', 'password', 'keyboard-interactive', 'none'),
+  password: fc.string({ unit: 'binary', maxLength: 100 }),
+});
