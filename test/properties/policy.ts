@@ -2,10 +2,18 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  addedComment,
+  addKeyLine,
   buildKeyLine,
   describePermits,
   findKeyLines,
+  fingerprint,
+  formatIp,
+  type IpAddress,
+  matchAddressList,
+  parseAddressPatternList,
   parseAuthorizedKeys,
+  parseIp,
   parsePublicKey,
   removeKeyLines,
 } from '../../src/core/policy/index.js';
@@ -138,3 +146,82 @@ export const policyProperties: FuzzProperty[] = [
       }),
   },
 ];
+
+/** An address as bytes: IPv4, or IPv6 other than the IPv4-mapped block (which reads as IPv4). */
+const ipAddress: fc.Arbitrary<IpAddress> = fc.oneof(
+  fc.uint8Array({ minLength: 4, maxLength: 4 }).map((bytes) => ({ family: 4 as const, bytes })),
+  fc
+    .tuple(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat(15), fc.nat(16))
+    .map(([b, from, zeros]) => {
+      // Runs of zero words, so that the :: and ::a.b.c.d forms come up often.
+      const bytes = Uint8Array.from(b);
+      bytes.fill(0, from, Math.min(16, from + zeros));
+      return { family: 6 as const, bytes };
+    })
+    .filter(({ bytes }) => !bytes.subarray(0, 12).every((x, i) => x === (i < 10 ? 0 : 0xff))),
+);
+
+/** The first `bits` bits of `ip`, the rest zero. */
+function masked(ip: IpAddress, bits: number): IpAddress {
+  const bytes = ip.bytes.map(
+    (b, i) => b & ((0xff00 >> Math.max(0, Math.min(8, bits - i * 8))) & 0xff),
+  );
+  return { family: ip.family, bytes };
+}
+
+function samePrefix(a: IpAddress, b: IpAddress, bits: number): boolean {
+  if (a.family !== b.family) return false;
+  for (let i = 0; i < bits; i++) {
+    const bit = (x: Uint8Array) => (x[i >> 3]! >> (7 - (i & 7))) & 1;
+    if (bit(a.bytes) !== bit(b.bytes)) return false;
+  }
+  return true;
+}
+
+policyProperties.push(
+  {
+    subject: SUBJECT,
+    name: 'formatIp writes an address that parseIp reads back as the same bytes',
+    runs: 500,
+    property: () =>
+      fc.property(ipAddress, (ip) => {
+        const text = formatIp(ip);
+        assert.deepEqual(parseIp(text), { family: ip.family, bytes: Uint8Array.from(ip.bytes) });
+        assert.equal(formatIp(parseIp(text)!), text);
+      }),
+  },
+  {
+    subject: SUBJECT,
+    name: 'from="NET/BITS" matches exactly the addresses whose first BITS bits are those of NET',
+    runs: 500,
+    property: () =>
+      fc.property(ipAddress, ipAddress, fc.nat(128), fc.boolean(), (net, source, n, negate) => {
+        const bits = n % ((net.family === 4 ? 32 : 128) + 1);
+        const block = masked(net, bits);
+        const parsed = parseAddressPatternList(`${negate ? '!' : ''}${formatIp(block)}/${bits}`);
+        assert.ok(parsed.ok, parsed.ok ? '' : parsed.message);
+        const inside = samePrefix(block, source, bits);
+        const want = inside ? (negate ? 'negated' : 'match') : 'no-match';
+        assert.equal(matchAddressList(parsed.list, formatIp(source)), want);
+      }),
+  },
+  {
+    subject: SUBJECT,
+    name: 'a key line added to any file and removed again leaves the file as it was',
+    runs: 300,
+    property: () =>
+      fc.property(lines(fc.oneof(keyLineText, anyText)), keyBlob, (text, { type, blob }) => {
+        const fp = fingerprint(blob);
+        const line = `permitlisten="dev1:22" ${type} ${blob.toString('base64')}`;
+        const comment = addedComment(fp, 'listen dev1:22', new Date(0));
+        const added = addKeyLine(text, blob, comment, line, false);
+        assert.ok(added.ok);
+        assert.equal(findKeyLines(added.text, { blob }).length, 1);
+        assert.equal(addKeyLine(added.text, blob, comment, line, false).ok, false);
+        const removed = removeKeyLines(added.text, { fingerprint: fp });
+        assert.ok(removed.ok && removed.removed === 2);
+        const want = text === '' || text.endsWith('\n') ? text : `${text}\n`;
+        assert.equal(removed.text, want);
+      }),
+  },
+);
