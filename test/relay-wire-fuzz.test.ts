@@ -321,6 +321,8 @@ describe('relay wire fuzzing (live relay process)', () => {
         stop = r;
       });
       const operator = operatorLoop(live, stopped);
+      // Awaited below; when the fuzzing itself fails, that failure is the one reported.
+      operator.catch(() => {});
       const answers: Record<Answer, number> = { answered: 0, closed: 0, 'not sent': 0 };
       const logins = { ready: 0, refused: 0 };
       let preCases = 0;
