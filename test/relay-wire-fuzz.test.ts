@@ -30,6 +30,7 @@ import { relayCliArgs, relayClient, startCli } from './helpers/relay.js';
 import {
   type AuthCase,
   authCase,
+  type ChannelAction,
   type PostAuthCase,
   type PreAuthCase,
   postAuthCase,
@@ -249,8 +250,12 @@ function request(client: ssh2.Client, c: PostAuthCase): Promise<Answer> {
     }, BOUND_MS);
     client.once('close', onClose);
     const answered = () => settle('answered');
+    const after = 'after' in c ? c.after : ({ kind: 'close' } as const);
     const channel = (err: Error | undefined, ch?: ssh2.ClientChannel) => {
-      if (!err && ch) ch.close();
+      if (!err && ch) {
+        ch.on('error', () => {});
+        act(ch, after);
+      }
       answered();
     };
     try {
@@ -287,6 +292,23 @@ function request(client: ssh2.Client, c: PostAuthCase): Promise<Answer> {
       settle('not sent');
     }
   });
+}
+
+/** Does `action` on an open channel, then closes it; the relay answers the next request after. */
+function act(ch: ssh2.ClientChannel, action: ChannelAction): void {
+  try {
+    if (action.kind === 'write') {
+      ch.write(action.data);
+      if (action.eof) ch.end();
+    } else if (action.kind === 'write-after-eof') {
+      ch.end();
+      ch.write(action.data);
+    } else if (action.kind === 'signal') ch.signal(action.name);
+    else if (action.kind === 'window') ch.setWindow(action.rows, action.cols, 0, 0);
+  } catch {
+    // ssh2 refused it locally (writing after end, say): nothing reached the relay.
+  }
+  ch.close();
 }
 
 async function postAuth(

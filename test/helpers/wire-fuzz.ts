@@ -253,10 +253,41 @@ export type PostAuthCase =
       readonly data: Buffer;
     }
   | { readonly kind: 'forward-in'; readonly bind: string; readonly port: number }
-  | { readonly kind: 'direct-tcpip'; readonly host: string; readonly port: number }
-  | { readonly kind: 'direct-streamlocal'; readonly path: string }
-  | { readonly kind: 'exec'; readonly command: string }
+  | {
+      readonly kind: 'direct-tcpip';
+      readonly host: string;
+      readonly port: number;
+      readonly after: ChannelAction;
+    }
+  | { readonly kind: 'direct-streamlocal'; readonly path: string; readonly after: ChannelAction }
+  | { readonly kind: 'exec'; readonly command: string; readonly after: ChannelAction }
   | { readonly kind: 'shell' | 'subsystem'; readonly name: string };
+
+/** What the fuzzer does on a channel the relay opened, before closing it. */
+export type ChannelAction =
+  | { readonly kind: 'close' }
+  | { readonly kind: 'write'; readonly data: Buffer; readonly eof: boolean }
+  | { readonly kind: 'write-after-eof'; readonly data: Buffer }
+  | { readonly kind: 'signal'; readonly name: string }
+  | { readonly kind: 'window'; readonly rows: number; readonly cols: number };
+
+const channelAction: fc.Arbitrary<ChannelAction> = fc.oneof(
+  fc.record({ kind: fc.constant('close' as const) }),
+  fc.record({ kind: fc.constant('write' as const), data: bytes(4096), eof: fc.boolean() }),
+  fc.record({ kind: fc.constant('write-after-eof' as const), data: bytes(512) }),
+  fc.record({
+    kind: fc.constant('signal' as const),
+    name: fc.oneof(
+      fc.constantFrom('INT', 'KILL', 'TERM', 'HUP'),
+      fc.string({ unit: 'binary-ascii', maxLength: 20 }),
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('window' as const),
+    rows: fc.nat(0xffff_ffff),
+    cols: fc.nat(0xffff_ffff),
+  }),
+);
 
 const hostileText = fc.oneof(
   fc.constantFrom(
@@ -322,9 +353,18 @@ export const postAuthCase: fc.Arbitrary<PostAuthCase> = fc.oneof(
     bind: hostileText,
     port: fc.oneof(fc.constantFrom(0, 22, 65535), fc.nat(65535)),
   }),
-  fc.record({ kind: fc.constant('direct-tcpip' as const), host: hostileText, port: hostilePort }),
-  fc.record({ kind: fc.constant('direct-streamlocal' as const), path: hostileText }),
-  fc.record({ kind: fc.constant('exec' as const), command: hostileText }),
+  fc.record({
+    kind: fc.constant('direct-tcpip' as const),
+    host: hostileText,
+    port: hostilePort,
+    after: channelAction,
+  }),
+  fc.record({
+    kind: fc.constant('direct-streamlocal' as const),
+    path: hostileText,
+    after: channelAction,
+  }),
+  fc.record({ kind: fc.constant('exec' as const), command: hostileText, after: channelAction }),
   fc.record({ kind: fc.constantFrom('shell' as const, 'subsystem' as const), name: hostileText }),
 );
 
