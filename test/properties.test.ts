@@ -1,7 +1,7 @@
 /**
  * Property tests with fixed seeds: every property in test/properties/, a few hundred runs each,
- * the same inputs on every run. `npm run fuzz` runs the same properties with fresh seeds and many
- * more runs; a seed it prints replays here with `FUZZ_SEED=… npm test -- properties`.
+ * the same inputs on every run (`FUZZ_SEED=N` picks another seed). `npm run fuzz` runs the same
+ * properties with fresh seeds and many more runs, and prints the command that replays a failure.
  */
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
