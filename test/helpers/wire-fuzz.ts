@@ -78,6 +78,8 @@ export interface PreAuthCase {
   readonly what: string;
   readonly bytes: Buffer;
   readonly end: boolean;
+  /** Write one byte every this many ms (a slow client), instead of all at once. */
+  readonly trickleMs?: number;
 }
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((b) => Buffer.from(b));
@@ -107,7 +109,7 @@ const nameList = fc.oneof(
 const badLength = fc.constantFrom(0, 1, 4, 5, 35_000, 256 * 1024 + 1, 0x7fff_ffff, 0xffff_ffff);
 
 /** Things a hostile or broken client sends before authentication, each a named shape. */
-export const preAuthCase: fc.Arbitrary<PreAuthCase> = fc.oneof(
+const preAuthShape: fc.Arbitrary<PreAuthCase> = fc.oneof(
   fc.record({
     what: fc.constant('version line: random bytes'),
     bytes: bytes(300),
@@ -201,6 +203,15 @@ export const preAuthCase: fc.Arbitrary<PreAuthCase> = fc.oneof(
   }),
 );
 
+/** A pre-auth shape, sent all at once or (one case in five) a byte at a time, slowly. */
+export const preAuthCase: fc.Arbitrary<PreAuthCase> = fc
+  .tuple(preAuthShape, fc.option(fc.constantFrom(10, 100, 400), { nil: undefined, freq: 4 }))
+  .map(([c, trickleMs]) =>
+    trickleMs === undefined
+      ? c
+      : { ...c, what: `${c.what}, a byte every ${trickleMs} ms`, trickleMs },
+  );
+
 export interface RawOutcome {
   /** ms from connecting until the relay closed the connection. */
   readonly closedAfterMs: number;
@@ -209,9 +220,9 @@ export interface RawOutcome {
 }
 
 /**
- * Connects to 127.0.0.1:`port` from `localAddress`, writes the case's bytes, half-closes when the
- * case says so, and resolves when the relay has closed the connection. Rejects after `boundMs`
- * (a hang), having destroyed the socket.
+ * Connects to 127.0.0.1:`port` from `localAddress`, writes the case's bytes (at once or trickled),
+ * half-closes when the case says so, and resolves when the relay has closed the connection.
+ * Rejects after `boundMs` (a hang), having destroyed the socket.
  */
 export function runRawCase(
   port: number,
@@ -222,11 +233,24 @@ export function runRawCase(
   return new Promise((resolve, reject) => {
     const started = Date.now();
     let received = 0;
+    let trickle: NodeJS.Timeout | undefined;
     const sock = connect({ port, host: '127.0.0.1', localAddress, allowHalfOpen: true }, () => {
-      sock.write(c.bytes);
-      if (c.end) sock.end();
+      if (c.trickleMs === undefined) {
+        sock.write(c.bytes);
+        if (c.end) sock.end();
+        return;
+      }
+      let at = 0;
+      trickle = setInterval(() => {
+        if (at < c.bytes.length) sock.write(c.bytes.subarray(at, ++at));
+        else {
+          clearInterval(trickle);
+          if (c.end) sock.end();
+        }
+      }, c.trickleMs);
     });
     const timer = setTimeout(() => {
+      clearInterval(trickle);
       sock.destroy();
       reject(new Error(`relay kept "${c.what}" (${c.bytes.length} bytes) open for ${boundMs} ms`));
     }, boundMs);
@@ -239,6 +263,7 @@ export function runRawCase(
     sock.on('end', () => sock.end());
     sock.on('close', () => {
       clearTimeout(timer);
+      clearInterval(trickle);
       resolve({ closedAfterMs: Date.now() - started, received });
     });
   });
