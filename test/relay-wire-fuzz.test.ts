@@ -27,16 +27,14 @@ import {
   withScope,
 } from './helpers/index.js';
 import { relayCliArgs, relayClient, startCli } from './helpers/relay.js';
+import { type PreAuthCase, preAuthCase, runRawCase } from './helpers/wire-fuzz.js';
 import {
   type AuthCase,
   authCase,
   type ChannelAction,
   type PostAuthCase,
-  type PreAuthCase,
   postAuthCase,
-  preAuthCase,
-  runRawCase,
-} from './helpers/wire-fuzz.js';
+} from './helpers/wire-fuzz-requests.js';
 
 const SEED = Number(process.env.WIRE_FUZZ_SEED ?? 20_261_206);
 const BUDGET_MS =
