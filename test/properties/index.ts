@@ -8,6 +8,7 @@ import type { FuzzProperty } from './property.js';
 import { registryUrlProperties } from './registry-url.js';
 import { shimFrameProperties } from './shim-frames.js';
 import { shimReplayProperties } from './shim-replay.js';
+import { webhookAnswerProperties } from './webhook-answer.js';
 
 export type { FuzzProperty } from './property.js';
 
@@ -20,4 +21,5 @@ export const ALL_PROPERTIES: readonly FuzzProperty[] = [
   ...configFileProperties,
   ...registryUrlProperties,
   ...coordinatorProperties,
+  ...webhookAnswerProperties,
 ];
