@@ -48,7 +48,7 @@ export function registerLsCommand(program: Command): void {
         'TOKEN_FILE',
       ),
     )
-    .addOption(envOption('--limit <n>', 'list at most N names [default: all]', 'LIMIT'))
+    .option('--limit <n>', 'list at most N names [default: all]')
     .option('--json', 'print one JSON array of {name, relay, ports, owner, since}, one per line')
     .action(async (prefix: string | undefined, flags: LsFlags, cmd: Command) => {
       await runLs(prefix, flags, cmd.getOptionValueSource('coordinator') === 'default');

@@ -1,0 +1,372 @@
+/**
+ * `burrow serve` and `burrow ls` as a newcomer runs them: one process holding a relay and the
+ * coordinator on the in-memory registry, a device registered with plain `ssh -N -R`, an operator
+ * reaching it with `ssh -J`, the API and `burrow ls` (table, --json, a prefix, --limit, paging)
+ * listing it, a clean SIGTERM, a port in use, a token, and a coordinator that is not there.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  createSshClient,
+  freePort,
+  generateKey,
+  type KeyPair,
+  type Proc,
+  runCommand,
+  type Scope,
+  startSshd,
+  tmpDir,
+  waitFor,
+  withScope,
+} from './helpers/index.js';
+import { CLI_PATH, startCli } from './helpers/relay.js';
+
+interface Serve {
+  readonly proc: Proc;
+  readonly sshPort: number;
+  readonly hostKey: KeyPair;
+  readonly url: string;
+}
+
+/** `burrow serve` on free loopback ports, with its host key and policy file in `dir`. */
+async function startServe(s: Scope, dir: string, extra: string[] = []): Promise<Serve> {
+  const hostKey = await generateKey(dir, 'host_key');
+  const http = await freePort();
+  const proc = startCli(
+    s,
+    [
+      'serve',
+      ...['--listen', '127.0.0.1:0', '--http', `127.0.0.1:${http}`],
+      ...['--host-key', hostKey.path, '--authorized-keys', join(dir, 'authorized_keys')],
+      ...['--drain-grace', '2s', '--log-format', 'text'],
+      ...extra,
+    ],
+    { name: 'burrow serve' },
+  );
+  const m = await proc.waitForLine(
+    /serving: ssh 127\.0\.0\.1:(\d+) \(host key (SHA256:\S+)\), status page (http:\/\/\S+)\/$/,
+    { stream: 'stderr' },
+  );
+  assert.equal(m[2], hostKey.fingerprint, 'the host key fingerprint printed is the key served');
+  assert.equal(m[3], `http://127.0.0.1:${http}`);
+  return { proc, sshPort: Number(m[1]), hostKey, url: m[3] ?? '' };
+}
+
+function ls(s: Scope, args: string[]) {
+  return runCommand(s, process.execPath, [CLI_PATH, 'ls', ...args], { timeoutMs: 20_000 });
+}
+
+/** The table's rows (header first), split on the two-space column gaps. */
+function tableRows(stdout: string): string[][] {
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split(/ {2,}/));
+}
+
+async function listen(s: Scope): Promise<number> {
+  const holder: Server = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  s.defer(() => new Promise<void>((resolve) => holder.close(() => resolve())), 'port holder');
+  return (holder.address() as { port: number }).port;
+}
+
+describe('burrow serve', () => {
+  it('relays a device registered with ssh -R to ssh -J, lists it in /v1/names and burrow ls, and stops on SIGTERM', async (t) =>
+    withScope(t, async (s) => {
+      const dir = await tmpDir(s);
+      const dev = await generateKey(dir, 'device');
+      const op = await generateKey(dir, 'operator');
+      writeFileSync(
+        join(dir, 'authorized_keys'),
+        `permitlisten="dev1:22",permitlisten="dev2:22" ${dev.publicKey}\npermitopen="*:22" ${op.publicKey}\n`,
+      );
+      const sshd = await startSshd(s, { authorizedKeys: [op] });
+      const serve = await startServe(s, dir);
+
+      const device = await createSshClient(s, { identity: dev });
+      const operator = await createSshClient(s, { identity: op });
+      for (const c of [device, operator]) {
+        c.addHost({
+          alias: 'relay',
+          port: serve.sshPort,
+          user: 'burrow',
+          hostKey: serve.hostKey.publicKey,
+        });
+      }
+      operator.addHost({ alias: 'dev1', hostName: null, user: 'root', proxyJump: 'relay' });
+      operator.trust('dev1', sshd.hostKeyPub);
+      const tunnel = device.spawn(
+        [
+          ...['-N', '-o', 'ExitOnForwardFailure=yes'],
+          ...['-R', `dev1:22:127.0.0.1:${sshd.port}`, '-R', `dev2:22:127.0.0.1:${sshd.port}`],
+          'relay',
+        ],
+        { name: 'device ssh -R' },
+      );
+      await waitFor(
+        () => {
+          if (tunnel.exit) throw new Error(`ssh -R exited: ${tunnel.tail()}`);
+          return (serve.proc.output('stdout').match(/name\.registered/g) ?? []).length === 2;
+        },
+        { what: 'dev1 and dev2 to be registered' },
+      );
+
+      const reached = await operator.run(['dev1', 'echo', 'hello from dev1']);
+      assert.equal(reached.code, 0, reached.stderr);
+      assert.equal(reached.stdout.trim(), 'hello from dev1');
+
+      // The coordinator in the same process sees what the relay holds.
+      const res = await fetch(`${serve.url}/v1/names`);
+      assert.equal(res.status, 200);
+      const api = (await res.json()) as { names: Record<string, unknown>[]; cursor?: string };
+      assert.equal(api.cursor, undefined);
+      const relayId = /AUDIT relay\.started relay=(\S+)/.exec(serve.proc.output('stdout'))?.[1];
+      assert.ok(relayId, 'relay.started names the relay');
+      assert.deepEqual(
+        api.names.map((n) => [n.name, n.relay, n.ports, n.owner]),
+        ['dev1', 'dev2'].map((name) => [
+          name,
+          { id: relayId, address: `127.0.0.1:${serve.sshPort}` },
+          [22],
+          dev.fingerprint,
+        ]),
+      );
+
+      const table = await ls(s, ['--coordinator', serve.url]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.equal(table.stderr, '');
+      const rows = tableRows(table.stdout);
+      assert.deepEqual(rows[0], ['NAME', 'RELAY', 'PORTS', 'OWNER', 'SINCE']);
+      assert.deepEqual(
+        rows.slice(1).map((r) => r.slice(0, 4)),
+        ['dev1', 'dev2'].map((n) => [n, `127.0.0.1:${serve.sshPort}`, '22', dev.fingerprint]),
+      );
+      for (const r of rows.slice(1)) assert.match(r[4] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      // Columns line up: every row has OWNER where the header has it.
+      const at = table.stdout.indexOf('OWNER');
+      for (const line of table.stdout.trimEnd().split('\n').slice(1)) {
+        assert.equal(line.indexOf('SHA256:'), at, line);
+      }
+
+      const json = await ls(s, ['--coordinator', serve.url, '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      assert.deepEqual(JSON.parse(json.stdout), api.names);
+      assert.equal(json.stdout.trimEnd().split('\n').length, 4, 'one name per line');
+
+      const prefixed = await ls(s, ['--coordinator', serve.url, '--json', 'dev2']);
+      assert.deepEqual(
+        (JSON.parse(prefixed.stdout) as { name: string }[]).map((n) => n.name),
+        ['dev2'],
+      );
+      const limited = await ls(s, ['--coordinator', serve.url, '--limit', '1']);
+      assert.deepEqual(
+        tableRows(limited.stdout).map((r) => r[0]),
+        ['NAME', 'dev1'],
+      );
+      const none = await ls(s, ['--coordinator', serve.url, 'nomatch']);
+      assert.equal(none.code, 0, none.stderr);
+      assert.deepEqual(tableRows(none.stdout), [['NAME', 'RELAY', 'PORTS', 'OWNER', 'SINCE']]);
+      const noneJson = await ls(s, ['--coordinator', serve.url, '--json', 'nomatch']);
+      assert.deepEqual(JSON.parse(noneJson.stdout), []);
+
+      // SIGTERM: the relay drains (the bare ssh -R does not move; the grace period ends it),
+      // then the HTTP listener closes and the process exits 0.
+      const sent = Date.now();
+      serve.proc.signal('SIGTERM');
+      const exit = await serve.proc.stopped();
+      assert.equal(exit.code, 0, serve.proc.tail());
+      assert.ok(Date.now() - sent < 10_000, `stopped ${Date.now() - sent} ms after SIGTERM`);
+      assert.match(serve.proc.output('stderr'), /draining: agents are asked to move/);
+      assert.match(serve.proc.output('stderr'), /relay stopped/);
+      assert.match(serve.proc.output('stdout'), /AUDIT relay\.stopped/);
+      await assert.rejects(fetch(`${serve.url}/healthz`), 'the HTTP port is closed');
+      const gone = await ls(s, ['--coordinator', serve.url]);
+      assert.equal(gone.code, 1);
+      assert.equal(
+        gone.stderr,
+        `burrow: cannot reach the coordinator at ${serve.url}: connection refused\n`,
+      );
+    }));
+
+  it('pages through every name with burrow ls, past one page of the API', async (t) =>
+    withScope(t, async (s) => {
+      const dir = await tmpDir(s);
+      const dev = await generateKey(dir, 'device');
+      writeFileSync(join(dir, 'authorized_keys'), `permitlisten="n*:22" ${dev.publicKey}\n`);
+      const serve = await startServe(s, dir);
+      const device = await createSshClient(s, { identity: dev });
+      device.addHost({
+        alias: 'relay',
+        port: serve.sshPort,
+        user: 'burrow',
+        hostKey: serve.hostKey.publicKey,
+      });
+      // 1005 names: more than the 1000 the API gives at most per page.
+      const names = Array.from({ length: 1005 }, (_, i) => `n${String(i).padStart(4, '0')}`);
+      const tunnel = device.spawn(
+        [
+          '-N',
+          '-o',
+          'ExitOnForwardFailure=yes',
+          ...names.flatMap((n) => ['-R', `${n}:22:127.0.0.1:9`]),
+          'relay',
+        ],
+        { name: 'device ssh -R ×1005' },
+      );
+      await waitFor(
+        async () => {
+          if (tunnel.exit) throw new Error(`ssh -R exited: ${tunnel.tail()}`);
+          const r = await fetch(`${serve.url}/v1/names?prefix=n1004`);
+          return ((await r.json()) as { names: unknown[] }).names.length === 1;
+        },
+        { what: 'the last of 1005 names to be registered', timeoutMs: 30_000 },
+      );
+      const first = (await (await fetch(`${serve.url}/v1/names?limit=1000`)).json()) as {
+        cursor?: string;
+      };
+      assert.ok(first.cursor, 'the API needs a second page');
+
+      const json = await ls(s, ['--coordinator', serve.url, '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      assert.deepEqual(
+        (JSON.parse(json.stdout) as { name: string }[]).map((n) => n.name),
+        names,
+      );
+      const table = await ls(s, ['--coordinator', serve.url]);
+      assert.deepEqual(
+        tableRows(table.stdout)
+          .slice(1)
+          .map((r) => r[0]),
+        names,
+      );
+      const limited = await ls(s, ['--coordinator', serve.url, '--json', '--limit', '1002']);
+      assert.deepEqual(
+        (JSON.parse(limited.stdout) as { name: string }[]).map((n) => n.name),
+        names.slice(0, 1002),
+      );
+    }));
+
+  it('says which port is in use, SSH or HTTP, in one line, and exits 1', async (t) =>
+    withScope(t, async (s) => {
+      const dir = await tmpDir(s);
+      writeFileSync(join(dir, 'authorized_keys'), '');
+      const held = await listen(s);
+      const base = ['serve', '--authorized-keys', join(dir, 'authorized_keys')];
+      const env = { BURROW_DATA_DIR: dir };
+      for (const [flags, want] of [
+        [
+          ['--listen', `127.0.0.1:${held}`, '--http', '127.0.0.1:0'],
+          `burrow: cannot listen on 127.0.0.1:${held}: address in use (by pid ${process.pid}: `,
+        ],
+        [
+          ['--listen', '127.0.0.1:0', '--http', `127.0.0.1:${held}`],
+          `burrow: --http: cannot listen on 127.0.0.1:${held}: address in use (by pid ${process.pid}: `,
+        ],
+      ] as const) {
+        const r = await runCommand(s, process.execPath, [CLI_PATH, ...base, ...flags], {
+          env,
+          timeoutMs: 15_000,
+        });
+        assert.equal(r.code, 1, r.stderr);
+        const plain = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
+        assert.equal(plain.length, 1, r.stderr);
+        assert.ok(plain[0]?.startsWith(want), `${plain[0]}\nwanted it to start with ${want}`);
+        assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+      }
+    }));
+
+  it('refuses bad flags with exit 2 and a clear line', async (t) =>
+    withScope(t, async (s) => {
+      const dir = await tmpDir(s);
+      const cases: [string[], RegExp][] = [
+        [['serve', '--http', 'nope'], /^burrow: --http: expected HOST:PORT/],
+        [['serve', '--listen', 'nope'], /^burrow: --listen: expected HOST:PORT/],
+        [
+          ['serve', '--api-token-file', join(dir, 'missing')],
+          /^burrow: --api-token-file: cannot read/,
+        ],
+        [
+          ['serve', '--keepalive-interval', 'soon'],
+          /^burrow: --keepalive-interval: expected a duration/,
+        ],
+        [
+          ['ls', '--coordinator', 'ftp://x'],
+          /^burrow: --coordinator: expected an http:\/\/ or https:\/\/ URL/,
+        ],
+        [['ls', '--limit', '0'], /^burrow: --limit: expected a whole number/],
+        [['ls', '--token-file', join(dir, 'missing')], /^burrow: --token-file: cannot read/],
+      ];
+      for (const [args, want] of cases) {
+        const r = await runCommand(s, process.execPath, [CLI_PATH, ...args], {
+          env: { BURROW_DATA_DIR: dir },
+          timeoutMs: 15_000,
+        });
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, want, args.join(' '));
+        assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+      }
+    }));
+});
+
+describe('burrow ls', () => {
+  it('needs the token the coordinator requires, and says so; says when nothing answers', async (t) =>
+    withScope(t, async (s) => {
+      const dir = await tmpDir(s);
+      writeFileSync(join(dir, 'authorized_keys'), '');
+      const tokenFile = join(dir, 'token');
+      writeFileSync(tokenFile, 'ls-test-token-7f3a\n', { mode: 0o600 });
+      const wrongFile = join(dir, 'wrong');
+      writeFileSync(wrongFile, 'not-the-token\n', { mode: 0o600 });
+      const serve = await startServe(s, dir, ['--api-token-file', tokenFile]);
+      const url = ['--coordinator', serve.url];
+
+      const without = await ls(s, url);
+      assert.equal(without.code, 1);
+      assert.equal(
+        without.stderr,
+        `burrow: the coordinator at ${serve.url} requires a token (401): give --token-file FILE\n`,
+      );
+      const wrong = await ls(s, [...url, '--token-file', wrongFile]);
+      assert.equal(wrong.code, 1);
+      assert.equal(
+        wrong.stderr,
+        `burrow: the coordinator at ${serve.url} refused the token (401): check ${wrongFile}\n`,
+      );
+      assert.ok(!wrong.stderr.includes('not-the-token'), 'the token is never shown');
+      const right = await ls(s, [...url, '--token-file', tokenFile, '--json']);
+      assert.equal(right.code, 0, right.stderr);
+      assert.deepEqual(JSON.parse(right.stdout), []);
+      const bad = await ls(s, [...url, '--token-file', tokenFile, 'Bad!']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /^burrow: the coordinator at .* refused the query: prefix: /);
+
+      // Nothing listening: the default URL (the local `burrow serve`) gets a hint.
+      const closed = await freePort();
+      const r = await ls(s, ['--coordinator', `http://127.0.0.1:${closed}`]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `burrow: cannot reach the coordinator at http://127.0.0.1:${closed}: connection refused\n`,
+      );
+      const viaEnv = await runCommand(s, process.execPath, [CLI_PATH, 'ls'], {
+        env: { BURROW_COORDINATOR: `http://127.0.0.1:${closed}` },
+      });
+      assert.equal(viaEnv.code, 1);
+      assert.equal(viaEnv.stderr, r.stderr, 'BURROW_COORDINATOR is --coordinator');
+      // The default, 127.0.0.1:8080, in a network namespace of its own where nothing listens.
+      const isolated = await runCommand(s, 'unshare', [
+        ...['--net', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"'],
+        ...[process.execPath, CLI_PATH, 'ls'],
+      ]);
+      assert.equal(isolated.code, 1, isolated.stderr);
+      assert.equal(
+        isolated.stderr,
+        'burrow: cannot reach the coordinator at http://127.0.0.1:8080: connection refused ' +
+          '(is `burrow serve` running here? else give --coordinator URL)\n',
+      );
+    }));
+});
