@@ -9,20 +9,25 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   createSshClient,
+  fingerprintOf,
   freePort,
   generateKey,
   type KeyPair,
   type Proc,
   runCommand,
   type Scope,
+  startProc,
   startSshd,
   tmpDir,
   waitFor,
   withScope,
 } from './helpers/index.js';
 import { CLI_PATH, startCli } from './helpers/relay.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Serve {
   readonly proc: Proc;
@@ -309,6 +314,40 @@ describe('burrow serve', () => {
         assert.match(r.stderr, want, args.join(' '));
         assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
       }
+    }));
+});
+
+describe("the README's first command", () => {
+  it('`npx burrow serve` in the clone serves SSH on :2222 and the page on 127.0.0.1:8080', async (t) =>
+    withScope(t, async (s) => {
+      const dir = await tmpDir(s);
+      // In a network namespace of its own, so the default ports are free whatever else runs
+      // here; npm is told to stay offline (npx links the clone into its cache, no download).
+      const proc = startProc(
+        s,
+        'unshare',
+        ['--net', 'sh', '-c', 'ip link set lo up && exec npx burrow serve'],
+        {
+          cwd: ROOT,
+          env: { BURROW_DATA_DIR: dir, BURROW_LOG_FORMAT: 'text', npm_config_offline: 'true' },
+          name: 'npx burrow serve',
+        },
+      );
+      const m = await proc.waitForLine(
+        /serving: ssh 0\.0\.0\.0:2222 \(host key (SHA256:\S+)\), status page http:\/\/127\.0\.0\.1:8080\/$/,
+        { stream: 'stderr', timeoutMs: 120_000 },
+      );
+      assert.equal(m[1], await fingerprintOf(join(dir, 'relay_host_ed25519_key')));
+      // `burrow ls` with its default coordinator, in the same namespace, reaches it.
+      const listed = await runCommand(s, 'nsenter', [
+        ...['--net', `--target=${proc.pid}`, process.execPath, CLI_PATH, 'ls'],
+      ]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(listed.stdout, 'NAME  RELAY  PORTS  OWNER  SINCE\n');
+      // Ctrl-C in its terminal: SIGINT to the whole foreground group.
+      proc.signal('SIGINT', { group: true });
+      await proc.stopped();
+      assert.match(proc.output('stderr'), /relay stopped/);
     }));
 });
 
