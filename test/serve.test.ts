@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { REGISTRY_NAME_KEY } from '../src/core/constants.js';
 import {
   createSshClient,
   fingerprintOf,
@@ -22,6 +23,7 @@ import {
   waitFor,
   withScope,
 } from './helpers/index.js';
+import { startRedis } from './helpers/redis.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { ls, startServe, tableRows } from './helpers/serve.js';
 
@@ -149,6 +151,46 @@ describe('burrow serve', () => {
       assert.equal(
         gone.stderr,
         `burrow: cannot reach the coordinator at ${serve.url}: connection refused\n`,
+      );
+    }));
+
+  it('with --registry redis://…, records names in Redis and lists them from there', async (t) =>
+    withScope(t, async (s) => {
+      const redis = await startRedis(s);
+      const dir = await tmpDir(s);
+      const dev = await generateKey(dir, 'device');
+      writeFileSync(join(dir, 'authorized_keys'), `permitlisten="dev3:22" ${dev.publicKey}\n`);
+      const serve = await startServe(s, dir, ['--registry', redis.url]);
+      const device = await createSshClient(s, { identity: dev });
+      device.addHost({
+        alias: 'relay',
+        port: serve.sshPort,
+        user: 'burrow',
+        hostKey: serve.hostKey.publicKey,
+      });
+      const tunnel = device.spawn([
+        '-N',
+        '-o',
+        'ExitOnForwardFailure=yes',
+        '-R',
+        'dev3:22:127.0.0.1:9',
+        'relay',
+      ]);
+      await waitFor(
+        () => {
+          if (tunnel.exit) throw new Error(`ssh -R exited: ${tunnel.tail()}`);
+          return redis.cli('HGET', `${REGISTRY_NAME_KEY}dev3`, 'owner') === dev.fingerprint;
+        },
+        { what: 'dev3 to be recorded in Redis' },
+      );
+      const json = await ls(s, ['--coordinator', serve.url, '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      assert.deepEqual(
+        (JSON.parse(json.stdout) as { name: string; owner: string }[]).map((n) => [
+          n.name,
+          n.owner,
+        ]),
+        [['dev3', dev.fingerprint]],
       );
     }));
 
