@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -132,6 +133,31 @@ describe('burrow ls', () => {
         isolated.stderr,
         'burrow: cannot reach the coordinator at http://127.0.0.1:8080: connection refused ' +
           '(is `burrow serve` running here? else give --coordinator URL)\n',
+      );
+    }));
+
+  it('says when what answers is not a burrow coordinator', async (t) =>
+    withScope(t, async (s) => {
+      // Another web server on the URL given: one page of HTML, or JSON of another shape.
+      const server = createServer((req, res) => {
+        const html = req.url?.startsWith('/html/');
+        res.writeHead(200, { 'content-type': html ? 'text/html' : 'application/json' });
+        res.end(html ? '<html><body>hello</body></html>' : '{"items":[]}');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      s.defer(() => new Promise<void>((resolve) => server.close(() => resolve())), 'web server');
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const html = await ls(s, ['--coordinator', `${base}/html/`]);
+      assert.equal(html.code, 1);
+      assert.equal(
+        html.stderr,
+        `burrow: the coordinator at ${base}/html answered HTTP 200 with something other than JSON: is it a burrow coordinator?\n`,
+      );
+      const other = await ls(s, ['--coordinator', base, '--json']);
+      assert.equal(other.code, 1);
+      assert.equal(
+        other.stderr,
+        `burrow: the coordinator at ${base} answered /v1/names with something other than a page of names: is it a burrow coordinator?\n`,
       );
     }));
 });

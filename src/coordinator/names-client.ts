@@ -58,7 +58,7 @@ export async function* listNames(opts: ListNamesOptions): AsyncGenerator<NameVie
     if (opts.prefix) url.searchParams.set('prefix', opts.prefix);
     url.searchParams.set('limit', String(Math.min(MAX_PAGE_LIMIT, left)));
     if (cursor !== undefined) url.searchParams.set('cursor', cursor);
-    const page = parsePage(await getJson(url, opts));
+    const page = parsePage(await getJson(url, opts), opts.base);
     const fresh = page.names.filter((n) => !seen.has(n.name)).slice(0, left);
     for (const n of fresh) seen.add(n.name);
     left -= fresh.length;
@@ -190,7 +190,7 @@ function isNameView(v: unknown): v is NameView {
   );
 }
 
-function parsePage(body: unknown): { names: NameView[]; cursor?: string } {
+function parsePage(body: unknown, base: URL): { names: NameView[]; cursor?: string } {
   const b = body as { names?: unknown; cursor?: unknown } | null;
   if (
     typeof b !== 'object' ||
@@ -201,7 +201,7 @@ function parsePage(body: unknown): { names: NameView[]; cursor?: string } {
   ) {
     throw new NamesClientError(
       'NOT_A_COORDINATOR',
-      'the answer to /v1/names is not a page of names: is it a burrow coordinator?',
+      `${where(base)} answered /v1/names with something other than a page of names: is it a burrow coordinator?`,
     );
   }
   return b.cursor === undefined ? { names: b.names } : { names: b.names, cursor: b.cursor };
