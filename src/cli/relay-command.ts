@@ -12,6 +12,7 @@ import { envOption, logLevelOption } from './env-option.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
 import { type AuditOutput, createLogger, type LogLevel, openAudit } from './log.js';
 import { LOG_FORMATS } from './log-format.js';
+import { listenForMetrics, metricsListenOption, parseMetricsListen } from './metrics-flag.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
 import { parseRelayFlags, type RelayFlags } from './relay-flags.js';
 import { defaultFull } from './startup-flags.js';
@@ -41,7 +42,7 @@ export function registerRelayCommand(program: Command): void {
         'permitopen, from, expiry-time); everything else is denied. SIGHUP reloads it; SIGTERM ' +
         'drains (agents move to another relay first). Every flag can also be set as BURROW_<FLAG>.',
     );
-  addRelayOptions(relay).action(async (flags: RelayFlags) => {
+  addRelayOptions(relay).action(async (flags: RelayCliFlags) => {
     const running = await openRelay(flags);
     stopOnSignals(running);
   });
@@ -217,6 +218,7 @@ export function addRelayOptions(command: Command): Command {
         'ADVERTISE',
       ),
     )
+    .addOption(metricsListenOption())
     .addOption(logLevelOption())
     .addOption(
       envOption(
@@ -227,9 +229,13 @@ export function addRelayOptions(command: Command): Command {
     );
 }
 
+/** `burrow relay`'s flags, with --metrics-listen. */
+export type RelayCliFlags = RelayFlags & { metricsListen?: string };
+
 /** A relay started from its flags, with what it was started with (closed by stopOnSignals). */
 export interface RunningRelay {
   readonly relay: Relay;
+  /** The registry itself, not the relay's timed view of it (--metrics-listen). */
   readonly registry: Registry;
   readonly config: RelayConfig;
   readonly log: Logger;
@@ -242,9 +248,10 @@ export interface RunningRelay {
  * missing), the host key and the registry, and starts the relay: resolves once it listens, having
  * logged where and with which host key. Throws a BurrowError with a one-line message.
  */
-export async function openRelay(flags: RelayFlags): Promise<RunningRelay> {
+export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseRelayFlags(flags);
+  const metricsListen = parseMetricsListen(flags.metricsListen);
   parseRegistryUrl(flags.registry);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
@@ -264,7 +271,11 @@ export async function openRelay(flags: RelayFlags): Promise<RunningRelay> {
   const policy = new PolicyFile(keysPath, log, audit);
   policy.watch();
 
-  const registry = await createRegistry(flags.registry, {
+  // prom-client is loaded only when metrics are asked for.
+  const m = metricsListen ? await import('../metrics/index.js') : undefined;
+  const register = m?.createMetricsRegistry();
+  const metrics = m && register ? m.createRelayMetrics(register) : undefined;
+  const rawRegistry = await createRegistry(flags.registry, {
     onState: (state, reason) =>
       state === 'lost'
         ? log.warn({ reason }, 'registry unreachable: local routes keep working')
@@ -273,6 +284,7 @@ export async function openRelay(flags: RelayFlags): Promise<RunningRelay> {
     policy.close();
     throw err;
   });
+  const registry = metrics ? metrics.timeRegistry(rawRegistry) : rawRegistry;
   const relay = await startRelay(config, {
     policy: policy.current,
     policyChanges: policy.onChange,
@@ -280,6 +292,7 @@ export async function openRelay(flags: RelayFlags): Promise<RunningRelay> {
     ...(peers ? { peers } : {}),
     audit,
     log,
+    ...(metrics ? { observer: metrics.observer } : {}),
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') {
       const holder = findPortHolder(settings.port);
@@ -293,6 +306,8 @@ export async function openRelay(flags: RelayFlags): Promise<RunningRelay> {
       err,
     );
   });
+  metrics?.watch(relay);
+  if (metricsListen && register) await listenForMetrics(metricsListen, register, log);
   const { host, port } = relay.address();
   audit.record({
     event: 'relay.started',
@@ -310,7 +325,7 @@ export async function openRelay(flags: RelayFlags): Promise<RunningRelay> {
     },
     `relay listening on ${host}:${port}, host key ${key.fingerprint}`,
   );
-  return { relay, registry, config, log, policy, auditOut };
+  return { relay, registry: rawRegistry, config, log, policy, auditOut };
 }
 
 /**

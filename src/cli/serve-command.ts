@@ -9,20 +9,25 @@
 import type { Command } from 'commander';
 import { startCoordinator } from '../coordinator/index.js';
 import { BurrowError } from '../core/errors.js';
-import { isLoopback } from './coordinator-command.js';
 import { envOption } from './env-option.js';
+import { isLoopback } from './metrics-flag.js';
 import { parseHostPort } from './parse.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
-import { addRelayOptions, openRelay, type RunningRelay, stopOnSignals } from './relay-command.js';
-import type { RelayFlags } from './relay-flags.js';
+import {
+  addRelayOptions,
+  openRelay,
+  type RelayCliFlags,
+  type RunningRelay,
+  stopOnSignals,
+} from './relay-command.js';
 import { readTokenFile } from './token-file.js';
 import { VERSION } from './version.js';
 
-interface ServeFlags extends RelayFlags {
+type ServeFlags = RelayCliFlags & {
   http: string;
   apiTokenFile?: string;
   publicPlacement?: boolean;
-}
+};
 
 export function registerServeCommand(program: Command): void {
   const serve = program

@@ -23,6 +23,7 @@ import { ChannelCount } from './channel-count.js';
 import { Connecting } from './connect.js';
 import { type ConnectionCaps, sourceOf } from './connection-caps.js';
 import type { NameTable } from './name-table.js';
+import type { RelayObserver } from './observer.js';
 import { describeTarget, routeOf } from './requests.js';
 import { type Holding, REVOKED_TEXT } from './revocation.js';
 
@@ -49,6 +50,8 @@ export interface RelayContext {
   readonly authenticated: (conn: RelayConnection) => void;
   /** cluster: peer relays (--peers) and names held elsewhere; absent on a lone relay. */
   readonly cluster?: ClusterRouter;
+  /** Metrics hook (observer.ts); absent when metrics are off. */
+  readonly observer?: RelayObserver;
 }
 
 /** Per-socket bookkeeping from before the SSH layer existed, handed to the connection. */

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
 import { LimitedAudit } from '../audit/limits.js';
 import type { PeerSet } from '../cluster/peers.js';
-import { ClusterRouter } from '../cluster/router.js';
+import { ClusterRouter, type ClusterStats } from '../cluster/router.js';
 import { DRAIN_REQUEST } from '../core/constants.js';
 import type { PolicySet } from '../core/policy-set.js';
 import type { Registry } from '../registry/registry.js';
@@ -17,6 +17,7 @@ import { type PendingAuth, RelayConnection, type RelayContext } from './connecti
 import { ConnectionCaps } from './connection-caps.js';
 import { PreAuthGate } from './gate.js';
 import { NameTable } from './name-table.js';
+import type { RelayObserver } from './observer.js';
 import type { PenaltyConfig } from './penalties.js';
 import { judge } from './revocation.js';
 
@@ -75,6 +76,8 @@ export interface RelayDeps {
   readonly now?: () => number;
   /** For the random early drop; tests pass a seeded one. */
   readonly random?: () => number;
+  /** Metrics (observer.ts); nothing is observed without one. */
+  readonly observer?: RelayObserver;
 }
 
 export interface RelayStats {
@@ -84,6 +87,14 @@ export interface RelayStats {
   /** Open client→device bridges. */
   readonly bridges: number;
   readonly draining: boolean;
+  /** Connections holding at least one route, and the distinct names of the routes. */
+  readonly devices: number;
+  readonly names: number;
+  /** Bytes read from and written to every accepted socket (open or closed) since start. */
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+  /** cluster: peer links and failed dials; absent on a lone relay. */
+  readonly cluster?: ClusterStats;
 }
 
 export interface Relay {
@@ -115,7 +126,16 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ component: 'relay' });
   // Everything peers can make the relay audit is capped and budgeted (audit/limits.ts).
-  const audit = new LimitedAudit(deps.audit, now);
+  const limited = new LimitedAudit(deps.audit, now);
+  const observer = deps.observer;
+  const audit: AuditSink = observer
+    ? {
+        record: (event) => {
+          observer.audited(event);
+          limited.record(event);
+        },
+      }
+    : limited;
   const table = new NameTable<RelayConnection, ForwardTarget>();
   const gate = new PreAuthGate(
     {
@@ -172,6 +192,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     forget: (rc) => connections.delete(rc),
     authenticated: (rc) => watchExpiry([rc]),
     ...(cluster ? { cluster } : {}),
+    ...(observer ? { observer } : {}),
   };
 
   // Revocation: one timer for the soonest key expiry among authenticated connections, re-armed
@@ -222,6 +243,8 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
 
   /** Every accepted socket, authenticated or not, so close() can end them all. */
   const sockets = new Set<Socket>();
+  /** Bytes of the sockets that have closed (the open ones are read from the sockets). */
+  const closedBytes = { received: 0, sent: 0 };
 
   const onSocket = (socket: Socket) => {
     ignoreExpectedErrors(socket, 'a client socket', log); // ends through 'close'
@@ -232,7 +255,11 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     const pending = gate.admit(socket);
     if (!pending) return;
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      closedBytes.received += socket.bytesRead;
+      closedBytes.sent += socket.bytesWritten;
+    });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
     ssh.accept(socket, { remoteAddress: pending.ip, remotePort: pending.port, pending });
@@ -283,13 +310,26 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
 
   const relay: Relay = {
     address: () => ({ host: config.host, port }),
-    stats: () => ({
-      connections: connections.size,
-      unauthenticated: gate.pending,
-      routes: table.size,
-      bridges: countBridges(connections),
-      draining,
-    }),
+    stats: () => {
+      const bytes = { ...closedBytes };
+      for (const s of sockets) {
+        bytes.received += s.bytesRead;
+        bytes.sent += s.bytesWritten;
+      }
+      const held = [...table.entries()];
+      return {
+        connections: connections.size,
+        unauthenticated: gate.pending,
+        routes: table.size,
+        bridges: countBridges(connections),
+        draining,
+        devices: new Set(held.map((r) => r.conn)).size,
+        names: new Set(held.map((r) => r.route.name)).size,
+        bytesReceived: bytes.received,
+        bytesSent: bytes.sent,
+        ...(cluster ? { cluster: cluster.stats() } : {}),
+      };
+    },
     async drain() {
       if (draining || closed) return;
       draining = true;
