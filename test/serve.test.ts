@@ -81,6 +81,16 @@ describe('burrow serve', () => {
       assert.equal(reached.code, 0, reached.stderr);
       assert.equal(reached.stdout.trim(), 'hello from dev1');
 
+      // The URL printed serves the status page, which finds dev1, and /metrics counts the relay.
+      const page = await fetch(`${serve.url}/?q=dev1`);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+      const html = await page.text();
+      assert.match(html, /<title>burrow · 1 up/);
+      assert.ok(html.includes(dev.fingerprint), 'the page shows who holds dev1');
+      const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+      assert.match(metrics, /^burrow_coordinator_relays\{state="up"\} 1$/m);
+
       // The coordinator in the same process sees what the relay holds.
       const res = await fetch(`${serve.url}/v1/names`);
       assert.equal(res.status, 200);
