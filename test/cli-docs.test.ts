@@ -81,7 +81,10 @@ describe('burrow completion', () => {
         [['burrow', 'serve', '--ht'], '--http'],
         [['burrow', 'serve', '--lis'], '--listen'],
         [['burrow', 'ls', '--'], '--coordinator --help --json --limit --token-file'],
-        [['burrow', 'relay', '--log-format', 'text', '--au'], '--audit-log --authorized-keys'],
+        [
+          ['burrow', 'relay', '--log-format', 'text', '--au'],
+          '--audit-log --auth-webhook --auth-webhook-timeout --authorized-keys',
+        ],
       ];
       const script = [
         'source <(burrow completion bash)',

@@ -17,6 +17,13 @@ import { describeHolder, findPortHolder } from './port-holder.js';
 import { parseRelayFlags, type RelayFlags } from './relay-flags.js';
 import { defaultFull } from './startup-flags.js';
 import { VERSION } from './version.js';
+import {
+  authWebhookOption,
+  authWebhookTimeoutOption,
+  createWebhook,
+  parseWebhookFlags,
+  type WebhookFlags,
+} from './webhook-flags.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -219,6 +226,8 @@ export function addRelayOptions(command: Command): Command {
       ),
     )
     .addOption(metricsListenOption())
+    .addOption(authWebhookOption())
+    .addOption(authWebhookTimeoutOption())
     .addOption(logLevelOption())
     .addOption(
       envOption(
@@ -229,8 +238,8 @@ export function addRelayOptions(command: Command): Command {
     );
 }
 
-/** `burrow relay`'s flags, with --metrics-listen. */
-export type RelayCliFlags = RelayFlags & { metricsListen?: string };
+/** `burrow relay`'s flags, with --auth-webhook… and --metrics-listen. */
+export type RelayCliFlags = RelayFlags & WebhookFlags & { metricsListen?: string };
 
 /** A relay started from its flags, with what it was started with (closed by stopOnSignals). */
 export interface RunningRelay {
@@ -252,6 +261,7 @@ export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseRelayFlags(flags);
   const metricsListen = parseMetricsListen(flags.metricsListen);
+  const webhook = parseWebhookFlags(flags);
   parseRegistryUrl(flags.registry);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
@@ -285,9 +295,11 @@ export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
     throw err;
   });
   const registry = metrics ? metrics.timeRegistry(rawRegistry) : rawRegistry;
+  const authHook = createWebhook(webhook, log, audit);
   const relay = await startRelay(config, {
     policy: policy.current,
     policyChanges: policy.onChange,
+    ...(authHook ? { authHook } : {}),
     registry,
     ...(peers ? { peers } : {}),
     audit,

@@ -12,6 +12,7 @@ import type { HostKey } from '../ssh/keys.js';
 import { type SocketMeta, SshServer } from '../ssh/server.js';
 import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import type { StartupLimits } from './admission.js';
+import type { AuthWebhook } from './auth-webhook.js';
 import { ClusterSync } from './cluster-sync.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
@@ -69,6 +70,11 @@ export interface RelayDeps {
    */
   readonly policyChanges?: (listener: () => void) => () => void;
   readonly registry: Registry;
+  /**
+   * The auth webhook (--auth-webhook): judges keys the policy file does not list; its answers
+   * changing re-judge live connections like a policy reload (auth-webhook.ts).
+   */
+  readonly authHook?: AuthWebhook;
   /** cluster: the relays' host keys (--peers); with it, names other relays hold are reachable. */
   readonly peers?: PeerSet;
   readonly audit: AuditSink;
@@ -175,10 +181,12 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     : undefined;
 
   let sync: ClusterSync<RelayConnection> | undefined;
+  const hook = deps.authHook;
+  const policy = hook ? () => hook.over(deps.policy()) : deps.policy;
   const ctx: RelayContext = {
     relayId: config.relayId,
     table,
-    policy: deps.policy,
+    policy,
     registry: deps.registry,
     audit,
     log,
@@ -193,6 +201,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     authenticated: (rc) => watchExpiry([rc]),
     ...(cluster ? { cluster } : {}),
     ...(observer ? { observer } : {}),
+    ...(hook ? { hook } : {}),
   };
 
   // Revocation: one timer for the soonest key expiry among authenticated connections, re-armed
@@ -202,7 +211,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     const byId = new Map<string, RelayConnection>();
     for (const c of among) byId.set(c.id, c);
     const held = [...byId.values()].flatMap((c) => c.holding ?? []);
-    const verdict = judge(deps.policy(), now(), held);
+    const verdict = judge(policy(), now(), held);
     for (const a of verdict.actions) {
       const c = byId.get(a.conn);
       if (a.kind === 'close') c?.revoke(a.reason);
@@ -226,6 +235,15 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   };
   const watchExpiry = (among: RelayConnection[]) => arm(rejudge(among));
   const unsubscribe = deps.policyChanges?.(rejudgeAll);
+  const unhook = hook?.onChange(rejudgeAll);
+  hook?.attach(() => {
+    const keys = new Set<string>();
+    for (const c of connections) {
+      const h = c.holding;
+      if (h) keys.add(h.keyBlob.toString('base64'));
+    }
+    return keys;
+  });
 
   const ssh = new SshServer<PendingSocket>(
     {
@@ -359,6 +377,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       cluster?.close();
       clearTimeout(expiry?.timer);
       unsubscribe?.();
+      unhook?.();
       // Sockets the relay closes from here on are not their sources' fault: no penalty, no line.
       gate.close();
       const closing = stopListening();
