@@ -4,7 +4,6 @@
  * SIGINT closes the listener, then the registry.
  */
 
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startCoordinator } from '../coordinator/index.js';
 import { BurrowError, configError } from '../core/errors.js';
@@ -14,6 +13,7 @@ import { createLogger, type LogLevel } from './log.js';
 import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { isLoopback } from './metrics-flag.js';
 import { parseDuration, parseHostPort } from './parse.js';
+import { readTokenFile } from './token-file.js';
 import { VERSION } from './version.js';
 
 interface CoordinatorFlags {
@@ -25,9 +25,6 @@ interface CoordinatorFlags {
   logLevel: string;
   logFormat?: LogFormat;
 }
-
-/** Longest token file read: a bearer token is a line, not a document. */
-const MAX_TOKEN_BYTES = 4096;
 
 export function registerCoordinatorCommand(program: Command): void {
   program
@@ -85,30 +82,15 @@ export function registerCoordinatorCommand(program: Command): void {
     });
 }
 
-function readToken(file: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw configError(
-      `--api-token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`,
-      err,
-    );
-  }
-  const token = text.trim();
-  if (token === '') throw configError(`--api-token-file: ${file} is empty`);
-  if (Buffer.byteLength(text) > MAX_TOKEN_BYTES || /\s/.test(token)) {
-    throw configError(`--api-token-file: ${file} must hold one token (no spaces, one line)`);
-  }
-  return token;
-}
-
 async function runCoordinator(flags: CoordinatorFlags): Promise<void> {
   const listen = parseHostPort('--listen', flags.listen, '127.0.0.1');
   const ttlMs = parseDuration('--registry-ttl', flags.registryTtl);
   if (ttlMs < 1000) throw configError('--registry-ttl: at least 1s');
   parseRegistryUrl(flags.registry);
-  const token = flags.apiTokenFile === undefined ? undefined : readToken(flags.apiTokenFile);
+  const token =
+    flags.apiTokenFile === undefined
+      ? undefined
+      : readTokenFile('--api-token-file', flags.apiTokenFile);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
 
   const registry = await createRegistry(flags.registry, {

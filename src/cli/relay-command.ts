@@ -1,15 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import { BurrowError, configError } from '../core/errors.js';
-import { createRegistry, parseRegistryUrl } from '../registry/index.js';
-import { PolicyFile, type RelayConfig, startRelay } from '../relay/index.js';
+import { createRegistry, parseRegistryUrl, type Registry } from '../registry/index.js';
+import { PolicyFile, type Relay, type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/index.js';
 import { loadPeers } from './cluster-flags.js';
 import { defaultDataDir } from './data-dir.js';
 import { envOption, logLevelOption } from './env-option.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
-import { createLogger, type LogLevel, openAudit } from './log.js';
+import { type AuditOutput, createLogger, type LogLevel, openAudit } from './log.js';
 import { LOG_FORMATS } from './log-format.js';
 import { listenForMetrics, metricsListenOption, parseMetricsListen } from './metrics-flag.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
@@ -36,7 +37,7 @@ const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys
 `;
 
 export function registerRelayCommand(program: Command): void {
-  program
+  const relay = program
     .command('relay')
     .summary('run a relay: devices register names with ssh -R, clients reach them with ssh -J')
     .description(
@@ -47,7 +48,16 @@ export function registerRelayCommand(program: Command): void {
         'What each key may register and reach comes from an authorized_keys file (permitlisten, ' +
         'permitopen, from, expiry-time); everything else is denied. SIGHUP reloads it; SIGTERM ' +
         'drains (agents move to another relay first). Every flag can also be set as BURROW_<FLAG>.',
-    )
+    );
+  addRelayOptions(relay).action(async (flags: RelayCliFlags) => {
+    const running = await openRelay(flags);
+    stopOnSignals(running);
+  });
+}
+
+/** The relay's flags, on `burrow relay` and on `burrow serve` (which runs a relay). */
+export function addRelayOptions(command: Command): Command {
+  return command
     .addOption(envOption('--listen <host:port>', 'address to listen on', 'LISTEN', '0.0.0.0:2222'))
     .addOption(
       envOption(
@@ -225,15 +235,29 @@ export function registerRelayCommand(program: Command): void {
         'json or text (one line per event) for the log and a stdout audit trail [default: text on a terminal, else json]',
         'LOG_FORMAT',
       ).choices(LOG_FORMATS),
-    )
-    .action(async (flags: RelayFlags & WebhookFlags & { metricsListen?: string }) => {
-      await runRelay(flags);
-    });
+    );
 }
 
-async function runRelay(
-  flags: RelayFlags & WebhookFlags & { metricsListen?: string },
-): Promise<void> {
+/** `burrow relay`'s flags, with --auth-webhook… and --metrics-listen. */
+export type RelayCliFlags = RelayFlags & WebhookFlags & { metricsListen?: string };
+
+/** A relay started from its flags, with what it was started with (closed by stopOnSignals). */
+export interface RunningRelay {
+  readonly relay: Relay;
+  /** The registry itself, not the relay's timed view of it (--metrics-listen). */
+  readonly registry: Registry;
+  readonly config: RelayConfig;
+  readonly log: Logger;
+  readonly policy: PolicyFile;
+  readonly auditOut: AuditOutput;
+}
+
+/**
+ * Checks the flags, then opens the audit trail, the policy file (created when the default one is
+ * missing), the host key and the registry, and starts the relay: resolves once it listens, having
+ * logged where and with which host key. Throws a BurrowError with a one-line message.
+ */
+export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseRelayFlags(flags);
   const metricsListen = parseMetricsListen(flags.metricsListen);
@@ -313,13 +337,26 @@ async function runRelay(
     },
     `relay listening on ${host}:${port}, host key ${key.fingerprint}`,
   );
+  return { relay, registry: rawRegistry, config, log, policy, auditOut };
+}
 
+/**
+ * SIGTERM and SIGINT drain the relay, SIGHUP reloads its policy. Shutdown order: the relay
+ * drains (a second signal closes it at once), then `also` closes what runs beside it, then the
+ * registry, then the audit trail; the process exits 0.
+ */
+export function stopOnSignals(
+  running: RunningRelay,
+  also: () => Promise<void> = async () => {},
+): void {
+  const { relay, registry, log, policy, auditOut } = running;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: closing now');
       void relay
         .close()
+        .then(also)
         .then(() => registry.close())
         .then(auditOut.close)
         .then(() => process.exit(0));
@@ -330,6 +367,7 @@ async function runRelay(
     policy.close();
     void relay
       .drain()
+      .then(also)
       .then(() => registry.close())
       .then(auditOut.close)
       .then(() => {
