@@ -1,5 +1,5 @@
 /**
- * Experiment, not a measured target: `npm run bench -- experiments/relay-ab [--a CLI] [--size 512M]
+ * Experiment, not a measured target: `npm run bench -- experiments/relay-ab [--a CLI] [--a-flags 'NODE FLAGS'] [--size 512M]
  * [--rounds 5] [--verify] [--profile DIR]`.
  * What it shows: the relay's CPU-seconds per GiB through `ssh -J`, for this tree's build and,
  * with `--a`, for another build (another checkout's `dist/src/cli/main.js` with its own
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     strict: true,
     options: {
       a: { type: 'string' },
+      'a-flags': { type: 'string', default: '' },
       size: { type: 'string', default: '512M' },
       rounds: { type: 'string', default: '5' },
       verify: { type: 'boolean', default: false },
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      `usage: npm run bench -- experiments/${NAME} [--a CLI] [--size 512M] [--rounds 5] [--verify] [--profile DIR]\n`,
+      `usage: npm run bench -- experiments/${NAME} [--a CLI] [--a-flags 'NODE FLAGS'] [--size 512M] [--rounds 5] [--verify] [--profile DIR]\n`,
     );
     return;
   }
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
       const relayA = await startRelayProcess(scope, {
         dir: world.dir,
         cliPath: values.a,
+        nodeFlags: values['a-flags'].split(' ').filter(Boolean),
         auditPath: `${world.dir}/relay-a-audit.jsonl`,
         policy: [
           `permitlisten="dev:22" ${world.deviceKey.publicKey} device`,
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
         timeoutMs: 15_000,
       });
       arms.push({
-        label: `A (${values.a})`,
+        label: `A (${values.a} ${values['a-flags']})`,
         host: 'dev-a',
         pid: relayA.pid,
         cpuPerGiB: [],

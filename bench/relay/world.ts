@@ -79,6 +79,8 @@ export interface RelayProcessOptions {
   auditPath?: string;
   /** The CLI script to run; default this tree's build (another build's, to compare two). */
   cliPath?: string;
+  /** Node flags before the script (e.g. `--max-semi-space-size=32`). */
+  nodeFlags?: string[];
 }
 
 /** Starts `burrow relay` as its own process on 127.0.0.1 (a free port) with a fresh host key. */
@@ -93,6 +95,7 @@ export async function startRelayProcess(
   await writeFile(hostKeyPath, key.privateKey, { mode: 0o600 });
   await writeFile(policyPath, `${opts.policy.join('\n')}\n`, { mode: 0o600 });
   const nodeArgs = [
+    ...(opts.nodeFlags ?? []),
     ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
     opts.cliPath ?? CLI_PATH,
     'relay',
