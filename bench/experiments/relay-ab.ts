@@ -1,7 +1,11 @@
 /**
  * Experiment, not a measured target: `npm run bench -- experiments/relay-ab [--a CLI] [--a-flags 'NODE FLAGS'] [--size 512M]
  * [--rounds 5] [--verify] [--profile DIR]`.
- * What it shows: the relay's CPU-seconds per GiB through `ssh -J`, for this tree's build and,
+ * What it showed: neither a reused output buffer for channel data, nor slab-allocated packets,
+ * nor a larger young generation lowered the relay's CPU per GiB beyond the noise of a shared
+ * machine (bench/relay.md, "Tried on the relay's data path and not kept").
+ *
+ * Measures the relay's CPU-seconds per GiB through `ssh -J`, for this tree's build and,
  * with `--a`, for another build (another checkout's `dist/src/cli/main.js` with its own
  * node_modules, e.g. ssh2 without a change under test), in the same run, transfers alternating,
  * so one A/B of a data-path change is measured against the same background load.
@@ -10,7 +14,8 @@
  * relay, plus the other build's relay where the same device registers `dev:22` too. Each round
  * sends SIZE bytes through each relay (`head -c SIZE /dev/zero | ssh -J relay dev 'wc -c'`, order
  * rotated) and reads the relay's utime+stime from /proc before and after. `--verify` sends
- * pseudo-random bytes instead and compares the sha256 the device computed with the sender's.
+ * pseudo-random bytes instead and compares the sha256 the device computed with the sender's
+ * (computed before the transfer, from the same deterministic source).
  * `--profile DIR` runs this tree's relay under `node --cpu-prof` (the profile is written at exit).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -120,13 +125,20 @@ async function main(): Promise<void> {
     }
     for (let round = 0; round < rounds; round++) {
       for (const arm of rotate(arms, round)) {
+        // --verify: a keystream of AES-128-CTR over zeros, the same bytes for the same round,
+        // so the sender's sha256 is computed beforehand and the transfer is timed alone.
         const source = values.verify
           ? `openssl enc -aes-128-ctr -nosalt -pass pass:r${round} -in <(head -c ${bytes} /dev/zero) 2>/dev/null`
           : `head -c ${bytes} /dev/zero`;
+        const sent = values.verify
+          ? (
+              await runCommand(scope, 'bash', ['-c', `set -o pipefail; ${source} | sha256sum`], {
+                timeoutMs,
+              })
+            ).stdout.split(' ')[0]
+          : undefined;
         const remote = values.verify ? 'sha256sum' : 'wc -c';
-        const script = values.verify
-          ? `set -o pipefail; ${source} | tee >(sha256sum > ${world.dir}/sent.sha) | ${ssh(arm.host, remote)}; wait; sleep 0.2; cat ${world.dir}/sent.sha`
-          : `set -o pipefail; ${source} | ${ssh(arm.host, remote)}`;
+        const script = `set -o pipefail; ${source} | ${ssh(arm.host, remote)}`;
         const cpu0 = cpuSeconds(arm.pid) ?? Number.NaN;
         const t0 = performance.now();
         const r = await runCommand(scope, 'bash', ['-c', script], { timeoutMs });
@@ -137,7 +149,7 @@ async function main(): Promise<void> {
           throw new Error(`${arm.label}: transfer failed (exit ${r.code}):\n${r.stderr}`);
         const lines = r.stdout.trim().split('\n');
         if (values.verify) {
-          const [got, sent] = lines.map((l) => l.split(' ')[0]);
+          const got = lines[0]?.split(' ')[0];
           if (!got || got !== sent)
             throw new Error(`${arm.label}: sha256 mismatch: ${got} vs ${sent}`);
           log(`round ${round + 1} ${arm.label}: sha256 ${got} matches`);
