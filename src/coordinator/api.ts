@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { NameRecord, Registry, RelayRecord } from '../registry/index.js';
 import { bearerChecker } from './auth.js';
 import { heartbeatAgeMs, place, type Reservations, relayState } from './placement.js';
-import { ApiError, type ApiErrorCode, parseName, parseNamesQuery } from './query.js';
+import { ApiError, type ApiErrorCode, parseAvoid, parseName, parseNamesQuery } from './query.js';
 
 export interface ApiDeps {
   readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays'>;
@@ -94,12 +94,14 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
 
   app.get('/v1/placement', async (c) => {
     const name = parseName(c.req.query('name'));
+    const avoid = parseAvoid(c.req.query('avoid'));
     const [held, relays] = await fromRegistry(log, 'placement', () =>
       Promise.all([registry.lookup(name), registry.relays()]),
     );
     const candidates = place(deps.reservations, {
       relays,
       heldBy: held?.relayId,
+      avoid,
       now: now(),
       ttlMs: config.ttlMs,
     });
