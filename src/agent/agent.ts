@@ -210,9 +210,10 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
     const answer = await deps.place!(avoid);
     if (exited) return;
     if ('error' in answer) {
+      const fallback = config.relays.map((r) => r.id);
       log.warn(
-        { error: answer.error, fallback: config.relays.map((r) => r.id) },
-        `coordinator: ${answer.error}; using --relay`,
+        { error: answer.error, fallback },
+        `coordinator: ${answer.error}; ${fallback.length > 0 ? 'using --relay' : 'asking again'}`,
       );
       dispatch({ type: 'placed', request, error: answer.error });
       return;
