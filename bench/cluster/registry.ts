@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REGISTRY_NAME_KEY } from '../../src/core/constants.js';
 import { generateEd25519 } from '../../src/ssh/keys.js';
-import { type Proc, type Scope, startProc, waitFor } from '../../test/helpers/index.js';
+import { freePort, type Proc, type Scope, startProc, waitFor } from '../../test/helpers/index.js';
 import type { RedisServer } from '../../test/helpers/redis.js';
+import { startCli } from '../../test/helpers/relay.js';
 import { cpuSeconds } from '../lib/procfs.js';
 import { type Cluster, type ClusterRelay, startCluster } from './world.js';
 
@@ -295,6 +296,8 @@ async function countClosed(auditPath: string): Promise<number> {
 }
 
 export interface SpreadResult {
+  /** `coordinator`: agents ask `burrow coordinator` for a place; `relay-list`: --relay only. */
+  mode: SpreadMode;
   agents: number;
   before: Record<string, number>;
   after: Record<string, number>;
@@ -305,9 +308,17 @@ export interface SpreadResult {
   deviations: Record<string, number>;
 }
 
+export type SpreadMode = 'coordinator' | 'relay-list';
+
 export async function measureSpread(
   scope: Scope,
-  opts: { agents: number; ttl: string; heartbeat: string; log: (msg: string) => void },
+  opts: {
+    mode: SpreadMode;
+    agents: number;
+    ttl: string;
+    heartbeat: string;
+    log: (msg: string) => void;
+  },
 ): Promise<SpreadResult> {
   const { agents, log } = opts;
   const keys = deviceKeys(agents).map((k) => ({ ...k, name: `a${k.name.slice(1)}` }));
@@ -317,13 +328,28 @@ export async function measureSpread(
     heartbeat: opts.heartbeat,
     policy: policyOf(keys),
   });
+  const extra: string[] = [];
+  if (opts.mode === 'coordinator') {
+    const port = await freePort();
+    const coordinator = startCli(
+      scope,
+      [
+        'coordinator',
+        ...['--registry', cluster.redis.url, '--listen', `127.0.0.1:${port}`],
+        ...['--registry-ttl', opts.ttl],
+      ],
+      { name: 'coordinator' },
+    );
+    await coordinator.waitForLine(/coordinator listening on/, { stream: 'stderr' });
+    extra.push('--coordinator', `http://127.0.0.1:${port}`);
+  }
   const status: string[] = [];
   for (const [i, k] of keys.entries()) {
     const identity = join(cluster.dir, `agent_${k.name}`);
     writeFileSync(identity, k.privateKey, { mode: 0o600 });
     const statusFile = join(cluster.dir, `status-${k.name}.json`);
     status.push(statusFile);
-    cluster.startAgent(cluster.relays, { name: k.name, identity, statusFile });
+    cluster.startAgent(cluster.relays, { name: k.name, identity, statusFile, extra });
     if (i % 10 === 9) await sleep(300);
   }
   const count = async (): Promise<Record<string, number> | undefined> => {
@@ -342,7 +368,7 @@ export async function measureSpread(
     timeoutMs: 120_000,
     intervalMs: 250,
   });
-  log(`spread: before ${JSON.stringify(before)}`);
+  log(`spread (${opts.mode}): before ${JSON.stringify(before)}`);
   const victim = cluster.relays[0]!;
   const t0 = performance.now();
   await victim.kill9();
@@ -357,10 +383,10 @@ export async function measureSpread(
     await sleep(200);
   }
   after ??= {};
-  log(`spread: after ${JSON.stringify(after)} (${settledMs ?? 'not settled'} ms)`);
+  log(`spread (${opts.mode}): after ${JSON.stringify(after)} (${settledMs ?? 'not settled'} ms)`);
   const deviations: Record<string, number> = {};
   for (const r of cluster.relays.slice(1)) {
     deviations[r.alias] = ((after[r.alias] ?? 0) - agents / 2) / (agents / 2);
   }
-  return { agents, before, after, killed: victim.alias, settledMs, deviations };
+  return { mode: opts.mode, agents, before, after, killed: victim.alias, settledMs, deviations };
 }
