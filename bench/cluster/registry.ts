@@ -18,9 +18,14 @@ import { cpuSeconds } from '../lib/procfs.js';
 import { type Cluster, type ClusterRelay, startCluster } from './world.js';
 
 const LOADGEN = new URL('../loadgen.js', import.meta.url).pathname;
-const LOAD_RELAY_ARGS = ['--max-startups', '4096:30:4096', '--max-startups-per-source', '100000'];
+export const LOAD_RELAY_ARGS = [
+  '--max-startups',
+  '4096:30:4096',
+  '--max-startups-per-source',
+  '100000',
+];
 
-interface DeviceKey {
+export interface DeviceKey {
   name: string;
   privateKey: string;
   publicLine: string;
@@ -28,7 +33,7 @@ interface DeviceKey {
 
 /** Keys are generated once per process and shared by the phases (prefix `n`). */
 const keyCache: DeviceKey[] = [];
-function deviceKeys(n: number): DeviceKey[] {
+export function deviceKeys(n: number): DeviceKey[] {
   while (keyCache.length < n) {
     const name = `n${keyCache.length}`;
     const k = generateEd25519(name);
@@ -37,10 +42,10 @@ function deviceKeys(n: number): DeviceKey[] {
   return keyCache.slice(0, n);
 }
 
-const policyOf = (keys: readonly DeviceKey[]) =>
+export const policyOf = (keys: readonly DeviceKey[]) =>
   keys.map((k) => `permitlisten="${k.name}:22" ${k.publicLine}`);
 
-function writeKeys(dir: string, keys: readonly DeviceKey[]): string {
+export function writeKeys(dir: string, keys: readonly DeviceKey[]): string {
   const path = join(dir, 'devices.jsonl');
   writeFileSync(
     path,
@@ -50,7 +55,7 @@ function writeKeys(dir: string, keys: readonly DeviceKey[]): string {
   return path;
 }
 
-interface LoadgenDone {
+export interface LoadgenDone {
   registered: number;
   failed: number;
   elapsedMs: number;
@@ -58,9 +63,10 @@ interface LoadgenDone {
 }
 
 /** Registers every key on `relay` through the load generator; the connections stay up. */
-async function register(
+export async function register(
   scope: Scope,
-  relay: ClusterRelay,
+  /** `addr` may list several relays, comma-separated: the load generator spreads over them. */
+  relay: Pick<ClusterRelay, 'addr'>,
   keysPath: string,
   count: number,
   concurrency: number,
