@@ -77,7 +77,9 @@ export async function measureAgents(
           if ('error' in a) placementErrors++;
           return a;
         },
-        onExit: (code, message) => log(`agent ${k.name} exited ${code}: ${message}`),
+        onExit: (code, message) => {
+          if (code !== 0) log(`agent ${k.name} exited ${code}: ${message}`);
+        },
       },
     );
     agents.push(agent);

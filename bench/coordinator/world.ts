@@ -35,7 +35,7 @@ export async function startCoordinatorWorld(
     [
       'coordinator',
       ...['--registry', cluster.redis.url, '--listen', `127.0.0.1:${port}`],
-      ...['--registry-ttl', opts.ttl, '--log-level', 'warn'],
+      ...['--registry-ttl', opts.ttl],
     ],
     { name: 'coordinator', stopGraceMs: 10_000 },
   );

@@ -15,6 +15,7 @@ import type { NameRecord, Registry, RelayRecord } from '../registry/index.js';
 import { bearerChecker } from './auth.js';
 import { heartbeatAgeMs, place, type Reservations, relayState } from './placement.js';
 import { ApiError, type ApiErrorCode, parseAvoid, parseName, parseNamesQuery } from './query.js';
+import { RelayCache } from './relay-cache.js';
 
 export interface ApiDeps {
   readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays'>;
@@ -65,6 +66,8 @@ function nameView(r: NameRecord, relays: readonly RelayRecord[]) {
 export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
   const { registry, log, now } = deps;
   const authorized = config.token === undefined ? () => true : bearerChecker(config.token);
+  // Placement reads the relay records through this; the other routes read them fresh.
+  const relayCache = new RelayCache(registry, now);
   const app = new Hono();
 
   app.onError((err, c) => {
@@ -96,7 +99,7 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
     const name = parseName(c.req.query('name'));
     const avoid = parseAvoid(c.req.query('avoid'));
     const [held, relays] = await fromRegistry(log, 'placement', () =>
-      Promise.all([registry.lookup(name), registry.relays()]),
+      Promise.all([registry.lookup(name), relayCache.get()]),
     );
     const candidates = place(deps.reservations, {
       relays,
