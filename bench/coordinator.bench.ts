@@ -61,6 +61,7 @@ const placement = definePhase<Flags, PlacementResult>({
         'p99 ms',
         'max ms',
         'coordinator CPU',
+        'CPU ms per request',
         'errors',
       ],
       rows: [
@@ -73,6 +74,7 @@ const placement = definePhase<Flags, PlacementResult>({
           f2(r.p99Ms),
           f1(r.maxMs),
           `${n0(r.coordinatorCpuPercent)}% of a core`,
+          f2((r.coordinatorCpuPercent * 10) / r.perSec),
           r.errors,
         ],
       ],
@@ -114,8 +116,8 @@ const agents = definePhase<Flags, AgentsResult>({
         {
           id: 'agents-spread',
           target: 'each relay holds a third of the agents ± 10%',
-          measured: shares,
-          status: status(worst <= 0.1),
+          measured: `${shares}${r.registered < r.agents ? ` (of the ${n0(r.registered)} registered)` : ''}`,
+          status: status(worst <= 0.1 && r.registered === r.agents),
         },
       ],
     };
@@ -133,6 +135,17 @@ const agents = definePhase<Flags, AgentsResult>({
           `all registered ${r.allRegisteredMs === null ? 'not within the cap' : `${n0(r.allRegisteredMs)} ms`} after the first start; ` +
           `${n0(r.placements)} placement questions (${r.placementErrors} unanswered), ` +
           `${r.agentsWithAnError} agents met an error before registering; ${n0(r.namesInRedis)} names in Redis.`,
+        ...(Object.keys(r.pendingReasons ?? {}).length > 0
+          ? [
+              `Not registered at the cap, by phase and last error: ${Object.entries(
+                r.pendingReasons,
+              )
+                .sort((a, b) => b[1] - a[1])
+                .slice(0, 4)
+                .map(([k, n]) => `${n} × ${k}`)
+                .join('; ')}.`,
+            ]
+          : []),
       ],
     },
   ],

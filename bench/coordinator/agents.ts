@@ -21,7 +21,9 @@ export interface AgentsResult {
   capMs: number;
   /** Agents registered per relay alias. */
   perRelay: Record<string, number>;
-  /** Each relay's share minus a third, over a third (0.1 = +10%). */
+  /** Agents registered when the clock stopped. */
+  registered: number;
+  /** Each relay's share of the registered agents minus a third, over a third (0.1 = +10%). */
   deviations: Record<string, number>;
   /** Placement questions asked in all (one per agent when nothing failed). */
   placements: number;
@@ -29,6 +31,8 @@ export interface AgentsResult {
   /** Agents that met any error before registering (an attempt or a question that failed). */
   agentsWithAnError: number;
   namesInRedis: number;
+  /** Last error of the agents not registered at the end, by reason. */
+  pendingReasons: Record<string, number>;
 }
 
 export async function measureAgents(
@@ -107,21 +111,32 @@ export async function measureAgents(
   const perRelay: Record<string, number> = {};
   for (const r of w.cluster.relays) perRelay[r.alias] = 0;
   let agentsWithAnError = 0;
+  const pendingReasons: Record<string, number> = {};
   for (const a of agents) {
     const s = a.status();
     if (s.lastError) agentsWithAnError++;
+    if (s.phase !== 'connected') {
+      const why = `${s.phase}: ${s.lastError?.message.slice(0, 80) ?? 'no error'}`;
+      pendingReasons[why] = (pendingReasons[why] ?? 0) + 1;
+    }
     const r = w.cluster.relays.find((x) => x.addr === s.relay);
     if (r && s.phase === 'connected') perRelay[r.alias]! += 1;
   }
-  const third = opts.agents / 3;
+  // Shares of the agents registered when the clock stopped (all of them unless capped).
+  const registered = Object.values(perRelay).reduce((a, b) => a + b, 0);
+  const third = registered / 3;
   const deviations: Record<string, number> = {};
   for (const [k, n] of Object.entries(perRelay)) deviations[k] = (n - third) / third;
   const namesInRedis = nameCount(w.cluster.redis);
+  if (Object.keys(pendingReasons).length > 0) {
+    log(`agents: not registered: ${JSON.stringify(pendingReasons)}`);
+  }
   log(
     `agents: all registered ${allRegisteredMs === null ? 'never (capped)' : `after ${allRegisteredMs} ms`}; ${JSON.stringify(perRelay)}; ${placements} placements`,
   );
   return {
     agents: opts.agents,
+    registered,
     allRegisteredMs,
     capMs,
     perRelay,
@@ -130,5 +145,6 @@ export async function measureAgents(
     placementErrors,
     agentsWithAnError,
     namesInRedis,
+    pendingReasons,
   };
 }
