@@ -65,7 +65,10 @@ describe('burrow completion', () => {
         [['burrow', 'relay', '--log-level', 'w'], 'warn'],
         [['burrow', 'relay', '--listen', 'rel'], ''], // a value, not the command: no file of that name
         [['burrow', 'co'], 'coordinator completion'],
-        [['burrow', 'relay', '--log-format', 'text', '--au'], '--audit-log --authorized-keys'],
+        [
+          ['burrow', 'relay', '--log-format', 'text', '--au'],
+          '--audit-log --auth-webhook --auth-webhook-timeout --authorized-keys',
+        ],
       ];
       const script = [
         'source <(burrow completion bash)',

@@ -5,7 +5,6 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { startCoordinator } from '../coordinator/index.js';
 import { BurrowError, configError } from '../core/errors.js';
@@ -13,6 +12,7 @@ import { createRegistry, maskRegistryUrl, parseRegistryUrl } from '../registry/i
 import { envOption, logLevelOption } from './env-option.js';
 import { createLogger, type LogLevel } from './log.js';
 import { LOG_FORMATS, type LogFormat } from './log-format.js';
+import { isLoopback } from './metrics-flag.js';
 import { parseDuration, parseHostPort } from './parse.js';
 import { VERSION } from './version.js';
 
@@ -37,8 +37,8 @@ export function registerCoordinatorCommand(program: Command): void {
       'Runs the coordinator: a JSON API over the registry the relays share (--registry). ' +
         'Devices ask GET /v1/placement?name=NAME which relays to use, best first; operators read ' +
         '/v1/names, /v1/names/NAME, /v1/relays and /v1/status; /healthz and /readyz are for ' +
-        'probes. It keeps no state of its own: run as many as you like. Every flag can also be ' +
-        'set as BURROW_<FLAG>.',
+        'probes; / is a status page for a browser. It keeps no state of its own: run as many ' +
+        'as you like. Every flag can also be set as BURROW_<FLAG>.',
     )
     .addOption(
       envOption(
@@ -53,7 +53,7 @@ export function registerCoordinatorCommand(program: Command): void {
     .addOption(
       envOption(
         '--api-token-file <file>',
-        'reads need "Authorization: Bearer <token>" with the token in this file',
+        'reads, /metrics and the status page need "Authorization: Bearer <token>" (token in FILE)',
         'API_TOKEN_FILE',
       ),
     )
@@ -101,10 +101,6 @@ function readToken(file: string): string {
     throw configError(`--api-token-file: ${file} must hold one token (no spaces, one line)`);
   }
   return token;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 async function runCoordinator(flags: CoordinatorFlags): Promise<void> {

@@ -11,10 +11,18 @@ import { envOption, logLevelOption } from './env-option.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
 import { createLogger, type LogLevel, openAudit } from './log.js';
 import { LOG_FORMATS } from './log-format.js';
+import { listenForMetrics, metricsListenOption, parseMetricsListen } from './metrics-flag.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
 import { parseRelayFlags, type RelayFlags } from './relay-flags.js';
 import { defaultFull } from './startup-flags.js';
 import { VERSION } from './version.js';
+import {
+  authWebhookOption,
+  authWebhookTimeoutOption,
+  createWebhook,
+  parseWebhookFlags,
+  type WebhookFlags,
+} from './webhook-flags.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -207,6 +215,9 @@ export function registerRelayCommand(program: Command): void {
         'ADVERTISE',
       ),
     )
+    .addOption(metricsListenOption())
+    .addOption(authWebhookOption())
+    .addOption(authWebhookTimeoutOption())
     .addOption(logLevelOption())
     .addOption(
       envOption(
@@ -215,14 +226,18 @@ export function registerRelayCommand(program: Command): void {
         'LOG_FORMAT',
       ).choices(LOG_FORMATS),
     )
-    .action(async (flags: RelayFlags) => {
+    .action(async (flags: RelayFlags & WebhookFlags & { metricsListen?: string }) => {
       await runRelay(flags);
     });
 }
 
-async function runRelay(flags: RelayFlags): Promise<void> {
+async function runRelay(
+  flags: RelayFlags & WebhookFlags & { metricsListen?: string },
+): Promise<void> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseRelayFlags(flags);
+  const metricsListen = parseMetricsListen(flags.metricsListen);
+  const webhook = parseWebhookFlags(flags);
   parseRegistryUrl(flags.registry);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
@@ -242,7 +257,11 @@ async function runRelay(flags: RelayFlags): Promise<void> {
   const policy = new PolicyFile(keysPath, log, audit);
   policy.watch();
 
-  const registry = await createRegistry(flags.registry, {
+  // prom-client is loaded only when metrics are asked for.
+  const m = metricsListen ? await import('../metrics/index.js') : undefined;
+  const register = m?.createMetricsRegistry();
+  const metrics = m && register ? m.createRelayMetrics(register) : undefined;
+  const rawRegistry = await createRegistry(flags.registry, {
     onState: (state, reason) =>
       state === 'lost'
         ? log.warn({ reason }, 'registry unreachable: local routes keep working')
@@ -251,13 +270,17 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     policy.close();
     throw err;
   });
+  const registry = metrics ? metrics.timeRegistry(rawRegistry) : rawRegistry;
+  const authHook = createWebhook(webhook, log, audit);
   const relay = await startRelay(config, {
     policy: policy.current,
     policyChanges: policy.onChange,
+    ...(authHook ? { authHook } : {}),
     registry,
     ...(peers ? { peers } : {}),
     audit,
     log,
+    ...(metrics ? { observer: metrics.observer } : {}),
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') {
       const holder = findPortHolder(settings.port);
@@ -271,6 +294,8 @@ async function runRelay(flags: RelayFlags): Promise<void> {
       err,
     );
   });
+  metrics?.watch(relay);
+  if (metricsListen && register) await listenForMetrics(metricsListen, register, log);
   const { host, port } = relay.address();
   audit.record({
     event: 'relay.started',
