@@ -11,15 +11,21 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REGISTRY_NAME_KEY } from '../../src/core/constants.js';
 import { generateEd25519 } from '../../src/ssh/keys.js';
-import { type Proc, type Scope, startProc, waitFor } from '../../test/helpers/index.js';
+import { freePort, type Proc, type Scope, startProc, waitFor } from '../../test/helpers/index.js';
 import type { RedisServer } from '../../test/helpers/redis.js';
+import { startCli } from '../../test/helpers/relay.js';
 import { cpuSeconds } from '../lib/procfs.js';
 import { type Cluster, type ClusterRelay, startCluster } from './world.js';
 
 const LOADGEN = new URL('../loadgen.js', import.meta.url).pathname;
-const LOAD_RELAY_ARGS = ['--max-startups', '4096:30:4096', '--max-startups-per-source', '100000'];
+export const LOAD_RELAY_ARGS = [
+  '--max-startups',
+  '4096:30:4096',
+  '--max-startups-per-source',
+  '100000',
+];
 
-interface DeviceKey {
+export interface DeviceKey {
   name: string;
   privateKey: string;
   publicLine: string;
@@ -27,7 +33,7 @@ interface DeviceKey {
 
 /** Keys are generated once per process and shared by the phases (prefix `n`). */
 const keyCache: DeviceKey[] = [];
-function deviceKeys(n: number): DeviceKey[] {
+export function deviceKeys(n: number): DeviceKey[] {
   while (keyCache.length < n) {
     const name = `n${keyCache.length}`;
     const k = generateEd25519(name);
@@ -36,10 +42,10 @@ function deviceKeys(n: number): DeviceKey[] {
   return keyCache.slice(0, n);
 }
 
-const policyOf = (keys: readonly DeviceKey[]) =>
+export const policyOf = (keys: readonly DeviceKey[]) =>
   keys.map((k) => `permitlisten="${k.name}:22" ${k.publicLine}`);
 
-function writeKeys(dir: string, keys: readonly DeviceKey[]): string {
+export function writeKeys(dir: string, keys: readonly DeviceKey[]): string {
   const path = join(dir, 'devices.jsonl');
   writeFileSync(
     path,
@@ -49,7 +55,7 @@ function writeKeys(dir: string, keys: readonly DeviceKey[]): string {
   return path;
 }
 
-interface LoadgenDone {
+export interface LoadgenDone {
   registered: number;
   failed: number;
   elapsedMs: number;
@@ -57,9 +63,10 @@ interface LoadgenDone {
 }
 
 /** Registers every key on `relay` through the load generator; the connections stay up. */
-async function register(
+export async function register(
   scope: Scope,
-  relay: ClusterRelay,
+  /** `addr` may list several relays, comma-separated: the load generator spreads over them. */
+  relay: Pick<ClusterRelay, 'addr'>,
   keysPath: string,
   count: number,
   concurrency: number,
@@ -295,6 +302,8 @@ async function countClosed(auditPath: string): Promise<number> {
 }
 
 export interface SpreadResult {
+  /** `coordinator`: agents ask `burrow coordinator` for a place; `relay-list`: --relay only. */
+  mode: SpreadMode;
   agents: number;
   before: Record<string, number>;
   after: Record<string, number>;
@@ -305,9 +314,17 @@ export interface SpreadResult {
   deviations: Record<string, number>;
 }
 
+export type SpreadMode = 'coordinator' | 'relay-list';
+
 export async function measureSpread(
   scope: Scope,
-  opts: { agents: number; ttl: string; heartbeat: string; log: (msg: string) => void },
+  opts: {
+    mode: SpreadMode;
+    agents: number;
+    ttl: string;
+    heartbeat: string;
+    log: (msg: string) => void;
+  },
 ): Promise<SpreadResult> {
   const { agents, log } = opts;
   const keys = deviceKeys(agents).map((k) => ({ ...k, name: `a${k.name.slice(1)}` }));
@@ -317,13 +334,28 @@ export async function measureSpread(
     heartbeat: opts.heartbeat,
     policy: policyOf(keys),
   });
+  const extra: string[] = [];
+  if (opts.mode === 'coordinator') {
+    const port = await freePort();
+    const coordinator = startCli(
+      scope,
+      [
+        'coordinator',
+        ...['--registry', cluster.redis.url, '--listen', `127.0.0.1:${port}`],
+        ...['--registry-ttl', opts.ttl],
+      ],
+      { name: 'coordinator' },
+    );
+    await coordinator.waitForLine(/coordinator listening on/, { stream: 'stderr' });
+    extra.push('--coordinator', `http://127.0.0.1:${port}`);
+  }
   const status: string[] = [];
   for (const [i, k] of keys.entries()) {
     const identity = join(cluster.dir, `agent_${k.name}`);
     writeFileSync(identity, k.privateKey, { mode: 0o600 });
     const statusFile = join(cluster.dir, `status-${k.name}.json`);
     status.push(statusFile);
-    cluster.startAgent(cluster.relays, { name: k.name, identity, statusFile });
+    cluster.startAgent(cluster.relays, { name: k.name, identity, statusFile, extra });
     if (i % 10 === 9) await sleep(300);
   }
   const count = async (): Promise<Record<string, number> | undefined> => {
@@ -342,7 +374,7 @@ export async function measureSpread(
     timeoutMs: 120_000,
     intervalMs: 250,
   });
-  log(`spread: before ${JSON.stringify(before)}`);
+  log(`spread (${opts.mode}): before ${JSON.stringify(before)}`);
   const victim = cluster.relays[0]!;
   const t0 = performance.now();
   await victim.kill9();
@@ -357,10 +389,10 @@ export async function measureSpread(
     await sleep(200);
   }
   after ??= {};
-  log(`spread: after ${JSON.stringify(after)} (${settledMs ?? 'not settled'} ms)`);
+  log(`spread (${opts.mode}): after ${JSON.stringify(after)} (${settledMs ?? 'not settled'} ms)`);
   const deviations: Record<string, number> = {};
   for (const r of cluster.relays.slice(1)) {
     deviations[r.alias] = ((after[r.alias] ?? 0) - agents / 2) / (agents / 2);
   }
-  return { agents, before, after, killed: victim.alias, settledMs, deviations };
+  return { mode: opts.mode, agents, before, after, killed: victim.alias, settledMs, deviations };
 }

@@ -64,7 +64,7 @@ export interface Cluster {
   /** `burrow agent --name NAME` on `relays` (a fresh status file in the world's dir). */
   startAgent(
     relays: readonly ClusterRelay[],
-    opts?: { name?: string; identity?: string; statusFile?: string },
+    opts?: { name?: string; identity?: string; statusFile?: string; extra?: string[] },
   ): Proc;
   /** The relay address an agent's status file says it is registered on, if connected. */
   agentRelay(statusFile: string): Promise<string | undefined>;
@@ -168,6 +168,7 @@ export async function startCluster(scope: Scope, opts: ClusterOptions): Promise<
           ...['--identity', o.identity ?? devKey.path],
           ...['--forward', `22=127.0.0.1:${device.port}`, '--known-hosts', knownHosts],
           ...['--status-file', o.statusFile ?? join(dir, `agent-${name}-${agents}.json`)],
+          ...(o.extra ?? []),
         ],
         { name: `agent ${name}`, env: { BURROW_DATA_DIR: dir } },
       );

@@ -10,6 +10,7 @@ import {
   type AttemptError,
   type LinkId,
 } from './machine.js';
+import type { PlacementAnswer } from './placement.js';
 import { type Dial, defaultDial, type Forward, serveChannel } from './serve.js';
 
 export interface RelayAddress {
@@ -20,6 +21,7 @@ export interface RelayAddress {
 }
 
 export interface AgentConfig {
+  /** `--relay`: rotated over, or with `deps.place` used when the coordinator gives no answer. */
   readonly relays: readonly RelayAddress[];
   readonly forwards: readonly Forward[];
   /** Private key text of the device. Never logged. */
@@ -43,6 +45,11 @@ export interface AgentDeps {
   /** The agent has stopped for good: 0 after stop(), 2 for a refusal retrying cannot fix. */
   readonly onExit: (code: number, message: string) => void;
   readonly dial?: Dial;
+  /**
+   * Asks the coordinator where to go (`--coordinator`), avoiding `avoid` (an address) if it can.
+   * Must settle within its own timeout, never throw.
+   */
+  readonly place?: (avoid?: string) => Promise<PlacementAnswer>;
   readonly random?: () => number;
   readonly now?: () => number;
 }
@@ -70,6 +77,7 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
     ),
     config.backoff,
     random,
+    { placement: deps.place !== undefined },
   );
   const links = new Map<LinkId, RelayLink>();
   const timers = new Set<NodeJS.Timeout>();
@@ -89,6 +97,9 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
     switch (c.type) {
       case 'connect':
         void attempt(c.link, byId.get(c.relay)!);
+        return;
+      case 'place':
+        void placement(c.request, c.avoid);
         return;
       case 'leave':
         void leave(c.link);
@@ -193,6 +204,25 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): Agent {
     dispatch({ type: 'registered', link: id });
   };
 
+  // Relays named by the coordinator join `byId`, so they are reached (and their host keys
+  // checked) exactly like `--relay` entries.
+  const placement = async (request: number, avoid: string | undefined) => {
+    const answer = await deps.place!(avoid);
+    if (exited) return;
+    if ('error' in answer) {
+      const fallback = config.relays.map((r) => r.id);
+      log.warn(
+        { error: answer.error, fallback },
+        `coordinator: ${answer.error}; ${fallback.length > 0 ? 'using --relay' : 'asking again'}`,
+      );
+      dispatch({ type: 'placed', request, error: answer.error });
+      return;
+    }
+    for (const r of answer.relays) if (!byId.has(r.id)) byId.set(r.id, r);
+    log.debug({ relays: answer.relays.map((r) => r.id) }, 'coordinator answered');
+    dispatch({ type: 'placed', request, relays: answer.relays.map((r) => r.id) });
+  };
+
   const leave = async (id: LinkId) => {
     const link = links.get(id);
     if (!link) return;
@@ -260,7 +290,8 @@ function logTransition(
     before.phase !== after.phase ||
     before.relay !== after.relay ||
     before.draining !== after.draining ||
-    before.trying !== after.trying;
+    before.trying !== after.trying ||
+    before.placing !== after.placing;
   if (!changed) return;
   const fields = {
     state: after.phase,
@@ -296,13 +327,13 @@ function logTransition(
       (event.type === 'start' ? log.info : log.warn).call(
         log,
         fields,
-        `connecting to ${after.trying}${after.lastError && event.type !== 'start' ? ` (${after.lastError.message})` : ''}`,
+        `${after.placing ? 'asking the coordinator for a relay' : `connecting to ${after.trying}`}${after.lastError && event.type !== 'start' ? ` (${after.lastError.message})` : ''}`,
       );
       return;
     case 'waiting':
       log.warn(
         fields,
-        `${after.lastError?.message ?? 'failed'}; retrying ${after.trying} after backoff`,
+        `${after.lastError?.message ?? 'failed'}; ${after.placing ? 'asking the coordinator again' : `retrying ${after.trying}`} after backoff`,
       );
       return;
     default:

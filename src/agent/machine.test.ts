@@ -12,8 +12,8 @@ const denied: AttemptError = {
 };
 
 /** Drives a machine through events, recording every command, at a clock the test controls. */
-function drive(relays: string[]) {
-  const m = new AgentMachine(relays, policy, top);
+function drive(relays: string[], placement = false) {
+  const m = new AgentMachine(relays, policy, top, { placement });
   let now = 1000;
   const log: AgentCommand[] = [];
   return {
@@ -190,5 +190,144 @@ describe('AgentMachine', () => {
       { type: 'close', link: 1 },
       { type: 'exit', code: 0, message: 'stopped' },
     ]);
+  });
+
+  describe('with placement', () => {
+    it('asks at start, then tries the answer in order with the usual timing', () => {
+      const d = drive(['f1'], true);
+      assert.deepEqual(d.step({ type: 'start' }), [{ type: 'place', request: 1 }]);
+      assert.equal(d.m.snapshot().phase, 'connecting');
+      assert.equal(d.m.snapshot().placing, true);
+      assert.deepEqual(d.step({ type: 'placed', request: 99, relays: ['x'] }), [], 'stale answer');
+      assert.deepEqual(d.step({ type: 'placed', request: 1, relays: ['a', 'b'] }), [
+        { type: 'connect', link: 2, relay: 'a' },
+      ]);
+      assert.equal(d.m.snapshot().placing, undefined);
+      // A failed first attempt: the next candidate at once; then full jitter.
+      assert.deepEqual(d.step({ type: 'attempt-failed', link: 2, error: transient }), [
+        { type: 'connect', link: 3, relay: 'b' },
+      ]);
+      // Every candidate tried: ask again, after the backoff wait.
+      assert.deepEqual(d.step({ type: 'attempt-failed', link: 3, error: transient }), [
+        { type: 'wait', timer: 4, ms: 499 },
+      ]);
+      assert.equal(d.m.snapshot().placing, true);
+      assert.deepEqual(d.step({ type: 'timer', timer: 4 }), [{ type: 'place', request: 5 }]);
+      assert.deepEqual(d.step({ type: 'placed', request: 5, relays: ['b'] }), [
+        { type: 'connect', link: 6, relay: 'b' },
+      ]);
+      d.step({ type: 'registered', link: 6 });
+      assert.equal(d.m.snapshot().relay, 'b');
+      assert.equal(d.m.snapshot().consecutiveFailures, 0);
+    });
+
+    it('asks again at once when its relay is lost, avoiding it, and tries it last', () => {
+      const d = drive([], true);
+      d.step({ type: 'start' });
+      d.step({ type: 'placed', request: 1, relays: ['a', 'b'] });
+      d.step({ type: 'registered', link: 2 });
+      assert.deepEqual(d.step({ type: 'lost', link: 2, reason: 'reset' }), [
+        { type: 'place', request: 3, avoid: 'a' },
+      ]);
+      // The coordinator still names the lost relay first (its record is fresh): it goes last.
+      assert.deepEqual(d.step({ type: 'placed', request: 3, relays: ['a', 'c'] }), [
+        { type: 'connect', link: 4, relay: 'c' },
+      ]);
+      assert.deepEqual(d.step({ type: 'attempt-failed', link: 4, error: transient }), [
+        { type: 'wait', timer: 5, ms: 499 },
+      ]);
+      assert.deepEqual(d.step({ type: 'timer', timer: 5 }), [
+        { type: 'connect', link: 6, relay: 'a' },
+      ]);
+    });
+
+    it('falls back to its relays when the coordinator does not answer or names none', () => {
+      for (const answer of [
+        { error: 'cannot reach the coordinator: ECONNREFUSED' },
+        { relays: [] },
+      ]) {
+        const d = drive(['f1', 'f2'], true);
+        d.step({ type: 'start' });
+        assert.deepEqual(d.step({ type: 'placed', request: 1, ...answer }), [
+          { type: 'connect', link: 2, relay: 'f1' },
+        ]);
+        if ('error' in answer) assert.equal(d.m.snapshot().lastError?.reason, 'placement');
+        assert.deepEqual(d.step({ type: 'attempt-failed', link: 2, error: transient }), [
+          { type: 'connect', link: 3, relay: 'f2' },
+        ]);
+      }
+    });
+
+    it('with no relays of its own, keeps asking with backoff while the coordinator is away', () => {
+      const d = drive([], true);
+      d.step({ type: 'start' });
+      assert.deepEqual(d.step({ type: 'placed', request: 1, error: 'down' }), [
+        { type: 'place', request: 2 },
+      ]);
+      assert.deepEqual(d.step({ type: 'placed', request: 2, error: 'down' }), [
+        { type: 'wait', timer: 3, ms: 499 },
+      ]);
+      assert.equal(d.m.snapshot().phase, 'waiting');
+      assert.deepEqual(d.step({ type: 'timer', timer: 3 }), [{ type: 'place', request: 4 }]);
+      assert.deepEqual(d.step({ type: 'placed', request: 4, relays: ['a'] }), [
+        { type: 'connect', link: 5, relay: 'a' },
+      ]);
+    });
+
+    it('on drain asks where to move, never back to the draining relay', () => {
+      const d = drive([], true);
+      d.step({ type: 'start' });
+      d.step({ type: 'placed', request: 1, relays: ['a'] });
+      d.step({ type: 'registered', link: 2 });
+      assert.deepEqual(d.step({ type: 'drain', link: 2 }), [
+        { type: 'place', request: 3, avoid: 'a' },
+      ]);
+      assert.equal(d.m.snapshot().phase, 'moving');
+      // Only the draining relay named: stay on it until it closes.
+      assert.deepEqual(d.step({ type: 'placed', request: 3, relays: ['a'] }), []);
+      assert.equal(d.m.snapshot().phase, 'connected');
+      assert.deepEqual(d.step({ type: 'lost', link: 2, reason: 'relay-closed' }), [
+        { type: 'place', request: 4, avoid: 'a' },
+      ]);
+      assert.deepEqual(d.step({ type: 'placed', request: 4, relays: ['b', 'a'] }), [
+        { type: 'connect', link: 5, relay: 'b' },
+      ]);
+    });
+
+    it('moves on drain to the relay named, then leaves the draining one', () => {
+      const d = drive([], true);
+      d.step({ type: 'start' });
+      d.step({ type: 'placed', request: 1, relays: ['a'] });
+      d.step({ type: 'registered', link: 2 });
+      d.step({ type: 'drain', link: 2 });
+      assert.deepEqual(d.step({ type: 'placed', request: 3, relays: ['a', 'b'] }), [
+        { type: 'connect', link: 4, relay: 'b' },
+      ]);
+      assert.deepEqual(d.step({ type: 'registered', link: 4 }), [{ type: 'leave', link: 2 }]);
+      assert.equal(d.m.snapshot().relay, 'b');
+    });
+
+    it('exits 2 once every relay named has refused permanently, and skips refused ones', () => {
+      const d = drive([], true);
+      d.step({ type: 'start' });
+      d.step({ type: 'placed', request: 1, relays: ['a', 'b'] });
+      assert.deepEqual(d.step({ type: 'attempt-failed', link: 2, error: denied }), [
+        { type: 'connect', link: 3, relay: 'b' },
+      ]);
+      assert.deepEqual(d.step({ type: 'attempt-failed', link: 3, error: denied }), [
+        { type: 'exit', code: 2, message: 'add permitlisten' },
+      ]);
+    });
+
+    it('stop during a question exits at once, and a late answer is ignored', () => {
+      const d = drive([], true);
+      d.step({ type: 'start' });
+      assert.deepEqual(d.step({ type: 'stop' }), [{ type: 'exit', code: 0, message: 'stopped' }]);
+      assert.deepEqual(d.step({ type: 'placed', request: 1, relays: ['a'] }), []);
+    });
+
+    it('refuses to start without relays unless placement is on', () => {
+      assert.throws(() => new AgentMachine([], policy, top), /at least one relay/);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { startAgent } from '../agent/index.js';
+import { askPlacement, startAgent } from '../agent/index.js';
 import { ENV_PREFIX } from '../core/constants.js';
 import { configError } from '../core/errors.js';
 import { fingerprint } from '../core/policy/keys.js';
@@ -38,8 +38,22 @@ function addAgentOptions(cmd: Command): Command {
     .addOption(
       envOption(
         '--relay <host:port,…>',
-        `relays to use, tried in rotation (port defaults to ${DEFAULT_RELAY_PORT}) (required)`,
+        `relays to use, tried in rotation (port defaults to ${DEFAULT_RELAY_PORT}) (required unless --coordinator)`,
         'RELAY',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--coordinator <url>',
+        'ask this coordinator which relay to use, at start and after losing one; --relay is the fallback',
+        'COORDINATOR',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--coordinator-token-file <file>',
+        "bearer token for the coordinator's placement, if it wants one",
+        'COORDINATOR_TOKEN_FILE',
       ),
     )
     .addOption(envOption('--identity <file>', "the device's private key (required)", 'IDENTITY'))
@@ -129,6 +143,9 @@ export function registerAgentCommand(program: Command): void {
           'serves connections by dialing the local target. Reconnects at once when the relay ' +
           'goes away (rotating through --relay), moves to another relay before a draining one ' +
           'closes, and never gives up on errors that retrying can fix.\n\n' +
+          'With --coordinator, it asks the coordinator (GET /v1/placement) which relays to try, ' +
+          'at start and after losing its relay, and uses --relay when the coordinator cannot ' +
+          "answer. A relay the coordinator names must pass the same host key check as --relay's.\n\n" +
           'Exits 2 with one line when it cannot work without a change: host key mismatch or ' +
           'unknown, key refused, name not permitted.\n\n' +
           'Every flag can also be set as BURROW_<FLAG> (repeatable ones as a comma-separated ' +
@@ -232,6 +249,7 @@ async function runAgent(flags: AgentFlags & { metricsListen?: string }): Promise
       relays: s.config.relays.map((r) => r.id),
       forwards: s.config.forwards.map((f) => `${f.name}:${f.port}=${f.targetHost}:${f.targetPort}`),
       trust: s.trust.describe,
+      ...(s.coordinator ? { coordinator: s.coordinator.url } : {}),
       statusFile: s.statusFile,
     },
     `agent ${s.name} starting`,
@@ -249,6 +267,9 @@ async function runAgent(flags: AgentFlags & { metricsListen?: string }): Promise
       }
       return d.ok ? { ok: true } : { ok: false, message: d.message };
     },
+    ...(s.coordinator
+      ? { place: (avoid?: string) => askPlacement({ ...s.coordinator!, name: s.name }, avoid) }
+      : {}),
     onState: (snap) => {
       record(snap);
       metrics?.observe(snap);
@@ -290,7 +311,11 @@ function showStatus(flags: { name?: string; statusFile?: string; json?: boolean 
 
 function printUnit(flags: AgentFlags & { unitUser?: string }): void {
   const s = settingsFrom(flags);
-  const argv = ['agent', '--name', s.name, '--relay', s.config.relays.map((r) => r.id).join(',')];
+  const argv = ['agent', '--name', s.name];
+  if (s.config.relays.length > 0) argv.push('--relay', s.config.relays.map((r) => r.id).join(','));
+  if (flags.coordinator) argv.push('--coordinator', s.coordinator!.url);
+  if (flags.coordinatorTokenFile)
+    argv.push('--coordinator-token-file', resolve(flags.coordinatorTokenFile));
   argv.push('--identity', s.identityPath);
   for (const f of s.config.forwards)
     argv.push('--forward', `${f.port}=${f.targetHost}:${f.targetPort}`);

@@ -20,6 +20,8 @@ export const DEFAULT_RELAY_PORT = 2222;
 export interface AgentFlags {
   name?: string;
   relay?: string;
+  coordinator?: string;
+  coordinatorTokenFile?: string;
   identity?: string;
   forward?: string[];
   relayHostKey?: string[];
@@ -42,6 +44,8 @@ export interface Settings {
   readonly knownHosts: string;
   readonly statusFile: string;
   readonly trust: HostKeyTrust;
+  /** `--coordinator` and its token: where the agent asks for a relay. */
+  readonly coordinator?: { readonly url: string; readonly token?: string | undefined };
 }
 
 /** Every flag checked, and the identity read; throws CONFIG_INVALID naming the flag. */
@@ -50,8 +54,13 @@ export function settingsFrom(flags: AgentFlags): Settings {
   const nameCheck = checkName(flags.name);
   if (!nameCheck.ok) throw configError(`--name: "${flags.name}": ${nameCheck.reason}`);
   const name = nameCheck.name;
-  if (!flags.relay) throw configError('--relay is required: HOST:PORT of one or more relays');
-  const relays = parseRelayList('--relay', flags.relay, DEFAULT_RELAY_PORT);
+  const coordinator = coordinatorFrom(flags);
+  if (!flags.relay && !coordinator) {
+    throw configError(
+      '--relay is required unless --coordinator is given: HOST:PORT of one or more relays',
+    );
+  }
+  const relays = flags.relay ? parseRelayList('--relay', flags.relay, DEFAULT_RELAY_PORT) : [];
   if (!flags.identity) throw configError("--identity is required: the device's private key file");
   const specs = flags.forward && flags.forward.length > 0 ? flags.forward : ['22=localhost:22'];
   const forwards: Forward[] = specs.map((s) => ({ name, ...parseForwardSpec('--forward', s) }));
@@ -76,6 +85,7 @@ export function settingsFrom(flags: AgentFlags): Settings {
     identityPath,
     knownHosts,
     trust,
+    ...(coordinator ? { coordinator } : {}),
     statusFile: resolve(flags.statusFile ?? join(dataDir, `agent-${name}.json`)),
     config: {
       relays,
@@ -90,6 +100,55 @@ export function settingsFrom(flags: AgentFlags): Settings {
       dialTimeoutMs: 10_000,
     },
   };
+}
+
+/** Longest token file read: a bearer token is a line, not a document. */
+const MAX_TOKEN_BYTES = 4096;
+
+/** `--coordinator URL` (http or https, no credentials in it) and `--coordinator-token-file`. */
+function coordinatorFrom(flags: AgentFlags): Settings['coordinator'] {
+  if (flags.coordinatorTokenFile && !flags.coordinator) {
+    throw configError('--coordinator-token-file is given without --coordinator');
+  }
+  if (!flags.coordinator) return undefined;
+  let url: URL;
+  try {
+    url = new URL(flags.coordinator);
+  } catch {
+    throw configError(
+      `--coordinator: expected a URL like http://127.0.0.1:8080, got "${flags.coordinator}"`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw configError(`--coordinator: expected an http:// or https:// URL, got ${url.protocol}`);
+  }
+  if (url.username || url.password) {
+    throw configError('--coordinator: put no credentials in the URL; use --coordinator-token-file');
+  }
+  if (url.search || url.hash) {
+    throw configError('--coordinator: the URL takes no query or fragment');
+  }
+  const file = flags.coordinatorTokenFile;
+  return { url: url.toString(), token: file === undefined ? undefined : readToken(file) };
+}
+
+function readToken(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw configError(
+      `--coordinator-token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`,
+    );
+  }
+  const token = text.trim();
+  if (token === '') throw configError(`--coordinator-token-file: ${file} is empty`);
+  if (Buffer.byteLength(text) > MAX_TOKEN_BYTES || /\s/.test(token)) {
+    throw configError(
+      `--coordinator-token-file: ${file} must hold one token (no spaces, one line)`,
+    );
+  }
+  return token;
 }
 
 /** Reads the device key, refusing one that others can read (as ssh does). */

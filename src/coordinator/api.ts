@@ -16,7 +16,8 @@ import type { CoordinatorMetrics } from '../metrics/coordinator.js';
 import type { NameRecord, Registry, RelayRecord } from '../registry/index.js';
 import { bearerChecker } from './auth.js';
 import { heartbeatAgeMs, place, type Reservations, relayState } from './placement.js';
-import { ApiError, type ApiErrorCode, parseName, parseNamesQuery } from './query.js';
+import { ApiError, type ApiErrorCode, parseAvoid, parseName, parseNamesQuery } from './query.js';
+import { RelayCache } from './relay-cache.js';
 
 export interface ApiDeps {
   readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays'>;
@@ -69,6 +70,8 @@ function nameView(r: NameRecord, relays: readonly RelayRecord[]) {
 export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
   const { registry, log, now } = deps;
   const authorized = config.token === undefined ? () => true : bearerChecker(config.token);
+  // Placement reads the relay records through this; the other routes read them fresh.
+  const relayCache = new RelayCache(registry, now);
   const app = new Hono();
 
   app.onError((err, c) => {
@@ -108,8 +111,10 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
 
   app.get('/v1/placement', async (c) => {
     let name: string;
+    let avoid: string | undefined;
     try {
       name = parseName(c.req.query('name'));
+      avoid = parseAvoid(c.req.query('avoid'));
     } catch (err) {
       metrics?.placed('bad-request');
       throw err;
@@ -118,7 +123,7 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
     let relays: RelayRecord[];
     try {
       [held, relays] = await fromRegistry(log, 'placement', () =>
-        Promise.all([registry.lookup(name), registry.relays()]),
+        Promise.all([registry.lookup(name), relayCache.get()]),
       );
     } catch (err) {
       metrics?.placed('registry-unavailable');
@@ -127,6 +132,7 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
     const candidates = place(deps.reservations, {
       relays,
       heldBy: held?.relayId,
+      avoid,
       now: now(),
       ttlMs: config.ttlMs,
     });

@@ -109,6 +109,22 @@ describe('rankRelays', () => {
     });
   }
 
+  it('a relay the device asks to avoid is left out, even when it holds the name', () => {
+    const relays = [relay('a'), relay('b', { names: 3 }), relay('c', { names: 1 })];
+    const got = rankRelays({
+      relays,
+      heldBy: 'a',
+      avoid: 'a.example:2222',
+      now: NOW,
+      ttlMs: TTL,
+      reserved: none,
+    });
+    assert.deepEqual(
+      got.map((c) => c.id),
+      ['c', 'b'],
+    );
+  });
+
   it('reservations count as load', () => {
     const relays = [relay('a', { names: 1 }), relay('b', { names: 0 })];
     const reserved = (id: string) => (id === 'b' ? 2 : 0);

@@ -6,6 +6,8 @@
  * Contract of `rankRelays`:
  * - Only relays that are `up` (heartbeat fresh, not draining) are candidates, and only while
  *   under capacity (`connections < capacity`; capacity 0 means undeclared, never full).
+ * - A relay whose address is `avoid` is left out: the device asking has just lost it (or is
+ *   leaving it), and its record may still look alive for up to two heartbeats.
  * - The relay that already holds the name comes first when it is up, whatever its load: moving a
  *   device that is where it should be gains nothing.
  * - The others follow least loaded first: `(connections + reserved) / capacity` when every
@@ -79,6 +81,8 @@ export interface RankInput {
   readonly relays: readonly RelayRecord[];
   /** Relay id the registry says holds the name, if any. */
   readonly heldBy?: string | undefined;
+  /** Address (`host:port`) of a relay the device asks not to be sent to. */
+  readonly avoid?: string | undefined;
   readonly now: number;
   /** The TTL relays give their records (`--registry-ttl`). */
   readonly ttlMs: number;
@@ -89,7 +93,9 @@ export interface RankInput {
 /** Candidates best first (see the contract at the top); empty when no relay can take a device. */
 export function rankRelays(input: RankInput): Candidate[] {
   const { now, ttlMs, heldBy, reserved } = input;
-  const up = input.relays.filter((r) => relayState(r, now, ttlMs) === 'up');
+  const up = input.relays.filter(
+    (r) => relayState(r, now, ttlMs) === 'up' && r.address !== input.avoid,
+  );
   const holder = up.find((r) => r.relayId === heldBy);
   const open = up.filter((r) => r !== holder && (r.capacity <= 0 || r.connections < r.capacity));
   const byRatio = open.every((r) => r.capacity > 0);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bearerChecker } from './auth.js';
-import { ApiError, parseName, parseNamesQuery } from './query.js';
+import { ApiError, parseAvoid, parseName, parseNamesQuery } from './query.js';
 
 function rejects(f: () => unknown, re: RegExp): void {
   assert.throws(f, (err: unknown) => {
@@ -31,6 +31,16 @@ describe('parseName', () => {
   ];
   for (const [raw, re] of bad) {
     it(`refuses ${JSON.stringify(raw)?.slice(0, 20)}`, () => rejects(() => parseName(raw), re));
+  }
+});
+
+describe('parseAvoid', () => {
+  for (const raw of [undefined, '127.0.0.1:2222', 'relay-a.example:22', '[::1]:2222']) {
+    it(`accepts ${raw}`, () => assert.equal(parseAvoid(raw), raw));
+  }
+  for (const raw of ['', 'host', 'a b:22', 'h:22/x', `${'a'.repeat(300)}:22`]) {
+    it(`refuses ${JSON.stringify(raw).slice(0, 20)}`, () =>
+      rejects(() => parseAvoid(raw), /avoid: expected a relay address/));
   }
 });
 

@@ -41,6 +41,19 @@ export function parseName(raw: string | undefined, what = 'name'): string {
   return checked.name;
 }
 
+/** Longest `avoid` accepted: a relay address, `host:port` or `[v6]:port`. */
+const MAX_ADDRESS = 300;
+const ADDRESS_RE = /^[A-Za-z0-9._\-:[\]]+:\d{1,5}$/;
+
+/** `avoid` of a placement request: absent, or a relay address (`host:port`). */
+export function parseAvoid(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.length > MAX_ADDRESS || !ADDRESS_RE.test(raw)) {
+    throw bad('avoid: expected a relay address, HOST:PORT');
+  }
+  return raw;
+}
+
 export interface NamesQuery {
   readonly prefix: string;
   readonly limit: number;

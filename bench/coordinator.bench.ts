@@ -1,0 +1,163 @@
+/**
+ * `npm run bench -- coordinator`: how fast one `burrow coordinator` answers placement over a
+ * registry of 10 000 names, and how 1 000 agents starting at once with `--coordinator` land on
+ * three relays. The method is bench/coordinator.md.
+ */
+import { type AgentsResult, measureAgents } from './coordinator/agents.js';
+import { measurePlacement, type PlacementResult } from './coordinator/placement.js';
+import { defineBench, definePhase, type FlagSpecs, runBench, status } from './lib/runner.js';
+import { f1, f2, n0, signed } from './relay/results.js';
+
+const FLAGS = {
+  names: { type: 'count', default: 10_000, help: 'placement: names registered over 3 relays' },
+  connections: {
+    type: 'count',
+    default: 32,
+    help: 'placement: keep-alive HTTP connections of the generator',
+  },
+  seconds: { type: 'count', default: 10, help: 'placement: measured seconds (after 2 s warm-up)' },
+  agents: { type: 'count', default: 1000, help: 'agents: in-process agents started at once' },
+  cap: { type: 'count', default: 60, help: 'agents: seconds before the wait is capped' },
+  ttl: { type: 'interval', default: '15s', help: "the relays' --registry-ttl" },
+  heartbeat: { type: 'interval', default: '5s', help: "the relays' --heartbeat-interval" },
+} as const satisfies FlagSpecs;
+type Flags = typeof FLAGS;
+
+const dur = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+const placement = definePhase<Flags, PlacementResult>({
+  name: 'placement',
+  title: 'Placement requests/s on one coordinator',
+  async measure(scope, { flags, log }) {
+    const r = await measurePlacement(scope, {
+      names: flags.names,
+      connections: flags.connections,
+      seconds: flags.seconds,
+      warmupSeconds: 2,
+      ttl: dur(flags.ttl),
+      heartbeat: dur(flags.heartbeat),
+      log,
+    });
+    return {
+      result: r,
+      targets: [
+        {
+          id: 'placement-rate',
+          target: `≥ 5 000 placements/s over ${n0(r.names)} registered names, p99 ≤ 10 ms`,
+          measured: `${n0(r.perSec)}/s, p99 ${f2(r.p99Ms)} ms (${r.errors} errors)`,
+          status: status(r.perSec >= 5000 && r.p99Ms <= 10 && r.errors === 0),
+        },
+      ],
+    };
+  },
+  tables: (r) => [
+    {
+      headers: [
+        'names',
+        'connections',
+        'requests',
+        'requests/s',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'coordinator CPU',
+        'CPU ms per request',
+        'errors',
+      ],
+      rows: [
+        [
+          n0(r.names),
+          r.connections,
+          n0(r.requests),
+          n0(r.perSec),
+          f2(r.p50Ms),
+          f2(r.p99Ms),
+          f1(r.maxMs),
+          `${n0(r.coordinatorCpuPercent)}% of a core`,
+          f2((r.coordinatorCpuPercent * 10) / r.perSec),
+          r.errors,
+        ],
+      ],
+      notes: [
+        `${f1(r.seconds)} s measured after a 2 s warm-up; names chosen at random among the registered ones. ` +
+          `Held names placed where they are held, first: ${r.heldFirst.ok} of ${r.heldFirst.checked} checked.`,
+      ],
+    },
+  ],
+});
+
+const agents = definePhase<Flags, AgentsResult>({
+  name: 'agents',
+  title: 'Agents starting at once with --coordinator, 3 relays',
+  async measure(scope, { flags, log }) {
+    const r = await measureAgents(scope, {
+      agents: flags.agents,
+      capS: flags.cap,
+      ttl: dur(flags.ttl),
+      heartbeat: dur(flags.heartbeat),
+      log,
+    });
+    const worst = Math.max(...Object.values(r.deviations).map(Math.abs));
+    const shares = Object.entries(r.perRelay)
+      .map(([k, n]) => `${k} ${n} (${signed((r.deviations[k] ?? 0) * 100)}%)`)
+      .join(', ');
+    return {
+      result: r,
+      targets: [
+        {
+          id: 'agents-registered',
+          target: `all ${n0(r.agents)} agents registered ≤ 10 s`,
+          measured:
+            r.allRegisteredMs === null
+              ? `not all within ${n0(r.capMs)} ms`
+              : `${n0(r.allRegisteredMs)} ms`,
+          status: status(r.allRegisteredMs !== null && r.allRegisteredMs <= 10_000),
+        },
+        {
+          id: 'agents-spread',
+          target: 'each relay holds a third of the agents ± 10%',
+          measured: `${shares}${r.registered < r.agents ? ` (of the ${n0(r.registered)} registered)` : ''}`,
+          status: status(worst <= 0.1 && r.registered === r.agents),
+        },
+      ],
+    };
+  },
+  tables: (r) => [
+    {
+      headers: ['relay', 'agents', 'off a third by'],
+      rows: Object.entries(r.perRelay).map(([k, n]) => [
+        k,
+        n,
+        `${signed((r.deviations[k] ?? 0) * 100)}%`,
+      ]),
+      notes: [
+        `${n0(r.agents)} agents run in the benchmark's process by the agent's library (see the method), ` +
+          `all registered ${r.allRegisteredMs === null ? 'not within the cap' : `${n0(r.allRegisteredMs)} ms`} after the first start; ` +
+          `${n0(r.placements)} placement questions (${r.placementErrors} unanswered), ` +
+          `${r.agentsWithAnError} agents met an error before registering; ${n0(r.namesInRedis)} names in Redis.`,
+        ...(Object.keys(r.pendingReasons ?? {}).length > 0
+          ? [
+              `Not registered at the cap, by phase and last error: ${Object.entries(
+                r.pendingReasons,
+              )
+                .sort((a, b) => b[1] - a[1])
+                .slice(0, 4)
+                .map(([k, n]) => `${n} × ${k}`)
+                .join('; ')}.`,
+            ]
+          : []),
+      ],
+    },
+  ],
+});
+
+runBench(
+  defineBench({
+    name: 'coordinator',
+    title: 'coordinator: placement over the shared registry',
+    after: 'cluster',
+    flags: FLAGS,
+    epilogue: 'The status page and the auth webhook have their own figures, not measured here.',
+    phases: [placement, agents],
+  }),
+);
