@@ -334,6 +334,22 @@ describe('burrow agent --coordinator', () => {
       assert.match(untrusting.output('stderr'), /host key/i);
       assert.deepEqual(c.record('dev1'), {});
 
+      // --accept-new does not extend to a relay only the coordinator names: still refused, and
+      // nothing is written to known_hosts.
+      const firstUse = c.startAgent(
+        'dev1',
+        [],
+        [
+          ...['--coordinator', url, '--coordinator-token-file', tokenFile],
+          ...['--known-hosts', empty, '--accept-new'],
+        ],
+      );
+      const firstUseExit = await firstUse.stopped();
+      assert.equal(firstUseExit.code, 2, firstUse.tail());
+      assert.match(firstUse.output('stderr'), /--accept-new applies only to --relay entries/);
+      assert.equal(readFileSync(empty, 'utf8'), '');
+      assert.deepEqual(c.record('dev1'), {});
+
       // No token: refused by the coordinator, and with no --relay it keeps asking.
       const tokenless = c.startAgent('dev1', [], ['--coordinator', url, '--log-format', 'json']);
       await tokenless.waitForLine(/refused the token \(HTTP 401 UNAUTHORIZED\)/, {

@@ -83,7 +83,7 @@ function addAgentOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--accept-new',
-        "trust a relay's host key on first use and record it in the known_hosts file",
+        "trust a --relay entry's host key on first use and record it in the known_hosts file (never a relay that only the coordinator names)",
       ).env(`${ENV_PREFIX}ACCEPT_NEW`),
     )
     .addOption(
