@@ -13,6 +13,7 @@ import {
   REGISTRY_RELAY_KEY,
   REGISTRY_RELAY_NAMES_KEY,
 } from '../src/core/constants.js';
+import { NAME_TTL_FACTOR } from '../src/registry/registry.js';
 import {
   createSshClient,
   fingerprintOf,
@@ -66,8 +67,11 @@ describe('burrow relay --registry', () => {
       const key = `${REGISTRY_NAME_KEY}dev1`;
       const record = redis.cli('HMGET', key, 'owner', 'relayId', 'ports').split('\n');
       assert.deepEqual(record, [await fingerprintOf(device.path), relayId, '22']);
-      const ttl = Number(redis.cli('PTTL', key));
-      assert.ok(ttl > 0 && ttl <= 30_000, `TTL ${ttl}`);
+      // The name lives while the relay's record does (--registry-ttl); its own key far longer.
+      const ttl = Number(redis.cli('PTTL', `${REGISTRY_RELAY_KEY}${relayId}`));
+      assert.ok(ttl > 0 && ttl <= 15_000, `relay record TTL ${ttl}`);
+      const own = Number(redis.cli('PTTL', key));
+      assert.ok(own > 15_000 && own <= 15_000 * NAME_TTL_FACTOR, `name TTL ${own}`);
       assert.equal(redis.cli('SISMEMBER', `${REGISTRY_RELAY_NAMES_KEY}${relayId}`, 'dev1'), '1');
 
       await holder.stop();

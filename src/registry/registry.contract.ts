@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Registry, RelayRecord, Takeover } from './registry.js';
+import { NAME_TTL_FACTOR, type Registry, type RelayRecord, type Takeover } from './registry.js';
 
 /**
  * The behaviour every Registry implementation must have. `make` gets a controllable clock so
@@ -198,12 +198,12 @@ export function registryContract(label: string, subject: ContractSubject): void 
 
     it('idle heartbeats keep names alive well past their own record’s life', async () => {
       const r = await subject.make(now);
-      const ttl = subject.clockControl ? 10_000 : 300;
+      const ttl = subject.clockControl ? 10_000 : 100;
       const step = ttl / 3;
       const held = [{ name: 'dev1', port: 22, owner: 'A' }];
       await r.claim(claim('dev1', 22, 'A', 'r1', ttl));
-      // NAME_TTL_FACTOR (10) × ttl and then some: the belt resync must have refreshed the name.
-      for (let elapsed = 0; elapsed < ttl * 12; elapsed += step) {
+      // Past NAME_TTL_FACTOR × ttl: the belt resync must have rewritten the name's own key.
+      for (let elapsed = 0; elapsed < ttl * (NAME_TTL_FACTOR + 2); elapsed += step) {
         await r.heartbeat(relay('r1'), held, ttl);
         if (subject.clockControl) t += step;
         else await new Promise((res) => setTimeout(res, step));

@@ -9,10 +9,14 @@
  * frees its names. An idle heartbeat therefore refreshes one relay record, not every name.
  */
 
-/** A name's own record outlives its relay's by this factor of `ttlMs` (reaped once unused). */
-export const NAME_TTL_FACTOR = 10;
-/** A heartbeat reconciles every held name at least every this many `ttlMs` (a belt). */
-export const RESYNC_FACTOR = 4;
+/**
+ * A heartbeat reconciles every held name at least every this many `ttlMs` (5 minutes at the
+ * default 15 s), a belt for divergence the name count cannot see. Each one costs a few Redis
+ * commands per name, so it is kept rare: amortized, it is most of an idle relay's cost.
+ */
+export const RESYNC_FACTOR = 20;
+/** A name's own key lives this many `ttlMs` from its last write: past two missed resyncs. */
+export const NAME_TTL_FACTOR = 50;
 
 export interface NameRecord {
   readonly name: string;
