@@ -56,12 +56,10 @@ if not since then since = ARGV[5] end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'relayId', ARGV[2], 'ports', joined, 'since', since)
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 redis.call('SADD', KEYS[2], ARGV[6])
-if redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('HSET', KEYS[3], 'relayId', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if redis.call('HSETNX', KEYS[3], 'relayId', ARGV[2]) == 1 then
   redis.call('PEXPIRE', KEYS[3], ARGV[4])
 end
-local ttl = redis.call('PTTL', KEYS[3])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 if owner and relay ~= ARGV[2] then
   redis.call('SREM', ARGV[7] .. relay, ARGV[6])
   redis.call('PUBLISH', ARGV[8],
