@@ -167,6 +167,45 @@ describe('Redis registry', () => {
     }
   });
 
+  it('heartbeats during a burst of registrations do not reconcile: claims in flight are allowed for', async () => {
+    server.cli('FLUSHALL');
+    const r = await connect(server.url);
+    try {
+      server.cli('CONFIG', 'RESETSTAT');
+      // A relay's local table: a route is added once its claim has answered, as the relay does.
+      const held: { name: string; port: number; owner: string }[] = [];
+      await r.heartbeat(relay('r1'), () => held, 60_000); // the first one reconciles (nothing)
+      let next = 0;
+      let beats = 0;
+      const claimers = Array.from({ length: 64 }, async () => {
+        while (next < 3000) {
+          const name = `b${next++}`;
+          const res = await r.claim({ name, port: 22, owner: 'A', relayId: 'r1', ttlMs: 60_000 });
+          if (res.ok) held.push({ name, port: 22, owner: 'A' });
+        }
+      });
+      let done = false;
+      const beating = (async () => {
+        while (!done) {
+          await r.heartbeat(relay('r1'), () => held, 60_000);
+          beats += 1;
+        }
+      })();
+      await Promise.all(claimers);
+      done = true;
+      await beating;
+      const reconciles = Number(
+        /cmdstat_smembers:calls=(\d+)/.exec(server.cli('INFO', 'commandstats'))?.[1] ?? 0,
+      );
+      assert.ok(beats >= 5, `${beats} heartbeats ran during the burst`);
+      assert.equal(held.length, 3000);
+      assert.ok(reconciles <= 1, `${reconciles} reconciles over ${beats} heartbeats`);
+      assert.equal(Number(server.cli('SCARD', `${REGISTRY_RELAY_NAMES_KEY}r1`)), 3000);
+    } finally {
+      await r.close();
+    }
+  });
+
   it('a lookup that finds a name whose relay is gone deletes it', async () => {
     server.cli('FLUSHALL');
     const r = await connect(server.url);
