@@ -105,6 +105,18 @@ const FORM_LABEL = {
   'openssh-2hop': 'OpenSSH: ssh -J r1,r2 (two sshd jumphosts)',
 } as const;
 
+/** Two relays against one: the throughput kept, and what both relays spend per GiB together. */
+function twoRelaysNote(r: ClusterThroughputResult): string {
+  const two = r.forms.find((f) => f.form === 'via-b');
+  const one = r.forms.find((f) => f.form === 'via-a');
+  if (!two || !one) return 'Two relays against one: not measured (a path is missing).';
+  const both = two.medianHopCpuSecondsPerGiB.reduce((a, b) => a + b, 0);
+  return (
+    `Through two relays (B → A) ${n0((100 * two.medianMiBps) / one.medianMiBps)}% of the MiB/s through A alone; ` +
+    `both relays together ${f2(both)} CPU-s per GiB (A alone ${f2(one.medianHopCpuSecondsPerGiB[0]!)}).`
+  );
+}
+
 const throughput = definePhase<Flags, ClusterThroughputResult>({
   name: 'throughput',
   title: 'Throughput: bulk data through B → A to the device',
@@ -147,6 +159,7 @@ const throughput = definePhase<Flags, ClusterThroughputResult>({
       ]),
       notes: [
         `${n0(r.bytes / 2 ** 20)} MiB per transfer, ${r.rounds} rounds per path, interleaved; through B is ${f2(r.ratio)}× the OpenSSH two-hop jump.`,
+        twoRelaysNote(r),
       ],
     },
   ],

@@ -3,7 +3,8 @@
  * The project's test command (`npm test`). Phases, in order:
  *
  *   1. prerequisites  the real programs the integration tests start (ssh, sshd, ssh-keygen, rsync,
- *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare, zsh, man, curl);
+ *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare, zsh, man, curl,
+ *                     chromium);
  *                     when some are missing and we are root with apt-get, they are installed,
  *                     otherwise the run stops naming exactly what is missing
  *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the
@@ -50,6 +51,7 @@ const PROGRAMS = [
   { name: 'zsh', package: 'zsh' },
   { name: 'man', package: 'man-db' },
   { name: 'curl', package: 'curl' },
+  { name: 'chromium', path: '/usr/bin/chromium', package: 'chromium' },
 ];
 const APT_PACKAGES = [
   'openssh-client',
@@ -65,6 +67,7 @@ const APT_PACKAGES = [
   'zsh',
   'man-db',
   'curl',
+  'chromium',
 ];
 
 function log(line) {

@@ -29,7 +29,19 @@ describe('burrow --help', () => {
     withScope(t, async (s) => {
       assert.deepEqual(
         tree.commands.map((c) => c.path[0]),
-        ['relay', 'coordinator', 'agent', 'keys', 'otssh', 'shim', 'completion', 'man', 'help'],
+        [
+          'serve',
+          'relay',
+          'coordinator',
+          'agent',
+          'ls',
+          'keys',
+          'otssh',
+          'shim',
+          'completion',
+          'man',
+          'help',
+        ],
       );
       // `burrow help` and `burrow keys help` print their parent's help.
       const runs = paths.map((p) => (p.at(-1) === 'help' ? [...p] : [...p, '--help']));
@@ -65,7 +77,14 @@ describe('burrow completion', () => {
         [['burrow', 'relay', '--log-level', 'w'], 'warn'],
         [['burrow', 'relay', '--listen', 'rel'], ''], // a value, not the command: no file of that name
         [['burrow', 'co'], 'coordinator completion'],
-        [['burrow', 'relay', '--log-format', 'text', '--au'], '--audit-log --authorized-keys'],
+        [['burrow', 'se'], 'serve'],
+        [['burrow', 'serve', '--ht'], '--http'],
+        [['burrow', 'serve', '--lis'], '--listen'],
+        [['burrow', 'ls', '--'], '--coordinator --help --json --limit --token-file'],
+        [
+          ['burrow', 'relay', '--log-format', 'text', '--au'],
+          '--audit-log --auth-webhook --auth-webhook-timeout --authorized-keys',
+        ],
       ];
       const script = [
         'source <(burrow completion bash)',
@@ -131,7 +150,7 @@ describe('burrow completion', () => {
       assert.equal(lines[0], 'compdef _burrow burrow');
       assert.match(
         lines[1] ?? '',
-        /^compadd relay coordinator agent keys otssh shim completion man help$/,
+        /^compadd serve relay coordinator agent ls keys otssh shim completion man help$/,
       );
       assert.match(lines[2] ?? '', /^compadd .*--listen /);
       assert.equal(lines[3], 'compadd status systemd-unit');

@@ -77,6 +77,10 @@ export interface RelayProcessOptions {
   profileDir?: string;
   /** Audit log path; default a file in `dir`. */
   auditPath?: string;
+  /** The CLI script to run; default this tree's build (another build's, to compare two). */
+  cliPath?: string;
+  /** Node flags before the script (e.g. `--max-semi-space-size=32`). */
+  nodeFlags?: string[];
 }
 
 /** Starts `burrow relay` as its own process on 127.0.0.1 (a free port) with a fresh host key. */
@@ -91,8 +95,9 @@ export async function startRelayProcess(
   await writeFile(hostKeyPath, key.privateKey, { mode: 0o600 });
   await writeFile(policyPath, `${opts.policy.join('\n')}\n`, { mode: 0o600 });
   const nodeArgs = [
+    ...(opts.nodeFlags ?? []),
     ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
-    CLI_PATH,
+    opts.cliPath ?? CLI_PATH,
     'relay',
     '--listen',
     '127.0.0.1:0',

@@ -119,6 +119,13 @@ export type AuditEvent =
       ms: number;
     }
   | { event: 'request.refused'; conn: string; fp?: string; request: string; detail?: string }
+  /**
+   * The auth webhook stopped answering usably (`reason`: webhook-timeout, -unreachable, -status,
+   * -malformed): once per outage, not once per request. `url` is redacted.
+   */
+  | { event: 'webhook.failed'; url: string; reason: string; detail: string }
+  /** The auth webhook answers again; `failures` requests went unanswered meanwhile. */
+  | { event: 'webhook.restored'; url: string; failures: number; outage_ms: number }
   /** Refusals by `conn` not written one by one (over its budget, audit/limits.ts). */
   | { event: 'audit.suppressed'; conn: string; kind: string; count: number };
 

@@ -18,6 +18,7 @@ import { defaultDataDir } from './data-dir.js';
 import { envOption, logLevelOption } from './env-option.js';
 import { createLogger, type LogLevel } from './log.js';
 import { LOG_FORMATS } from './log-format.js';
+import { listenForMetrics, metricsListenOption, parseMetricsListen } from './metrics-flag.js';
 import { selfArgv } from './self.js';
 import { renderAgentUnit, unitFileName } from './systemd-unit.js';
 
@@ -135,10 +136,12 @@ export function registerAgentCommand(program: Command): void {
           'environment, then the file.',
       )
       .enablePositionalOptions(),
-  ).action(async (flags: AgentFlags, cmd: Command) => {
-    loadConfigFile(cmd, flags);
-    await runAgent(cmd.opts<AgentFlags>());
-  });
+  )
+    .addOption(metricsListenOption())
+    .action(async (flags: AgentFlags, cmd: Command) => {
+      loadConfigFile(cmd, flags);
+      await runAgent(cmd.opts<AgentFlags & { metricsListen?: string }>());
+    });
 
   agent
     .command('status')
@@ -191,9 +194,18 @@ function loadConfigFile(cmd: Command, flags: AgentFlags): void {
   applyConfigFile(cmd, parseConfigFile(text, flags.config), flags.config);
 }
 
-async function runAgent(flags: AgentFlags): Promise<void> {
+async function runAgent(flags: AgentFlags & { metricsListen?: string }): Promise<void> {
   const s = settingsFrom(flags);
+  const metricsListen = parseMetricsListen(flags.metricsListen);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat).child({ name: s.name });
+  // prom-client is loaded only when metrics are asked for: an agent without them stays small.
+  let metrics: import('../metrics/index.js').AgentMetrics | undefined;
+  if (metricsListen) {
+    const { createAgentMetrics, createMetricsRegistry } = await import('../metrics/index.js');
+    const register = createMetricsRegistry();
+    metrics = createAgentMetrics(register);
+    await listenForMetrics(metricsListen, register, log);
+  }
   const startedAt = Date.now();
   const record = (
     state: ReturnType<typeof agent.status>,
@@ -237,7 +249,10 @@ async function runAgent(flags: AgentFlags): Promise<void> {
       }
       return d.ok ? { ok: true } : { ok: false, message: d.message };
     },
-    onState: (snap) => record(snap),
+    onState: (snap) => {
+      record(snap);
+      metrics?.observe(snap);
+    },
     onExit: (code, message) => {
       record(agent.status(), { code, message });
       if (code !== 0) process.stderr.write(`burrow agent: ${message}\n`);

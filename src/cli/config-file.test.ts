@@ -31,6 +31,11 @@ describe('parseConfigFile', () => {
     ],
     ['empty quoted', 'name ""', [{ key: 'name', value: '', line: 1 }]],
     [
+      'line and paragraph separators in quotes',
+      'name "a\u2028b\u2029"',
+      [{ key: 'name', value: 'a\u2028b\u2029', line: 1 }],
+    ],
+    [
       'comments, blank lines, CRLF, repeats',
       '# burrow agent\r\n\r\n  # indented comment\r\nforward a\r\n\tforward   b  \r\n',
       [

@@ -37,7 +37,8 @@ export function parseConfigFile(text: string, source: string): ConfigEntry[] {
       const fail = (why: string) => configError(`${source}:${line}: ${why}`);
       const trimmed = raw.trim();
       if (trimmed === '' || trimmed.startsWith('#')) return;
-      const m = /^([^\s=]+)\s*(=)?\s*(.*)$/.exec(trimmed);
+      // [\s\S] and not `.`: a quoted value may hold U+2028 and U+2029, which `.` never matches.
+      const m = /^([^\s=]+)\s*(=)?\s*([\s\S]*)$/.exec(trimmed);
       const key = m?.[1] ?? '';
       if (!m || !KEY_RE.test(key)) {
         throw fail(

@@ -4,8 +4,6 @@
  * SIGINT closes the listener, then the registry.
  */
 
-import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { startCoordinator } from '../coordinator/index.js';
 import { BurrowError, configError } from '../core/errors.js';
@@ -13,7 +11,9 @@ import { createRegistry, maskRegistryUrl, parseRegistryUrl } from '../registry/i
 import { envOption, logLevelOption } from './env-option.js';
 import { createLogger, type LogLevel } from './log.js';
 import { LOG_FORMATS, type LogFormat } from './log-format.js';
+import { isLoopback } from './metrics-flag.js';
 import { parseDuration, parseHostPort } from './parse.js';
+import { readTokenFile } from './token-file.js';
 import { VERSION } from './version.js';
 
 interface CoordinatorFlags {
@@ -26,9 +26,6 @@ interface CoordinatorFlags {
   logFormat?: LogFormat;
 }
 
-/** Longest token file read: a bearer token is a line, not a document. */
-const MAX_TOKEN_BYTES = 4096;
-
 export function registerCoordinatorCommand(program: Command): void {
   program
     .command('coordinator')
@@ -37,8 +34,8 @@ export function registerCoordinatorCommand(program: Command): void {
       'Runs the coordinator: a JSON API over the registry the relays share (--registry). ' +
         'Devices ask GET /v1/placement?name=NAME which relays to use, best first; operators read ' +
         '/v1/names, /v1/names/NAME, /v1/relays and /v1/status; /healthz and /readyz are for ' +
-        'probes. It keeps no state of its own: run as many as you like. Every flag can also be ' +
-        'set as BURROW_<FLAG>.',
+        'probes; / is a status page for a browser. It keeps no state of its own: run as many ' +
+        'as you like. Every flag can also be set as BURROW_<FLAG>.',
     )
     .addOption(
       envOption(
@@ -53,7 +50,7 @@ export function registerCoordinatorCommand(program: Command): void {
     .addOption(
       envOption(
         '--api-token-file <file>',
-        'reads need "Authorization: Bearer <token>" with the token in this file',
+        'reads, /metrics and the status page need "Authorization: Bearer <token>" (token in FILE)',
         'API_TOKEN_FILE',
       ),
     )
@@ -85,34 +82,15 @@ export function registerCoordinatorCommand(program: Command): void {
     });
 }
 
-function readToken(file: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw configError(
-      `--api-token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`,
-      err,
-    );
-  }
-  const token = text.trim();
-  if (token === '') throw configError(`--api-token-file: ${file} is empty`);
-  if (Buffer.byteLength(text) > MAX_TOKEN_BYTES || /\s/.test(token)) {
-    throw configError(`--api-token-file: ${file} must hold one token (no spaces, one line)`);
-  }
-  return token;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-}
-
 async function runCoordinator(flags: CoordinatorFlags): Promise<void> {
   const listen = parseHostPort('--listen', flags.listen, '127.0.0.1');
   const ttlMs = parseDuration('--registry-ttl', flags.registryTtl);
   if (ttlMs < 1000) throw configError('--registry-ttl: at least 1s');
   parseRegistryUrl(flags.registry);
-  const token = flags.apiTokenFile === undefined ? undefined : readToken(flags.apiTokenFile);
+  const token =
+    flags.apiTokenFile === undefined
+      ? undefined
+      : readTokenFile('--api-token-file', flags.apiTokenFile);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
 
   const registry = await createRegistry(flags.registry, {

@@ -8,8 +8,10 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerCompletionCommand } from './completion.js';
 import { registerCoordinatorCommand } from './coordinator-command.js';
 import { registerKeysCommand } from './keys-command.js';
+import { registerLsCommand } from './ls-command.js';
 import { registerManCommand } from './manpage.js';
 import { registerRelayCommand } from './relay-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { VERSION } from './version.js';
 
 /** Exit status for bad flags or config, as most Unix tools use. */
@@ -26,9 +28,11 @@ export function buildProgram(): Command {
     // Options after a subcommand name belong to it (`agent status --name x` is status's --name).
     .enablePositionalOptions()
     .exitOverride();
+  registerServeCommand(program);
   registerRelayCommand(program);
   registerCoordinatorCommand(program);
   registerAgentCommand(program);
+  registerLsCommand(program);
   registerKeysCommand(program);
   program.command('otssh').summary('one-time audited SSH server (also `otssh` once installed)');
   program

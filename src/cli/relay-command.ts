@@ -1,20 +1,29 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import { BurrowError, configError } from '../core/errors.js';
-import { createRegistry, parseRegistryUrl } from '../registry/index.js';
-import { PolicyFile, type RelayConfig, startRelay } from '../relay/index.js';
+import { createRegistry, parseRegistryUrl, type Registry } from '../registry/index.js';
+import { PolicyFile, type Relay, type RelayConfig, startRelay } from '../relay/index.js';
 import { DEFAULT_CIPHERS } from '../ssh/index.js';
 import { loadPeers } from './cluster-flags.js';
 import { defaultDataDir } from './data-dir.js';
 import { envOption, logLevelOption } from './env-option.js';
 import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
-import { createLogger, type LogLevel, openAudit } from './log.js';
+import { type AuditOutput, createLogger, type LogLevel, openAudit } from './log.js';
 import { LOG_FORMATS } from './log-format.js';
+import { listenForMetrics, metricsListenOption, parseMetricsListen } from './metrics-flag.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
 import { parseRelayFlags, type RelayFlags } from './relay-flags.js';
 import { defaultFull } from './startup-flags.js';
 import { VERSION } from './version.js';
+import {
+  authWebhookOption,
+  authWebhookTimeoutOption,
+  createWebhook,
+  parseWebhookFlags,
+  type WebhookFlags,
+} from './webhook-flags.js';
 
 const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys format, one key per line.
 # Default deny: a key registers only what permitlisten allows and reaches only what permitopen allows.
@@ -28,7 +37,7 @@ const AUTHORIZED_KEYS_TEMPLATE = `# burrow relay policy: OpenSSH authorized_keys
 `;
 
 export function registerRelayCommand(program: Command): void {
-  program
+  const relay = program
     .command('relay')
     .summary('run a relay: devices register names with ssh -R, clients reach them with ssh -J')
     .description(
@@ -39,7 +48,16 @@ export function registerRelayCommand(program: Command): void {
         'What each key may register and reach comes from an authorized_keys file (permitlisten, ' +
         'permitopen, from, expiry-time); everything else is denied. SIGHUP reloads it; SIGTERM ' +
         'drains (agents move to another relay first). Every flag can also be set as BURROW_<FLAG>.',
-    )
+    );
+  addRelayOptions(relay).action(async (flags: RelayCliFlags) => {
+    const running = await openRelay(flags);
+    stopOnSignals(running);
+  });
+}
+
+/** The relay's flags, on `burrow relay` and on `burrow serve` (which runs a relay). */
+export function addRelayOptions(command: Command): Command {
+  return command
     .addOption(envOption('--listen <host:port>', 'address to listen on', 'LISTEN', '0.0.0.0:2222'))
     .addOption(
       envOption(
@@ -207,6 +225,9 @@ export function registerRelayCommand(program: Command): void {
         'ADVERTISE',
       ),
     )
+    .addOption(metricsListenOption())
+    .addOption(authWebhookOption())
+    .addOption(authWebhookTimeoutOption())
     .addOption(
       envOption(
         '--capacity <n>',
@@ -223,15 +244,33 @@ export function registerRelayCommand(program: Command): void {
         'json or text (one line per event) for the log and a stdout audit trail [default: text on a terminal, else json]',
         'LOG_FORMAT',
       ).choices(LOG_FORMATS),
-    )
-    .action(async (flags: RelayFlags) => {
-      await runRelay(flags);
-    });
+    );
 }
 
-async function runRelay(flags: RelayFlags): Promise<void> {
+/** `burrow relay`'s flags, with --auth-webhook… and --metrics-listen. */
+export type RelayCliFlags = RelayFlags & WebhookFlags & { metricsListen?: string };
+
+/** A relay started from its flags, with what it was started with (closed by stopOnSignals). */
+export interface RunningRelay {
+  readonly relay: Relay;
+  /** The registry itself, not the relay's timed view of it (--metrics-listen). */
+  readonly registry: Registry;
+  readonly config: RelayConfig;
+  readonly log: Logger;
+  readonly policy: PolicyFile;
+  readonly auditOut: AuditOutput;
+}
+
+/**
+ * Checks the flags, then opens the audit trail, the policy file (created when the default one is
+ * missing), the host key and the registry, and starts the relay: resolves once it listens, having
+ * logged where and with which host key. Throws a BurrowError with a one-line message.
+ */
+export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
   // Validate everything before touching the filesystem or the network.
   const settings = parseRelayFlags(flags);
+  const metricsListen = parseMetricsListen(flags.metricsListen);
+  const webhook = parseWebhookFlags(flags);
   parseRegistryUrl(flags.registry);
   const log = createLogger(flags.logLevel as LogLevel, flags.logFormat);
   const dataDir = defaultDataDir();
@@ -251,7 +290,11 @@ async function runRelay(flags: RelayFlags): Promise<void> {
   const policy = new PolicyFile(keysPath, log, audit);
   policy.watch();
 
-  const registry = await createRegistry(flags.registry, {
+  // prom-client is loaded only when metrics are asked for.
+  const m = metricsListen ? await import('../metrics/index.js') : undefined;
+  const register = m?.createMetricsRegistry();
+  const metrics = m && register ? m.createRelayMetrics(register) : undefined;
+  const rawRegistry = await createRegistry(flags.registry, {
     onState: (state, reason) =>
       state === 'lost'
         ? log.warn({ reason }, 'registry unreachable: local routes keep working')
@@ -260,13 +303,17 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     policy.close();
     throw err;
   });
+  const registry = metrics ? metrics.timeRegistry(rawRegistry) : rawRegistry;
+  const authHook = createWebhook(webhook, log, audit);
   const relay = await startRelay(config, {
     policy: policy.current,
     policyChanges: policy.onChange,
+    ...(authHook ? { authHook } : {}),
     registry,
     ...(peers ? { peers } : {}),
     audit,
     log,
+    ...(metrics ? { observer: metrics.observer } : {}),
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') {
       const holder = findPortHolder(settings.port);
@@ -280,6 +327,8 @@ async function runRelay(flags: RelayFlags): Promise<void> {
       err,
     );
   });
+  metrics?.watch(relay);
+  if (metricsListen && register) await listenForMetrics(metricsListen, register, log);
   const { host, port } = relay.address();
   audit.record({
     event: 'relay.started',
@@ -297,13 +346,26 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     },
     `relay listening on ${host}:${port}, host key ${key.fingerprint}`,
   );
+  return { relay, registry: rawRegistry, config, log, policy, auditOut };
+}
 
+/**
+ * SIGTERM and SIGINT drain the relay, SIGHUP reloads its policy. Shutdown order: the relay
+ * drains (a second signal closes it at once), then `also` closes what runs beside it, then the
+ * registry, then the audit trail; the process exits 0.
+ */
+export function stopOnSignals(
+  running: RunningRelay,
+  also: () => Promise<void> = async () => {},
+): void {
+  const { relay, registry, log, policy, auditOut } = running;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: closing now');
       void relay
         .close()
+        .then(also)
         .then(() => registry.close())
         .then(auditOut.close)
         .then(() => process.exit(0));
@@ -314,6 +376,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     policy.close();
     void relay
       .drain()
+      .then(also)
       .then(() => registry.close())
       .then(auditOut.close)
       .then(() => {

@@ -5,7 +5,7 @@ import type { Route } from '../core/names.js';
 import type { ConnectRefusal } from '../core/refusals.js';
 import type { Registry } from '../registry/registry.js';
 import { LinkError, OpenFailure, RelayLink } from '../ssh/client.js';
-import { DialError, type PeerLink, PeerLinks } from './peer-links.js';
+import { DialError, type DialFailure, type PeerLink, PeerLinks } from './peer-links.js';
 import type { Peer, PeerSet } from './peers.js';
 
 /**
@@ -48,6 +48,12 @@ export type RemoteOpen =
   /** The holder answered with a refusal text of its own (its local table, its device). */
   | { holderText: string; relay: string };
 
+/** Counters read at any time (metrics): links open or being dialled, failed dials by failure. */
+export interface ClusterStats {
+  readonly links: number;
+  readonly dialErrors: Readonly<Record<DialFailure, number>>;
+}
+
 interface Where {
   readonly relayId: string;
   readonly address: string;
@@ -60,6 +66,7 @@ export class ClusterRouter {
   /** Last answer per name (undefined: held by no live relay), kept to ride out registry outages. */
   readonly #known = new Map<string, { where: Where | undefined; at: number }>();
   #registryDown = false;
+  readonly #dialErrors: Record<DialFailure, number> = { unreachable: 0, refused: 0, untrusted: 0 };
 
   constructor(config: ClusterConfig, deps: ClusterDeps) {
     this.#config = config;
@@ -67,8 +74,16 @@ export class ClusterRouter {
     this.#links = new PeerLinks({
       now: deps.now,
       downForMs: config.downForMs,
-      dial: (address, lost) => this.#dial(address, lost),
+      dial: (address, lost) =>
+        this.#dial(address, lost).catch((err: unknown) => {
+          this.#dialErrors[err instanceof DialError ? err.code : 'unreachable'] += 1;
+          throw err;
+        }),
     });
+  }
+
+  stats(): ClusterStats {
+    return { links: this.#links.size, dialErrors: { ...this.#dialErrors } };
   }
 
   /** The peer relay a client key belongs to, if it is one (checked before the policy file). */

@@ -1,16 +1,18 @@
 /**
  * The coordinator's JSON API (Hono). Every route is a read of the registry; nothing is stored
  * here but the placement reservations. Contract:
- * - `/healthz` and `/readyz` are always open (probes); `/v1/*` needs the bearer token when one is
- *   configured, except `/v1/placement` with `publicPlacement`.
+ * - `/healthz` and `/readyz` are always open (probes); `/v1/*` and `/metrics` need the bearer
+ *   token when one is configured (Prometheus sends it with `authorization.credentials_file`),
+ *   except `/v1/placement` with `publicPlacement`.
  * - Errors are `{"error":{"code","message"}}`: 400 bad query, 401 no or wrong token, 404 unknown
  *   name or route, 503 registry unreachable, 500 anything else (its cause only logged).
  * - Responses are bounded: names come in pages of at most `MAX_PAGE_LIMIT` (about that many with
  *   Redis, whose SCAN count is a hint), relays are one record each.
  */
-import { Hono } from 'hono';
+import { type Context, Hono, type Next } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
+import type { CoordinatorMetrics } from '../metrics/coordinator.js';
 import type { NameRecord, Registry, RelayRecord } from '../registry/index.js';
 import { bearerChecker } from './auth.js';
 import { heartbeatAgeMs, place, type Reservations, relayState } from './placement.js';
@@ -21,6 +23,8 @@ export interface ApiDeps {
   readonly reservations: Reservations;
   readonly now: () => number;
   readonly log: Logger;
+  /** Counts placements; with it, `GET /metrics` answers its scrape. */
+  readonly metrics?: CoordinatorMetrics;
 }
 
 export interface ApiConfig {
@@ -83,26 +87,50 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
     return c.json({ ok: true });
   });
 
-  app.use('/v1/*', async (c, next) => {
+  const guard = async (c: Context, next: Next) => {
     const open = config.publicPlacement && c.req.path === '/v1/placement';
     if (!open && !authorized(c.req.header('authorization'))) {
       c.header('WWW-Authenticate', 'Bearer');
       throw new ApiError('UNAUTHORIZED', 'a valid "Authorization: Bearer <token>" is required');
     }
     await next();
-  });
+  };
+  app.use('/v1/*', guard);
+
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.use('/metrics', guard);
+    app.get('/metrics', async (c) => {
+      const { contentType, text } = await metrics.scrape();
+      return c.body(text, 200, { 'content-type': contentType });
+    });
+  }
 
   app.get('/v1/placement', async (c) => {
-    const name = parseName(c.req.query('name'));
-    const [held, relays] = await fromRegistry(log, 'placement', () =>
-      Promise.all([registry.lookup(name), registry.relays()]),
-    );
+    let name: string;
+    try {
+      name = parseName(c.req.query('name'));
+    } catch (err) {
+      metrics?.placed('bad-request');
+      throw err;
+    }
+    let held: NameRecord | undefined;
+    let relays: RelayRecord[];
+    try {
+      [held, relays] = await fromRegistry(log, 'placement', () =>
+        Promise.all([registry.lookup(name), registry.relays()]),
+      );
+    } catch (err) {
+      metrics?.placed('registry-unavailable');
+      throw err;
+    }
     const candidates = place(deps.reservations, {
       relays,
       heldBy: held?.relayId,
       now: now(),
       ttlMs: config.ttlMs,
     });
+    metrics?.placed(candidates.length > 0 ? 'placed' : 'none');
     return c.json({ relays: candidates });
   });
 

@@ -1,7 +1,8 @@
 /**
- * `startCoordinator`: the API of api.ts on an HTTP listener. Stateless apart from placement
- * reservations, so any number can run over one registry. Lifecycle: resolves once listening;
- * `close()` stops accepting, ends idle keep-alive connections and waits for requests in flight
+ * `startCoordinator`: the API of api.ts and the status page (status-route.ts) on an HTTP
+ * listener. Stateless apart from placement reservations and the status page's recent events
+ * (event-feed.ts), so any number can run over one registry. Lifecycle: resolves once listening;
+ * `close()` stops the event feed, stops accepting, ends idle keep-alive connections and waits for requests in flight
  * (bounded by the registry's own command timeout); it is idempotent and does not close the
  * registry, which the caller owns.
  */
@@ -9,9 +10,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
+import { type CoordinatorMetrics, createCoordinatorMetrics } from '../metrics/coordinator.js';
+import { createMetricsRegistry } from '../metrics/process.js';
 import type { Registry } from '../registry/index.js';
 import { createApi } from './api.js';
-import { Reservations } from './placement.js';
+import { startEventFeed } from './event-feed.js';
+import { Reservations, relayState } from './placement.js';
+import { mountStatusPage } from './status-route.js';
 
 export interface CoordinatorConfig {
   readonly host: string;
@@ -21,12 +26,16 @@ export interface CoordinatorConfig {
   readonly publicPlacement: boolean;
   readonly ttlMs: number;
   readonly version: string;
+  /** How often the relay list is polled for the status page's events (default 1 s). */
+  readonly eventPollMs?: number;
 }
 
 export interface CoordinatorDeps {
-  readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays'>;
+  readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays' | 'onTakeover'>;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Where `/metrics` reports (share one registry with a relay in the same process); default its own. */
+  readonly metrics?: CoordinatorMetrics;
 }
 
 export interface Coordinator {
@@ -38,19 +47,36 @@ export async function startCoordinator(
   config: CoordinatorConfig,
   deps: CoordinatorDeps,
 ): Promise<Coordinator> {
+  const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? createCoordinatorMetrics(createMetricsRegistry());
+  metrics.watch({
+    relays: () => deps.registry.relays(),
+    stateOf: (r, t) => relayState(r, t, config.ttlMs),
+    now,
+  });
   const app = createApi(config, {
     registry: deps.registry,
     reservations: new Reservations(),
-    now: deps.now ?? Date.now,
+    now,
     log: deps.log,
+    metrics,
   });
+  const feed = startEventFeed(
+    { ttlMs: config.ttlMs, intervalMs: config.eventPollMs ?? 1000 },
+    { registry: deps.registry, now, log: deps.log },
+  );
+  mountStatusPage(app, config, { registry: deps.registry, events: feed.ring, now, log: deps.log });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: Error) => {
+      feed.close();
+      reject(err);
+    };
+    server.once('error', fail);
     server.listen(config.port, config.host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve();
     });
   });
@@ -62,6 +88,7 @@ export async function startCoordinator(
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        feed.close();
         server.close(() => resolve());
         server.closeIdleConnections();
       });

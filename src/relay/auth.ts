@@ -1,5 +1,7 @@
 import type { AuditEvent } from '../audit/audit.js';
 import { PEER_USER } from '../core/constants.js';
+import type { PolicyEntry } from '../core/policy/index.js';
+import { WEBHOOK_ENTRY_FILE } from '../core/policy/webhook-answer.js';
 import type { AuthAttempt, SshConnection } from '../ssh/connection.js';
 import { fingerprintOf } from '../ssh/keys.js';
 import { AuthFailures, type AuthSummary } from './auth-failures.js';
@@ -16,6 +18,11 @@ import { CAP_REFUSAL_TEXT, sourceOf } from './connection-caps.js';
  * now owns that count) and audited as `auth.accepted`; every refused attempt is counted the way
  * sshd counts (auth-failures.ts), audited within that bound, reported to `pending.authFailed`, and
  * the connection is destroyed with `max-auth-tries` once the tries are used up.
+ *
+ * auth webhook (`ctx.hook`): a key the policy file does not list is judged by the hook. A "would
+ * you accept" query is answered yes unless a deny for the key is fresh, so the hook is only asked
+ * (and its answer only used) once the client has proven it holds the private key; that signed
+ * attempt is then decided asynchronously, and refused if the connection closed meanwhile.
  */
 
 /** What authentication needs of the connection it serves. */
@@ -23,11 +30,13 @@ export interface AuthParty {
   readonly id: string;
   readonly pending: PendingAuth;
   readonly ssh: Pick<SshConnection, 'banner' | 'destroy'>;
+  /** True once the connection has closed (an asynchronous decision then refuses). */
+  readonly closed: () => boolean;
 }
 
 type AuthContext = Pick<
   RelayContext,
-  'policy' | 'now' | 'caps' | 'audit' | 'maxAuthTries' | 'cluster'
+  'policy' | 'now' | 'caps' | 'audit' | 'maxAuthTries' | 'cluster' | 'hook'
 >;
 
 export class ConnectionAuth {
@@ -73,7 +82,7 @@ export class ConnectionAuth {
     return this.#failures.summary();
   }
 
-  attempt(a: AuthAttempt): boolean {
+  attempt(a: AuthAttempt): boolean | Promise<boolean> {
     const { pending } = this.#party;
     this.#tried = true;
     this.#failures.attempt();
@@ -96,26 +105,54 @@ export class ConnectionAuth {
       return true;
     }
     const verdict = this.#ctx.policy().authorize(a.keyBlob, pending.ip, this.#ctx.now());
+    const hook = this.#ctx.hook;
+    const hooked = verdict.ok
+      ? verdict.entry.file === WEBHOOK_ENTRY_FILE
+      : verdict.reason === 'unknown-key';
+    if (hook && hooked) {
+      if (!a.signed) {
+        if (hook.mayTry(a.keyBlob)) return true;
+        this.#failed({ ...base, fp, reason: 'webhook-denied' });
+        return false;
+      }
+      const blob = a.keyBlob;
+      return hook.login(blob, pending.ip, user).then((v) => {
+        if (this.#party.closed()) return false;
+        if (v.ok) return this.#accept(blob, fp, base, v.entry);
+        this.#failed({ ...base, fp, reason: v.reason });
+        return false;
+      });
+    }
     if (!verdict.ok) {
       this.#failed({ ...base, fp, reason: verdict.reason });
       return false;
     }
     if (!a.signed) return true;
-    const capped = this.#ctx.caps.admit(fp, sourceOf(pending.ip));
+    return this.#accept(a.keyBlob, fp, base, verdict.entry);
+  }
+
+  /** A signed attempt the policy allows: admitted under the caps, or refused by them. */
+  #accept(
+    blob: Buffer,
+    fp: string,
+    base: { conn: string; ip: string; user: string; method: string },
+    entry: PolicyEntry,
+  ): boolean {
+    const capped = this.#ctx.caps.admit(fp, sourceOf(base.ip));
     if (!capped.ok) {
       this.#party.ssh.banner(`${CAP_REFUSAL_TEXT[capped.reason]}\r\n`);
       this.#failed({ ...base, fp, reason: capped.reason });
       return false;
     }
     this.#admitted = true;
-    this.#key = { blob: a.keyBlob, fp };
+    this.#key = { blob, fp };
     this.#ctx.audit.record({
       event: 'auth.accepted',
-      conn: this.#party.id,
-      ip: pending.ip,
-      user,
+      conn: base.conn,
+      ip: base.ip,
+      user: base.user,
       fp,
-      key: `${verdict.entry.file}:${verdict.entry.line}`,
+      key: entry.file === WEBHOOK_ENTRY_FILE ? WEBHOOK_ENTRY_FILE : `${entry.file}:${entry.line}`,
     });
     return true;
   }

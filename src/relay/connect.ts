@@ -15,6 +15,7 @@ import { splice } from '../ssh/splice.js';
 import type { BridgeSet } from './bridges.js';
 import type { ChannelCount } from './channel-count.js';
 import type { RelayConnection, RelayContext } from './connection.js';
+import type { ClientPath } from './observer.js';
 import { refusalFor, refusalOfText } from './refusals.js';
 import { closeChannel, failExec, USAGE_EXEC } from './requests.js';
 
@@ -224,6 +225,7 @@ export class Connecting {
     );
     me.bridges.add(abort, route, true);
     deviceConn?.bridges.add(abort, route, false);
+    this.#ctx.observer?.clientConnection(pathOf(device.relay, me.peer()), 'bridged');
   }
 
   #refused(to: string, via: string, reason: ConnectRefusal, relay?: string): Refused {
@@ -237,6 +239,13 @@ export class Connecting {
       ...(viaRelay ? { via_relay: viaRelay } : {}),
       reason,
     });
+    this.#ctx.observer?.clientConnection(pathOf(relay, this.#me.peer()), reason);
     return relay ? { refused: reason, relay } : { refused: reason };
   }
+}
+
+/** The path of a client connection: over a peer link to `holder`, from a peer's link, or local. */
+function pathOf(holder: string | undefined, fromPeer: { relay: string } | undefined): ClientPath {
+  if (holder !== undefined) return 'forwarded-out';
+  return fromPeer ? 'forwarded-in' : 'local';
 }

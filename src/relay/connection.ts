@@ -4,7 +4,6 @@ import type { AuditSink } from '../audit/audit.js';
 import type { ClusterRouter } from '../cluster/router.js';
 import { type Route, routeKey } from '../core/names.js';
 import type { PolicyEntry } from '../core/policy/index.js';
-import type { PolicySet } from '../core/policy-set.js';
 import { forwardRefusedText, type RegisterRefusal, type RevokeReason } from '../core/refusals.js';
 import type { Registry } from '../registry/registry.js';
 import type {
@@ -18,19 +17,22 @@ import type {
   SshConnectionHandler,
 } from '../ssh/connection.js';
 import { ConnectionAuth } from './auth.js';
+import type { AuthWebhook } from './auth-webhook.js';
 import { BridgeSet } from './bridges.js';
 import { ChannelCount } from './channel-count.js';
 import { Connecting } from './connect.js';
 import { type ConnectionCaps, sourceOf } from './connection-caps.js';
 import type { NameTable } from './name-table.js';
+import type { RelayObserver } from './observer.js';
 import { describeTarget, routeOf } from './requests.js';
-import { type Holding, REVOKED_TEXT } from './revocation.js';
+import { type Holding, type PolicyView, REVOKED_TEXT } from './revocation.js';
 
 /** Shared state and settings every connection of one relay sees. */
 export interface RelayContext {
   readonly relayId: string;
   readonly table: NameTable<RelayConnection, ForwardTarget>;
-  readonly policy: () => PolicySet;
+  /** The policy file, with the auth webhook's live allows behind it when there is one. */
+  readonly policy: () => PolicyView;
   readonly registry: Registry;
   readonly audit: AuditSink;
   readonly log: Logger;
@@ -49,6 +51,10 @@ export interface RelayContext {
   readonly authenticated: (conn: RelayConnection) => void;
   /** cluster: peer relays (--peers) and names held elsewhere; absent on a lone relay. */
   readonly cluster?: ClusterRouter;
+  /** Metrics hook (observer.ts); absent when metrics are off. */
+  readonly observer?: RelayObserver;
+  /** The auth webhook (--auth-webhook), for keys the policy file does not list. */
+  readonly hook?: AuthWebhook;
 }
 
 /** Per-socket bookkeeping from before the SSH layer existed, handed to the connection. */
@@ -100,7 +106,7 @@ export class RelayConnection implements SshConnectionHandler {
     this.#ctx = ctx;
     this.#opened = ctx.now();
     this.#log = ctx.log.child({ conn: this.id, ip: pending.ip });
-    this.#auth = new ConnectionAuth({ id: this.id, pending, ssh }, ctx);
+    this.#auth = new ConnectionAuth({ id: this.id, pending, ssh, closed: () => this.#closed }, ctx);
     this.#connecting = new Connecting(
       {
         id: this.id,
@@ -129,12 +135,15 @@ export class RelayConnection implements SshConnectionHandler {
 
   // --- authentication (see auth.ts) ----------------------------------------------------------
 
-  authenticate(a: AuthAttempt): boolean {
+  authenticate(a: AuthAttempt): boolean | Promise<boolean> {
     if (this.#closed) return false;
     const ok = this.#auth.attempt(a);
     // An attempt admitted by ctx.caps made this connection counted there.
-    if (ok && this.#auth.admitted) this.#counted = true;
-    return ok;
+    const settle = (yes: boolean) => {
+      if (yes && this.#auth.admitted) this.#counted = true;
+      return yes;
+    };
+    return typeof ok === 'boolean' ? settle(ok) : ok.then(settle);
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
 import { LimitedAudit } from '../audit/limits.js';
 import type { PeerSet } from '../cluster/peers.js';
-import { ClusterRouter } from '../cluster/router.js';
+import { ClusterRouter, type ClusterStats } from '../cluster/router.js';
 import { DRAIN_REQUEST } from '../core/constants.js';
 import type { PolicySet } from '../core/policy-set.js';
 import type { Registry } from '../registry/registry.js';
@@ -12,11 +12,13 @@ import type { HostKey } from '../ssh/keys.js';
 import { type SocketMeta, SshServer } from '../ssh/server.js';
 import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import type { StartupLimits } from './admission.js';
+import type { AuthWebhook } from './auth-webhook.js';
 import { ClusterSync } from './cluster-sync.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
 import { PreAuthGate } from './gate.js';
 import { NameTable } from './name-table.js';
+import type { RelayObserver } from './observer.js';
 import type { PenaltyConfig } from './penalties.js';
 import { judge } from './revocation.js';
 
@@ -73,6 +75,11 @@ export interface RelayDeps {
    */
   readonly policyChanges?: (listener: () => void) => () => void;
   readonly registry: Registry;
+  /**
+   * The auth webhook (--auth-webhook): judges keys the policy file does not list; its answers
+   * changing re-judge live connections like a policy reload (auth-webhook.ts).
+   */
+  readonly authHook?: AuthWebhook;
   /** cluster: the relays' host keys (--peers); with it, names other relays hold are reachable. */
   readonly peers?: PeerSet;
   readonly audit: AuditSink;
@@ -80,6 +87,8 @@ export interface RelayDeps {
   readonly now?: () => number;
   /** For the random early drop; tests pass a seeded one. */
   readonly random?: () => number;
+  /** Metrics (observer.ts); nothing is observed without one. */
+  readonly observer?: RelayObserver;
 }
 
 export interface RelayStats {
@@ -89,6 +98,14 @@ export interface RelayStats {
   /** Open client→device bridges. */
   readonly bridges: number;
   readonly draining: boolean;
+  /** Connections holding at least one route, and the distinct names of the routes. */
+  readonly devices: number;
+  readonly names: number;
+  /** Bytes read from and written to every accepted socket (open or closed) since start. */
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+  /** cluster: peer links and failed dials; absent on a lone relay. */
+  readonly cluster?: ClusterStats;
 }
 
 export interface Relay {
@@ -120,7 +137,16 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ component: 'relay' });
   // Everything peers can make the relay audit is capped and budgeted (audit/limits.ts).
-  const audit = new LimitedAudit(deps.audit, now);
+  const limited = new LimitedAudit(deps.audit, now);
+  const observer = deps.observer;
+  const audit: AuditSink = observer
+    ? {
+        record: (event) => {
+          observer.audited(event);
+          limited.record(event);
+        },
+      }
+    : limited;
   const table = new NameTable<RelayConnection, ForwardTarget>();
   const gate = new PreAuthGate(
     {
@@ -160,10 +186,12 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     : undefined;
 
   let sync: ClusterSync<RelayConnection> | undefined;
+  const hook = deps.authHook;
+  const policy = hook ? () => hook.over(deps.policy()) : deps.policy;
   const ctx: RelayContext = {
     relayId: config.relayId,
     table,
-    policy: deps.policy,
+    policy,
     registry: deps.registry,
     audit,
     log,
@@ -177,6 +205,8 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     forget: (rc) => connections.delete(rc),
     authenticated: (rc) => watchExpiry([rc]),
     ...(cluster ? { cluster } : {}),
+    ...(observer ? { observer } : {}),
+    ...(hook ? { hook } : {}),
   };
 
   // Revocation: one timer for the soonest key expiry among authenticated connections, re-armed
@@ -186,7 +216,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     const byId = new Map<string, RelayConnection>();
     for (const c of among) byId.set(c.id, c);
     const held = [...byId.values()].flatMap((c) => c.holding ?? []);
-    const verdict = judge(deps.policy(), now(), held);
+    const verdict = judge(policy(), now(), held);
     for (const a of verdict.actions) {
       const c = byId.get(a.conn);
       if (a.kind === 'close') c?.revoke(a.reason);
@@ -210,6 +240,15 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   };
   const watchExpiry = (among: RelayConnection[]) => arm(rejudge(among));
   const unsubscribe = deps.policyChanges?.(rejudgeAll);
+  const unhook = hook?.onChange(rejudgeAll);
+  hook?.attach(() => {
+    const keys = new Set<string>();
+    for (const c of connections) {
+      const h = c.holding;
+      if (h) keys.add(h.keyBlob.toString('base64'));
+    }
+    return keys;
+  });
 
   const ssh = new SshServer<PendingSocket>(
     {
@@ -227,6 +266,8 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
 
   /** Every accepted socket, authenticated or not, so close() can end them all. */
   const sockets = new Set<Socket>();
+  /** Bytes of the sockets that have closed (the open ones are read from the sockets). */
+  const closedBytes = { received: 0, sent: 0 };
 
   const onSocket = (socket: Socket) => {
     ignoreExpectedErrors(socket, 'a client socket', log); // ends through 'close'
@@ -237,7 +278,11 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     const pending = gate.admit(socket);
     if (!pending) return;
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      closedBytes.received += socket.bytesRead;
+      closedBytes.sent += socket.bytesWritten;
+    });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
     ssh.accept(socket, { remoteAddress: pending.ip, remotePort: pending.port, pending });
@@ -288,13 +333,26 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
 
   const relay: Relay = {
     address: () => ({ host: config.host, port }),
-    stats: () => ({
-      connections: connections.size,
-      unauthenticated: gate.pending,
-      routes: table.size,
-      bridges: countBridges(connections),
-      draining,
-    }),
+    stats: () => {
+      const bytes = { ...closedBytes };
+      for (const s of sockets) {
+        bytes.received += s.bytesRead;
+        bytes.sent += s.bytesWritten;
+      }
+      const held = [...table.entries()];
+      return {
+        connections: connections.size,
+        unauthenticated: gate.pending,
+        routes: table.size,
+        bridges: countBridges(connections),
+        draining,
+        devices: new Set(held.map((r) => r.conn)).size,
+        names: new Set(held.map((r) => r.route.name)).size,
+        bytesReceived: bytes.received,
+        bytesSent: bytes.sent,
+        ...(cluster ? { cluster: cluster.stats() } : {}),
+      };
+    },
     async drain() {
       if (draining || closed) return;
       draining = true;
@@ -324,6 +382,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       cluster?.close();
       clearTimeout(expiry?.timer);
       unsubscribe?.();
+      unhook?.();
       // Sockets the relay closes from here on are not their sources' fault: no penalty, no line.
       gate.close();
       const closing = stopListening();

@@ -19,6 +19,18 @@ declare module 'ssh2/lib/protocol/crypto.js' {
       seqno: number,
       onWrite: (packet: Buffer) => void,
     ) => { allocPacket(payloadLen: number): Buffer };
+    /** True when ssh2's optional native binding (sshcrypto.node) loaded; else node:crypto. */
+    bindingAvailable: boolean;
+    /** Cipher parameters by SSH name (`aes128-gcm@openssh.com`: keyLen, ivLen, …). */
+    CIPHER_INFO: Record<string, { keyLen: number; ivLen: number }>;
+    /** The packet cipher for one direction; `forceNative` skips the binding. */
+    createCipher(config: { outbound: Record<string, unknown> }): {
+      allocPacket(payloadLen: number): Buffer;
+      encrypt(packet: Buffer): void;
+    };
+    createDecipher(config: { inbound: Record<string, unknown> }): {
+      decrypt(data: Buffer, p: number, dataLen: number): number | undefined;
+    };
   };
   export = crypto;
 }

@@ -78,6 +78,8 @@ declare module 'ssh2' {
 export const { pooledRandomFill, pooledBytesServed } = prelude;
 /** RFC 4254 reason codes for a refused channel open, as ssh2 names them. */
 export const { CHANNEL_OPEN_FAILURE } = ssh2Constants;
+/** ssh2's packet ciphers (lib/protocol/crypto.js), for measuring them (bench/experiments). */
+export { ssh2Crypto as ssh2PacketCrypto };
 
 /** The parts of a loaded ssh2 that the seam check looks at. */
 export interface Ssh2Seams {
