@@ -4,12 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { REGISTRY_NAME_KEY } from '../src/core/constants.js';
+import {
+  REGISTRY_NAME_KEY,
+  REGISTRY_RELAY_KEY,
+  REGISTRY_RELAY_NAMES_KEY,
+} from '../src/core/constants.js';
 import { isBurrowError } from '../src/core/errors.js';
 import { createRegistry } from '../src/registry/index.js';
 import { RedisRegistry } from '../src/registry/redis.js';
 import { registryContract } from '../src/registry/registry.contract.js';
-import type { Registry } from '../src/registry/registry.js';
+import { NAME_TTL_FACTOR, type Registry } from '../src/registry/registry.js';
 import { parseRegistryUrl } from '../src/registry/url.js';
 import { freePort, Scope, waitFor, withScope } from './helpers/index.js';
 import { type RedisServer, startRedis, startSentinel } from './helpers/redis.js';
@@ -101,12 +105,18 @@ describe('Redis registry', () => {
       });
       assert.deepEqual(conflicts, []);
       for (const h of held) assert.equal((await r.lookup(h.name))?.relayId, 'r1', h.name);
-      const ttl = Number(redis.cli('PTTL', `${REGISTRY_NAME_KEY}d0`));
-      assert.ok(ttl > 50_000 && ttl <= 60_000, `TTL ${ttl}`);
+      // The name lives as long as the relay record; its own key is reaped long after.
+      const ttl = Number(redis.cli('PTTL', `${REGISTRY_RELAY_KEY}r1`));
+      assert.ok(ttl > 50_000 && ttl <= 60_000, `relay TTL ${ttl}`);
+      const own = Number(redis.cli('PTTL', `${REGISTRY_NAME_KEY}d0`));
+      assert.ok(
+        own > 60_000 * (NAME_TTL_FACTOR - 1) && own <= 60_000 * NAME_TTL_FACTOR,
+        `name TTL ${own}`,
+      );
     });
   });
 
-  it('a name expires with its real TTL unless a heartbeat refreshes it', async () => {
+  it('a name the relay stopped holding is deleted by its next heartbeat; held ones stay', async () => {
     server.cli('FLUSHALL');
     const r = await connect(server.url);
     try {
@@ -119,6 +129,93 @@ describe('Redis registry', () => {
       assert.equal(await r.lookup('lapsed'), undefined);
       assert.equal((await r.lookup('kept'))?.owner, 'A');
       assert.equal(server.cli('EXISTS', `${REGISTRY_NAME_KEY}lapsed`), '0');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('an idle heartbeat costs O(1) commands whatever the relay holds; a lost name set costs one reconcile', async () => {
+    server.cli('FLUSHALL');
+    const r = await connect(server.url);
+    try {
+      const held = Array.from({ length: 2000 }, (_, i) => ({
+        name: `i${i}`,
+        port: 22,
+        owner: 'A',
+      }));
+      await r.heartbeat(relay('r1'), held, 60_000);
+      assert.equal(Number(server.cli('SCARD', `${REGISTRY_RELAY_NAMES_KEY}r1`)), 2000);
+      // Commands Redis runs for one heartbeat, Lua's included; the INFO call itself is one.
+      const commands = async (beat: () => Promise<unknown>) => {
+        const stat = () =>
+          Number(/total_commands_processed:(\d+)/.exec(server.cli('INFO', 'stats'))?.[1]);
+        const before = stat();
+        await beat();
+        return stat() - before - 1;
+      };
+      const idle = await commands(() => r.heartbeat(relay('r1'), held, 60_000));
+      assert.ok(idle <= 10, `an idle heartbeat ran ${idle} commands`);
+      // A name set that lost a member (a replica that lagged): the count differs, so reconcile.
+      server.cli('SREM', `${REGISTRY_RELAY_NAMES_KEY}r1`, 'i7');
+      server.cli('DEL', `${REGISTRY_NAME_KEY}i7`);
+      const full = await commands(() => r.heartbeat(relay('r1'), held, 60_000));
+      assert.ok(full > 2000 * 3, `a reconciling heartbeat ran ${full} commands`);
+      assert.equal((await r.lookup('i7'))?.owner, 'A');
+      assert.ok((await commands(() => r.heartbeat(relay('r1'), held, 60_000))) <= 10);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('heartbeats during a burst of registrations do not reconcile: claims in flight are allowed for', async () => {
+    server.cli('FLUSHALL');
+    const r = await connect(server.url);
+    try {
+      server.cli('CONFIG', 'RESETSTAT');
+      // A relay's local table: a route is added once its claim has answered, as the relay does.
+      const held: { name: string; port: number; owner: string }[] = [];
+      await r.heartbeat(relay('r1'), () => held, 60_000); // the first one reconciles (nothing)
+      let next = 0;
+      let beats = 0;
+      const claimers = Array.from({ length: 64 }, async () => {
+        while (next < 3000) {
+          const name = `b${next++}`;
+          const res = await r.claim({ name, port: 22, owner: 'A', relayId: 'r1', ttlMs: 60_000 });
+          if (res.ok) held.push({ name, port: 22, owner: 'A' });
+        }
+      });
+      let done = false;
+      const beating = (async () => {
+        while (!done) {
+          await r.heartbeat(relay('r1'), () => held, 60_000);
+          beats += 1;
+        }
+      })();
+      await Promise.all(claimers);
+      done = true;
+      await beating;
+      const reconciles = Number(
+        /cmdstat_smembers:calls=(\d+)/.exec(server.cli('INFO', 'commandstats'))?.[1] ?? 0,
+      );
+      assert.ok(beats >= 5, `${beats} heartbeats ran during the burst`);
+      assert.equal(held.length, 3000);
+      assert.ok(reconciles <= 1, `${reconciles} reconciles over ${beats} heartbeats`);
+      assert.equal(Number(server.cli('SCARD', `${REGISTRY_RELAY_NAMES_KEY}r1`)), 3000);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a lookup that finds a name whose relay is gone deletes it', async () => {
+    server.cli('FLUSHALL');
+    const r = await connect(server.url);
+    try {
+      await r.claim({ name: 'orphan', port: 22, owner: 'A', relayId: 'dead', ttlMs: 60_000 });
+      assert.equal((await r.lookup('orphan'))?.relayId, 'dead');
+      server.cli('DEL', `${REGISTRY_RELAY_KEY}dead`); // as its TTL would
+      assert.equal(server.cli('EXISTS', `${REGISTRY_NAME_KEY}orphan`), '1');
+      assert.equal(await r.lookup('orphan'), undefined);
+      assert.equal(server.cli('EXISTS', `${REGISTRY_NAME_KEY}orphan`), '0');
     } finally {
       await r.close();
     }

@@ -8,7 +8,12 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { REGISTRY_NAME_KEY, REGISTRY_RELAY_NAMES_KEY } from '../src/core/constants.js';
+import {
+  REGISTRY_NAME_KEY,
+  REGISTRY_RELAY_KEY,
+  REGISTRY_RELAY_NAMES_KEY,
+} from '../src/core/constants.js';
+import { NAME_TTL_FACTOR } from '../src/registry/registry.js';
 import {
   createSshClient,
   fingerprintOf,
@@ -62,8 +67,11 @@ describe('burrow relay --registry', () => {
       const key = `${REGISTRY_NAME_KEY}dev1`;
       const record = redis.cli('HMGET', key, 'owner', 'relayId', 'ports').split('\n');
       assert.deepEqual(record, [await fingerprintOf(device.path), relayId, '22']);
-      const ttl = Number(redis.cli('PTTL', key));
-      assert.ok(ttl > 0 && ttl <= 30_000, `TTL ${ttl}`);
+      // The name lives while the relay's record does (--registry-ttl); its own key far longer.
+      const ttl = Number(redis.cli('PTTL', `${REGISTRY_RELAY_KEY}${relayId}`));
+      assert.ok(ttl > 0 && ttl <= 15_000, `relay record TTL ${ttl}`);
+      const own = Number(redis.cli('PTTL', key));
+      assert.ok(own > 15_000 && own <= 15_000 * NAME_TTL_FACTOR, `name TTL ${own}`);
       assert.equal(redis.cli('SISMEMBER', `${REGISTRY_RELAY_NAMES_KEY}${relayId}`, 'dev1'), '1');
 
       await holder.stop();
@@ -120,5 +128,38 @@ describe('burrow relay --registry', () => {
         `burrow: --registry redis://:***@127.0.0.1:${port}: cannot connect: ECONNREFUSED`,
       ]);
       assert.ok(!`${r.stdout}${r.stderr}`.includes('s3cretpw'));
+    }));
+
+  it('publishes --capacity (or BURROW_CAPACITY) in the relay record; a bad value is one line', async (t) =>
+    withScope(t, async (s) => {
+      const redis = await startRedis(s);
+      const dir = await tmpDir(s);
+      writeFileSync(join(dir, 'authorized_keys'), '');
+      const registry = ['--registry', `redis://127.0.0.1:${redis.port}`];
+      const started = /"event":"relay.started","relay":"([^"]+)"/;
+      const flag = startCli(s, [...relayCliArgs(dir), ...registry, '--capacity', '500']);
+      const env = startCli(s, [...relayCliArgs(dir), ...registry], {
+        env: { BURROW_CAPACITY: '250' },
+      });
+      for (const [relay, want] of [
+        [flag, '500'],
+        [env, '250'],
+      ] as const) {
+        const id = (await relay.waitForLine(started, { stream: 'stdout' }))[1] ?? '';
+        await waitFor(() => redis.cli('HGET', `${REGISTRY_RELAY_KEY}${id}`, 'capacity') === want, {
+          what: `relay ${id} to publish capacity ${want}`,
+        });
+      }
+      const bad = await runCommand(
+        s,
+        process.execPath,
+        [CLI_PATH, ...relayCliArgs(dir), '--capacity', 'lots'],
+        { env: { BURROW_DATA_DIR: dir }, timeoutMs: 15_000 },
+      );
+      assert.equal(bad.code, 2);
+      assert.equal(
+        bad.stderr,
+        'burrow: --capacity: expected a whole number from 0 to 100000000, got "lots"\n',
+      );
     }));
 });

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REGISTRY_NAME_KEY } from '../../src/core/constants.js';
+import { RESYNC_FACTOR } from '../../src/registry/registry.js';
 import { generateEd25519 } from '../../src/ssh/keys.js';
 import { freePort, type Proc, type Scope, startProc, waitFor } from '../../test/helpers/index.js';
 import type { RedisServer } from '../../test/helpers/redis.js';
@@ -194,8 +195,12 @@ export interface RedisCostResult {
   /** `total_commands_processed`: counts every command a Lua script runs too. */
   commandsPerSec: number;
   commandsPerSecPer10k: number;
-  /** EVALSHA/EVAL calls the relay sent (one per heartbeat chunk or lookup), per second. */
+  /** EVALSHA/EVAL calls the relay sent (one per heartbeat, or per chunk when it reconciles), per second. */
   scriptCallsPerSec: number;
+  /** Commands Redis ran for the reconcile that republished every name after the restart. */
+  reconcileCommands: number | null;
+  /** How often an idle relay reconciles anyway (RESYNC_FACTOR × --registry-ttl). */
+  resyncEveryMs: number;
   /** redis-server's CPU over the idle window, in % of one core. */
   redisCpuPercent: number;
   /** ms from Redis answering again (empty) until every name is back. */
@@ -263,13 +268,19 @@ export async function measureRedisRestart(
   if (nameCount(redis) !== 0) throw new Error('Redis did not come back empty');
   const capMs = opts.heartbeatMs * 4 + 10_000;
   let restoreMs: number | null = null;
+  let polls = 1;
   while (performance.now() - r0 < capMs) {
+    polls += 1;
     if (nameCount(redis) >= names) {
       restoreMs = performance.now() - r0;
       break;
     }
     await sleep(50);
   }
+  // The restarted server counts from zero: the reconcile, plus the client's reconnection and
+  // the polls above (EVAL and the KEYS it runs, each) and this INFO.
+  const sinceRestart = info(redis, 'stats', 'total_commands_processed');
+  const reconcileCommands = restoreMs === null ? null : sinceRestart - 2 * polls - 1;
   log(
     `redis-restart: all ${names} names back ${restoreMs === null ? 'never (capped)' : `after ${Math.round(restoreMs)} ms`}`,
   );
@@ -285,12 +296,21 @@ export async function measureRedisRestart(
     commandsPerSec,
     commandsPerSecPer10k: (commandsPerSec * 10_000) / names,
     scriptCallsPerSec: (e1 - e0) / windowS,
+    reconcileCommands,
+    resyncEveryMs: RESYNC_FACTOR * parseInterval(opts.ttl),
     redisCpuPercent,
     restoreMs: restoreMs === null ? null : Math.round(restoreMs),
     restoreCapMs: capMs,
     droppedAfterRestart: dropped,
     registerSeconds: done.elapsedMs / 1000,
   };
+}
+
+/** `15s` or `1500ms` (the world's duration strings) in ms. */
+function parseInterval(text: string): number {
+  const m = /^(\d+)(ms|s)$/.exec(text);
+  if (!m) throw new Error(`bad interval ${text}`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
 }
 
 async function countClosed(auditPath: string): Promise<number> {

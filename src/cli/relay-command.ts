@@ -228,6 +228,15 @@ export function addRelayOptions(command: Command): Command {
     .addOption(metricsListenOption())
     .addOption(authWebhookOption())
     .addOption(authWebhookTimeoutOption())
+    .addOption(
+      envOption(
+        '--capacity <n>',
+        'devices this relay is willing to hold, published in the registry for placement; ' +
+          '0 declares no limit. A hint only: a relay at capacity still accepts registrations',
+        'CAPACITY',
+        '0',
+      ),
+    )
     .addOption(logLevelOption())
     .addOption(
       envOption(

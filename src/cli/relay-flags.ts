@@ -33,6 +33,7 @@ export interface RelayFlags {
   advertise?: string;
   registryTtl: string;
   heartbeatInterval: string;
+  capacity: string;
 }
 
 /** Every flag parsed and checked; throws CONFIG_INVALID naming the flag. Touches nothing. */
@@ -59,6 +60,7 @@ export function parseRelayFlags(flags: RelayFlags): Omit<RelayConfig, 'hostKey'>
     maxChannels: parseCount('--max-channels', flags.maxChannels),
     drainGraceMs: parseDuration('--drain-grace', flags.drainGrace),
     ...registryTimings(flags),
+    capacity: parseCount('--capacity', flags.capacity, 0, 100_000_000),
     ...(flags.ciphers ? { ciphers: parseList(flags.ciphers) } : {}),
   };
 }

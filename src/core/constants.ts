@@ -26,8 +26,9 @@ export const SOCKET_SUFFIX = '.sock';
 /**
  * Redis layout of the shared registry (src/registry/redis.ts). Every key starts with the prefix:
  *
- *   burrow:name:<name>          hash owner, relayId, ports ("22,80"), since; PEXPIREs with the
- *                               holding relay's heartbeat
+ *   burrow:name:<name>          hash owner, relayId, ports ("22,80"), since; live only while
+ *                               burrow:relay:<relayId> exists; its own PEXPIRE is 50 TTLs,
+ *                               rewritten when the relay reconciles
  *   burrow:relay:<relayId>      hash of the relay record (address, names, connections, capacity,
  *                               draining, version, startedAt); PEXPIREs with its heartbeat
  *   burrow:relay-names:<relayId> set of the names the relay holds; same TTL

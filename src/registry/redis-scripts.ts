@@ -17,14 +17,31 @@ function script(source: string): Script {
 }
 
 /**
- * KEYS: name key, claiming relay's name set.
- * ARGV: owner, relayId, port, ttlMs, now, name, relay-names prefix, takeover channel.
- * Returns {0, owner, relayId} when another owner holds the name, else {1, ports, since}.
- * Publishes a takeover when the same owner moves the name from another relay.
+ * A name record is live when its relay's record (`burrow:relay:<id>`) exists: Lua that reads a
+ * name checks that first, so a relay that stopped heartbeating frees every name it served at
+ * once, and an idle heartbeat touches one key. `LIVE(key prefix, relayId)` below.
  */
-export const CLAIM = script(`
+const LIVE = `
+local function live(prefix, relay)
+  return relay ~= nil and relay ~= false and redis.call('EXISTS', prefix .. relay) == 1
+end
+`;
+
+/**
+ * KEYS: name key, claiming relay's name set, claiming relay's record.
+ * ARGV: owner, relayId, port, ttlMs, now, name, relay-names prefix, takeover channel,
+ * relay-record prefix, name ttlMs.
+ * Returns {0, owner, relayId} when another owner holds the name live, else {1, ports, since}.
+ * Publishes a takeover when the same owner moves the name from another live relay. A claim
+ * before the relay's first heartbeat marks it alive (a record with its id only) for ttlMs.
+ */
+export const CLAIM = script(`${LIVE}
 local cur = redis.call('HMGET', KEYS[1], 'owner', 'relayId', 'ports', 'since')
 local owner, relay, ports, since = cur[1], cur[2], cur[3], cur[4]
+if owner and not live(ARGV[9], relay) then
+  if relay then redis.call('SREM', ARGV[7] .. relay, ARGV[6]) end
+  owner, relay, ports, since = false, false, false, false
+end
 if owner and owner ~= ARGV[1] then return {0, owner, relay or ''} end
 local seen, list = {}, {}
 if owner and relay == ARGV[2] and ports then
@@ -37,9 +54,12 @@ table.sort(list)
 local joined = table.concat(list, ',')
 if not since then since = ARGV[5] end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'relayId', ARGV[2], 'ports', joined, 'since', since)
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[10])
 redis.call('SADD', KEYS[2], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if redis.call('HSETNX', KEYS[3], 'relayId', ARGV[2]) == 1 then
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
 if owner and relay ~= ARGV[2] then
   redis.call('SREM', ARGV[7] .. relay, ARGV[6])
   redis.call('PUBLISH', ARGV[8],
@@ -69,51 +89,80 @@ return 1
 `);
 
 /**
- * KEYS: the relay's name set.
- * ARGV: relayId, ttlMs, now, reset ("1": empty the name set first), name-key prefix, then
- * (name, owner, ports) triples. Each name that is missing or held by (owner, relayId) is written
- * and refreshed; each held by anyone else is left alone and returned as name, owner, relayId.
+ * The reconciling heartbeat, one chunk of names. KEYS: the relay's name set.
+ * ARGV: relayId, name ttlMs, now, reset ("1": empty the name set first), name-key prefix,
+ * relay-record prefix, then (name, owner, ports) triples. Each name that has no live record or
+ * is held by (owner, relayId) is written for name ttlMs; each held live by anyone else is left
+ * alone and returned as name, owner, relayId.
  */
-export const HEARTBEAT = script(`
+export const HEARTBEAT = script(`${LIVE}
 if ARGV[4] == '1' then redis.call('DEL', KEYS[1]) end
 local conflicts = {}
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local name, owner, ports = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = ARGV[5] .. name
   local cur = redis.call('HMGET', key, 'owner', 'relayId', 'since')
-  if cur[1] and (cur[1] ~= owner or cur[2] ~= ARGV[1]) then
+  local alive = cur[1] and live(ARGV[6], cur[2])
+  if alive and (cur[1] ~= owner or cur[2] ~= ARGV[1]) then
     table.insert(conflicts, name)
     table.insert(conflicts, cur[1])
     table.insert(conflicts, cur[2] or '')
   else
-    redis.call('HSET', key, 'owner', owner, 'relayId', ARGV[1], 'ports', ports,
-      'since', cur[3] or ARGV[3])
+    local since = (alive and cur[3]) or ARGV[3]
+    redis.call('HSET', key, 'owner', owner, 'relayId', ARGV[1], 'ports', ports, 'since', since)
     redis.call('PEXPIRE', key, ARGV[2])
     redis.call('SADD', KEYS[1], name)
   end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local ttl = redis.call('PTTL', ARGV[6] .. ARGV[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return conflicts
 `);
 
 /**
- * KEYS: relay record key, relays index. ARGV: relayId, ttlMs, now, then field/value pairs.
- * Replaces the record, sets its TTL and indexes the relay, in one step.
+ * KEYS: the relay's name set. ARGV: relayId, name-key prefix, then names the relay no longer
+ * holds: each is removed from the set, and its record deleted if it still names relayId.
  */
-export const PUBLISH_RELAY = script(`
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+export const DROP = script(`
+for i = 3, #ARGV do
+  local key = ARGV[2] .. ARGV[i]
+  if redis.call('HGET', key, 'relayId') == ARGV[1] then redis.call('DEL', key) end
+  redis.call('SREM', KEYS[1], ARGV[i])
+end
 return 1
 `);
 
 /**
- * KEYS: name key. Returns {owner, relayId, ports, since, pttl}, or an empty array when the
- * name has no live record.
+ * KEYS: relay record key, relays index, the relay's name set. ARGV: relayId, ttlMs, now, then
+ * field/value pairs. Writes the record, sets its TTL (and the name set's), indexes the relay, in
+ * one step. Returns {1 if a full record was there before (0: none, or only a claim's mark),
+ * the name set's size}: what the caller needs to tell whether the registry lost state.
  */
-export const LOOKUP = script(`
+export const PUBLISH_RELAY = script(`
+local had = redis.call('HEXISTS', KEYS[1], 'startedAt')
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+return {had, redis.call('SCARD', KEYS[3])}
+`);
+
+/**
+ * KEYS: name key. ARGV: relay-record prefix, relay-names prefix, name.
+ * Returns {owner, relayId, ports, since, pttl} with the pttl of the relay's record (or the name's
+ * own, if shorter), or an empty array when the name has no live record. A record whose relay is
+ * gone is deleted here (compare, then delete): nothing else would refresh it.
+ */
+export const LOOKUP = script(`${LIVE}
 local cur = redis.call('HMGET', KEYS[1], 'owner', 'relayId', 'ports', 'since')
 if not cur[1] then return {} end
-return {cur[1], cur[2] or '', cur[3] or '', cur[4] or '0', redis.call('PTTL', KEYS[1])}
+if not live(ARGV[1], cur[2]) then
+  redis.call('DEL', KEYS[1])
+  if cur[2] then redis.call('SREM', ARGV[2] .. cur[2], ARGV[3]) end
+  return {}
+end
+local ttl = redis.call('PTTL', ARGV[1] .. cur[2])
+local own = redis.call('PTTL', KEYS[1])
+if own >= 0 and (ttl < 0 or own < ttl) then ttl = own end
+return {cur[1], cur[2] or '', cur[3] or '', cur[4] or '0', ttl}
 `);

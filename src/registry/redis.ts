@@ -2,11 +2,19 @@
  * The registry shared by a cluster of relays, in Redis. Key layout (all under REGISTRY_PREFIX,
  * written out in src/core/constants.ts):
  *
- *   burrow:name:<name>            hash owner, relayId, ports, since; PEXPIRE ttl
+ *   burrow:name:<name>            hash owner, relayId, ports, since; PEXPIRE ttl × NAME_TTL_FACTOR
  *   burrow:relay:<relayId>        hash: the relay record; PEXPIRE ttl
  *   burrow:relay-names:<relayId>  set of the relay's names; PEXPIRE ttl
  *   burrow:relays                 sorted set indexing relay ids
  *   burrow:takeover               pub/sub channel of takeovers (JSON)
+ *
+ * A name is live while its relay's record exists (the scripts check), so an idle heartbeat is one
+ * script call that rewrites the relay record and reads the name set's size: O(1) in the names
+ * held. The held names are sent (in chunks) only when the registry may have lost or diverged
+ * from them: no full relay record (Redis restarted empty, failed over, the record expired), a
+ * name set whose size differs from the relay's count, or RESYNC_FACTOR × ttl since the last
+ * reconcile. Name keys outlive that by far and are refreshed by it, so a dead relay's names go
+ * by themselves (or sooner, when a lookup finds their relay gone and deletes them).
  *
  * Claim, release, heartbeat and lookup are Lua scripts (redis-scripts.ts), run with EVALSHA and
  * loaded with EVAL when Redis answers NOSCRIPT (first use, or after a restart): two relays racing
@@ -22,18 +30,29 @@ import {
 } from '../core/constants.js';
 import { groupHeld } from './held.js';
 import { type Link, type LinkOptions, openLink } from './redis-link.js';
-import { CLAIM, HEARTBEAT, LOOKUP, PUBLISH_RELAY, RELEASE, type Script } from './redis-scripts.js';
-import type {
-  Claim,
-  ClaimResult,
-  Conflict,
-  HeldRoute,
-  NamePage,
-  NameQuery,
-  NameRecord,
-  Registry,
-  RelayRecord,
-  Takeover,
+import {
+  CLAIM,
+  DROP,
+  HEARTBEAT,
+  LOOKUP,
+  PUBLISH_RELAY,
+  RELEASE,
+  type Script,
+} from './redis-scripts.js';
+import {
+  type Claim,
+  type ClaimResult,
+  type Conflict,
+  type Held,
+  type HeldRoute,
+  NAME_TTL_FACTOR,
+  type NamePage,
+  type NameQuery,
+  type NameRecord,
+  RESYNC_FACTOR,
+  type Registry,
+  type RelayRecord,
+  type Takeover,
 } from './registry.js';
 import type { RegistryTarget } from './url.js';
 
@@ -44,6 +63,12 @@ const DEFAULT_PAGE = 100;
 export class RedisRegistry implements Registry {
   readonly #link: Link;
   readonly #now: () => number;
+  /** When each relay (by id) last reconciled all its names through this client. */
+  readonly #reconciledAt = new Map<string, number>();
+  /** A command failed since the last reconcile: Redis may have missed (or half-applied) writes. */
+  #missed = false;
+  /** Claims and releases sent so far (a heartbeat allows for those sent while it compares). */
+  #writes = 0;
 
   private constructor(link: Link, now: () => number) {
     this.#link = link;
@@ -59,9 +84,10 @@ export class RedisRegistry implements Registry {
   }
 
   async claim(c: Claim): Promise<ClaimResult> {
+    this.#writes += 1;
     const reply = (await this.#eval(
       CLAIM,
-      [nameKey(c.name), REGISTRY_RELAY_NAMES_KEY + c.relayId],
+      [nameKey(c.name), REGISTRY_RELAY_NAMES_KEY + c.relayId, REGISTRY_RELAY_KEY + c.relayId],
       [
         c.owner,
         c.relayId,
@@ -71,6 +97,8 @@ export class RedisRegistry implements Registry {
         c.name,
         REGISTRY_RELAY_NAMES_KEY,
         REGISTRY_TAKEOVER_CHANNEL,
+        REGISTRY_RELAY_KEY,
+        String(c.ttlMs * NAME_TTL_FACTOR),
       ],
     )) as unknown[];
     if (Number(reply[0]) !== 1) {
@@ -90,6 +118,7 @@ export class RedisRegistry implements Registry {
   }
 
   async release(name: string, port: number, relayId: string): Promise<void> {
+    this.#writes += 1;
     await this.#eval(
       RELEASE,
       [nameKey(name), REGISTRY_RELAY_NAMES_KEY + relayId],
@@ -98,7 +127,11 @@ export class RedisRegistry implements Registry {
   }
 
   async lookup(name: string): Promise<NameRecord | undefined> {
-    const reply = (await this.#eval(LOOKUP, [nameKey(name)], [])) as unknown[];
+    const reply = (await this.#eval(
+      LOOKUP,
+      [nameKey(name)],
+      [REGISTRY_RELAY_KEY, REGISTRY_RELAY_NAMES_KEY, name],
+    )) as unknown[];
     if (reply.length === 0) return undefined;
     const [owner, relayId, ports, since, pttl] = reply;
     const ttl = Number(pttl);
@@ -115,10 +148,10 @@ export class RedisRegistry implements Registry {
 
   async heartbeat(
     relay: Omit<RelayRecord, 'expiresAt'>,
-    held: readonly HeldRoute[],
+    held: Held,
     ttlMs: number,
   ): Promise<Conflict[]> {
-    const now = String(this.#now());
+    const at = this.#now();
     const fields: Record<string, string> = {
       relayId: relay.relayId,
       address: relay.address,
@@ -129,19 +162,64 @@ export class RedisRegistry implements Registry {
       version: relay.version,
       startedAt: String(relay.startedAt),
     };
-    await this.#eval(
+    const namesKey = REGISTRY_RELAY_NAMES_KEY + relay.relayId;
+    const writes = this.#writes;
+    const [had, listed] = (await this.#eval(
       PUBLISH_RELAY,
-      [REGISTRY_RELAY_KEY + relay.relayId, REGISTRY_RELAYS_INDEX],
-      [relay.relayId, String(ttlMs), now, ...Object.entries(fields).flat()],
-    );
-    const triples = [...groupHeld(held)].map(([name, h]) => [name, h.owner, h.ports.join(',')]);
+      [REGISTRY_RELAY_KEY + relay.relayId, REGISTRY_RELAYS_INDEX, namesKey],
+      [relay.relayId, String(ttlMs), String(at), ...Object.entries(fields).flat()],
+    )) as [unknown, unknown];
+    const readHeld = typeof held === 'function' ? held : () => held;
+    const last = this.#reconciledAt.get(relay.relayId);
+    const due = last === undefined || at - last >= ttlMs * RESYNC_FACTOR;
+    if (Number(had) === 1 && !due && !this.#missed) {
+      // Writes sent before the record were answered before it; let their callers update the
+      // local table. Those sent since may show on one side only: allow for that many.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const gap = Math.abs(Number(listed) - groupHeld(readHeld()).size);
+      if (gap <= this.#writes - writes) return [];
+    }
+    return this.#reconcile(relay.relayId, readHeld, ttlMs, at);
+  }
+
+  /**
+   * Sends every held name (chunked) and removes the names the registry lists for the relay that
+   * it no longer holds. The name set is read first and `held` after that, so a registration whose
+   * claim Redis answered before it is counted as held, not dropped.
+   */
+  async #reconcile(
+    relayId: string,
+    readHeld: () => readonly HeldRoute[],
+    ttlMs: number,
+    at: number,
+  ): Promise<Conflict[]> {
+    const namesKey = REGISTRY_RELAY_NAMES_KEY + relayId;
+    this.#missed = false;
+    const members = await this.#link.send(['SMEMBERS', namesKey]).catch((err: unknown) => {
+      this.#missed = true;
+      throw err;
+    });
+    const listed = (members as unknown[]).map(String);
+    // Claims answered before SMEMBERS have resolved; let their continuations register locally.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const holding = groupHeld(readHeld());
+    const triples = [...holding].map(([name, h]) => [name, h.owner, h.ports.join(',')]);
     const conflicts: Conflict[] = [];
+    const now = String(this.#now());
     for (let i = 0; i === 0 || i < triples.length; i += HEARTBEAT_CHUNK) {
       const chunk = triples.slice(i, i + HEARTBEAT_CHUNK).flat();
       const reply = (await this.#eval(
         HEARTBEAT,
-        [REGISTRY_RELAY_NAMES_KEY + relay.relayId],
-        [relay.relayId, String(ttlMs), now, i === 0 ? '1' : '0', REGISTRY_NAME_KEY, ...chunk],
+        [namesKey],
+        [
+          relayId,
+          String(ttlMs * NAME_TTL_FACTOR),
+          now,
+          i === 0 ? '1' : '0',
+          REGISTRY_NAME_KEY,
+          REGISTRY_RELAY_KEY,
+          ...chunk,
+        ],
       )) as unknown[];
       for (let j = 0; j + 2 < reply.length; j += 3) {
         conflicts.push({
@@ -150,6 +228,15 @@ export class RedisRegistry implements Registry {
         });
       }
     }
+    const gone = listed.filter((name) => !holding.has(name));
+    for (let i = 0; i < gone.length; i += HEARTBEAT_CHUNK) {
+      await this.#eval(
+        DROP,
+        [namesKey],
+        [relayId, REGISTRY_NAME_KEY, ...gone.slice(i, i + HEARTBEAT_CHUNK)],
+      );
+    }
+    this.#reconciledAt.set(relayId, at);
     return conflicts;
   }
 
@@ -228,14 +315,22 @@ export class RedisRegistry implements Registry {
     return this.#link.close();
   }
 
-  /** EVALSHA, falling back to EVAL (which also caches the script) on NOSCRIPT. */
+  /**
+   * EVALSHA, falling back to EVAL (which also caches the script) on NOSCRIPT. A failure marks
+   * the registry as possibly missing writes, so the next heartbeat reconciles.
+   */
   async #eval(s: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const tail = [String(keys.length), ...keys, ...args];
     try {
-      return await this.#link.send(['EVALSHA', s.sha, ...tail]);
+      try {
+        return await this.#link.send(['EVALSHA', s.sha, ...tail]);
+      } catch (err) {
+        if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+        return await this.#link.send(['EVAL', s.source, ...tail]);
+      }
     } catch (err) {
-      if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
-      return this.#link.send(['EVAL', s.source, ...tail]);
+      this.#missed = true;
+      throw err;
     }
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Registry, RelayRecord, Takeover } from './registry.js';
+import { NAME_TTL_FACTOR, type Registry, type RelayRecord, type Takeover } from './registry.js';
 
 /**
  * The behaviour every Registry implementation must have. `make` gets a controllable clock so
@@ -173,6 +173,80 @@ export function registryContract(label: string, subject: ContractSubject): void 
       assert.equal(after?.relayId, old);
       // A refresh would have pushed expiry ~60 s out; it stays where the old run's claim put it.
       assert.ok((after?.expiresAt ?? 0) < before + 1000, 'the old record was not refreshed');
+      await r.close();
+    });
+
+    it('frees a name when its relay’s record expires, though its own record was written to last longer', async () => {
+      const r = await subject.make(now);
+      const ttl = subject.clockControl ? 10_000 : 400;
+      const held = [{ name: 'dev1', port: 22, owner: 'A' }];
+      await r.claim(claim('dev1', 22, 'A', 'r1', ttl));
+      await r.heartbeat(relay('r1'), held, ttl);
+      await r.heartbeat(relay('r1'), held, ttl);
+      assert.equal((await r.lookup('dev1'))?.relayId, 'r1');
+      const live = await r.lookup('dev1');
+      const clock = subject.clockControl ? now() : Date.now();
+      assert.ok((live?.expiresAt ?? 0) <= clock + ttl + 100, 'a name expires with its relay');
+      if (subject.clockControl) t += ttl + 1;
+      else await new Promise((res) => setTimeout(res, ttl + 200));
+      assert.equal(await r.lookup('dev1'), undefined);
+      assert.deepEqual((await r.names()).names, []);
+      const res = await r.claim(claim('dev1', 22, 'B', 'r2'));
+      assert.equal(res.ok && res.record.owner, 'B');
+      await r.close();
+    });
+
+    it('idle heartbeats keep names alive well past their own record’s life', async () => {
+      const r = await subject.make(now);
+      const ttl = subject.clockControl ? 10_000 : 100;
+      const step = ttl / 3;
+      const held = [{ name: 'dev1', port: 22, owner: 'A' }];
+      await r.claim(claim('dev1', 22, 'A', 'r1', ttl));
+      // Past NAME_TTL_FACTOR × ttl: the belt resync must have rewritten the name's own key.
+      for (let elapsed = 0; elapsed < ttl * (NAME_TTL_FACTOR + 2); elapsed += step) {
+        await r.heartbeat(relay('r1'), held, ttl);
+        if (subject.clockControl) t += step;
+        else await new Promise((res) => setTimeout(res, step));
+      }
+      await r.heartbeat(relay('r1'), held, ttl);
+      assert.deepEqual((await r.lookup('dev1'))?.ports, [22]);
+      assert.equal((await r.claim(claim('dev1', 22, 'B', 'r2'))).ok, false);
+      await r.close();
+    });
+
+    it('a name the relay no longer holds goes at its next heartbeat', async () => {
+      const r = await subject.make(now);
+      await r.claim(claim('kept', 22, 'A', 'r1'));
+      await r.claim(claim('gone', 22, 'A', 'r1'));
+      const both = [
+        { name: 'kept', port: 22, owner: 'A' },
+        { name: 'gone', port: 22, owner: 'A' },
+      ];
+      await r.heartbeat(relay('r1'), both, 60_000);
+      assert.equal((await r.lookup('gone'))?.owner, 'A');
+      await r.heartbeat(relay('r1'), () => both.slice(0, 1), 60_000);
+      assert.equal(await r.lookup('gone'), undefined);
+      assert.equal((await r.lookup('kept'))?.owner, 'A');
+      assert.equal((await r.claim(claim('gone', 22, 'B', 'r2'))).ok, true);
+      await r.close();
+    });
+
+    it('after the registry loses its data, one heartbeat republishes every held name', async () => {
+      const r = await subject.make(now);
+      const ttl = subject.clockControl ? 10_000 : 3000;
+      const held = Array.from({ length: 1200 }, (_, i) => ({
+        name: `d${i}`,
+        port: 22,
+        owner: `k${i % 7}`,
+      }));
+      // Heartbeats with nothing to reconcile first, so the next one would be an idle one.
+      await r.heartbeat(relay('r1'), held, ttl);
+      await r.heartbeat(relay('r1'), held, ttl);
+      if (subject.forget) await subject.forget(r);
+      else t += ttl + 1;
+      assert.equal(await r.lookup('d0'), undefined);
+      assert.deepEqual(await r.heartbeat(relay('r1'), held, ttl), []);
+      for (const h of held) assert.equal((await r.lookup(h.name))?.owner, h.owner, h.name);
       await r.close();
     });
 

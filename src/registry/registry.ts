@@ -3,9 +3,21 @@
  * implementation serves one process (`burrow serve`, tests); a Redis implementation shares it
  * across a cluster. Both pass one contract suite (registry.contract.ts).
  *
- * Names are owned by a key (fingerprint). A record is kept alive by its relay's heartbeat and
- * expires `ttlMs` after the last one, so a relay that dies without cleaning up frees its names.
+ * Names are owned by a key (fingerprint). A name lives as long as the relay that serves it: the
+ * relay's record expires `ttlMs` after its last heartbeat, and from then on every name that
+ * relay served reads as absent (lookup, names, claim), so a relay that dies without cleaning up
+ * frees its names. An idle heartbeat therefore refreshes one relay record, not every name.
  */
+
+/**
+ * A heartbeat reconciles every held name at least every this many `ttlMs` (5 minutes at the
+ * default 15 s), a belt for divergence the name count cannot see. Each one costs a few Redis
+ * commands per name, so it is kept rare: amortized, it is most of an idle relay's cost.
+ */
+export const RESYNC_FACTOR = 20;
+/** A name's own key lives this many `ttlMs` from its last write: past two missed resyncs. */
+export const NAME_TTL_FACTOR = 50;
+
 export interface NameRecord {
   readonly name: string;
   /** Fingerprint of the key that holds the name. */
@@ -15,7 +27,7 @@ export interface NameRecord {
   readonly ports: readonly number[];
   /** When the owner first registered the name (ms epoch). */
   readonly since: number;
-  /** When the record lapses unless refreshed (ms epoch). */
+  /** When the record lapses unless its relay heartbeats (ms epoch). */
   readonly expiresAt: number;
 }
 
@@ -43,6 +55,9 @@ export interface HeldRoute {
   readonly port: number;
   readonly owner: string;
 }
+
+/** What a relay serves locally, or a function reading it when the registry asks. */
+export type Held = readonly HeldRoute[] | (() => readonly HeldRoute[]);
 
 /** A name a relay serves locally that the registry says is held by someone else. */
 export interface Conflict {
@@ -88,24 +103,27 @@ export type ClaimResult =
 export interface Registry {
   /**
    * Atomically adds `port` to `name` for `owner` on `relayId`. Refused while another owner holds
-   * an unexpired record; the same owner may move the name to another relay.
+   * a live record; the same owner may move the name to another relay. Marks `relayId` alive for
+   * `ttlMs` if it has no record yet (a claim before the relay's first heartbeat).
    */
   claim(claim: Claim): Promise<ClaimResult>;
   /** Removes `port` if `relayId` still serves it; the record goes when no port is left. */
   release(name: string, port: number, relayId: string): Promise<void>;
   lookup(name: string): Promise<NameRecord | undefined>;
   /**
-   * Publishes the relay record and reconciles `held`, every route the relay serves locally:
-   * names it still owns (same owner, same relayId) get their ports set to what is held and live
-   * `ttlMs` longer; names with no record are recreated (the registry lost them: restarted empty,
-   * failed over, expired); names held by another owner or relayId are left alone and returned,
-   * so the relay can drop those stale registrations. A relayId never refreshes another's names.
+   * Publishes the relay record for `ttlMs`, which keeps every name the relay serves alive.
+   * Costs O(1) unless the registry may disagree with `held` (every route the relay serves
+   * locally; a function is called once the registry is ready to compare, so registrations that
+   * completed meanwhile count): when it has no full record of this relay, when the number of
+   * names it lists for the relay differs from `held`'s, or when RESYNC_FACTOR × `ttlMs` passed
+   * since the last time, it reconciles: names the relay still owns (same owner, same relayId) get
+   * their ports set to what is held; names with no live record are recreated (the registry lost
+   * them: restarted empty, failed over, expired); names held live by another owner or relayId are
+   * left alone and returned, so the relay can drop those stale registrations; names the registry
+   * lists for this relay that it no longer holds are removed. A relayId never refreshes another's
+   * names.
    */
-  heartbeat(
-    relay: Omit<RelayRecord, 'expiresAt'>,
-    held: readonly HeldRoute[],
-    ttlMs: number,
-  ): Promise<Conflict[]>;
+  heartbeat(relay: Omit<RelayRecord, 'expiresAt'>, held: Held, ttlMs: number): Promise<Conflict[]>;
   /** Live relays, in no particular order. */
   relays(): Promise<RelayRecord[]>;
   /**

@@ -4,9 +4,11 @@
  * the I/O around them.
  *
  * Contract:
- * - `beat()` publishes the relay record and every route of the local table now (also when one is
- *   in flight: another follows it), so `draining` or a route accepted during an outage is
- *   published without waiting for the next tick. Beats never overlap.
+ * - `beat()` publishes the relay record now (also when one is in flight: another follows it), so
+ *   `draining` is published without waiting for the next tick, and hands the registry the routes
+ *   of the local table, which it reconciles when it may disagree with them (after an outage it
+ *   does: a route accepted meanwhile is published by the first beat that gets through). Beats
+ *   never overlap.
  * - A takeover announced on the registry's channel for a name served here is checked against the
  *   registry (`lookup`) before anything is closed, so a stale or forged message cannot drop a
  *   device that is really held here; the heartbeat's conflicts are applied the same way, for
@@ -22,7 +24,7 @@
  */
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/audit.js';
-import type { Registry, RelayRecord, Takeover } from '../registry/registry.js';
+import type { HeldRoute, Registry, RelayRecord, Takeover } from '../registry/registry.js';
 import type { NameTable } from './name-table.js';
 import type { Observed } from './reconcile.js';
 import { reconcile } from './reconcile.js';
@@ -114,10 +116,15 @@ export class ClusterSync<C extends SyncedConnection> {
   async #beatOnce(): Promise<void> {
     const d = this.#d;
     const at = d.now();
-    const held = [...d.table.entries()].map((r) => ({ ...r.route, owner: r.owner }));
+    // Read when the registry compares (it may wait for claims in flight), and kept for the audit.
+    let held: HeldRoute[] = [];
+    const readHeld = () => {
+      held = [...d.table.entries()].map((r) => ({ ...r.route, owner: r.owner }));
+      return held;
+    };
     let conflicts: Awaited<ReturnType<Registry['heartbeat']>>;
     try {
-      conflicts = await d.registry.heartbeat(d.record(), held, d.ttlMs);
+      conflicts = await d.registry.heartbeat(d.record(), readHeld, d.ttlMs);
     } catch (err) {
       this.#lost(err);
       return;
@@ -125,6 +132,7 @@ export class ClusterSync<C extends SyncedConnection> {
     if (this.#outage) {
       const { since, accepted } = this.#outage;
       this.#outage = undefined;
+      if (held.length === 0) readHeld(); // an O(1) heartbeat did not need them
       d.audit.record({
         event: 'registry.restored',
         relay: d.relayId,

@@ -57,6 +57,11 @@ export interface RelayConfig {
   readonly advertise?: string;
   /** How often the registry is refreshed; under half the TTL [default: a third of it]. */
   readonly heartbeatIntervalMs?: number;
+  /**
+   * cluster: devices this relay is willing to hold, published in its registry record for
+   * placement; 0 or absent declares no limit. A hint only: the relay never refuses over it.
+   */
+  readonly capacity?: number;
   /** burrow version, published in the registry's relay record. */
   readonly version?: string;
   readonly ciphers?: readonly string[];
@@ -311,7 +316,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       address: config.advertise ?? `${config.host}:${port}`,
       names: table.size,
       connections: connections.size,
-      capacity: 0,
+      capacity: config.capacity ?? 0,
       draining,
       version: config.version ?? '',
       startedAt,
