@@ -2,8 +2,7 @@
 /**
  * The project's test command (`npm test`). Phases, in order:
  *
- *   1. prerequisites  the real programs the integration tests start (ssh, sshd, ssh-keygen, rsync,
- *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare, zsh, man, curl);
+ *   1. prerequisites  the real programs the integration tests start XX zsh, man, curl);
  *                     when some are missing and we are root with apt-get, they are installed,
  *                     otherwise the run stops naming exactly what is missing
  *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the
@@ -46,6 +45,7 @@ const PROGRAMS = [
   { name: 'systemd-analyze', package: 'systemd' },
   { name: 'asciinema', package: 'asciinema' },
   { name: 'ip', package: 'iproute2' },
+  { name: 'iptables', path: '/usr/sbin/iptables', package: 'iptables' },
   { name: 'unshare', package: 'util-linux' },
   { name: 'zsh', package: 'zsh' },
   { name: 'man', package: 'man-db' },
@@ -61,6 +61,7 @@ const APT_PACKAGES = [
   'systemd',
   'asciinema',
   'iproute2',
+  'iptables',
   'util-linux',
   'zsh',
   'man-db',
