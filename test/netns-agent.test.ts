@@ -46,7 +46,7 @@ async function echoServer(s: Scope): Promise<number> {
 }
 
 /** The agent on relay1 through `link` (moving it there first if it picked relay2). */
-async function agentThroughLink(s: Scope, fleet: Fleet, link: FaultLink) {
+async function agentThroughLink(fleet: Fleet, link: FaultLink) {
   const [r1, r2] = fleet.relays as [FleetRelay, FleetRelay];
   appendFileSync(fleet.knownHosts, `[127.0.0.1]:${link.port} ${r1.hostKey.publicKey}\n`);
   const agent = fleet.startAgent([
@@ -62,7 +62,6 @@ async function agentThroughLink(s: Scope, fleet: Fleet, link: FaultLink) {
     });
     await r2.start();
   }
-  void s;
   return agent;
 }
 
@@ -116,7 +115,7 @@ describe('burrow agent across a network partition', { skip: why }, () => {
       const fleet = await startFleet(s, { relays: 2 });
       const [r1, r2] = fleet.relays as [FleetRelay, FleetRelay];
       const link = await startLink(s, r1.port);
-      const agent = await agentThroughLink(s, fleet, link);
+      const agent = await agentThroughLink(fleet, link);
       assert.equal(await fleet.reach(r1), true, 'dev1 through relay1 before the partition');
 
       const cutAt = Date.now();
@@ -138,7 +137,7 @@ describe('burrow agent across a network partition', { skip: why }, () => {
       const fleet = await startFleet(s, { relays: 2 });
       const [r1, r2] = fleet.relays as [FleetRelay, FleetRelay];
       const link = await startLink(s, r1.port);
-      const agent = await agentThroughLink(s, fleet, link);
+      const agent = await agentThroughLink(fleet, link);
 
       link.oneWay('b->a');
       await waitFor(async () => (await fleet.status()).state.relay === r2.id, {
@@ -155,7 +154,7 @@ describe('burrow agent across a network partition', { skip: why }, () => {
       const fleet = await startFleet(s, { relays: 2 });
       const [r1] = fleet.relays as [FleetRelay, FleetRelay];
       const link = await startLink(s, r1.port);
-      await agentThroughLink(s, fleet, link);
+      await agentThroughLink(fleet, link);
       const before = (await fleet.status()).state.reconnects;
 
       link.loss(0.05);
