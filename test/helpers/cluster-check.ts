@@ -42,14 +42,19 @@ export function operatorLoop(c: Cluster, via: ClusterNode, name: string, loops =
 
 /**
  * Every name has a record naming a live relay, that relay's local table serves it, and no other
- * live relay's table does. Returns what disagrees, or '' when so.
+ * live relay's table does. Returns what disagrees, or '' when so. `record` reads the registry
+ * (default: the cluster's own Redis).
  */
-export function disagreement(c: Cluster, names: readonly string[]): string {
+export function disagreement(
+  c: Cluster,
+  names: readonly string[],
+  record: (name: string) => { relayId?: string } = c.record,
+): string {
   const live = c.nodes.filter((n) => n.alive);
   const tables = new Map(live.map((n) => [n, n.table()]));
   const out: string[] = [];
   for (const name of names) {
-    const rec = c.record(name);
+    const rec = record(name);
     const holders = live.filter((n) => tables.get(n)?.has(name)).map((n) => n.alias);
     const named = live.find((n) => n.id === rec.relayId);
     if (holders.length !== 1 || holders[0] !== named?.alias) {
@@ -65,12 +70,18 @@ export function tableHolders(c: Cluster, name: string): number {
 }
 
 /** Waits until disagreement() is empty; the error names what still disagreed. */
-export async function settled(c: Cluster, names: readonly string[], what: string, timeoutMs = 15_000) {
+export async function settled(
+  c: Cluster,
+  names: readonly string[],
+  what: string,
+  timeoutMs = 15_000,
+  record: (name: string) => { relayId?: string } = c.record,
+) {
   let last = '';
   try {
     await waitFor(
       () => {
-        last = disagreement(c, names);
+        last = disagreement(c, names, record);
         return last === '';
       },
       { what, timeoutMs, intervalMs: 100 },
