@@ -241,6 +241,13 @@ const result = {
   },
   load: st,
 };
-say(pass ? 'PASS' : `FAIL: ${Object.entries(checks).filter(([, ok]) => !ok).map(([k]) => k).join(', ')}`);
+say(
+  pass
+    ? 'PASS'
+    : `FAIL: ${Object.entries(checks)
+        .filter(([, ok]) => !ok)
+        .map(([k]) => k)
+        .join(', ')}`,
+);
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(pass ? 0 : 1);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { parsePeers, type PeerSet } from '../src/cluster/index.js';
+import { type PeerSet, parsePeers } from '../src/cluster/index.js';
 import { REGISTRY_NAME_KEY } from '../src/core/constants.js';
 import { parseRegistryUrl } from '../src/registry/index.js';
 import { RedisRegistry } from '../src/registry/redis.js';
@@ -92,7 +92,8 @@ async function clockRelay(
       let conn: string | undefined;
       for (const e of audit.events) {
         if (e.event === 'name.registered' && e.name === name) conn = e.conn;
-        else if (e.event === 'name.released' && e.name === name && e.conn === conn) conn = undefined;
+        else if (e.event === 'name.released' && e.name === name && e.conn === conn)
+          conn = undefined;
       }
       return conn !== undefined;
     },
@@ -127,7 +128,7 @@ describe('cluster: a relay whose clock jumps', () => {
       op.addHost({ alias: 'dev1', hostName: null, user: 'root' });
       op.trust('dev1', sshd.hostKeyPub);
       const recordOwner = () =>
-        redis.cli('HMGET', REGISTRY_NAME_KEY + 'dev1', 'relayId').split('\n')[0] ?? '';
+        redis.cli('HMGET', `${REGISTRY_NAME_KEY}dev1`, 'relayId').split('\n')[0] ?? '';
       await waitFor(() => recordOwner() === A.id || undefined, { what: 'dev1 recorded on A' });
       const reach = async () =>
         (await op.run(['-J', 'relayB', 'dev1', 'true'], { timeoutMs: 15_000 })).code === 0;

@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Cluster, type ClusterNode, startCluster } from './helpers/cluster.js';
-import { startSshd, waitFor, withScope } from './helpers/index.js';
-import type { RedisServer } from './helpers/redis.js';
 import {
   REGISTRY_NAME_KEY,
   REGISTRY_RELAY_KEY,
   REGISTRY_RELAYS_INDEX,
 } from '../src/core/constants.js';
+import { type Cluster, type ClusterNode, startCluster } from './helpers/cluster.js';
+import { startSshd, waitFor, withScope } from './helpers/index.js';
+import type { RedisServer } from './helpers/redis.js';
 
 /** Writes a name record and (unless `relayAddress` is undefined) a relay record, as burrow would. */
 function forge(

@@ -37,9 +37,7 @@ describe('cluster: Redis Sentinel failover under load', () => {
         { what: 'sentinel to know the replica' },
       );
       const masterPort = () =>
-        Number(
-          cli(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'burrowm').split('\n')[1],
-        );
+        Number(cli(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'burrowm').split('\n')[1]);
       const record = (name: string) => {
         const [owner = '', relayId = ''] = cli(
           masterPort(),
@@ -94,7 +92,10 @@ describe('cluster: Redis Sentinel failover under load', () => {
       assert.equal(doubles, 0, 'never two local holders of a name');
       for (const r of results) assert.ok(r.ms < 10_000, `an attempt took ${r.ms} ms: ${r.err}`);
       for (const r of failed) {
-        assert.ok(r.at > killedAt && r.at - r.ms < settledAt, `a failure outside the failover: ${r.err}`);
+        assert.ok(
+          r.at > killedAt && r.at - r.ms < settledAt,
+          `a failure outside the failover: ${r.err}`,
+        );
         // Told why (the name's record lapsed before the replica was promoted), or: the entry
         // relay knew no holder younger than a TTL and waited for the registry's command timeout
         // (3 s), which the operator's ConnectTimeout (3 s) saw as a silent banner exchange.

@@ -63,7 +63,10 @@ describe('cluster: the relay-to-relay link partitioned one way', { skip: why }, 
         assert.equal(doubles, 0, 'one holder of dev1 at every sample');
         assert.ok(told.length >= 1, 'the partition was felt by operators through A');
         for (const r of told) {
-          assert.match(r.err, new RegExp(`burrow: dev1:22 is on relay ${esc(B.id)}, which cannot be reached`));
+          assert.match(
+            r.err,
+            new RegExp(`burrow: dev1:22 is on relay ${esc(B.id)}, which cannot be reached`),
+          );
         }
         // Keepalive 1 s × 2 finds a silent link; a dial is bounded at 2 s: nothing waits long.
         for (const r of results) assert.ok(r.ms < 8000, `an attempt took ${r.ms} ms: ${r.err}`);

@@ -23,10 +23,18 @@ describe('soak', () => {
       const last = r.stdout.trim().split('\n').at(-1) ?? '';
       assert.ok(last.startsWith('{'), `the soak printed its result: ${r.stderr.slice(-3000)}`);
       const result = JSON.parse(last);
-      t.diagnostic(JSON.stringify({ relay1: result.relay1, kills: result.kills, load: result.load }));
+      t.diagnostic(
+        JSON.stringify({ relay1: result.relay1, kills: result.kills, load: result.load }),
+      );
       assert.deepEqual(
         result.checks,
-        { flatMemory: true, noLeakedFds: true, noByteLost: true, transfersRan: true, relaysKilled: true },
+        {
+          flatMemory: true,
+          noLeakedFds: true,
+          noByteLost: true,
+          transfersRan: true,
+          relaysKilled: true,
+        },
         r.stderr.slice(-3000),
       );
       assert.equal(r.code, 0);

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { Route } from '../core/names.js';
-import type { NameRecord, RelayRecord, Registry } from '../registry/registry.js';
+import type { NameRecord, Registry, RelayRecord } from '../registry/registry.js';
 import { generateEd25519 } from '../ssh/keys.js';
 import { PeerSet } from './peers.js';
 import { ClusterRouter } from './router.js';

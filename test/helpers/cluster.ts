@@ -176,7 +176,14 @@ function node(
         s,
         [
           'relay',
-          ...['--listen', n.addr, '--advertise', n.advertise ?? n.addr, '--host-key', o.hostKey.path],
+          ...[
+            '--listen',
+            n.addr,
+            '--advertise',
+            n.advertise ?? n.addr,
+            '--host-key',
+            o.hostKey.path,
+          ],
           ...['--authorized-keys', join(o.dir, 'authorized_keys')],
           ...['--registry', n.registry ?? o.redis.url, '--peers', join(o.dir, 'peers')],
           ...['--log-format', 'json'],

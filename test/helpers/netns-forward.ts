@@ -19,7 +19,9 @@ function parseEndpoint(text: string | undefined): Endpoint {
   const m = /^tcp:(.+):(\d+)$/.exec(text ?? '');
   if (m) return { host: m[1] as string, port: Number(m[2]) };
   if (text?.startsWith('unix:')) return { path: text.slice(5) };
-  throw new Error(`netns-forward: bad endpoint ${JSON.stringify(text)} (tcp:HOST:PORT | unix:PATH)`);
+  throw new Error(
+    `netns-forward: bad endpoint ${JSON.stringify(text)} (tcp:HOST:PORT | unix:PATH)`,
+  );
 }
 
 /** Copies `from` to `to`, each chunk written `delayMs` after it was read; passes EOF on in order. */
