@@ -35,6 +35,9 @@ export interface LoadOptions {
   /** A device's lifetime on one connection is uniform in [min, max] ms. */
   readonly lifetimeMs: readonly [number, number];
   readonly transferBytes: number;
+  /** SSH handshakes in flight at once (the rest wait their turn), so a kill's reconnect storm
+   * or the start does not starve the event loop. */
+  readonly handshakes: number;
   readonly rand: () => number;
 }
 
@@ -62,7 +65,20 @@ export function startLoad(o: LoadOptions): Load {
   let stopped = false;
   const pick = <T>(list: readonly T[]): T => list[Math.floor(o.rand() * list.length)] as T;
 
-  const connect = (username: string, key: unknown): Promise<ssh2.Client> =>
+  let inFlight = 0;
+  const turns: (() => void)[] = [];
+  /** A device's connection waits for a handshake slot; operators (few) go straight on. */
+  const connect = async (username: string, key: unknown): Promise<ssh2.Client> => {
+    if (inFlight >= o.handshakes) await new Promise<void>((r) => turns.push(r));
+    inFlight++;
+    try {
+      return await handshake(username, key);
+    } finally {
+      inFlight--;
+      turns.shift()?.();
+    }
+  };
+  const handshake = (username: string, key: unknown): Promise<ssh2.Client> =>
     new Promise((resolve, reject) => {
       const c = new ssh2.Client();
       const target = pick(o.relays());
@@ -167,7 +183,7 @@ export function startLoad(o: LoadOptions): Load {
     while (!stopped) {
       let c: ssh2.Client | undefined;
       try {
-        c = await connect('operator', opKey);
+        c = await handshake('operator', opKey);
         live.add(c);
         c.on('error', () => {});
         for (let i = 0; i < 20 && !stopped; i++) {
@@ -194,6 +210,7 @@ export function startLoad(o: LoadOptions): Load {
     stats,
     async stop() {
       stopped = true;
+      for (const turn of turns.splice(0)) turn();
       for (const c of live) c.destroy();
       await Promise.all(loops);
     },

@@ -1,15 +1,20 @@
 /**
- * The soak: `npm run soak -- --minutes N [--devices 5000] [--operators 8] [--seed S]`.
+ * The soak: `npm run soak -- --minutes N [--devices 5000] [--operators 8] [--kill-every S] [--seed S]`.
  *
  * Bounded and loopback only: one redis-server and three `burrow relay` processes (a cluster with a
  * peers file, fast TTL and heartbeat) on free 127.0.0.1 ports; the load of soak-load.ts (churning
  * devices, operators echoing bytes through any relay); every `--kill-every` seconds a random relay
- * other than relay1 is killed with SIGKILL and started again 2 s later. relay1 is never killed:
+ * other than relay1 is killed with SIGKILL and started again 2 s later (default: every 20 s, or
+ * 1 s per 50 devices when that is longer: 100 s for 5 000). A device lives 12 to 60 ms
+ * per device of the fleet on one connection (1 000 devices: 12 to 60 s), so the churn is about
+ * 28 reconnects a second at any size; at most 32 SSH handshakes are in flight at once. relay1 is never killed:
  * its memory and file descriptors are sampled every 2 s, as the relays' leak detector.
  *
  * Pass (exit 0) when, for relay1:
- *   - flat memory: the highest RSS in the last half of the run is at most 1.25 × the highest RSS
- *     in the first half (after the first minute's warm-up, or the first quarter of a short run);
+ *   - the fleet came up: 90% of the devices were registered at once at some point, early enough
+ *     to leave at least 4 samples after it;
+ *   - flat memory: from then (or from the first quarter of the run, if later) to the end, the
+ *     highest RSS in the last half is at most 1.25 × the highest RSS in the first half;
  *   - no leaked descriptors: 10 s after the load stops, its open fds are at most 8 above what it
  *     had before the load started;
  * and for the load: no completed transfer returned different bytes (no byte lost or changed), at
@@ -38,7 +43,8 @@ function flag(name: string, def: number): number {
 const minutes = flag('minutes', 5);
 const devices = Math.floor(flag('devices', 5000));
 const operators = Math.floor(flag('operators', 8));
-const killEvery = flag('kill-every', 20);
+// A kill drops a third of the fleet, which must come back before the next: one per 50 devices.
+const killEvery = flag('kill-every', Math.max(20, Math.round(devices / 50)));
 let seed = Math.floor(flag('seed', Date.now() % 1_000_000));
 const rand = () => {
   // mulberry32: a seeded run can be repeated
@@ -175,14 +181,18 @@ const load = startLoad({
   operators,
   deviceKey: devKey.privateKey,
   operatorKey: opKey.privateKey,
-  lifetimeMs: [10_000, 60_000],
+  // About 28 reconnects a second whatever the fleet size: 1 000 devices live 12 to 60 s.
+  lifetimeMs: [devices * 12, devices * 60],
   transferBytes: 64 * 1024,
+  handshakes: 32,
   rand,
 });
 
 const started = Date.now();
 const endAt = started + minutes * 60_000;
 const samples: { t: number; rss: number; fds: number }[] = [];
+/** When 90% of the fleet was first registered at once: the judged part of the run starts then. */
+let rampedAt: number | undefined;
 let kills = 0;
 let nextKill = started + killEvery * 1000;
 while (Date.now() < endAt) {
@@ -190,6 +200,7 @@ while (Date.now() < endAt) {
   const s = sample(steady.proc?.pid);
   samples.push({ t: Date.now() - started, ...s });
   const st = load.stats;
+  if (rampedAt === undefined && st.registered >= devices * 0.9) rampedAt = Date.now() - started;
   say(
     `${Math.round((Date.now() - started) / 1000)} s: relay1 ${(s.rss / 2 ** 20).toFixed(0)} MiB ` +
       `${s.fds} fds; ${st.registered} registered, ${st.transfersOk} transfers ok, ` +
@@ -210,7 +221,7 @@ await load.stop();
 await sleep(10_000);
 const after = sample(steady.proc?.pid);
 
-const warm = Math.min(60_000, (minutes * 60_000) / 4);
+const warm = Math.max(rampedAt ?? Number.POSITIVE_INFINITY, (minutes * 60_000) / 4);
 const judged = samples.filter((s) => s.t >= warm);
 const half = Math.floor(judged.length / 2);
 const peak = (list: typeof samples) => Math.max(0, ...list.map((s) => s.rss));
@@ -218,6 +229,7 @@ const firstPeak = peak(judged.slice(0, half));
 const lastPeak = peak(judged.slice(half));
 const st = load.stats;
 const checks = {
+  fleetRegistered: rampedAt !== undefined && judged.length >= 4,
   flatMemory: lastPeak <= firstPeak * 1.25,
   noLeakedFds: after.fds <= before.fds + 8,
   noByteLost: st.transfersMismatched === 0,
@@ -233,6 +245,7 @@ const result = {
   devices,
   operators,
   kills,
+  rampedAtS: rampedAt === undefined ? null : Math.round(rampedAt / 1000),
   relay1: {
     rssFirstHalfPeakMiB: +(firstPeak / 2 ** 20).toFixed(1),
     rssLastHalfPeakMiB: +(lastPeak / 2 ** 20).toFixed(1),

@@ -29,6 +29,7 @@ describe('soak', () => {
       assert.deepEqual(
         result.checks,
         {
+          fleetRegistered: true,
           flatMemory: true,
           noLeakedFds: true,
           noByteLost: true,
