@@ -3,8 +3,7 @@
  * The project's test command (`npm test`). Phases, in order:
  *
  *   1. prerequisites  the real programs the integration tests start (ssh, sshd, ssh-keygen, rsync,
- *                     scp, redis-server, nc, autossh, systemd-analyze, ip, iptables, unshare, zsh,
- *                     man, curl);
+ *                     scp, redis-server, nc, autossh, systemd-analyze, ip, unshare, zsh, man, curl);
  *                     when some are missing and we are root with apt-get, they are installed,
  *                     otherwise the run stops naming exactly what is missing
  *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the

@@ -48,16 +48,16 @@ export type RemoteOpen =
   /** The holder answered with a refusal text of its own (its local table, its device). */
   | { holderText: string; relay: string };
 
+interface Where {
+  readonly relayId: string;
+  readonly address: string;
+}
+
 /**
  * The longest an entry relay waits for the registry when it already knows (at most a TTL ago)
  * where a name is: past it, the known answer is used and the lookup refreshes it later.
  */
 const LOOKUP_BUDGET_MS = 1000;
-
-interface Where {
-  readonly relayId: string;
-  readonly address: string;
-}
 
 export class ClusterRouter {
   readonly #config: ClusterConfig;
