@@ -70,6 +70,7 @@ export function startLoad(o: LoadOptions): Load {
   /** A device's connection waits for a handshake slot; operators (few) go straight on. */
   const connect = async (username: string, key: unknown): Promise<ssh2.Client> => {
     if (inFlight >= o.handshakes) await new Promise<void>((r) => turns.push(r));
+    if (stopped) throw new Error('stopped');
     inFlight++;
     try {
       return await handshake(username, key);
@@ -113,9 +114,11 @@ export function startLoad(o: LoadOptions): Load {
           ch.on('error', () => {});
           ch.pipe(ch);
         });
-        await new Promise<void>((resolve, reject) =>
-          client.forwardIn(name, 22, (err) => (err ? reject(err) : resolve())),
-        );
+        // ssh2 may never call back when the connection closes first.
+        await new Promise<void>((resolve, reject) => {
+          client.once('close', () => reject(new Error('closed')));
+          client.forwardIn(name, 22, (err) => (err ? reject(err) : resolve()));
+        });
         stats.registrations++;
         stats.registered++;
         const [lo, hi] = o.lifetimeMs;
@@ -212,7 +215,8 @@ export function startLoad(o: LoadOptions): Load {
       stopped = true;
       for (const turn of turns.splice(0)) turn();
       for (const c of live) c.destroy();
-      await Promise.all(loops);
+      // Every loop ends within a handshake's timeout or a transfer's; bounded anyway.
+      await Promise.race([Promise.all(loops), sleep(30_000)]);
     },
   };
 }
