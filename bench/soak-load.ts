@@ -107,6 +107,7 @@ export function startLoad(o: LoadOptions): Load {
       try {
         c = await connect(name, devKey);
         live.add(c);
+        if (stopped) throw new Error('stopped'); // its handshake ended after stop() swept
         const client = c;
         client.on('error', () => {});
         client.on('tcp connection', (_info, accept) => {
@@ -188,6 +189,7 @@ export function startLoad(o: LoadOptions): Load {
       try {
         c = await handshake('operator', opKey);
         live.add(c);
+        if (stopped) break;
         c.on('error', () => {});
         for (let i = 0; i < 20 && !stopped; i++) {
           await transfer(c, `soak-${Math.floor(o.rand() * o.devices)}`);
