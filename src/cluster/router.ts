@@ -141,8 +141,8 @@ export class ClusterRouter {
   /**
    * The other live relay holding `name` and its advertised address, fresh or at most a TTL old.
    * Bounded: when a known answer is at most a TTL old, a registry that is known to be down is not
-   * waited for at all, and one that does not answer within LOOKUP_BUDGET_MS (a Sentinel failover,
-   * a slow link) is not waited for longer; the lookup goes on and refreshes what is known. A known
+   * waited for at all, and when that answer names a holder, a registry that does not answer within
+   * LOOKUP_BUDGET_MS (a Sentinel failover, a slow link) is not waited for longer; the lookup goes on and refreshes what is known. A known
    * answer dated after `now` (the clock went back) is not used.
    */
   async #where(name: string): Promise<Where | undefined> {
@@ -150,7 +150,9 @@ export class ClusterRouter {
     const known = this.#known.get(name);
     const usable = known && known.at <= now && now - known.at <= this.#config.registryTtlMs;
     const asked = this.#ask(name, now);
-    if (!usable) return asked.catch(() => undefined);
+    // Only a known holder is worth not waiting for (the holder checks its own table); a known
+    // "nobody" may be a name registered a moment ago, so the registry is asked then.
+    if (!usable || (!known.where && !this.#registryDown)) return asked.catch(() => undefined);
     if (this.#registryDown) {
       asked.catch(() => {});
       return known.where;
