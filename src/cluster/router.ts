@@ -59,6 +59,12 @@ interface Where {
   readonly address: string;
 }
 
+/**
+ * The longest an entry relay waits for the registry when it already knows (at most a TTL ago)
+ * where a name is: past it, the known answer is used and the lookup refreshes it later.
+ */
+const LOOKUP_BUDGET_MS = 1000;
+
 export class ClusterRouter {
   readonly #config: ClusterConfig;
   readonly #deps: ClusterDeps;
@@ -147,9 +153,40 @@ export class ClusterRouter {
     this.#links.close();
   }
 
-  /** The other live relay holding `name` and its advertised address, fresh or at most a TTL old. */
+  /**
+   * The other live relay holding `name` and its advertised address, fresh or at most a TTL old.
+   * Bounded: when a known answer is at most a TTL old, a registry that is known to be down is not
+   * waited for at all, and when that answer names a holder, a registry that does not answer within
+   * LOOKUP_BUDGET_MS (a Sentinel failover, a slow link) is not waited for longer; the lookup goes on and refreshes what is known. A known
+   * answer dated after `now` (the clock went back) is not used.
+   */
   async #where(name: string): Promise<Where | undefined> {
     const now = this.#deps.now();
+    const known = this.#known.get(name);
+    const usable = known && known.at <= now && now - known.at <= this.#config.registryTtlMs;
+    const asked = this.#ask(name, now);
+    // Only a known holder is worth not waiting for (the holder checks its own table); a known
+    // "nobody" may be a name registered a moment ago, so the registry is asked then.
+    if (!usable || (!known.where && !this.#registryDown)) return asked.catch(() => undefined);
+    if (this.#registryDown) {
+      asked.catch(() => {});
+      return known.where;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<Where | undefined>((resolve) => {
+      timer = setTimeout(() => resolve(known.where), LOOKUP_BUDGET_MS);
+    });
+    try {
+      return await Promise.race([asked, budget]);
+    } catch {
+      return known.where;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Asks the registry; records the answer (and the registry's health). Rejects when it fails. */
+  async #ask(name: string, now: number): Promise<Where | undefined> {
     try {
       const record = await this.#deps.registry.lookup(name);
       let where: Where | undefined;
@@ -172,9 +209,7 @@ export class ClusterRouter {
           'registry unreachable: cluster lookups use what was last known',
         );
       }
-      const known = this.#known.get(name);
-      if (known && now - known.at <= this.#config.registryTtlMs) return known.where;
-      return undefined;
+      throw err;
     }
   }
 

@@ -35,6 +35,10 @@ export interface ClusterNode {
   /** `127.0.0.1:port`, as agents name it. */
   readonly addr: string;
   readonly hostKey: KeyPair;
+  /** What it advertises to the other relays (default `addr`); applies from the next start(). */
+  advertise: string | undefined;
+  /** The --registry URL it is started with (default the cluster's Redis); from the next start(). */
+  registry: string | undefined;
   /** The current process (undefined before the first start). */
   proc: Proc | undefined;
   /** The registry id of the current process (`host:port#nonce`, new on every start). */
@@ -160,6 +164,8 @@ function node(
     port: o.port,
     addr: `127.0.0.1:${o.port}`,
     hostKey: o.hostKey,
+    advertise: undefined,
+    registry: undefined,
     proc: undefined,
     id: '',
     get alive() {
@@ -170,9 +176,16 @@ function node(
         s,
         [
           'relay',
-          ...['--listen', n.addr, '--advertise', n.addr, '--host-key', o.hostKey.path],
+          ...[
+            '--listen',
+            n.addr,
+            '--advertise',
+            n.advertise ?? n.addr,
+            '--host-key',
+            o.hostKey.path,
+          ],
           ...['--authorized-keys', join(o.dir, 'authorized_keys')],
-          ...['--registry', o.redis.url, '--peers', join(o.dir, 'peers')],
+          ...['--registry', n.registry ?? o.redis.url, '--peers', join(o.dir, 'peers')],
           ...['--log-format', 'json'],
           ...o.flags,
         ],
