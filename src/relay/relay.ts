@@ -84,7 +84,10 @@ export interface RelayDeps {
   readonly peers?: PeerSet;
   readonly audit: AuditSink;
   readonly log: Logger;
+  /** The wall clock (records, expiry times); default Date.now. */
   readonly now?: () => number;
+  /** Milliseconds on a clock that only moves forward (penalties, audit budgets); default performance.now. */
+  readonly monotonic?: () => number;
   /** For the random early drop; tests pass a seeded one. */
   readonly random?: () => number;
   /** Metrics (observer.ts); nothing is observed without one. */
@@ -135,9 +138,11 @@ interface PendingSocket extends SocketMeta {
  */
 export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<Relay> {
   const now = deps.now ?? Date.now;
+  // Penalties and audit budgets measure durations: on a clock that a wall-clock jump cannot move.
+  const monotonic = deps.monotonic ?? (() => performance.now());
   const log = deps.log.child({ component: 'relay' });
   // Everything peers can make the relay audit is capped and budgeted (audit/limits.ts).
-  const limited = new LimitedAudit(deps.audit, now);
+  const limited = new LimitedAudit(deps.audit, monotonic);
   const observer = deps.observer;
   const audit: AuditSink = observer
     ? {
@@ -156,7 +161,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       refusalAuditIntervalMs: config.refusalAuditIntervalMs ?? 10_000,
     },
     audit,
-    now,
+    monotonic,
     deps.random,
   );
   const connections = new Set<RelayConnection>();

@@ -90,6 +90,8 @@ export async function startTestRelay(
     config?: Partial<RelayConfig>;
     /** Reload when the file changes (default); false: only setPolicy()/reload() apply it. */
     watch?: boolean;
+    /** The relay's wall clock (default Date.now). */
+    now?: () => number;
   },
 ): Promise<TestRelay> {
   const dir = await tmpDir(scope, 'burrow-relay-');
@@ -115,6 +117,7 @@ export async function startTestRelay(
       registry: new MemoryRegistry(),
       audit,
       log,
+      ...(opts.now ? { now: opts.now } : {}),
     },
   );
   scope.defer(() => relay.close(), 'relay');
