@@ -4,7 +4,6 @@
  * unreachable Redis are one clear line, the password masked.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -19,6 +18,7 @@ import {
   fingerprintOf,
   freePort,
   generateKey,
+  publicKeyOf,
   runCommand,
   tmpDir,
   waitFor,
@@ -45,12 +45,7 @@ describe('burrow relay --registry', () => {
       );
       const relayId = started[1] ?? '';
       assert.match(relayId, /:0#[0-9a-f]{8}$/, 'the default relay id carries a per-start nonce');
-      const hostKeyPub = execFileSync('ssh-keygen', ['-yf', join(dir, 'host_key')], {
-        encoding: 'utf8',
-      })
-        .split(' ')
-        .slice(0, 2)
-        .join(' ');
+      const hostKeyPub = publicKeyOf(join(dir, 'host_key'));
       const ssh = await createSshClient(s, { identity: device });
       ssh.addHost({
         alias: 'relay',
