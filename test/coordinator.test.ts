@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { registerInRedis, startRegistryRelay } from './helpers/cluster.js';
+import { startCoordinatorCli } from './helpers/coordinator.js';
 import {
   createSshClient,
   fingerprintOf,
@@ -69,20 +70,10 @@ describe('burrow coordinator', () => {
 
       const tokenFile = join(dir, 'api-token');
       writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-      const port = await freePort();
-      const coord = startCli(
-        s,
-        [
-          'coordinator',
-          ...['--registry', redis.url, '--listen', `127.0.0.1:${port}`],
-          ...['--api-token-file', tokenFile, '--public-placement', '--registry-ttl', '3s'],
-        ],
-        { name: 'coordinator' },
-      );
-      await coord.waitForLine(/coordinator listening on http:\/\/127\.0\.0\.1:(\d+)/, {
-        stream: 'stderr',
+      const { proc: coord, url } = await startCoordinatorCli(s, redis, {
+        flags: ['--api-token-file', tokenFile, '--public-placement'],
       });
-      const get = client(`http://127.0.0.1:${port}`);
+      const get = client(url);
 
       // The token: reads refused without it or with a wrong one; placement left open.
       for (const header of [undefined, 'wrong-token', `${TOKEN}x`]) {

@@ -18,16 +18,9 @@ import {
 } from '../src/core/constants.js';
 import { launchBrowser, watchPage } from './helpers/browser.js';
 import { registerInRedis, startRegistryRelay } from './helpers/cluster.js';
-import {
-  createSshClient,
-  freePort,
-  generateKey,
-  tmpDir,
-  waitFor,
-  withScope,
-} from './helpers/index.js';
+import { startCoordinatorCli } from './helpers/coordinator.js';
+import { createSshClient, generateKey, tmpDir, waitFor, withScope } from './helpers/index.js';
 import { startRedis } from './helpers/redis.js';
-import { startCli } from './helpers/relay.js';
 
 const TOKEN = 'status-page-token-8f3e1c';
 const HOSTILE = `<img src=x onerror="alert('xss')"><script>alert(1)</script>`;
@@ -43,18 +36,9 @@ describe('the status page in headless Chromium', () => {
       writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
 
       // The coordinator first, so that it sees the relays join.
-      const port = await freePort();
-      const base = `http://127.0.0.1:${port}`;
-      const coord = startCli(
-        s,
-        [
-          'coordinator',
-          ...['--registry', redis.url, '--listen', `127.0.0.1:${port}`],
-          ...['--api-token-file', tokenFile, '--registry-ttl', '3s'],
-        ],
-        { name: 'coordinator' },
-      );
-      await coord.waitForLine(/coordinator listening on/, { stream: 'stderr' });
+      const { proc: coord, url: base } = await startCoordinatorCli(s, redis, {
+        flags: ['--api-token-file', tokenFile],
+      });
       const A = await startRegistryRelay(s, dir, 'a', redis);
       const B = await startRegistryRelay(s, dir, 'b', redis);
       const C = await startRegistryRelay(s, dir, 'c', redis);
