@@ -12,18 +12,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import {
-  type Agent,
-  askPlacement,
-  hostKeyTrust,
-  type PlacementAnswer,
-  startAgent,
-} from '../src/agent/index.js';
+import { type Agent, hostKeyTrust, type PlacementAnswer } from '../src/agent/index.js';
 import { type Cluster, type ClusterNode, FAST_CLUSTER, startCluster } from './helpers/cluster.js';
 import { startCoordinatorCli } from './helpers/coordinator.js';
 import { createSshClient, freePort, type Scope, waitFor, withScope } from './helpers/index.js';
+import { startPlacedAgent } from './helpers/placed-agent.js';
 
-const silent = pino({ level: 'silent' });
+const _silent = pino({ level: 'silent' });
 
 /** One agent run by the library in this process, with every placement answer it got. */
 interface LibAgent {
@@ -40,36 +35,18 @@ function startLibAgent(s: Scope, c: Cluster, name: string, coordinator: string):
     acceptNew: false,
   });
   const a: Partial<LibAgent> & { answers: PlacementAnswer[] } = { name, answers: [] };
-  const agent = startAgent(
-    {
-      relays: [],
-      forwards: [{ name, port: 22, targetHost: '127.0.0.1', targetPort: c.sshd.port }],
-      privateKey: readFileSync(c.devKey.path, 'utf8'),
-      username: name,
-      // The agent's defaults: a loaded test machine must not look like a dead relay.
-      keepaliveIntervalMs: 5000,
-      keepaliveCountMax: 2,
-      connectTimeoutMs: 10_000,
-      backoff: { baseMs: 500, capMs: 5000 },
-      leaveTimeoutMs: 5000,
-      dialTimeoutMs: 5000,
+  const agent = startPlacedAgent({
+    name,
+    privateKey: readFileSync(c.devKey.path, 'utf8'),
+    targetPort: c.sshd.port,
+    coordinator,
+    trust,
+    backoffCapMs: 5000,
+    onAnswer: (answer) => a.answers.push(answer),
+    onExit: (code, message) => {
+      a.exit = `${code} ${message}`;
     },
-    {
-      log: silent,
-      verifyHostKey: (relay, blob) => {
-        const d = trust.check(relay.host, relay.port, blob);
-        return d.ok ? { ok: true } : { ok: false, message: d.message };
-      },
-      place: async (avoid) => {
-        const answer = await askPlacement({ url: coordinator, name }, avoid);
-        a.answers.push(answer);
-        return answer;
-      },
-      onExit: (code, message) => {
-        a.exit = `${code} ${message}`;
-      },
-    },
-  );
+  });
   s.defer(() => agent.close(), `agent ${name}`);
   return Object.assign(a, { agent }) as LibAgent;
 }
