@@ -9,9 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REGISTRY_NAME_KEY, REGISTRY_RELAY_KEY } from '../src/core/constants.js';
-import { type RegistryRelay, startRegistryRelay } from './helpers/cluster.js';
+import { clientForRelays, type RegistryRelay, startRegistryRelay } from './helpers/cluster.js';
 import {
-  createSshClient,
   fingerprintOf,
   generateKey,
   type KeyPair,
@@ -26,19 +25,6 @@ import {
 } from './helpers/index.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
 import { CLI_PATH } from './helpers/relay.js';
-
-/** An ssh client for `key` that knows every relay by its label. */
-async function clientFor(
-  s: Scope,
-  key: KeyPair,
-  relays: Record<string, RegistryRelay>,
-): Promise<SshClient> {
-  const ssh = await createSshClient(s, { identity: key });
-  for (const [alias, r] of Object.entries(relays)) {
-    ssh.addHost({ alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
-  }
-  return ssh;
-}
 
 /** `ssh -N -R NAME:22:…` on `alias`, once the relay has audited the registration. */
 async function register(
@@ -93,8 +79,8 @@ describe('cluster: names owned across relays', () => {
       const B = await startRegistryRelay(s, dir, 'b', redis);
       const C = await startRegistryRelay(s, dir, 'c', redis);
       const relays = { A, B, C };
-      const sshK = await clientFor(s, k, relays);
-      const sshJ = await clientFor(s, j, relays);
+      const sshK = await clientForRelays(s, k, relays);
+      const sshJ = await clientForRelays(s, j, relays);
 
       const onA = await register(sshK, A, 'A', 'dev1', fpK);
       assert.deepEqual(record(redis, 'dev1'), { owner: fpK, relayId: A.id });
@@ -146,8 +132,8 @@ describe('cluster: names owned across relays', () => {
       );
       const A = await startRegistryRelay(s, dir, 'a', redis);
       const B = await startRegistryRelay(s, dir, 'b', redis);
-      const dev1 = await register(await clientFor(s, k, { A }), A, 'A', 'dev1', fpK);
-      const dev2 = await register(await clientFor(s, j, { B }), B, 'B', 'dev2', fpJ);
+      const dev1 = await register(await clientForRelays(s, k, { A }), A, 'A', 'dev1', fpK);
+      const dev2 = await register(await clientForRelays(s, j, { B }), B, 'B', 'dev2', fpJ);
 
       await redis.restart();
       const back = Date.now();
@@ -180,8 +166,8 @@ describe('cluster: names owned across relays', () => {
       );
       const A = await startRegistryRelay(s, dir, 'a', redis);
       const B = await startRegistryRelay(s, dir, 'b', redis);
-      const sshK = await clientFor(s, k, { A });
-      const sshJ = await clientFor(s, j, { B });
+      const sshK = await clientForRelays(s, k, { A });
+      const sshJ = await clientForRelays(s, j, { B });
       const first = await register(sshK, A, 'A', 'dev1', fpK);
 
       await redis.stop();
@@ -242,7 +228,7 @@ describe('cluster: names owned across relays', () => {
       const A = await startRegistryRelay(s, dir, 'a', redis, [
         ...['--registry-ttl', '30s', '--heartbeat-interval', '10s', '--drain-grace', '5s'],
       ]);
-      await register(await clientFor(s, k, { A }), A, 'A', 'dev1', fpK);
+      await register(await clientForRelays(s, k, { A }), A, 'A', 'dev1', fpK);
       const key = REGISTRY_RELAY_KEY + A.id;
       await waitFor(() => redis.cli('HGET', key, 'draining') === '0', {
         what: 'the relay record to be published at start',

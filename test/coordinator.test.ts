@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { registerInRedis, startRegistryRelay } from './helpers/cluster.js';
+import { clientForRelays, registerInRedis, startRegistryRelay } from './helpers/cluster.js';
 import { startCoordinatorCli } from './helpers/coordinator.js';
 import {
-  createSshClient,
   fingerprintOf,
   freePort,
   generateKey,
@@ -59,13 +58,7 @@ describe('burrow coordinator', () => {
       const fp = await fingerprintOf(dev.path);
       const A = await startRegistryRelay(s, dir, 'a', redis);
       const B = await startRegistryRelay(s, dir, 'b', redis);
-      const ssh = await createSshClient(s, { identity: dev });
-      for (const [alias, r] of [
-        ['A', A],
-        ['B', B],
-      ] as const) {
-        ssh.addHost({ alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
-      }
+      const ssh = await clientForRelays(s, dev, { A, B });
       await registerInRedis(ssh, B, 'B', 'dev1', redis);
 
       const tokenFile = join(dir, 'api-token');

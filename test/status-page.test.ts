@@ -17,9 +17,9 @@ import {
   REGISTRY_RELAYS_INDEX,
 } from '../src/core/constants.js';
 import { launchBrowser, watchPage } from './helpers/browser.js';
-import { registerInRedis, startRegistryRelay } from './helpers/cluster.js';
+import { clientForRelays, registerInRedis, startRegistryRelay } from './helpers/cluster.js';
 import { startCoordinatorCli } from './helpers/coordinator.js';
-import { createSshClient, generateKey, tmpDir, waitFor, withScope } from './helpers/index.js';
+import { generateKey, tmpDir, waitFor, withScope } from './helpers/index.js';
 import { startRedis } from './helpers/redis.js';
 
 const TOKEN = 'status-page-token-8f3e1c';
@@ -42,13 +42,7 @@ describe('the status page in headless Chromium', () => {
       const A = await startRegistryRelay(s, dir, 'a', redis);
       const B = await startRegistryRelay(s, dir, 'b', redis);
       const C = await startRegistryRelay(s, dir, 'c', redis);
-      const ssh = await createSshClient(s, { identity: dev });
-      for (const [alias, r] of [
-        ['A', A],
-        ['C', C],
-      ] as const) {
-        ssh.addHost({ alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
-      }
+      const ssh = await clientForRelays(s, dev, { A, C });
       // dev1 registers on C, then the same key takes it to A: a name that moved.
       await registerInRedis(ssh, C, 'C', 'dev1', redis);
       await registerInRedis(ssh, A, 'A', 'dev1', redis);

@@ -271,3 +271,16 @@ export async function registerInRedis(
   );
   return proc;
 }
+
+/** An ssh client for `key` that knows each relay by its alias (`{ A, B }`: hosts `A` and `B`). */
+export async function clientForRelays(
+  s: Scope,
+  key: KeyPair,
+  relays: Record<string, { readonly port: number; readonly hostKey: KeyPair }>,
+): Promise<SshClient> {
+  const ssh = await createSshClient(s, { identity: key });
+  for (const [alias, r] of Object.entries(relays)) {
+    ssh.addHost({ alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
+  }
+  return ssh;
+}
