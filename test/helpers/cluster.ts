@@ -7,6 +7,10 @@
  *
  * A relay's local name table is read from its audit trail (stdout): `name.registered` puts a
  * connection on a name, `name.released` takes it off if it still held it.
+ *
+ * For tests that need only relays on a shared registry (no peers file, no fixed ports):
+ * `startRegistryRelay` (one relay on a free port), `clientForRelays` (an ssh client knowing them
+ * by alias) and `registerInRedis` (`ssh -R` until Redis says the relay holds the name).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
