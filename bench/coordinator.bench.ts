@@ -5,6 +5,7 @@
  */
 import { type AgentsResult, measureAgents } from './coordinator/agents.js';
 import { measurePlacement, type PlacementResult } from './coordinator/placement.js';
+import { intervalText, REGISTRY_TIMING_FLAGS } from './lib/flags.js';
 import { defineBench, definePhase, type FlagSpecs, runBench, status } from './lib/runner.js';
 import { f1, f2, n0, signed } from './relay/results.js';
 
@@ -18,12 +19,9 @@ const FLAGS = {
   seconds: { type: 'count', default: 10, help: 'placement: measured seconds (after 2 s warm-up)' },
   agents: { type: 'count', default: 1000, help: 'agents: in-process agents started at once' },
   cap: { type: 'count', default: 60, help: 'agents: seconds before the wait is capped' },
-  ttl: { type: 'interval', default: '15s', help: "the relays' --registry-ttl" },
-  heartbeat: { type: 'interval', default: '5s', help: "the relays' --heartbeat-interval" },
+  ...REGISTRY_TIMING_FLAGS,
 } as const satisfies FlagSpecs;
 type Flags = typeof FLAGS;
-
-const dur = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 const placement = definePhase<Flags, PlacementResult>({
   name: 'placement',
@@ -34,8 +32,8 @@ const placement = definePhase<Flags, PlacementResult>({
       connections: flags.connections,
       seconds: flags.seconds,
       warmupSeconds: 2,
-      ttl: dur(flags.ttl),
-      heartbeat: dur(flags.heartbeat),
+      ttl: intervalText(flags.ttl),
+      heartbeat: intervalText(flags.heartbeat),
       log,
     });
     return {
@@ -93,8 +91,8 @@ const agents = definePhase<Flags, AgentsResult>({
     const r = await measureAgents(scope, {
       agents: flags.agents,
       capS: flags.cap,
-      ttl: dur(flags.ttl),
-      heartbeat: dur(flags.heartbeat),
+      ttl: intervalText(flags.ttl),
+      heartbeat: intervalText(flags.heartbeat),
       log,
     });
     const worst = Math.max(...Object.values(r.deviations).map(Math.abs));

@@ -9,8 +9,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { type Agent, askPlacement, hostKeyTrust, startAgent } from '../../src/agent/index.js';
+import { type Agent, hostKeyTrust } from '../../src/agent/index.js';
 import type { Scope } from '../../test/helpers/index.js';
+import { startPlacedAgent } from '../../test/helpers/placed-agent.js';
 import { nameCount } from '../cluster/registry.js';
 import { startCoordinatorWorld } from './world.js';
 
@@ -50,42 +51,27 @@ export async function measureAgents(
     knownHostsFile: w.cluster.knownHosts,
     acceptNew: false,
   });
-  const silent = pino({ level: 'silent' });
+  const _silent = pino({ level: 'silent' });
   let placements = 0;
   let placementErrors = 0;
   const agents: Agent[] = [];
   const t0 = performance.now();
   for (const k of w.keys) {
-    const agent = startAgent(
-      {
-        relays: [],
-        forwards: [{ name: k.name, port: 22, targetHost: '127.0.0.1', targetPort: 9 }],
-        privateKey: k.privateKey,
-        username: k.name,
-        keepaliveIntervalMs: 5000,
-        keepaliveCountMax: 2,
-        connectTimeoutMs: 10_000,
-        backoff: { baseMs: 500, capMs: 30_000 },
-        leaveTimeoutMs: 5000,
-        dialTimeoutMs: 5000,
+    const agent = startPlacedAgent({
+      name: k.name,
+      privateKey: k.privateKey,
+      targetPort: 9,
+      coordinator: w.url,
+      trust,
+      backoffCapMs: 30_000,
+      onAsk: () => placements++,
+      onAnswer: (a) => {
+        if ('error' in a) placementErrors++;
       },
-      {
-        log: silent,
-        verifyHostKey: (relay, blob) => {
-          const d = trust.check(relay.host, relay.port, blob);
-          return d.ok ? { ok: true } : { ok: false, message: d.message };
-        },
-        place: async (avoid) => {
-          placements++;
-          const a = await askPlacement({ url: w.url, name: k.name }, avoid);
-          if ('error' in a) placementErrors++;
-          return a;
-        },
-        onExit: (code, message) => {
-          if (code !== 0) log(`agent ${k.name} exited ${code}: ${message}`);
-        },
+      onExit: (code, message) => {
+        if (code !== 0) log(`agent ${k.name} exited ${code}: ${message}`);
       },
-    );
+    });
     agents.push(agent);
   }
   scope.defer(() => {

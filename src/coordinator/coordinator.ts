@@ -7,12 +7,12 @@
  * registry, which the caller owns.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { type CoordinatorMetrics, createCoordinatorMetrics } from '../metrics/coordinator.js';
 import { createMetricsRegistry } from '../metrics/process.js';
 import type { Registry } from '../registry/index.js';
+import { listenHttp } from '../streams/http-listener.js';
 import { createApi } from './api.js';
 import { startEventFeed } from './event-feed.js';
 import { Reservations, relayState } from './placement.js';
@@ -67,32 +67,5 @@ export async function startCoordinator(
   );
   mountStatusPage(app, config, { registry: deps.registry, events: feed.ring, now, log: deps.log });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
-  await new Promise<void>((resolve, reject) => {
-    const fail = (err: Error) => {
-      feed.close();
-      reject(err);
-    };
-    server.once('error', fail);
-    server.listen(config.port, config.host, () => {
-      server.off('error', fail);
-      resolve();
-    });
-  });
-  let closing: Promise<void> | undefined;
-  return {
-    address() {
-      const a = server.address() as AddressInfo;
-      return { host: a.address, port: a.port };
-    },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        feed.close();
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      return closing;
-    },
-  };
+  return listenHttp(server, config, () => feed.close());
 }
