@@ -7,41 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Cluster, type ClusterNode, startCluster } from './helpers/cluster.js';
+import { operatorLoop } from './helpers/cluster-check.js';
 import { type Scope, waitFor, withScope } from './helpers/index.js';
 import { prng, randInt } from './helpers/prng.js';
-
-interface Attempt {
-  readonly ok: boolean;
-  readonly ms: number;
-  readonly at: number;
-  readonly err: string;
-}
-
-/** Operators running `ssh -J VIA NAME true` back to back until `stop()`. */
-function operatorLoop(c: Cluster, via: ClusterNode, name: string, loops = 2) {
-  const results: Attempt[] = [];
-  let stopped = false;
-  const running = Array.from({ length: loops }, async () => {
-    while (!stopped) {
-      const r = await c.op.run(['-J', via.alias, name, 'true'], { timeoutMs: 15_000 });
-      results.push({
-        ok: r.code === 0,
-        ms: r.durationMs,
-        at: Date.now(),
-        err: r.stderr.trim().split('\n').join(' | '),
-      });
-    }
-  });
-  return {
-    results,
-    okSince: (t: number) => results.filter((r) => r.ok && r.at > t).length,
-    async stop(): Promise<Attempt[]> {
-      stopped = true;
-      await Promise.all(running);
-      return results;
-    },
-  };
-}
 
 /** The relay of `among` the registry names as holder of `name`, once there is one. */
 function holderOf(c: Cluster, name: string, among: ClusterNode[], timeoutMs = 10_000) {
@@ -110,7 +78,7 @@ describe('cluster: faults', () => {
       c.startAgent('dev1', [A, C]);
       const holder = await holderOf(c, 'dev1', [A, C]);
       const next = holder === A ? C : A;
-      const loop = operatorLoop(c, B, 'dev1');
+      const loop = operatorLoop(c, B, 'dev1', 2, 15_000);
       await waitFor(() => loop.okSince(0) >= 2, { what: 'operators through B to reach dev1' });
 
       const killedAt = Date.now();
@@ -143,7 +111,7 @@ describe('cluster: faults', () => {
       const agent = c.startAgent('dev1', [A, C]);
       const holder = await holderOf(c, 'dev1', [A, C]);
       const next = holder === A ? C : A;
-      const loop = operatorLoop(c, B, 'dev1');
+      const loop = operatorLoop(c, B, 'dev1', 2, 15_000);
       await waitFor(() => loop.okSince(0) >= 2, { what: 'operators through B to reach dev1' });
 
       resume(s, holder);
@@ -193,7 +161,7 @@ describe('cluster: faults', () => {
       const agent = c.startAgent('dev1', [A, C]);
       const holder = await holderOf(c, 'dev1', [A, C]);
       const next = holder === A ? C : A;
-      const loop = operatorLoop(c, B, 'dev1');
+      const loop = operatorLoop(c, B, 'dev1', 2, 15_000);
       await waitFor(() => loop.okSince(0) >= 2, { what: 'operators through B to reach dev1' });
 
       const termAt = Date.now();

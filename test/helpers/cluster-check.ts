@@ -14,13 +14,19 @@ export interface Attempt {
   readonly err: string;
 }
 
-/** Operators running `ssh -J VIA NAME true` back to back until stop(). */
-export function operatorLoop(c: Cluster, via: ClusterNode, name: string, loops = 2) {
+/** Operators running `ssh -J VIA NAME true` back to back until stop(), each bounded by `timeoutMs`. */
+export function operatorLoop(
+  c: Cluster,
+  via: ClusterNode,
+  name: string,
+  loops = 2,
+  timeoutMs = 30_000,
+) {
   const results: Attempt[] = [];
   let stopped = false;
   const running = Array.from({ length: loops }, async () => {
     while (!stopped) {
-      const r = await c.op.run(['-J', via.alias, name, 'true'], { timeoutMs: 30_000 });
+      const r = await c.op.run(['-J', via.alias, name, 'true'], { timeoutMs });
       results.push({
         ok: r.code === 0,
         ms: r.durationMs,
