@@ -297,6 +297,8 @@ describe('burrow agent (CLI)', () => {
         key.path,
         '--forward',
         '2222=127.0.0.1:22',
+        '--metrics-listen',
+        '127.0.0.1:9464',
       ]);
       assert.equal(r.code, 0, r.stderr);
       const unit = r.stdout;
@@ -317,6 +319,7 @@ describe('burrow agent (CLI)', () => {
       assert.match(exec, /"--relay" "r1\.example:2222,r2\.example:2200"/);
       assert.match(exec, /"--identity" "%d\/identity"/);
       assert.match(exec, /"--forward" "2222=127\.0\.0\.1:22"/);
+      assert.match(exec, /"--metrics-listen" "127\.0\.0\.1:9464"/);
       const file = join(dir, 'burrow-agent-dev1.service');
       writeFileSync(file, unit);
       const verify = await runCommand(s, 'systemd-analyze', ['verify', file], {

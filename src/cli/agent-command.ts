@@ -145,7 +145,8 @@ export function registerAgentCommand(program: Command): void {
           'closes, and never gives up on errors that retrying can fix.\n\n' +
           'With --coordinator, it asks the coordinator (GET /v1/placement) which relays to try, ' +
           'at start and after losing its relay, and uses --relay when the coordinator cannot ' +
-          "answer. A relay the coordinator names must pass the same host key check as --relay's.\n\n" +
+          'answer. A relay the coordinator names must already be known (--known-hosts or ' +
+          '--relay-host-key): --accept-new applies only to --relay entries.\n\n' +
           'Exits 2 with one line when it cannot work without a change: host key mismatch or ' +
           'unknown, key refused, name not permitted.\n\n' +
           'Every flag can also be set as BURROW_<FLAG> (repeatable ones as a comma-separated ' +
@@ -191,10 +192,11 @@ export function registerAgentCommand(program: Command): void {
           'run as this existing user instead of a DynamicUser',
           'UNIT_USER',
         ),
-      ),
-  ).action((flags: AgentFlags & { unitUser?: string }, cmd: Command) => {
+      )
+      .addOption(metricsListenOption()),
+  ).action((flags: UnitFlags, cmd: Command) => {
     loadConfigFile(cmd, flags);
-    printUnit(cmd.opts<AgentFlags & { unitUser?: string }>());
+    printUnit(cmd.opts<UnitFlags>());
   });
 }
 
@@ -309,8 +311,11 @@ function showStatus(flags: { name?: string; statusFile?: string; json?: boolean 
   process.exitCode = statusExitCode(read.record, alive);
 }
 
-function printUnit(flags: AgentFlags & { unitUser?: string }): void {
+type UnitFlags = AgentFlags & { unitUser?: string; metricsListen?: string };
+
+function printUnit(flags: UnitFlags): void {
   const s = settingsFrom(flags);
+  parseMetricsListen(flags.metricsListen);
   const argv = ['agent', '--name', s.name];
   if (s.config.relays.length > 0) argv.push('--relay', s.config.relays.map((r) => r.id).join(','));
   if (flags.coordinator) argv.push('--coordinator', s.coordinator!.url);
@@ -332,6 +337,7 @@ function printUnit(flags: AgentFlags & { unitUser?: string }): void {
   argv.push('--connect-timeout', flags.connectTimeout, '--log-level', flags.logLevel);
   if (flags.statusFile) argv.push('--status-file', s.statusFile);
   if (flags.logFormat) argv.push('--log-format', flags.logFormat);
+  if (flags.metricsListen) argv.push('--metrics-listen', flags.metricsListen);
   const command = [...selfArgv(), ...argv];
   const writable = flags.acceptNew && flags.knownHosts ? [s.knownHosts] : [];
   if (flags.statusFile) writable.push(s.statusFile);
