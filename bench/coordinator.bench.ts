@@ -12,8 +12,13 @@ const FLAGS = {
   names: { type: 'count', default: 10_000, help: 'placement: names registered over 3 relays' },
   connections: {
     type: 'count',
-    default: 32,
-    help: 'placement: keep-alive HTTP connections of the generator',
+    default: 16,
+    help: 'placement: keep-alive HTTP connections, over all generator processes',
+  },
+  generators: {
+    type: 'count',
+    default: 2,
+    help: 'placement: generator processes the connections are spread over',
   },
   seconds: { type: 'count', default: 10, help: 'placement: measured seconds (after 2 s warm-up)' },
   agents: { type: 'count', default: 1000, help: 'agents: in-process agents started at once' },
@@ -32,6 +37,7 @@ const placement = definePhase<Flags, PlacementResult>({
     const r = await measurePlacement(scope, {
       names: flags.names,
       connections: flags.connections,
+      generators: flags.generators,
       seconds: flags.seconds,
       warmupSeconds: 2,
       ttl: dur(flags.ttl),
@@ -54,31 +60,32 @@ const placement = definePhase<Flags, PlacementResult>({
     {
       headers: [
         'names',
-        'connections',
+        'generators × connections',
         'requests',
         'requests/s',
         'p50 ms',
         'p99 ms',
         'max ms',
-        'coordinator CPU',
-        'CPU ms per request',
+        'coordinator CPU ms per request',
         'errors',
       ],
       rows: [
         [
           n0(r.names),
-          r.connections,
+          `${r.generators} × ${r.connections / r.generators}`,
           n0(r.requests),
           n0(r.perSec),
           f2(r.p50Ms),
           f2(r.p99Ms),
           f1(r.maxMs),
-          `${n0(r.coordinatorCpuPercent)}% of a core`,
           f2((r.coordinatorCpuPercent * 10) / r.perSec),
           r.errors,
         ],
       ],
       notes: [
+        `CPU over the measured window, % of one core: coordinator ${n0(r.coordinatorCpuPercent)}%, ` +
+          `redis-server ${n0(r.redisCpuPercent)}%, generators ${n0(r.generatorCpuPercent)}% ` +
+          `(load average ${f2(r.loadAvg1)} as it began; the machine has 2 cores).`,
         `${f1(r.seconds)} s measured after a 2 s warm-up; names chosen at random among the registered ones. ` +
           `Held names placed where they are held, first: ${r.heldFirst.ok} of ${r.heldFirst.checked} checked.`,
       ],
