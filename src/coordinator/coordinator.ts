@@ -18,6 +18,14 @@ import { startEventFeed } from './event-feed.js';
 import { Reservations, relayState } from './placement.js';
 import { mountStatusPage } from './status-route.js';
 
+/**
+ * Connections the kernel may queue before the coordinator accepts them (capped by
+ * net.core.somaxconn). When a relay dies its devices all ask at once; beyond Node's default of
+ * 511 the kernel drops their SYNs, and each drop costs the device a one-second retransmission
+ * (two of them pass the agent's two-second bound on a question).
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface CoordinatorConfig {
   readonly host: string;
   /** 0 picks a free port. */
@@ -75,7 +83,7 @@ export async function startCoordinator(
       reject(err);
     };
     server.once('error', fail);
-    server.listen(config.port, config.host, () => {
+    server.listen(config.port, config.host, LISTEN_BACKLOG, () => {
       server.off('error', fail);
       resolve();
     });
