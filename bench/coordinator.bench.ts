@@ -21,7 +21,12 @@ const FLAGS = {
     help: 'placement: generator processes the connections are spread over',
   },
   seconds: { type: 'count', default: 10, help: 'placement: measured seconds (after 2 s warm-up)' },
-  agents: { type: 'count', default: 1000, help: 'agents: in-process agents started at once' },
+  agents: { type: 'count', default: 1000, help: 'agents: agents started at once' },
+  processes: {
+    type: 'count',
+    default: 8,
+    help: 'agents: processes the agents are spread over',
+  },
   cap: { type: 'count', default: 60, help: 'agents: seconds before the wait is capped' },
   ttl: { type: 'interval', default: '15s', help: "the relays' --registry-ttl" },
   heartbeat: { type: 'interval', default: '5s', help: "the relays' --heartbeat-interval" },
@@ -99,6 +104,7 @@ const agents = definePhase<Flags, AgentsResult>({
   async measure(scope, { flags, log }) {
     const r = await measureAgents(scope, {
       agents: flags.agents,
+      processes: flags.processes,
       capS: flags.cap,
       ttl: dur(flags.ttl),
       heartbeat: dur(flags.heartbeat),
