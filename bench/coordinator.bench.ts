@@ -98,6 +98,22 @@ const placement = definePhase<Flags, PlacementResult>({
   ],
 });
 
+const SPANS = [
+  ['registered', 'start → registered'],
+  ['beforeAsk', 'start → the question that placed it (earlier failures, backoff)'],
+  ['ask', 'that placement question'],
+  ['keyExchange', "its answer → the relay's host key (TCP connect, key exchange)"],
+  ['authRegister', 'host key → registered (authentication, claim in Redis, reply)'],
+] as const;
+
+/** The most frequent reasons, `n × reason; …`. */
+const top = (m: Record<string, number>) =>
+  Object.entries(m)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([k, n]) => `${n} × ${k}`)
+    .join('; ');
+
 const agents = definePhase<Flags, AgentsResult>({
   name: 'agents',
   title: 'Agents starting at once with --coordinator, 3 relays',
@@ -144,21 +160,31 @@ const agents = definePhase<Flags, AgentsResult>({
         `${signed((r.deviations[k] ?? 0) * 100)}%`,
       ]),
       notes: [
-        `${n0(r.agents)} agents run in the benchmark's process by the agent's library (see the method), ` +
-          `all registered ${r.allRegisteredMs === null ? 'not within the cap' : `${n0(r.allRegisteredMs)} ms`} after the first start; ` +
+        `${n0(r.agents)} agents spread over ${r.processes} processes, each running its share through the agent's library (see the method); ` +
+          `all registered ${r.allRegisteredMs === null ? 'not within the cap' : `${n0(r.allRegisteredMs)} ms`} after the common start ` +
+          `(load average ${f2(r.loadAvg1)} then); ` +
           `${n0(r.placements)} placement questions (${r.placementErrors} unanswered), ` +
           `${r.agentsWithAnError} agents met an error before registering; ${n0(r.namesInRedis)} names in Redis.`,
-        ...(Object.keys(r.pendingReasons ?? {}).length > 0
-          ? [
-              `Not registered at the cap, by phase and last error: ${Object.entries(
-                r.pendingReasons,
-              )
-                .sort((a, b) => b[1] - a[1])
-                .slice(0, 4)
-                .map(([k, n]) => `${n} × ${k}`)
-                .join('; ')}.`,
-            ]
+        ...(Object.keys(r.errorReasons).length > 0
+          ? [`Last error met on the way by agents that registered: ${top(r.errorReasons)}.`]
           : []),
+        ...(Object.keys(r.pendingReasons).length > 0
+          ? [`Not registered at the cap, by phase and last error: ${top(r.pendingReasons)}.`]
+          : []),
+      ],
+    },
+    {
+      title: "Where each registered agent's time went (ms after the common start)",
+      headers: ['span', 'p50 ms', 'p99 ms', 'max ms'],
+      rows: SPANS.map(([k, label]) => [
+        label,
+        n0(r.spans[k].p50),
+        n0(r.spans[k].p99),
+        n0(r.spans[k].max),
+      ]),
+      notes: [
+        'The last four spans are those of the attempt that registered; they add up to its total ' +
+          'except where an earlier relay of the same answer was tried first.',
       ],
     },
   ],
