@@ -164,7 +164,9 @@ const agents = definePhase<Flags, AgentsResult>({
           `all registered ${r.allRegisteredMs === null ? 'not within the cap' : `${n0(r.allRegisteredMs)} ms`} after the common start ` +
           `(load average ${f2(r.loadAvg1)} then); ` +
           `${n0(r.placements)} placement questions (${r.placementErrors} unanswered), ` +
-          `${r.agentsWithAnError} agents met an error before registering; ${n0(r.namesInRedis)} names in Redis.`,
+          `${r.agentsWithAnError} agents met an error before registering; ${n0(r.namesInRedis)} names in Redis. ` +
+          `CPU from the start until all were registered: coordinator ${f2(r.cpuS.coordinator)} s, ` +
+          `the three relays ${f2(r.cpuS.relays)} s, redis-server ${f2(r.cpuS.redis)} s.`,
         ...(Object.keys(r.errorReasons).length > 0
           ? [`Last error met on the way by agents that registered: ${top(r.errorReasons)}.`]
           : []),

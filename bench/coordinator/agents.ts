@@ -15,6 +15,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type Scope, startProc } from '../../test/helpers/index.js';
 import { nameCount, writeKeys } from '../cluster/registry.js';
+import { cpuSeconds } from '../lib/procfs.js';
 import { percentile } from '../lib/stats.js';
 import type { AgentTrace } from './agents-child.js';
 import { startCoordinatorWorld } from './world.js';
@@ -66,6 +67,8 @@ export interface AgentsResult {
   spans: Record<'registered' | 'beforeAsk' | 'ask' | 'keyExchange' | 'authRegister', Span>;
   /** 1-minute load average when the agents started. */
   loadAvg1: number;
+  /** CPU seconds from the common start until every process was done: coordinator, relays, Redis. */
+  cpuS: { coordinator: number; relays: number; redis: number };
 }
 
 export async function measureAgents(
@@ -108,9 +111,16 @@ export async function measureAgents(
     return { proc, out };
   });
   const traces: AgentTrace[] = [];
+  const cpuNow = () => ({
+    coordinator: cpuSeconds(w.coordinator.pid) ?? Number.NaN,
+    relays: w.cluster.relays.reduce((n, r) => n + (cpuSeconds(r.proc?.pid ?? -1) ?? Number.NaN), 0),
+    redis: cpuSeconds(w.cluster.redis.proc().pid) ?? Number.NaN,
+  });
   let loadAvg1 = Number.NaN;
+  let cpu0 = cpuNow();
   setTimeout(() => {
     loadAvg1 = loadavg()[0]!;
+    cpu0 = cpuNow();
   }, startAt - Date.now()).unref();
   for (const [i, c] of children.entries()) {
     await c.proc.waitForLine(/^done$/, { stream: 'stdout', timeoutMs: capMs + 30_000 });
@@ -121,6 +131,12 @@ export async function measureAgents(
     traces.push(...t);
   }
 
+  const cpu1 = cpuNow();
+  const cpuS = {
+    coordinator: cpu1.coordinator - cpu0.coordinator,
+    relays: cpu1.relays - cpu0.relays,
+    redis: cpu1.redis - cpu0.redis,
+  };
   const perRelay: Record<string, number> = {};
   for (const r of w.cluster.relays) perRelay[r.alias] = 0;
   const pendingReasons: Record<string, number> = {};
@@ -177,7 +193,7 @@ export async function measureAgents(
   }
   log(
     `agents: all registered ${allRegisteredMs === null ? 'never (capped)' : `after ${allRegisteredMs} ms`}; ${JSON.stringify(perRelay)}; ` +
-      `${placements} placements (${placementErrors} failed); spans ${JSON.stringify(spans)}; errors ${JSON.stringify(errorReasons)}`,
+      `${placements} placements (${placementErrors} failed); CPU s ${JSON.stringify(cpuS)}; spans ${JSON.stringify(spans)}; errors ${JSON.stringify(errorReasons)}`,
   );
   return {
     agents: opts.agents,
@@ -195,5 +211,6 @@ export async function measureAgents(
     errorReasons,
     spans,
     loadAvg1,
+    cpuS,
   };
 }
