@@ -27,6 +27,12 @@ const FLAGS = {
     default: 8,
     help: 'agents: processes the agents are spread over',
   },
+  warmup: {
+    type: 'count',
+    default: 0,
+    min: 0,
+    help: 'agents: placement questions asked before the agents start (0: a fresh coordinator)',
+  },
   cap: { type: 'count', default: 60, help: 'agents: seconds before the wait is capped' },
   ttl: { type: 'interval', default: '15s', help: "the relays' --registry-ttl" },
   heartbeat: { type: 'interval', default: '5s', help: "the relays' --heartbeat-interval" },
@@ -121,6 +127,7 @@ const agents = definePhase<Flags, AgentsResult>({
     const r = await measureAgents(scope, {
       agents: flags.agents,
       processes: flags.processes,
+      warmup: flags.warmup,
       capS: flags.cap,
       ttl: dur(flags.ttl),
       heartbeat: dur(flags.heartbeat),

@@ -13,6 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RESERVATION_MS } from '../../src/coordinator/placement.js';
 import { type Scope, startProc } from '../../test/helpers/index.js';
 import { nameCount, writeKeys } from '../cluster/registry.js';
 import { cpuSeconds } from '../lib/procfs.js';
@@ -76,6 +78,8 @@ export async function measureAgents(
   opts: {
     agents: number;
     processes: number;
+    /** Placement questions asked of the coordinator before the storm (0: a fresh one). */
+    warmup: number;
     capS: number;
     ttl: string;
     heartbeat: string;
@@ -89,6 +93,20 @@ export async function measureAgents(
     heartbeat: opts.heartbeat,
   });
   const keysPath = writeKeys(w.cluster.dir, w.keys);
+  if (opts.warmup > 0) {
+    // A coordinator that has run a while has its code compiled; a fresh one compiles it while the
+    // storm waits. Names nobody holds, so every question is ranked and reserved; the reservations
+    // expire before the agents start.
+    let next = 0;
+    const ask = async () => {
+      while (next < opts.warmup) {
+        const res = await fetch(`${w.url}/v1/placement?name=warmup-${next++}`);
+        await res.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, ask));
+    await sleep(RESERVATION_MS + 500);
+  }
   const capMs = opts.capS * 1000;
   const processes = Math.max(1, Math.min(opts.processes, opts.agents));
   // Each process needs about a second to load; they all start their agents at this time.
