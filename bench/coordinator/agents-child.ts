@@ -13,7 +13,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { type Agent, askPlacement, hostKeyTrust, startAgent } from '../../src/agent/index.js';
+import {
+  type Agent,
+  askPlacement,
+  hostKeyTrust,
+  placementTimeoutMs,
+  startAgent,
+} from '../../src/agent/index.js';
 
 /** What one agent did, in ms after the common start. */
 export interface AgentTrace {
@@ -53,6 +59,9 @@ const out = arg('out');
 const trust = hostKeyTrust({ pinned: [], knownHostsFile: arg('known-hosts'), acceptNew: false });
 const silent = pino({ level: 'silent' });
 const since = () => Date.now() - startAt;
+const CONNECT_TIMEOUT_MS = 10_000;
+// As `burrow agent --coordinator` bounds a question when it has no --relay list.
+const questionMs = placementTimeoutMs(0, CONNECT_TIMEOUT_MS);
 
 await sleep(Math.max(0, startAt - Date.now()));
 const traces: AgentTrace[] = [];
@@ -69,7 +78,7 @@ for (const d of devices) {
       username: d.name,
       keepaliveIntervalMs: 5000,
       keepaliveCountMax: 2,
-      connectTimeoutMs: 10_000,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
       backoff: { baseMs: 500, capMs: 30_000 },
       leaveTimeoutMs: 5000,
       dialTimeoutMs: 5000,
@@ -83,7 +92,7 @@ for (const d of devices) {
       },
       place: async (avoid) => {
         const at = since();
-        const a = await askPlacement({ url, name: d.name }, avoid);
+        const a = await askPlacement({ url, name: d.name, timeoutMs: questionMs }, avoid);
         const ok = !('error' in a) && a.relays.length > 0;
         trace.placements.push({ at, ms: since() - at, ok });
         if (ok) trace.lastAnsweredMs = since();
