@@ -26,6 +26,7 @@ import {
   type SpreadResult,
 } from './cluster/registry.js';
 import { startCluster } from './cluster/world.js';
+import { intervalText, REGISTRY_TIMING_FLAGS } from './lib/flags.js';
 import { BenchUsageError } from './lib/report.js';
 import { defineBench, definePhase, type FlagSpecs, runBench, status } from './lib/runner.js';
 import { f1, f2, n0, signed } from './relay/results.js';
@@ -50,12 +51,10 @@ const FLAGS = {
     min: 3,
     help: 'redis-restart: seconds of idle commands sampled',
   },
-  ttl: { type: 'interval', default: '15s', help: "the relays' --registry-ttl" },
-  heartbeat: { type: 'interval', default: '5s', help: "the relays' --heartbeat-interval" },
+  ...REGISTRY_TIMING_FLAGS,
 } as const satisfies FlagSpecs;
 type Flags = typeof FLAGS;
 
-const dur = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 /** A stored duration flag as the user would write it (`15000ms` → `15s`). */
 const durText = (d: string) => d.replace(/^(\d+)000ms$/, '$1s');
 const ms0 = (x: number | null) => (x === null ? 'capped' : `${n0(x)} ms`);
@@ -67,8 +66,8 @@ const latency = definePhase<Flags, ClusterLatencyResult>({
     log('latency: Redis, relays A and B, the device agent on A');
     const cluster = await startCluster(scope, {
       relays: 2,
-      ttl: dur(flags.ttl),
-      heartbeat: dur(flags.heartbeat),
+      ttl: intervalText(flags.ttl),
+      heartbeat: intervalText(flags.heartbeat),
     });
     await holdOnA(cluster);
     const r = await measureClusterLatency(cluster, { runs: flags.runs, log });
@@ -126,8 +125,8 @@ const throughput = definePhase<Flags, ClusterThroughputResult>({
     log('throughput: Redis, relays A and B, agent on A, two OpenSSH jumphosts');
     const cluster = await startCluster(scope, {
       relays: 2,
-      ttl: dur(flags.ttl),
-      heartbeat: dur(flags.heartbeat),
+      ttl: intervalText(flags.ttl),
+      heartbeat: intervalText(flags.heartbeat),
     });
     await holdOnA(cluster);
     const r = await measureClusterThroughput(scope, cluster, {
@@ -173,8 +172,8 @@ const failover = definePhase<Flags, ClusterFailoverResult>({
   async measure(scope, { flags, log }) {
     const r = await measureClusterFailover(scope, {
       kills: flags.kills,
-      ttl: dur(flags.ttl),
-      heartbeat: dur(flags.heartbeat),
+      ttl: intervalText(flags.ttl),
+      heartbeat: intervalText(flags.heartbeat),
       log,
     });
     return {
@@ -223,7 +222,7 @@ const redisRestart = definePhase<Flags, RedisCostResult>({
     const r = await measureRedisRestart(scope, {
       names: flags.names,
       concurrency: flags.concurrency,
-      ttl: dur(flags.ttl),
+      ttl: intervalText(flags.ttl),
       heartbeatMs: flags.heartbeat,
       idleWindowS: flags['idle-window'],
       log,
@@ -375,8 +374,8 @@ const spread = definePhase<Flags, SpreadPhaseResult>({
         return await measureSpread(scope, {
           mode,
           agents: flags.agents,
-          ttl: dur(flags.ttl),
-          heartbeat: dur(flags.heartbeat),
+          ttl: intervalText(flags.ttl),
+          heartbeat: intervalText(flags.heartbeat),
           log,
         });
       } finally {
@@ -435,7 +434,7 @@ runBench(
     check(flags) {
       if (flags.heartbeat * 2 >= flags.ttl) {
         throw new BenchUsageError(
-          `--heartbeat: must be under half of --ttl (${dur(flags.ttl)}), got ${dur(flags.heartbeat)}`,
+          `--heartbeat: must be under half of --ttl (${intervalText(flags.ttl)}), got ${intervalText(flags.heartbeat)}`,
         );
       }
     },

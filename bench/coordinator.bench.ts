@@ -5,6 +5,7 @@
  */
 import { type AgentsResult, measureAgents } from './coordinator/agents.js';
 import { measurePlacement, type PlacementResult } from './coordinator/placement.js';
+import { intervalText, REGISTRY_TIMING_FLAGS } from './lib/flags.js';
 import { defineBench, definePhase, type FlagSpecs, runBench, status } from './lib/runner.js';
 import { f1, f2, n0, signed } from './relay/results.js';
 
@@ -34,12 +35,9 @@ const FLAGS = {
     help: 'agents: placement questions asked before the agents start (0: a fresh coordinator)',
   },
   cap: { type: 'count', default: 60, help: 'agents: seconds before the wait is capped' },
-  ttl: { type: 'interval', default: '15s', help: "the relays' --registry-ttl" },
-  heartbeat: { type: 'interval', default: '5s', help: "the relays' --heartbeat-interval" },
+  ...REGISTRY_TIMING_FLAGS,
 } as const satisfies FlagSpecs;
 type Flags = typeof FLAGS;
-
-const dur = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 const placement = definePhase<Flags, PlacementResult>({
   name: 'placement',
@@ -51,8 +49,8 @@ const placement = definePhase<Flags, PlacementResult>({
       generators: flags.generators,
       seconds: flags.seconds,
       warmupSeconds: 2,
-      ttl: dur(flags.ttl),
-      heartbeat: dur(flags.heartbeat),
+      ttl: intervalText(flags.ttl),
+      heartbeat: intervalText(flags.heartbeat),
       log,
     });
     return {
@@ -129,8 +127,8 @@ const agents = definePhase<Flags, AgentsResult>({
       processes: flags.processes,
       warmup: flags.warmup,
       capS: flags.cap,
-      ttl: dur(flags.ttl),
-      heartbeat: dur(flags.heartbeat),
+      ttl: intervalText(flags.ttl),
+      heartbeat: intervalText(flags.heartbeat),
       log,
     });
     const worst = Math.max(...Object.values(r.deviations).map(Math.abs));

@@ -12,39 +12,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import {
-  type Agent,
-  askPlacement,
-  hostKeyTrust,
-  type PlacementAnswer,
-  startAgent,
-} from '../src/agent/index.js';
+import { type Agent, hostKeyTrust, type PlacementAnswer } from '../src/agent/index.js';
 import { type Cluster, type ClusterNode, FAST_CLUSTER, startCluster } from './helpers/cluster.js';
-import {
-  createSshClient,
-  freePort,
-  type Proc,
-  type Scope,
-  waitFor,
-  withScope,
-} from './helpers/index.js';
-import { startCli } from './helpers/relay.js';
+import { startCoordinatorCli } from './helpers/coordinator.js';
+import { createSshClient, freePort, type Scope, waitFor, withScope } from './helpers/index.js';
+import { startPlacedAgent } from './helpers/placed-agent.js';
 
-const silent = pino({ level: 'silent' });
-
-/** `burrow coordinator` on `port` over the cluster's Redis, TTL as the relays'. */
-async function startCoordinator(s: Scope, c: Cluster, port: number): Promise<Proc> {
-  const proc = startCli(
-    s,
-    [
-      'coordinator',
-      ...['--registry', c.redis.url, '--listen', `127.0.0.1:${port}`, '--registry-ttl', '3s'],
-    ],
-    { name: 'coordinator' },
-  );
-  await proc.waitForLine(/coordinator listening on/, { stream: 'stderr' });
-  return proc;
-}
+const _silent = pino({ level: 'silent' });
 
 /** One agent run by the library in this process, with every placement answer it got. */
 interface LibAgent {
@@ -61,36 +35,18 @@ function startLibAgent(s: Scope, c: Cluster, name: string, coordinator: string):
     acceptNew: false,
   });
   const a: Partial<LibAgent> & { answers: PlacementAnswer[] } = { name, answers: [] };
-  const agent = startAgent(
-    {
-      relays: [],
-      forwards: [{ name, port: 22, targetHost: '127.0.0.1', targetPort: c.sshd.port }],
-      privateKey: readFileSync(c.devKey.path, 'utf8'),
-      username: name,
-      // The agent's defaults: a loaded test machine must not look like a dead relay.
-      keepaliveIntervalMs: 5000,
-      keepaliveCountMax: 2,
-      connectTimeoutMs: 10_000,
-      backoff: { baseMs: 500, capMs: 5000 },
-      leaveTimeoutMs: 5000,
-      dialTimeoutMs: 5000,
+  const agent = startPlacedAgent({
+    name,
+    privateKey: readFileSync(c.devKey.path, 'utf8'),
+    targetPort: c.sshd.port,
+    coordinator,
+    trust,
+    backoffCapMs: 5000,
+    onAnswer: (answer) => a.answers.push(answer),
+    onExit: (code, message) => {
+      a.exit = `${code} ${message}`;
     },
-    {
-      log: silent,
-      verifyHostKey: (relay, blob) => {
-        const d = trust.check(relay.host, relay.port, blob);
-        return d.ok ? { ok: true } : { ok: false, message: d.message };
-      },
-      place: async (avoid) => {
-        const answer = await askPlacement({ url: coordinator, name }, avoid);
-        a.answers.push(answer);
-        return answer;
-      },
-      onExit: (code, message) => {
-        a.exit = `${code} ${message}`;
-      },
-    },
-  );
+  });
   s.defer(() => agent.close(), `agent ${name}`);
   return Object.assign(a, { agent }) as LibAgent;
 }
@@ -168,7 +124,7 @@ describe('burrow agent --coordinator', () => {
 
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      let coord = await startCoordinator(s, c, port);
+      let coord = (await startCoordinatorCli(s, c.redis, { port })).proc;
       await waitFor(
         async () => {
           const res = await fetch(`${url}/v1/relays`);
@@ -229,7 +185,7 @@ describe('burrow agent --coordinator', () => {
       // The coordinator killed and restarted: no agent noticed, and it still knows every name.
       const reconnects = libs.map((l) => l.agent.status().reconnects);
       await coord.kill9();
-      coord = await startCoordinator(s, c, port);
+      coord = (await startCoordinatorCli(s, c.redis, { port })).proc;
       for (const [name, addr] of before) {
         const res = await fetch(`${url}/v1/placement?name=${name}`);
         const body = (await res.json()) as { relays: { address: string }[] };
@@ -308,18 +264,9 @@ describe('burrow agent --coordinator', () => {
       const c = await startCluster(s, { relays: 1 });
       const tokenFile = join(c.dir, 'coordinator-token');
       writeFileSync(tokenFile, 'agent-token-5a1e\n', { mode: 0o600 });
-      const port = await freePort();
-      const coord = startCli(
-        s,
-        [
-          'coordinator',
-          ...['--registry', c.redis.url, '--listen', `127.0.0.1:${port}`],
-          ...['--api-token-file', tokenFile, '--registry-ttl', '3s'],
-        ],
-        { name: 'coordinator' },
-      );
-      await coord.waitForLine(/coordinator listening on/, { stream: 'stderr' });
-      const url = `http://127.0.0.1:${port}`;
+      const { proc: coord, url } = await startCoordinatorCli(s, c.redis, {
+        flags: ['--api-token-file', tokenFile],
+      });
 
       // Wrong known_hosts: the coordinator names the relay, the agent refuses its key (exit 2).
       const empty = join(c.dir, 'empty_known_hosts');

@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { AuditEvent } from '../src/audit/audit.js';
 import { REGISTRY_NAME_KEY, REGISTRY_RELAY_KEY } from '../src/core/constants.js';
+import { clientForRelays, type RegistryRelay, startRegistryRelay } from './helpers/cluster.js';
 import {
-  createSshClient,
   fingerprintOf,
   generateKey,
   type KeyPair,
@@ -25,76 +24,12 @@ import {
   withScope,
 } from './helpers/index.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
-import { CLI_PATH, startCli } from './helpers/relay.js';
-
-type Audited<E extends AuditEvent['event']> = Extract<AuditEvent, { event: E }>;
-
-interface ClusterRelay {
-  readonly id: string;
-  readonly port: number;
-  readonly hostKey: KeyPair;
-  readonly proc: Proc;
-  /** Every audit line of `event` printed so far. */
-  audited<E extends AuditEvent['event']>(event: E): Audited<E>[];
-}
-
-const FAST = ['--registry-ttl', '3s', '--heartbeat-interval', '1s'];
-
-async function startClusterRelay(
-  s: Scope,
-  dir: string,
-  label: string,
-  redis: RedisServer,
-  extra: string[] = FAST,
-): Promise<ClusterRelay> {
-  const hostKey = await generateKey(dir, `host_${label}`);
-  const proc = startCli(
-    s,
-    [
-      'relay',
-      ...['--listen', '127.0.0.1:0', '--host-key', hostKey.path],
-      ...['--authorized-keys', join(dir, 'authorized_keys')],
-      ...['--registry', redis.url, '--relay-id', `relay-${label}#${process.pid}`],
-      ...extra,
-    ],
-    { name: `relay ${label}` },
-  );
-  const started = await proc.waitForLine(
-    /"event":"relay.started","relay":"([^"]+)","listen":"127\.0\.0\.1:(\d+)"/,
-    { stream: 'stdout' },
-  );
-  return {
-    id: started[1] ?? '',
-    port: Number(started[2]),
-    hostKey,
-    proc,
-    audited: <E extends AuditEvent['event']>(event: E) =>
-      proc
-        .output('stdout')
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as AuditEvent)
-        .filter((e): e is Audited<E> => e.event === event),
-  };
-}
-
-/** An ssh client for `key` that knows every relay by its label. */
-async function clientFor(
-  s: Scope,
-  key: KeyPair,
-  relays: Record<string, ClusterRelay>,
-): Promise<SshClient> {
-  const ssh = await createSshClient(s, { identity: key });
-  for (const [alias, r] of Object.entries(relays)) {
-    ssh.addHost({ alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
-  }
-  return ssh;
-}
+import { CLI_PATH } from './helpers/relay.js';
 
 /** `ssh -N -R NAME:22:…` on `alias`, once the relay has audited the registration. */
 async function register(
   ssh: SshClient,
-  relay: ClusterRelay,
+  relay: RegistryRelay,
   alias: string,
   name: string,
   fp: string,
@@ -140,12 +75,12 @@ describe('cluster: names owned across relays', () => {
         s,
         (k, j) => `permitlisten="dev1:22" ${k.publicKey}\npermitlisten="dev1:22" ${j.publicKey}\n`,
       );
-      const A = await startClusterRelay(s, dir, 'a', redis);
-      const B = await startClusterRelay(s, dir, 'b', redis);
-      const C = await startClusterRelay(s, dir, 'c', redis);
+      const A = await startRegistryRelay(s, dir, 'a', redis);
+      const B = await startRegistryRelay(s, dir, 'b', redis);
+      const C = await startRegistryRelay(s, dir, 'c', redis);
       const relays = { A, B, C };
-      const sshK = await clientFor(s, k, relays);
-      const sshJ = await clientFor(s, j, relays);
+      const sshK = await clientForRelays(s, k, relays);
+      const sshJ = await clientForRelays(s, j, relays);
 
       const onA = await register(sshK, A, 'A', 'dev1', fpK);
       assert.deepEqual(record(redis, 'dev1'), { owner: fpK, relayId: A.id });
@@ -195,10 +130,10 @@ describe('cluster: names owned across relays', () => {
         s,
         (k, j) => `permitlisten="dev1:22" ${k.publicKey}\npermitlisten="dev2:22" ${j.publicKey}\n`,
       );
-      const A = await startClusterRelay(s, dir, 'a', redis);
-      const B = await startClusterRelay(s, dir, 'b', redis);
-      const dev1 = await register(await clientFor(s, k, { A }), A, 'A', 'dev1', fpK);
-      const dev2 = await register(await clientFor(s, j, { B }), B, 'B', 'dev2', fpJ);
+      const A = await startRegistryRelay(s, dir, 'a', redis);
+      const B = await startRegistryRelay(s, dir, 'b', redis);
+      const dev1 = await register(await clientForRelays(s, k, { A }), A, 'A', 'dev1', fpK);
+      const dev2 = await register(await clientForRelays(s, j, { B }), B, 'B', 'dev2', fpJ);
 
       await redis.restart();
       const back = Date.now();
@@ -229,10 +164,10 @@ describe('cluster: names owned across relays', () => {
         s,
         (k, j) => `permitlisten="dev1:22" ${k.publicKey}\npermitlisten="dev1:22" ${j.publicKey}\n`,
       );
-      const A = await startClusterRelay(s, dir, 'a', redis);
-      const B = await startClusterRelay(s, dir, 'b', redis);
-      const sshK = await clientFor(s, k, { A });
-      const sshJ = await clientFor(s, j, { B });
+      const A = await startRegistryRelay(s, dir, 'a', redis);
+      const B = await startRegistryRelay(s, dir, 'b', redis);
+      const sshK = await clientForRelays(s, k, { A });
+      const sshJ = await clientForRelays(s, j, { B });
       const first = await register(sshK, A, 'A', 'dev1', fpK);
 
       await redis.stop();
@@ -290,10 +225,10 @@ describe('cluster: names owned across relays', () => {
         (k) => `permitlisten="dev1:22" ${k.publicKey}\n`,
       );
       // A heartbeat far longer than the wait below: only an immediate publication passes.
-      const A = await startClusterRelay(s, dir, 'a', redis, [
+      const A = await startRegistryRelay(s, dir, 'a', redis, [
         ...['--registry-ttl', '30s', '--heartbeat-interval', '10s', '--drain-grace', '5s'],
       ]);
-      await register(await clientFor(s, k, { A }), A, 'A', 'dev1', fpK);
+      await register(await clientForRelays(s, k, { A }), A, 'A', 'dev1', fpK);
       const key = REGISTRY_RELAY_KEY + A.id;
       await waitFor(() => redis.cli('HGET', key, 'draining') === '0', {
         what: 'the relay record to be published at start',

@@ -91,9 +91,13 @@ describe('cluster: Redis Sentinel failover under load', () => {
       t.diagnostic(JSON.stringify(failed.map((r) => ({ ms: r.ms, since: r.at - killedAt }))));
       assert.equal(doubles, 0, 'never two local holders of a name');
       for (const r of results) assert.ok(r.ms < 10_000, `an attempt took ${r.ms} ms: ${r.err}`);
+      // An entry relay may route by what it knew for up to one TTL (3 s here) after the records
+      // settle, so a refusal with a reason is allowed until then (one was seen up to 3.9 s after
+      // the kill, after the records had settled: the holder answering "not connected").
+      const ttlMs = 3000;
       for (const r of failed) {
         assert.ok(
-          r.at > killedAt && r.at - r.ms < settledAt,
+          r.at > killedAt && r.at - r.ms < settledAt + ttlMs,
           `a failure outside the failover: ${r.err}`,
         );
         // Told why (the name's record lapsed before the replica was promoted), or: the entry

@@ -8,71 +8,18 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { REGISTRY_NAME_KEY } from '../src/core/constants.js';
+import { clientForRelays, registerInRedis, startRegistryRelay } from './helpers/cluster.js';
+import { startCoordinatorCli } from './helpers/coordinator.js';
 import {
-  createSshClient,
   fingerprintOf,
   freePort,
   generateKey,
-  type KeyPair,
-  type Proc,
-  type Scope,
-  type SshClient,
   tmpDir,
   waitFor,
   withScope,
 } from './helpers/index.js';
-import { type RedisServer, startRedis } from './helpers/redis.js';
+import { startRedis } from './helpers/redis.js';
 import { startCli } from './helpers/relay.js';
-
-interface Relay {
-  readonly id: string;
-  readonly port: number;
-  readonly hostKey: KeyPair;
-  readonly proc: Proc;
-}
-
-async function startRelay(s: Scope, dir: string, label: string, redis: RedisServer) {
-  const hostKey = await generateKey(dir, `host_${label}`);
-  const proc = startCli(
-    s,
-    [
-      'relay',
-      ...['--listen', '127.0.0.1:0', '--host-key', hostKey.path],
-      ...['--authorized-keys', join(dir, 'authorized_keys')],
-      ...['--registry', redis.url, '--relay-id', `relay-${label}#${process.pid}`],
-      ...['--registry-ttl', '3s', '--heartbeat-interval', '1s'],
-    ],
-    { name: `relay ${label}` },
-  );
-  const started = await proc.waitForLine(
-    /"event":"relay.started","relay":"([^"]+)","listen":"127\.0\.0\.1:(\d+)"/,
-    { stream: 'stdout' },
-  );
-  return { id: started[1] ?? '', port: Number(started[2]), hostKey, proc } satisfies Relay;
-}
-
-/** `ssh -N -R NAME:22:…` through `relay`, once the registry says the name is held there. */
-async function register(
-  ssh: SshClient,
-  relay: Relay,
-  alias: string,
-  name: string,
-  redis: RedisServer,
-) {
-  const proc = ssh.spawn(
-    ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `${name}:22:127.0.0.1:9`, alias],
-    { name: `${name} on ${alias}` },
-  );
-  await waitFor(
-    () => {
-      if (proc.exit) throw new Error(`ssh -R ${name} exited: ${proc.tail()}`);
-      return redis.cli('HGET', REGISTRY_NAME_KEY + name, 'relayId') === relay.id;
-    },
-    { what: `${name} to be registered on ${alias}` },
-  );
-  return proc;
-}
 
 interface Http {
   status: number;
@@ -109,33 +56,17 @@ describe('burrow coordinator', () => {
         `permitlisten="dev1:22",permitlisten="dev2:22" ${dev.publicKey}\n`,
       );
       const fp = await fingerprintOf(dev.path);
-      const A = await startRelay(s, dir, 'a', redis);
-      const B = await startRelay(s, dir, 'b', redis);
-      const ssh = await createSshClient(s, { identity: dev });
-      for (const [alias, r] of [
-        ['A', A],
-        ['B', B],
-      ] as const) {
-        ssh.addHost({ alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
-      }
-      await register(ssh, B, 'B', 'dev1', redis);
+      const A = await startRegistryRelay(s, dir, 'a', redis);
+      const B = await startRegistryRelay(s, dir, 'b', redis);
+      const ssh = await clientForRelays(s, dev, { A, B });
+      await registerInRedis(ssh, B, 'B', 'dev1', redis);
 
       const tokenFile = join(dir, 'api-token');
       writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-      const port = await freePort();
-      const coord = startCli(
-        s,
-        [
-          'coordinator',
-          ...['--registry', redis.url, '--listen', `127.0.0.1:${port}`],
-          ...['--api-token-file', tokenFile, '--public-placement', '--registry-ttl', '3s'],
-        ],
-        { name: 'coordinator' },
-      );
-      await coord.waitForLine(/coordinator listening on http:\/\/127\.0\.0\.1:(\d+)/, {
-        stream: 'stderr',
+      const { proc: coord, url } = await startCoordinatorCli(s, redis, {
+        flags: ['--api-token-file', tokenFile, '--public-placement'],
       });
-      const get = client(`http://127.0.0.1:${port}`);
+      const get = client(url);
 
       // The token: reads refused without it or with a wrong one; placement left open.
       for (const header of [undefined, 'wrong-token', `${TOKEN}x`]) {
@@ -199,7 +130,7 @@ describe('burrow coordinator', () => {
       assert.equal((unknown.body.error as { code: string }).code, 'NOT_FOUND');
 
       // Paging: a second name on A, then every page of one followed to the end.
-      await register(ssh, A, 'A', 'dev2', redis);
+      await registerInRedis(ssh, A, 'A', 'dev2', redis);
       const seen = new Set<string>();
       let cursor: string | undefined;
       let pages = 0;

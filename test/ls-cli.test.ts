@@ -8,16 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  createSshClient,
-  freePort,
-  generateKey,
-  runCommand,
-  tmpDir,
-  waitFor,
-  withScope,
-} from './helpers/index.js';
-import { CLI_PATH } from './helpers/relay.js';
+import { freePort, generateKey, runCommand, tmpDir, waitFor, withScope } from './helpers/index.js';
+import { CLI_PATH, relayClient } from './helpers/relay.js';
 import { ls, startServe, tableRows } from './helpers/serve.js';
 
 describe('burrow ls', () => {
@@ -27,13 +19,11 @@ describe('burrow ls', () => {
       const dev = await generateKey(dir, 'device');
       writeFileSync(join(dir, 'authorized_keys'), `permitlisten="n*:22" ${dev.publicKey}\n`);
       const serve = await startServe(s, dir);
-      const device = await createSshClient(s, { identity: dev });
-      device.addHost({
-        alias: 'relay',
-        port: serve.sshPort,
-        user: 'burrow',
-        hostKey: serve.hostKey.publicKey,
-      });
+      const device = await relayClient(
+        s,
+        { port: serve.sshPort, hostKeyPub: serve.hostKey.publicKey },
+        dev,
+      );
       // 1005 names: more than the 1000 the API gives at most per page.
       const names = Array.from({ length: 1005 }, (_, i) => `n${String(i).padStart(4, '0')}`);
       const tunnel = device.spawn(

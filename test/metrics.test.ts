@@ -11,10 +11,10 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FAST_CLUSTER, startCluster } from './helpers/cluster.js';
+import { startCoordinatorCli } from './helpers/coordinator.js';
 import { startFleet } from './helpers/fleet.js';
 import {
   createSshClient,
-  freePort,
   generateKey,
   runCommand,
   type Scope,
@@ -236,18 +236,9 @@ describe('metrics', () => {
       const dir = await tmpDir(s);
       const tokenFile = join(dir, 'api-token');
       writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-      const port = await freePort();
-      const coord = startCli(
-        s,
-        [
-          'coordinator',
-          ...['--registry', c.redis.url, '--listen', `127.0.0.1:${port}`],
-          ...['--api-token-file', tokenFile, '--registry-ttl', '3s'],
-        ],
-        { name: 'coordinator' },
-      );
-      await coord.waitForLine(/coordinator listening/, { stream: 'stderr' });
-      const base = `http://127.0.0.1:${port}`;
+      const { url: base } = await startCoordinatorCli(s, c.redis, {
+        flags: ['--api-token-file', tokenFile],
+      });
       const open = await fetch(`${base}/metrics`);
       assert.equal(open.status, 401, 'no token, no metrics');
       assert.equal(open.headers.get('www-authenticate'), 'Bearer');

@@ -14,6 +14,7 @@ import ssh2 from '../src/ssh/ssh2.js';
 import {
   generateKey,
   type Proc,
+  publicKeyOf,
   runCommand,
   type Scope,
   startSshd,
@@ -40,14 +41,6 @@ async function startRelayCli(s: Scope, dir: string, extra: string[] = []): Promi
     },
   );
   return { proc, port: Number(m[1]), hostKeyFp: m[2]! };
-}
-
-/** `ssh-ed25519 AAAA…` of a private key file, as ssh-keygen derives it. */
-function publicKeyOf(path: string): string {
-  return execFileSync('ssh-keygen', ['-yf', path], { encoding: 'utf8' })
-    .split(' ')
-    .slice(0, 2)
-    .join(' ');
 }
 
 function runCli(s: Scope, args: string[], env: Record<string, string> = {}) {

@@ -4,7 +4,6 @@
  * unreachable Redis are one clear line, the password masked.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,17 +14,17 @@ import {
 } from '../src/core/constants.js';
 import { NAME_TTL_FACTOR } from '../src/registry/registry.js';
 import {
-  createSshClient,
   fingerprintOf,
   freePort,
   generateKey,
+  publicKeyOf,
   runCommand,
   tmpDir,
   waitFor,
   withScope,
 } from './helpers/index.js';
 import { startRedis } from './helpers/redis.js';
-import { CLI_PATH, relayCliArgs, startCli } from './helpers/relay.js';
+import { CLI_PATH, relayCliArgs, relayClient, startCli } from './helpers/relay.js';
 
 describe('burrow relay --registry', () => {
   it('records a registered name in Redis and removes it when the device leaves', async (t) =>
@@ -45,19 +44,8 @@ describe('burrow relay --registry', () => {
       );
       const relayId = started[1] ?? '';
       assert.match(relayId, /:0#[0-9a-f]{8}$/, 'the default relay id carries a per-start nonce');
-      const hostKeyPub = execFileSync('ssh-keygen', ['-yf', join(dir, 'host_key')], {
-        encoding: 'utf8',
-      })
-        .split(' ')
-        .slice(0, 2)
-        .join(' ');
-      const ssh = await createSshClient(s, { identity: device });
-      ssh.addHost({
-        alias: 'relay',
-        port: Number(started[2]),
-        user: 'burrow',
-        hostKey: hostKeyPub,
-      });
+      const hostKeyPub = publicKeyOf(join(dir, 'host_key'));
+      const ssh = await relayClient(s, { port: Number(started[2]), hostKeyPub }, device);
       const holder = ssh.spawn(
         ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', 'dev1:22:127.0.0.1:9', 'relay'],
         { name: 'device dev1' },

@@ -6,7 +6,6 @@
  * credentials never reach a log.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import {
   generateKey,
   type KeyPair,
   type Proc,
+  publicKeyOf,
   runCommand,
   type Scope,
   type SshClient,
@@ -26,6 +26,7 @@ import {
 } from './helpers/index.js';
 import {
   type AuditEventOf,
+  auditedBy,
   CLI_PATH,
   relayCliArgs,
   relayClient,
@@ -53,23 +54,12 @@ async function startRelay(
   const m = await proc.waitForLine(/"event":"relay.started".*"listen":"127\.0\.0\.1:(\d+)"/, {
     stream: 'stdout',
   });
-  const hostKeyPub = execFileSync('ssh-keygen', ['-yf', join(dir, 'host_key')], {
-    encoding: 'utf8',
-  })
-    .split(' ')
-    .slice(0, 2)
-    .join(' ');
+  const hostKeyPub = publicKeyOf(join(dir, 'host_key'));
   return {
     proc,
     port: Number(m[1]),
     hostKeyPub,
-    events: <E extends AuditEvent['event']>(event: E) =>
-      proc
-        .output('stdout')
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as AuditEvent)
-        .filter((e): e is AuditEventOf<E> => e.event === event),
+    events: (event) => auditedBy(proc, event),
   };
 }
 

@@ -11,7 +11,6 @@
  * (`npm run fuzz` sets both); without them a fixed seed and a fixed number of cases.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -21,6 +20,7 @@ import sshLib from '../src/ssh/ssh2.js';
 import {
   generateKey,
   type Proc,
+  publicKeyOf,
   type Scope,
   startSshd,
   tmpDir,
@@ -89,12 +89,7 @@ async function startLive(s: Scope): Promise<Live> {
     stream: 'stdout',
   });
   const port = Number(m[1]);
-  const hostKeyPub = execFileSync('ssh-keygen', ['-yf', join(dir, 'host_key')], {
-    encoding: 'utf8',
-  })
-    .split(' ')
-    .slice(0, 2)
-    .join(' ');
+  const hostKeyPub = publicKeyOf(join(dir, 'host_key'));
   const device = await relayClient(s, { port, hostKeyPub }, devKey);
   device.spawn([
     '-N',

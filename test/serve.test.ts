@@ -12,7 +12,6 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { REGISTRY_NAME_KEY } from '../src/core/constants.js';
 import {
-  createSshClient,
   fingerprintOf,
   generateKey,
   runCommand,
@@ -24,7 +23,7 @@ import {
   withScope,
 } from './helpers/index.js';
 import { startRedis } from './helpers/redis.js';
-import { CLI_PATH } from './helpers/relay.js';
+import { CLI_PATH, relayClient } from './helpers/relay.js';
 import { ls, startServe, tableRows } from './helpers/serve.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -49,18 +48,11 @@ describe('burrow serve', () => {
       const sshd = await startSshd(s, { authorizedKeys: [op] });
       const serve = await startServe(s, dir);
 
-      const device = await createSshClient(s, { identity: dev });
-      const operator = await createSshClient(s, { identity: op });
-      for (const c of [device, operator]) {
-        c.addHost({
-          alias: 'relay',
-          port: serve.sshPort,
-          user: 'burrow',
-          hostKey: serve.hostKey.publicKey,
-        });
-      }
-      operator.addHost({ alias: 'dev1', hostName: null, user: 'root', proxyJump: 'relay' });
-      operator.trust('dev1', sshd.hostKeyPub);
+      const relay = { port: serve.sshPort, hostKeyPub: serve.hostKey.publicKey };
+      const device = await relayClient(s, relay, dev);
+      const operator = await relayClient(s, relay, op, [
+        { name: 'dev1', hostKeyPub: sshd.hostKeyPub },
+      ]);
       const tunnel = device.spawn(
         [
           ...['-N', '-o', 'ExitOnForwardFailure=yes'],
@@ -171,13 +163,11 @@ describe('burrow serve', () => {
       const dev = await generateKey(dir, 'device');
       writeFileSync(join(dir, 'authorized_keys'), `permitlisten="dev3:22" ${dev.publicKey}\n`);
       const serve = await startServe(s, dir, ['--registry', redis.url]);
-      const device = await createSshClient(s, { identity: dev });
-      device.addHost({
-        alias: 'relay',
-        port: serve.sshPort,
-        user: 'burrow',
-        hostKey: serve.hostKey.publicKey,
-      });
+      const device = await relayClient(
+        s,
+        { port: serve.sshPort, hostKeyPub: serve.hostKey.publicKey },
+        dev,
+      );
       const tunnel = device.spawn([
         '-N',
         '-o',

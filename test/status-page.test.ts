@@ -17,63 +17,10 @@ import {
   REGISTRY_RELAYS_INDEX,
 } from '../src/core/constants.js';
 import { launchBrowser, watchPage } from './helpers/browser.js';
-import {
-  createSshClient,
-  freePort,
-  generateKey,
-  type KeyPair,
-  type Proc,
-  type Scope,
-  type SshClient,
-  tmpDir,
-  waitFor,
-  withScope,
-} from './helpers/index.js';
-import { type RedisServer, startRedis } from './helpers/redis.js';
-import { startCli } from './helpers/relay.js';
-
-interface Relay {
-  readonly id: string;
-  readonly port: number;
-  readonly hostKey: KeyPair;
-  readonly proc: Proc;
-}
-
-async function startRelay(s: Scope, dir: string, label: string, redis: RedisServer) {
-  const hostKey = await generateKey(dir, `host_${label}`);
-  const proc = startCli(
-    s,
-    [
-      'relay',
-      ...['--listen', '127.0.0.1:0', '--host-key', hostKey.path],
-      ...['--authorized-keys', join(dir, 'authorized_keys')],
-      ...['--registry', redis.url, '--relay-id', `relay-${label}#${process.pid}`],
-      ...['--registry-ttl', '3s', '--heartbeat-interval', '1s'],
-    ],
-    { name: `relay ${label}` },
-  );
-  const started = await proc.waitForLine(
-    /"event":"relay.started","relay":"([^"]+)","listen":"127\.0\.0\.1:(\d+)"/,
-    { stream: 'stdout' },
-  );
-  return { id: started[1] ?? '', port: Number(started[2]), hostKey, proc } satisfies Relay;
-}
-
-/** `ssh -N -R NAME:22:…` through `alias`, once the registry says `relay` holds the name. */
-async function register(ssh: SshClient, relay: Relay, alias: string, redis: RedisServer) {
-  const proc = ssh.spawn(
-    ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', 'dev1:22:127.0.0.1:9', alias],
-    { name: `dev1 on ${alias}` },
-  );
-  await waitFor(
-    () => {
-      if (proc.exit) throw new Error(`ssh -R dev1 exited: ${proc.tail()}`);
-      return redis.cli('HGET', `${REGISTRY_NAME_KEY}dev1`, 'relayId') === relay.id;
-    },
-    { what: `dev1 to be registered on ${alias}` },
-  );
-  return proc;
-}
+import { clientForRelays, registerInRedis, startRegistryRelay } from './helpers/cluster.js';
+import { startCoordinatorCli } from './helpers/coordinator.js';
+import { generateKey, tmpDir, waitFor, withScope } from './helpers/index.js';
+import { startRedis } from './helpers/redis.js';
 
 const TOKEN = 'status-page-token-8f3e1c';
 const HOSTILE = `<img src=x onerror="alert('xss')"><script>alert(1)</script>`;
@@ -89,31 +36,16 @@ describe('the status page in headless Chromium', () => {
       writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
 
       // The coordinator first, so that it sees the relays join.
-      const port = await freePort();
-      const base = `http://127.0.0.1:${port}`;
-      const coord = startCli(
-        s,
-        [
-          'coordinator',
-          ...['--registry', redis.url, '--listen', `127.0.0.1:${port}`],
-          ...['--api-token-file', tokenFile, '--registry-ttl', '3s'],
-        ],
-        { name: 'coordinator' },
-      );
-      await coord.waitForLine(/coordinator listening on/, { stream: 'stderr' });
-      const A = await startRelay(s, dir, 'a', redis);
-      const B = await startRelay(s, dir, 'b', redis);
-      const C = await startRelay(s, dir, 'c', redis);
-      const ssh = await createSshClient(s, { identity: dev });
-      for (const [alias, r] of [
-        ['A', A],
-        ['C', C],
-      ] as const) {
-        ssh.addHost({ alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
-      }
+      const { proc: coord, url: base } = await startCoordinatorCli(s, redis, {
+        flags: ['--api-token-file', tokenFile],
+      });
+      const A = await startRegistryRelay(s, dir, 'a', redis);
+      const B = await startRegistryRelay(s, dir, 'b', redis);
+      const C = await startRegistryRelay(s, dir, 'c', redis);
+      const ssh = await clientForRelays(s, dev, { A, C });
       // dev1 registers on C, then the same key takes it to A: a name that moved.
-      await register(ssh, C, 'C', redis);
-      await register(ssh, A, 'A', redis);
+      await registerInRedis(ssh, C, 'C', 'dev1', redis);
+      await registerInRedis(ssh, A, 'A', 'dev1', redis);
       const since = Number(redis.cli('HGET', `${REGISTRY_NAME_KEY}dev1`, 'since'));
       assert.ok(since > 0, 'the registry has a since for dev1');
 

@@ -12,9 +12,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { REGISTRY_NAME_KEY } from '../../src/core/constants.js';
 import { RESYNC_FACTOR } from '../../src/registry/registry.js';
 import { generateEd25519 } from '../../src/ssh/keys.js';
-import { freePort, type Proc, type Scope, startProc, waitFor } from '../../test/helpers/index.js';
+import { startCoordinatorCli } from '../../test/helpers/coordinator.js';
+import { type Proc, type Scope, startProc, waitFor } from '../../test/helpers/index.js';
 import type { RedisServer } from '../../test/helpers/redis.js';
-import { startCli } from '../../test/helpers/relay.js';
 import { cpuSeconds } from '../lib/procfs.js';
 import { type Cluster, type ClusterRelay, startCluster } from './world.js';
 
@@ -356,18 +356,8 @@ export async function measureSpread(
   });
   const extra: string[] = [];
   if (opts.mode === 'coordinator') {
-    const port = await freePort();
-    const coordinator = startCli(
-      scope,
-      [
-        'coordinator',
-        ...['--registry', cluster.redis.url, '--listen', `127.0.0.1:${port}`],
-        ...['--registry-ttl', opts.ttl],
-      ],
-      { name: 'coordinator' },
-    );
-    await coordinator.waitForLine(/coordinator listening on/, { stream: 'stderr' });
-    extra.push('--coordinator', `http://127.0.0.1:${port}`);
+    const coordinator = await startCoordinatorCli(scope, cluster.redis, { ttl: opts.ttl });
+    extra.push('--coordinator', coordinator.url);
   }
   const status: string[] = [];
   for (const [i, k] of keys.entries()) {

@@ -1,8 +1,9 @@
 /**
  * One process of the agents phase (bench/coordinator/agents.ts starts several): runs a slice of
- * the devices through the agent's library, exactly as `burrow agent --coordinator URL` runs
- * them (`startAgent` with `askPlacement`, the known_hosts check, no `--relay` list), all started
- * on the wall-clock time the parent gives, and records where each agent's time went.
+ * the devices through the agent's library as `burrow agent --coordinator URL` runs them
+ * (test/helpers/placed-agent.ts: `startAgent` with `askPlacement`, the known_hosts check, no
+ * `--relay` list), all started on the wall-clock time the parent gives, and records where each
+ * agent's time went.
  *
  * Usage: node agents-child.js --keys FILE --from I --to J --url URL --known-hosts FILE
  *                             --start-at MS_EPOCH --cap-ms MS --out FILE
@@ -12,14 +13,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
-import {
-  type Agent,
-  askPlacement,
-  hostKeyTrust,
-  placementTimeoutMs,
-  startAgent,
-} from '../../src/agent/index.js';
+import { type Agent, hostKeyTrust } from '../../src/agent/index.js';
+import { startPlacedAgent } from '../../test/helpers/placed-agent.js';
 
 /** What one agent did, in ms after the common start. */
 export interface AgentTrace {
@@ -57,11 +52,7 @@ const startAt = Number(arg('start-at'));
 const capMs = Number(arg('cap-ms'));
 const out = arg('out');
 const trust = hostKeyTrust({ pinned: [], knownHostsFile: arg('known-hosts'), acceptNew: false });
-const silent = pino({ level: 'silent' });
 const since = () => Date.now() - startAt;
-const CONNECT_TIMEOUT_MS = 10_000;
-// As `burrow agent --coordinator` bounds a question when it has no --relay list.
-const questionMs = placementTimeoutMs(0, CONNECT_TIMEOUT_MS);
 
 await sleep(Math.max(0, startAt - Date.now()));
 const traces: AgentTrace[] = [];
@@ -70,51 +61,39 @@ for (const d of devices) {
   const trace: AgentTrace = { name: d.name, placements: [], hostKeyAt: [], errors: 0, phase: '' };
   traces.push(trace);
   let seen: unknown;
-  const agent = startAgent(
-    {
-      relays: [],
-      forwards: [{ name: d.name, port: 22, targetHost: '127.0.0.1', targetPort: 9 }],
-      privateKey: d.key,
-      username: d.name,
-      keepaliveIntervalMs: 5000,
-      keepaliveCountMax: 2,
-      connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      backoff: { baseMs: 500, capMs: 30_000 },
-      leaveTimeoutMs: 5000,
-      dialTimeoutMs: 5000,
+  let asked = 0;
+  const agent = startPlacedAgent({
+    name: d.name,
+    privateKey: d.key,
+    targetPort: 9,
+    coordinator: url,
+    trust,
+    backoffCapMs: 30_000,
+    onAsk: () => {
+      asked = since();
     },
-    {
-      log: silent,
-      verifyHostKey: (relay, blob) => {
-        trace.hostKeyAt.push(since());
-        const v = trust.check(relay.host, relay.port, blob);
-        return v.ok ? { ok: true } : { ok: false, message: v.message };
-      },
-      place: async (avoid) => {
-        const at = since();
-        const a = await askPlacement({ url, name: d.name, timeoutMs: questionMs }, avoid);
-        const ok = !('error' in a) && a.relays.length > 0;
-        trace.placements.push({ at, ms: since() - at, ok });
-        if (ok) trace.lastAnsweredMs = since();
-        return a;
-      },
-      onState: (s) => {
-        const e = s.lastError;
-        if (e && e !== seen) {
-          seen = e;
-          trace.errors++;
-          trace.lastError = `${e.reason}: ${e.message.slice(0, 80)}`;
-        }
-        if (s.phase === 'connected' && trace.connectedMs === undefined) {
-          trace.connectedMs = since();
-          if (s.relay !== undefined) trace.relay = s.relay;
-        }
-      },
-      onExit: (code, message) => {
-        if (code !== 0) process.stderr.write(`agent ${d.name} exited ${code}: ${message}\n`);
-      },
+    onAnswer: (a) => {
+      const ok = !('error' in a) && a.relays.length > 0;
+      trace.placements.push({ at: asked, ms: since() - asked, ok });
+      if (ok) trace.lastAnsweredMs = since();
     },
-  );
+    onHostKey: () => trace.hostKeyAt.push(since()),
+    onState: (s) => {
+      const e = s.lastError;
+      if (e && e !== seen) {
+        seen = e;
+        trace.errors++;
+        trace.lastError = `${e.reason}: ${e.message.slice(0, 80)}`;
+      }
+      if (s.phase === 'connected' && trace.connectedMs === undefined) {
+        trace.connectedMs = since();
+        if (s.relay !== undefined) trace.relay = s.relay;
+      }
+    },
+    onExit: (code, message) => {
+      if (code !== 0) process.stderr.write(`agent ${d.name} exited ${code}: ${message}\n`);
+    },
+  });
   agents.push(agent);
 }
 

@@ -5,8 +5,9 @@
  * one ed25519 key per device name in the relays' policy, and one `burrow coordinator` process on
  * the same Redis.
  */
-import { freePort, type Proc, type Scope } from '../../test/helpers/index.js';
-import { startCli } from '../../test/helpers/relay.js';
+
+import { startCoordinatorCli } from '../../test/helpers/coordinator.js';
+import type { Proc, Scope } from '../../test/helpers/index.js';
 import { type DeviceKey, deviceKeys, LOAD_RELAY_ARGS, policyOf } from '../cluster/registry.js';
 import { type Cluster, startCluster } from '../cluster/world.js';
 
@@ -31,16 +32,9 @@ export async function startCoordinatorWorld(
     // Every device here shares 127.0.0.1: one penalised handshake must not lock out the rest.
     relayArgs: [...LOAD_RELAY_ARGS, '--per-source-penalties', 'no'],
   });
-  const port = await freePort();
-  const coordinator = startCli(
-    scope,
-    [
-      'coordinator',
-      ...['--registry', cluster.redis.url, '--listen', `127.0.0.1:${port}`],
-      ...['--registry-ttl', opts.ttl],
-    ],
-    { name: 'coordinator', stopGraceMs: 10_000 },
-  );
-  await coordinator.waitForLine(/coordinator listening on/, { stream: 'stderr' });
-  return { cluster, keys, coordinator, url: `http://127.0.0.1:${port}` };
+  const { proc: coordinator, url } = await startCoordinatorCli(scope, cluster.redis, {
+    ttl: opts.ttl,
+    procOptions: { stopGraceMs: 10_000 },
+  });
+  return { cluster, keys, coordinator, url };
 }

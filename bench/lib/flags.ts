@@ -1,4 +1,5 @@
 import { BenchUsageError } from './report.js';
+import type { FlagSpecs } from './runner.js';
 
 /** `--size`: bytes, with an optional K/M/G suffix (binary: 1G = 2^30); at least 1. */
 export function parseSize(text: string): number {
@@ -28,3 +29,14 @@ export function parseInterval(flag: string, text: string): number {
   if (ms < 100) throw new BenchUsageError(`--${flag}: at least 100ms, got "${text}"`);
   return ms;
 }
+
+/** An interval in ms as a flag would say it: `15000` → `15s`, `1500` → `1500ms`. */
+export function intervalText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** `--ttl` and `--heartbeat`: the registry timing of the relays a benchmark starts. */
+export const REGISTRY_TIMING_FLAGS = {
+  ttl: { type: 'interval', default: '15s', help: "the relays' --registry-ttl" },
+  heartbeat: { type: 'interval', default: '5s', help: "the relays' --heartbeat-interval" },
+} as const satisfies FlagSpecs;

@@ -18,6 +18,7 @@
  *   checks `--relay` entries (known_hosts or pinned keys); a coordinator cannot make it trust a key.
  */
 import { isIP } from 'node:net';
+import { readBodyUpTo } from '../streams/bounded-body.js';
 import type { RelayAddress } from './agent.js';
 
 export type PlacementAnswer =
@@ -125,7 +126,7 @@ export async function askPlacement(c: PlacementClient, avoid?: string): Promise<
       redirect: 'error',
       signal,
     });
-    const body = await readBounded(res, MAX_PLACEMENT_BYTES);
+    const body = await readBodyUpTo(res, MAX_PLACEMENT_BYTES);
     if (body === undefined) {
       return { error: `the coordinator's answer is longer than ${MAX_PLACEMENT_BYTES} bytes` };
     }
@@ -149,23 +150,4 @@ function httpError(status: number, body: string): string {
   }
   if (status === 401) return `the coordinator refused the token (HTTP 401${code})`;
   return `the coordinator answered HTTP ${status}${code}`;
-}
-
-/** The body as text, or undefined once it passes `max` bytes (the rest is not read). */
-async function readBounded(res: Response, max: number): Promise<string | undefined> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -7,24 +7,16 @@
  * registry, which the caller owns.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { type CoordinatorMetrics, createCoordinatorMetrics } from '../metrics/coordinator.js';
 import { createMetricsRegistry } from '../metrics/process.js';
 import type { Registry } from '../registry/index.js';
+import { listenHttp } from '../streams/http-listener.js';
 import { createApi } from './api.js';
 import { startEventFeed } from './event-feed.js';
 import { Reservations, relayState } from './placement.js';
 import { mountStatusPage } from './status-route.js';
-
-/**
- * Connections the kernel may queue before the coordinator accepts them (capped by
- * net.core.somaxconn). When a relay dies its devices all ask at once; beyond Node's default of
- * 511 the kernel drops their SYNs, and each drop costs the device a one-second retransmission
- * (two of them pass the agent's two-second bound on a question).
- */
-export const LISTEN_BACKLOG = 4096;
 
 export interface CoordinatorConfig {
   readonly host: string;
@@ -75,32 +67,5 @@ export async function startCoordinator(
   );
   mountStatusPage(app, config, { registry: deps.registry, events: feed.ring, now, log: deps.log });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
-  await new Promise<void>((resolve, reject) => {
-    const fail = (err: Error) => {
-      feed.close();
-      reject(err);
-    };
-    server.once('error', fail);
-    server.listen(config.port, config.host, LISTEN_BACKLOG, () => {
-      server.off('error', fail);
-      resolve();
-    });
-  });
-  let closing: Promise<void> | undefined;
-  return {
-    address() {
-      const a = server.address() as AddressInfo;
-      return { host: a.address, port: a.port };
-    },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        feed.close();
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      return closing;
-    },
-  };
+  return listenHttp(server, config, () => feed.close());
 }

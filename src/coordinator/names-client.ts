@@ -6,6 +6,7 @@
  * safe to show (it never contains the token).
  */
 import { CodedError } from '../core/errors.js';
+import { readBodyUpTo } from '../streams/bounded-body.js';
 import { MAX_PAGE_LIMIT } from './query.js';
 
 /** A name as `/v1/names` returns it. */
@@ -103,7 +104,13 @@ async function getJson(url: URL, opts: ListNamesOptions): Promise<unknown> {
       { cause: err },
     );
   }
-  const text = await readBounded(res, opts.base);
+  const text = await readBodyUpTo(res, MAX_BODY_BYTES);
+  if (text === undefined) {
+    throw new NamesClientError(
+      'NOT_A_COORDINATOR',
+      `${where(opts.base)} sent an answer larger than ${MAX_BODY_BYTES} bytes`,
+    );
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -128,25 +135,6 @@ async function getJson(url: URL, opts: ListNamesOptions): Promise<unknown> {
     throw new NamesClientError('BAD_REQUEST', `${where(opts.base)} refused the query${detail}`);
   }
   throw new NamesClientError('FAILED', `${where(opts.base)} answered HTTP ${res.status}${detail}`);
-}
-
-async function readBounded(res: Response, base: URL): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (res.body) {
-    for await (const chunk of res.body) {
-      size += chunk.byteLength;
-      if (size > MAX_BODY_BYTES) {
-        await res.body.cancel().catch(() => undefined);
-        throw new NamesClientError(
-          'NOT_A_COORDINATOR',
-          `${where(base)} sent an answer larger than ${MAX_BODY_BYTES} bytes`,
-        );
-      }
-      chunks.push(chunk);
-    }
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The API's `{"error":{"message"}}`, cut to one short line; undefined when absent. */

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { listenHttp } from '../streams/http-listener.js';
 
 /**
  * A tiny HTTP listener for `--metrics-listen`: `GET /metrics` answers the registry in the
@@ -43,28 +43,7 @@ export async function startMetricsServer(
       },
     );
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const listener = await listenHttp(server, listen);
   server.on('error', (err) => log.error({ err: err.message }, 'metrics listener error'));
-  let closing: Promise<void> | undefined;
-  return {
-    address() {
-      const a = server.address() as AddressInfo;
-      return { host: a.address, port: a.port };
-    },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      return closing;
-    },
-  };
+  return listener;
 }

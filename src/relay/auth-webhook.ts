@@ -7,6 +7,7 @@ import {
   webhookEntry,
   webhookRequest,
 } from '../core/policy/webhook-answer.js';
+import { readBodyUpTo } from '../streams/bounded-body.js';
 import type { PolicyView } from './revocation.js';
 import { WebhookCache } from './webhook-cache.js';
 import type { WebhookTarget } from './webhook-url.js';
@@ -197,7 +198,7 @@ export class AuthWebhook {
         await res.body?.cancel().catch(() => undefined);
         return fail('webhook-status', `HTTP ${res.status}`);
       }
-      const text = await readCapped(res, this.#maxBody);
+      const text = await readBodyUpTo(res, this.#maxBody);
       if (text === undefined) {
         return fail('webhook-malformed', `answer larger than ${this.#maxBody} bytes`);
       }
@@ -274,28 +275,4 @@ export class AuthWebhook {
       void this.#ask(key, a.entry.keyBlob, a.source, a.user);
     }
   }
-}
-
-/** The body as text, or undefined once it passes `max` bytes (the rest is not read). */
-async function readCapped(res: Response, max: number): Promise<string | undefined> {
-  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
-  if (declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    return undefined;
-  }
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

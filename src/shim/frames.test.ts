@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { prng, randInt } from '../../test/helpers/prng.js';
+import { joined } from '../../test/helpers/shim-frames.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
   encodeFrame,
@@ -28,27 +29,6 @@ const WELCOME: Frame = { type: 'welcome', resumed: false, stdinReceived: 0 };
 const OPTIONS = { resumeWindowMs: 600_000, bufferBytes: 4 << 20 };
 const BIG = 2 ** 32 + 7;
 const MAX = Number.MAX_SAFE_INTEGER;
-
-/**
- * Joins data frames that continue one another (same stream, each starting where the last ended):
- * the decoder returns a payload in one piece per chunk it spans, so decoded frames are compared
- * with the expected ones after both are joined.
- */
-function joined(frames: Frame[]): Frame[] {
-  const out: Frame[] = [];
-  for (const f of frames) {
-    const last = out.at(-1);
-    if (
-      f.type === 'data' &&
-      last?.type === 'data' &&
-      last.stream === f.stream &&
-      last.offset + last.payload.length === f.offset
-    ) {
-      out[out.length - 1] = { ...last, payload: Buffer.concat([last.payload, f.payload]) };
-    } else out.push(f);
-  }
-  return out;
-}
 
 /** Decodes bytes pushed as the given chunks, through one decoder; split payloads joined. */
 function decode(chunks: Buffer[]): Frame[] {

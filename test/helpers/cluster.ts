@@ -7,6 +7,10 @@
  *
  * A relay's local name table is read from its audit trail (stdout): `name.registered` puts a
  * connection on a name, `name.released` takes it off if it still held it.
+ *
+ * For tests that need only relays on a shared registry (no peers file, no fixed ports):
+ * `startRegistryRelay` (one relay on a free port), `clientForRelays` (an ssh client knowing them
+ * by alias) and `registerInRedis` (`ssh -R` until Redis says the relay holds the name).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,11 +20,12 @@ import { generateKey, type KeyPair } from './keys.js';
 import { freePort } from './ports.js';
 import type { Proc, ProcOptions } from './proc.js';
 import { type RedisServer, startRedis } from './redis.js';
-import { type AuditEventOf, startCli } from './relay.js';
+import { type AuditEventOf, auditedBy, auditTrail, startCli } from './relay.js';
 import type { Scope } from './scope.js';
 import { createSshClient, type SshClient } from './ssh.js';
 import { type Sshd, startSshd } from './sshd.js';
 import { tmpDir } from './tmp.js';
+import { waitFor } from './wait.js';
 
 /** TTL 3 s, heartbeat 1 s, keepalive 1 s: every fault settles within seconds. */
 export const FAST_CLUSTER = [
@@ -154,11 +159,6 @@ function node(
     flags: string[];
   },
 ): ClusterNode {
-  const events = (proc: Proc | undefined): AuditEvent[] =>
-    (proc?.output('stdout') ?? '')
-      .split('\n')
-      .filter((l) => l.startsWith('{"'))
-      .map((l) => JSON.parse(l) as AuditEvent);
   const n: ClusterNode = {
     alias: o.alias,
     port: o.port,
@@ -200,11 +200,10 @@ function node(
     async kill9() {
       if (n.alive) await n.proc?.kill9();
     },
-    audit: <E extends AuditEvent['event']>(event: E) =>
-      events(n.proc).filter((e): e is AuditEventOf<E> => e.event === event),
+    audit: (event) => auditedBy(n.proc, event),
     table() {
       const t = new Map<string, string>();
-      for (const e of events(n.proc)) {
+      for (const e of auditTrail(n.proc)) {
         if (e.event === 'name.registered') t.set(e.name, e.conn);
         else if (e.event === 'name.released' && t.get(e.name) === e.conn) t.delete(e.name);
       }
@@ -212,4 +211,93 @@ function node(
     },
   };
   return n;
+}
+
+/** TTL 3 s, heartbeat 1 s: what a test's registry relays run with unless it says otherwise. */
+export const FAST_REGISTRY = ['--registry-ttl', '3s', '--heartbeat-interval', '1s'];
+
+/** A `burrow relay --registry` process on a free loopback port, as `startRegistryRelay` left it. */
+export interface RegistryRelay {
+  /** The registry id it printed in `relay.started` (`relay-LABEL#pid`). */
+  readonly id: string;
+  readonly port: number;
+  readonly hostKey: KeyPair;
+  readonly proc: Proc;
+  /** Every audit event of `event` printed so far. */
+  audited<E extends AuditEvent['event']>(event: E): AuditEventOf<E>[];
+}
+
+/**
+ * Starts `burrow relay --registry REDIS` on 127.0.0.1:0 with a new host key `host_LABEL` and the
+ * policy `dir/authorized_keys`, id `relay-LABEL#pid`, then `flags`; resolves once it has audited
+ * `relay.started`.
+ */
+export async function startRegistryRelay(
+  s: Scope,
+  dir: string,
+  label: string,
+  redis: RedisServer,
+  flags: string[] = FAST_REGISTRY,
+): Promise<RegistryRelay> {
+  const hostKey = await generateKey(dir, `host_${label}`);
+  const proc = startCli(
+    s,
+    [
+      'relay',
+      ...['--listen', '127.0.0.1:0', '--host-key', hostKey.path],
+      ...['--authorized-keys', join(dir, 'authorized_keys')],
+      ...['--registry', redis.url, '--relay-id', `relay-${label}#${process.pid}`],
+      ...flags,
+    ],
+    { name: `relay ${label}` },
+  );
+  const started = await proc.waitForLine(
+    /"event":"relay.started","relay":"([^"]+)","listen":"127\.0\.0\.1:(\d+)"/,
+    { stream: 'stdout' },
+  );
+  return {
+    id: started[1] ?? '',
+    port: Number(started[2]),
+    hostKey,
+    proc,
+    audited: (event) => auditedBy(proc, event),
+  };
+}
+
+/**
+ * `ssh -N -R NAME:22:127.0.0.1:9 ALIAS` from `ssh`; resolves once Redis says `relay` holds
+ * `name`, and throws if ssh exits first.
+ */
+export async function registerInRedis(
+  ssh: SshClient,
+  relay: { readonly id: string },
+  alias: string,
+  name: string,
+  redis: RedisServer,
+): Promise<Proc> {
+  const proc = ssh.spawn(
+    ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `${name}:22:127.0.0.1:9`, alias],
+    { name: `${name} on ${alias}` },
+  );
+  await waitFor(
+    () => {
+      if (proc.exit) throw new Error(`ssh -R ${name} exited: ${proc.tail()}`);
+      return redis.cli('HGET', REGISTRY_NAME_KEY + name, 'relayId') === relay.id;
+    },
+    { what: `${name} to be registered on ${alias}` },
+  );
+  return proc;
+}
+
+/** An ssh client for `key` that knows each relay by its alias (`{ A, B }`: hosts `A` and `B`). */
+export async function clientForRelays(
+  s: Scope,
+  key: KeyPair,
+  relays: Record<string, { readonly port: number; readonly hostKey: KeyPair }>,
+): Promise<SshClient> {
+  const ssh = await createSshClient(s, { identity: key });
+  for (const [alias, r] of Object.entries(relays)) {
+    ssh.addHost({ alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
+  }
+  return ssh;
 }

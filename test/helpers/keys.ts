@@ -1,7 +1,7 @@
 /**
  * SSH keypairs made by the real ssh-keygen, and authorized_keys files with options.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,6 +70,14 @@ export async function fingerprintOf(keyPath: string): Promise<string> {
   const match = stdout.match(/SHA256:[A-Za-z0-9+/]+/);
   if (!match) throw new Error(`no SHA256 fingerprint in ssh-keygen output: ${stdout}`);
   return match[0];
+}
+
+/** `ssh-ed25519 AAAA…` (type and key, no comment) of a private key file, as ssh-keygen -y derives it. */
+export function publicKeyOf(keyPath: string): string {
+  return execFileSync('ssh-keygen', ['-yf', keyPath], { encoding: 'utf8' })
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
 }
 
 /**

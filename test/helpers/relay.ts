@@ -22,6 +22,22 @@ import { waitFor } from './wait.js';
 
 export type AuditEventOf<E extends AuditEvent['event']> = Extract<AuditEvent, { event: E }>;
 
+/** The audit events of `event` a `burrow relay` process has printed so far (its stdout). */
+export function auditedBy<E extends AuditEvent['event']>(
+  proc: Proc | undefined,
+  event: E,
+): AuditEventOf<E>[] {
+  return auditTrail(proc).filter((e): e is AuditEventOf<E> => e.event === event);
+}
+
+/** Every audit event a `burrow relay` process has printed so far, in order. */
+export function auditTrail(proc: Proc | undefined): AuditEvent[] {
+  return (proc?.output('stdout') ?? '')
+    .split('\n')
+    .filter((l) => l.startsWith('{"'))
+    .map((l) => JSON.parse(l) as AuditEvent);
+}
+
 /** Collects audit events in memory and lets a test wait for one. */
 export class AuditRecorder implements AuditSink {
   readonly events: AuditEvent[] = [];

@@ -14,6 +14,7 @@ import {
   SESSION_ID_LENGTH,
   type StreamId,
 } from '../../src/shim/frames.js';
+import { joined } from '../helpers/shim-frames.js';
 import { type FuzzProperty, thrown } from './property.js';
 
 const SUBJECT = 'shim/frames.ts, shim/frame-decoder.ts';
@@ -100,23 +101,6 @@ function chunksAt(buf: Buffer, cuts: number[]): Buffer[] {
   for (const p of [...points, buf.length]) {
     out.push(buf.subarray(at, p));
     at = p;
-  }
-  return out;
-}
-
-/** Data frames that continue one another joined into one, as the decoder may hand them out split. */
-function joined(frames: Frame[]): Frame[] {
-  const out: Frame[] = [];
-  for (const f of frames) {
-    const last = out.at(-1);
-    if (
-      f.type === 'data' &&
-      last?.type === 'data' &&
-      last.stream === f.stream &&
-      last.offset + last.payload.length === f.offset
-    ) {
-      out[out.length - 1] = { ...last, payload: Buffer.concat([last.payload, f.payload]) };
-    } else out.push(f);
   }
   return out;
 }
