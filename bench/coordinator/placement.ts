@@ -1,21 +1,42 @@
 /**
  * Placement requests/s on one coordinator: N names registered over three relays by the load
  * generator (real SSH registrations, so the Redis registry holds real records refreshed by the
- * relays' heartbeats), then a closed-loop HTTP generator in the benchmark's own process: C
+ * relays' heartbeats), then G generator processes (placement-gen.ts) on this machine sharing C
  * keep-alive connections, each sending `GET /v1/placement?name=<a registered name, at random>`
- * as soon as the previous answer is read, for a fixed time after a warm-up.
+ * as soon as the previous answer is read, for a fixed window after a warm-up. Their latencies
+ * are pooled; the CPU of the coordinator, Redis and the generators over the window is reported,
+ * so what limits the rate is measured rather than guessed.
  */
+import { readFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Scope, waitFor } from '../../test/helpers/index.js';
+import { type Scope, startProc, waitFor } from '../../test/helpers/index.js';
 import { register, writeKeys } from '../cluster/registry.js';
 import { cpuSeconds } from '../lib/procfs.js';
 import { percentile } from '../lib/stats.js';
 import { startCoordinatorWorld } from './world.js';
 
+const GENERATOR = new URL('./placement-gen.js', import.meta.url).pathname;
+
+interface GeneratorOutput {
+  latenciesMs: number[];
+  errors: number;
+  cpuMs: number;
+}
+
+/** `total` split into `parts` near-equal positive shares. */
+function spread(total: number, parts: number): number[] {
+  const n = Math.max(1, Math.min(parts, total));
+  return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
+}
+
 export interface PlacementResult {
   names: number;
   connections: number;
+  /** Generator processes the connections were spread over. */
+  generators: number;
   seconds: number;
   requests: number;
   errors: number;
@@ -25,6 +46,12 @@ export interface PlacementResult {
   maxMs: number;
   /** The coordinator process's CPU over the measured window, % of one core. */
   coordinatorCpuPercent: number;
+  /** redis-server's CPU over the window, % of one core. */
+  redisCpuPercent: number;
+  /** All generator processes' CPU over the window, % of one core. */
+  generatorCpuPercent: number;
+  /** 1-minute load average when the window began. */
+  loadAvg1: number;
   /** Names held where placement put them first (checked on a sample): must be all. */
   heldFirst: { checked: number; ok: number };
 }
@@ -59,6 +86,7 @@ export async function measurePlacement(
   opts: {
     names: number;
     connections: number;
+    generators: number;
     seconds: number;
     warmupSeconds: number;
     ttl: string;
@@ -93,37 +121,56 @@ export async function measurePlacement(
     { what: 'the relays to report every name', timeoutMs: 30_000 },
   );
 
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections });
   const names = w.keys.map((k) => k.name);
-  const pick = () => names[Math.floor(Math.random() * names.length)]!;
+  // The generators draw names as n0…n(N-1), which is how deviceKeys names them.
+  if (names.some((n, i) => n !== `n${i}`)) throw new Error('device names are not n0…n(N-1)');
+  const per = spread(opts.connections, opts.generators);
+  const warmupMs = opts.warmupSeconds * 1000;
+  const measureMs = opts.seconds * 1000;
+  // Generators need about a second to load; they all start on this wall-clock time.
+  const startAt = Date.now() + 1500;
+  const gens = per.map((connections, i) => {
+    const out = join(w.cluster.dir, `placement-gen-${i}.json`);
+    const proc = startProc(
+      scope,
+      process.execPath,
+      [
+        GENERATOR,
+        ...['--url', w.url, '--names', String(names.length)],
+        ...['--connections', String(connections), '--start-at', String(startAt)],
+        ...['--warmup-ms', String(warmupMs), '--measure-ms', String(measureMs), '--out', out],
+      ],
+      { name: `placement-gen-${i}`, maxLines: 50 },
+    );
+    return { proc, out };
+  });
+  const pids = {
+    coordinator: w.coordinator.pid,
+    redis: w.cluster.redis.proc().pid,
+  };
+  await sleep(Math.max(0, startAt + warmupMs - Date.now()));
+  const cpu0 = {
+    c: cpuSeconds(pids.coordinator) ?? Number.NaN,
+    r: cpuSeconds(pids.redis) ?? Number.NaN,
+  };
+  const load0 = loadavg()[0]!;
+  await sleep(Math.max(0, startAt + warmupMs + measureMs - Date.now()));
+  const cpu1 = {
+    c: cpuSeconds(pids.coordinator) ?? Number.NaN,
+    r: cpuSeconds(pids.redis) ?? Number.NaN,
+  };
+  const seconds = measureMs / 1000;
   const latencies: number[] = [];
   let errors = 0;
-  let measuring = false;
-  let stop = false;
-  const loop = async () => {
-    while (!stop) {
-      try {
-        const s = await request(agent, `${w.url}/v1/placement?name=${pick()}`);
-        if (!measuring) continue;
-        if (s.status === 200) latencies.push(s.ms);
-        else errors++;
-      } catch {
-        if (measuring) errors++;
-      }
-    }
-  };
-  const loops = Array.from({ length: opts.connections }, loop);
-  await sleep(opts.warmupSeconds * 1000);
-  const pid = w.coordinator.pid;
-  const cpu0 = cpuSeconds(pid) ?? Number.NaN;
-  measuring = true;
-  const t0 = performance.now();
-  await sleep(opts.seconds * 1000);
-  measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu1 = cpuSeconds(pid) ?? Number.NaN;
-  stop = true;
-  await Promise.all(loops);
+  let generatorCpuMs = 0;
+  for (const g of gens) {
+    await g.proc.waitForLine(/^done$/, { stream: 'stdout', timeoutMs: 30_000 });
+    const r = JSON.parse(readFileSync(g.out, 'utf8')) as GeneratorOutput;
+    for (const x of r.latenciesMs) latencies.push(x);
+    errors += r.errors;
+    generatorCpuMs += r.cpuMs;
+  }
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
   // Correctness on a sample: a held name is placed where it is held, first.
   const byAddr = new Map(w.cluster.relays.map((r) => [r.addr, r]));
@@ -143,6 +190,7 @@ export async function measurePlacement(
   const result: PlacementResult = {
     names: opts.names,
     connections: opts.connections,
+    generators: gens.length,
     seconds,
     requests: latencies.length,
     errors,
@@ -150,11 +198,16 @@ export async function measurePlacement(
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     maxMs: latencies.at(-1) ?? Number.NaN,
-    coordinatorCpuPercent: ((cpu1 - cpu0) / seconds) * 100,
+    coordinatorCpuPercent: ((cpu1.c - cpu0.c) / seconds) * 100,
+    redisCpuPercent: ((cpu1.r - cpu0.r) / seconds) * 100,
+    generatorCpuPercent: generatorCpuMs / 10 / seconds,
+    loadAvg1: load0,
     heldFirst: { checked: sample.length, ok },
   };
   log(
-    `placement: ${Math.round(result.perSec)}/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, ${errors} errors`,
+    `placement: ${Math.round(result.perSec)}/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, ${errors} errors; ` +
+      `CPU % of a core: coordinator ${result.coordinatorCpuPercent.toFixed(0)}, redis ${result.redisCpuPercent.toFixed(0)}, ` +
+      `generators ${result.generatorCpuPercent.toFixed(0)}; load ${load0.toFixed(2)}`,
   );
   return result;
 }

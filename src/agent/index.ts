@@ -14,5 +14,6 @@ export {
   type PlacementClient,
   parsePlacement,
   parseRelayAddress,
+  placementTimeoutMs,
 } from './placement.js';
 export type { Forward } from './serve.js';

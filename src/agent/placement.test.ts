@@ -6,8 +6,10 @@ import {
   askPlacement,
   MAX_CANDIDATES,
   MAX_PLACEMENT_BYTES,
+  PLACEMENT_TIMEOUT_MS,
   parsePlacement,
   parseRelayAddress,
+  placementTimeoutMs,
   placementUrl,
 } from './placement.js';
 
@@ -87,6 +89,24 @@ describe('parsePlacement', () => {
       assert.match(got.error, re);
     });
   }
+});
+
+describe('placementTimeoutMs', () => {
+  it('waits as long as a connection attempt only when there is no --relay to fall back on', () => {
+    const cases: [relays: number, connectMs: number, want: number][] = [
+      [1, 10_000, PLACEMENT_TIMEOUT_MS],
+      [3, 500, PLACEMENT_TIMEOUT_MS],
+      [0, 10_000, 10_000],
+      [0, 500, PLACEMENT_TIMEOUT_MS],
+    ];
+    for (const [relays, connectMs, want] of cases) {
+      assert.equal(
+        placementTimeoutMs(relays, connectMs),
+        want,
+        `${relays} relays, ${connectMs} ms`,
+      );
+    }
+  });
 });
 
 describe('placementUrl', () => {

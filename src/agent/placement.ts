@@ -10,6 +10,10 @@
  *   string `id` and an `address` that is a host name, IPv4 address or `[IPv6]` address with a
  *   port 1–65535. Any other shape is refused whole, not partly used. Repeated addresses count
  *   once; at most `MAX_CANDIDATES` are kept, in the coordinator's order.
+ * - `placementTimeoutMs` (pure) bounds a question: `PLACEMENT_TIMEOUT_MS` when the agent has
+ *   `--relay` entries to fall back on; with none, as long as a connection attempt
+ *   (`--connect-timeout`), since giving up early would only ask again at the back of the same
+ *   queue while the coordinator answers the abandoned question all the same.
  * - The relays it returns are plain addresses: the agent checks their host keys exactly as it
  *   checks `--relay` entries (known_hosts or pinned keys); a coordinator cannot make it trust a key.
  */
@@ -29,6 +33,13 @@ export const MAX_ANSWER_RELAYS = 1000;
 export const MAX_CANDIDATES = 16;
 /** Default bound on one question, connect to last byte. */
 export const PLACEMENT_TIMEOUT_MS = 2000;
+
+/** The bound on one question for an agent with `fallbackRelays` `--relay` entries (see the contract). */
+export function placementTimeoutMs(fallbackRelays: number, connectTimeoutMs: number): number {
+  return fallbackRelays > 0
+    ? PLACEMENT_TIMEOUT_MS
+    : Math.max(PLACEMENT_TIMEOUT_MS, connectTimeoutMs);
+}
 
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})*\.?$/;
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { askPlacement, startAgent } from '../agent/index.js';
+import { askPlacement, placementTimeoutMs, startAgent } from '../agent/index.js';
 import { ENV_PREFIX } from '../core/constants.js';
 import { configError } from '../core/errors.js';
 import { fingerprint } from '../core/policy/keys.js';
@@ -256,6 +256,7 @@ async function runAgent(flags: AgentFlags & { metricsListen?: string }): Promise
     },
     `agent ${s.name} starting`,
   );
+  const questionMs = placementTimeoutMs(s.config.relays.length, s.config.connectTimeoutMs);
   const agent = startAgent(s.config, {
     log,
     verifyHostKey: (relay, blob) => {
@@ -270,7 +271,10 @@ async function runAgent(flags: AgentFlags & { metricsListen?: string }): Promise
       return d.ok ? { ok: true } : { ok: false, message: d.message };
     },
     ...(s.coordinator
-      ? { place: (avoid?: string) => askPlacement({ ...s.coordinator!, name: s.name }, avoid) }
+      ? {
+          place: (avoid?: string) =>
+            askPlacement({ ...s.coordinator!, name: s.name, timeoutMs: questionMs }, avoid),
+        }
       : {}),
     onState: (snap) => {
       record(snap);

@@ -8,8 +8,16 @@ export interface HttpListener {
 }
 
 /**
- * Listens `server` on `at` with burrow's HTTP timeouts: 10 s for a request's headers, 15 s for
- * the whole request.
+ * Connections the kernel may queue before the server accepts them (capped by
+ * net.core.somaxconn). When a relay dies its devices all ask the coordinator at once; beyond
+ * Node's default of 511 the kernel drops their SYNs, and each drop costs the device a one-second
+ * retransmission (two of them pass the agent's two-second bound on a question).
+ */
+export const LISTEN_BACKLOG = 4096;
+
+/**
+ * Listens `server` on `at` with burrow's HTTP timeouts (10 s for a request's headers, 15 s for
+ * the whole request) and a backlog of `LISTEN_BACKLOG`.
  *
  * Lifecycle: resolves once listening; if listening fails, runs `release` (what the owner set up
  * around the server) and rejects with the error. `close()` runs `release`, stops accepting, ends
@@ -28,7 +36,7 @@ export async function listenHttp(
       reject(err);
     };
     server.once('error', fail);
-    server.listen(at.port, at.host, () => {
+    server.listen(at.port, at.host, LISTEN_BACKLOG, () => {
       server.off('error', fail);
       resolve();
     });

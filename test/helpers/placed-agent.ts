@@ -7,11 +7,15 @@
 import { pino } from 'pino';
 import {
   type Agent,
+  type AgentSnapshot,
   askPlacement,
   type HostKeyTrust,
   type PlacementAnswer,
+  placementTimeoutMs,
   startAgent,
 } from '../../src/agent/index.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
 
 const silent = pino({ level: 'silent' });
 
@@ -32,6 +36,10 @@ export interface PlacedAgentOptions {
   readonly onAsk?: () => void;
   /** Every placement answer, as it comes. */
   readonly onAnswer?: (answer: PlacementAnswer) => void;
+  /** Called as a relay's host key is checked (its key exchange reply has arrived). */
+  readonly onHostKey?: () => void;
+  /** Every new state of its supervisor. */
+  readonly onState?: (snapshot: AgentSnapshot) => void;
   readonly onExit: (code: number, message: string) => void;
 }
 
@@ -49,7 +57,7 @@ export function startPlacedAgent(o: PlacedAgentOptions): Agent {
       username: o.name,
       keepaliveIntervalMs: 5000,
       keepaliveCountMax: 2,
-      connectTimeoutMs: 10_000,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
       backoff: { baseMs: 500, capMs: o.backoffCapMs },
       leaveTimeoutMs: 5000,
       dialTimeoutMs: 5000,
@@ -57,15 +65,19 @@ export function startPlacedAgent(o: PlacedAgentOptions): Agent {
     {
       log: silent,
       verifyHostKey: (relay, blob) => {
+        o.onHostKey?.();
         const d = o.trust.check(relay.host, relay.port, blob);
         return d.ok ? { ok: true } : { ok: false, message: d.message };
       },
       place: async (avoid) => {
         o.onAsk?.();
-        const answer = await askPlacement({ url: o.coordinator, name: o.name }, avoid);
+        // As the CLI bounds a question when it has no --relay list.
+        const timeoutMs = placementTimeoutMs(0, CONNECT_TIMEOUT_MS);
+        const answer = await askPlacement({ url: o.coordinator, name: o.name, timeoutMs }, avoid);
         o.onAnswer?.(answer);
         return answer;
       },
+      ...(o.onState ? { onState: o.onState } : {}),
       onExit: o.onExit,
     },
   );
