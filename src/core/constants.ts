@@ -53,3 +53,11 @@ export const ENV_PREFIX = 'BURROW_';
  * peer is identified by its host key alone (`--peers`).
  */
 export const PEER_USER = 'burrow-relay';
+
+/**
+ * Connections the kernel may queue before a burrow server (relay, coordinator, metrics) accepts
+ * them, capped by net.core.somaxconn. When a relay dies its devices all reconnect or ask the
+ * coordinator at once; beyond Node's default of 511 the kernel drops their SYNs, and each drop
+ * costs the device a one-second retransmission.
+ */
+export const LISTEN_BACKLOG = 4096;

@@ -4,7 +4,7 @@ import type { AuditSink } from '../audit/audit.js';
 import { LimitedAudit } from '../audit/limits.js';
 import type { PeerSet } from '../cluster/peers.js';
 import { ClusterRouter, type ClusterStats } from '../cluster/router.js';
-import { DRAIN_REQUEST } from '../core/constants.js';
+import { DRAIN_REQUEST, LISTEN_BACKLOG } from '../core/constants.js';
 import type { PolicySet } from '../core/policy-set.js';
 import type { Registry } from '../registry/registry.js';
 import type { ForwardTarget } from '../ssh/connection.js';
@@ -296,7 +296,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const server: Server = createServer({ noDelay: true, keepAlive: true }, onSocket);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    server.listen(config.port, config.host, LISTEN_BACKLOG, () => {
       server.off('error', reject);
       resolve();
     });

@@ -1,19 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LISTEN_BACKLOG } from '../core/constants.js';
 
 /** A listening HTTP server as its owner exposes it. */
 export interface HttpListener {
   address(): { host: string; port: number };
   close(): Promise<void>;
 }
-
-/**
- * Connections the kernel may queue before the server accepts them (capped by
- * net.core.somaxconn). When a relay dies its devices all ask the coordinator at once; beyond
- * Node's default of 511 the kernel drops their SYNs, and each drop costs the device a one-second
- * retransmission (two of them pass the agent's two-second bound on a question).
- */
-export const LISTEN_BACKLOG = 4096;
 
 /**
  * Listens `server` on `at` with burrow's HTTP timeouts (10 s for a request's headers, 15 s for
