@@ -29,6 +29,34 @@ import { join } from 'node:path';
 import { generateEd25519 } from '../src/ssh/keys.js';
 import { startLoad } from './soak-load.js';
 
+const FLAGS = ['minutes', 'devices', 'operators', 'kill-every', 'seed'];
+const USAGE = `usage: npm run soak -- [--minutes N] [--devices N] [--operators N] [--kill-every SECONDS] [--seed S]
+
+Runs one redis-server and three burrow relays on loopback under churning devices and operators
+echoing bytes through any relay, kills a relay other than relay1 every --kill-every seconds, and
+samples relay1's memory and open files. Defaults: 5 minutes, 5000 devices, 8 operators, a kill
+every 20 s or 1 s per 50 devices if longer. Exit 0 when memory stayed flat, no descriptor
+leaked and no byte of a completed transfer differed; the last stdout line is the result as JSON.
+`;
+checkArgs(process.argv.slice(2));
+
+/** --help prints the usage; an unknown flag or a flag without its value exits 2. */
+function checkArgs(args: readonly string[]): void {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  for (let i = 0; i < args.length; i += 2) {
+    const arg = args[i] ?? '';
+    if (!arg.startsWith('--') || !FLAGS.includes(arg.slice(2)) || args[i + 1] === undefined) {
+      process.stderr.write(
+        `soak: unexpected argument ${JSON.stringify(arg.slice(0, 40))}\n${USAGE}`,
+      );
+      process.exit(2);
+    }
+  }
+}
+
 function flag(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return def;
