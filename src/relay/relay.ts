@@ -16,11 +16,11 @@ import type { AuthWebhook } from './auth-webhook.js';
 import { ClusterSync } from './cluster-sync.js';
 import { type PendingAuth, RelayConnection, type RelayContext } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
+import { ExpiryWatch } from './expiry-watch.js';
 import { PreAuthGate } from './gate.js';
 import { NameTable } from './name-table.js';
 import type { RelayObserver } from './observer.js';
 import type { PenaltyConfig } from './penalties.js';
-import { judge } from './revocation.js';
 
 export interface RelayConfig {
   readonly relayId: string;
@@ -208,44 +208,16 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     claimFailed: (err) => sync?.claimFailed(err), // cluster hook
     isDraining: () => draining,
     forget: (rc) => connections.delete(rc),
-    authenticated: (rc) => watchExpiry([rc]),
+    authenticated: (rc) => expiry.watch([rc]),
     ...(cluster ? { cluster } : {}),
     ...(observer ? { observer } : {}),
     ...(hook ? { hook } : {}),
   };
 
-  // Revocation: one timer for the soonest key expiry among authenticated connections, re-armed
-  // after every re-judging; a reload re-judges everyone at once.
-  let expiry: { at: number; timer: NodeJS.Timeout } | undefined;
-  const rejudge = (among: Iterable<RelayConnection>) => {
-    const byId = new Map<string, RelayConnection>();
-    for (const c of among) byId.set(c.id, c);
-    const held = [...byId.values()].flatMap((c) => c.holding ?? []);
-    const verdict = judge(policy(), now(), held);
-    for (const a of verdict.actions) {
-      const c = byId.get(a.conn);
-      if (a.kind === 'close') c?.revoke(a.reason);
-      else if (a.kind === 'release') c?.releaseName(a.route);
-      else c?.cutBridges(a.route);
-    }
-    return verdict.wakeAt;
-  };
-  const arm = (at: number | undefined) => {
-    if (at === undefined || closed || (expiry && expiry.at <= at)) return;
-    clearTimeout(expiry?.timer);
-    // setTimeout cannot wait longer than 2^31-1 ms; a later expiry re-arms when this one fires.
-    const delay = Math.min(Math.max(at - now(), 0), 2 ** 31 - 1);
-    expiry = { at, timer: setTimeout(rejudgeAll, delay) };
-    expiry.timer.unref();
-  };
-  const rejudgeAll = () => {
-    clearTimeout(expiry?.timer);
-    expiry = undefined;
-    if (!closed) arm(rejudge(connections));
-  };
-  const watchExpiry = (among: RelayConnection[]) => arm(rejudge(among));
-  const unsubscribe = deps.policyChanges?.(rejudgeAll);
-  const unhook = hook?.onChange(rejudgeAll);
+  // Revocation: key expiry, policy reloads and webhook answers re-judge live connections.
+  const expiry = new ExpiryWatch(policy, now, () => connections);
+  const unsubscribe = deps.policyChanges?.(expiry.all);
+  const unhook = hook?.onChange(expiry.all);
   hook?.attach(() => {
     const keys = new Set<string>();
     for (const c of connections) {
@@ -385,7 +357,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       closed = true;
       sync?.close();
       cluster?.close();
-      clearTimeout(expiry?.timer);
+      expiry.close();
       unsubscribe?.();
       unhook?.();
       // Sockets the relay closes from here on are not their sources' fault: no penalty, no line.
