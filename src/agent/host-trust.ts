@@ -17,12 +17,15 @@ export type { HostKeyDecision, HostKeyTrust };
  * connection: a bad one throws a `configError` naming `--relay-host-key`. With pins, only they
  * decide and `knownHostsFile` is never read. Otherwise the file is re-read on every `check` (a
  * missing file has no entries, malformed lines are ignored), and with `acceptNew` an unknown key
- * is appended to it, creating its directory (0700) and the file (0600) if needed.
+ * is appended to it, creating its directory (0700) and the file (0600) if needed. With
+ * `firstUseFor`, only those `host:port` entries may be trusted on first use; any other relay
+ * (one only the coordinator named) must already be known.
  */
 export function hostKeyTrust(opts: {
   pinned: readonly string[];
   knownHostsFile: string;
   acceptNew: boolean;
+  firstUseFor?: ReadonlySet<string>;
 }): HostKeyTrust {
   const pins = opts.pinned.map(parsePin);
   if (pins.length > 0) {
@@ -34,7 +37,15 @@ export function hostKeyTrust(opts: {
   const file = opts.knownHostsFile;
   return {
     describe: `known_hosts ${file}${opts.acceptNew ? ' (accept-new)' : ''}`,
-    check: (host, port, keyBlob) => checkFile(file, opts.acceptNew, host, port, keyBlob),
+    check: (host, port, keyBlob) => {
+      const eligible = opts.firstUseFor?.has(`${host}:${port}`) ?? true;
+      const d = checkFile(file, opts.acceptNew && eligible, host, port, keyBlob);
+      if (d.ok || eligible || !opts.acceptNew || d.reason !== 'unknown') return d;
+      return {
+        ...d,
+        message: `${d.message} (--accept-new applies only to --relay entries, not to relays the coordinator names)`,
+      };
+    },
   };
 }
 

@@ -73,24 +73,14 @@ export function settingsFrom(flags: AgentFlags): Settings {
   if (keepaliveIntervalMs < 100) throw configError('--keepalive-interval: at least 100ms');
   const dataDir = defaultDataDir();
   const knownHosts = resolve(flags.knownHosts ?? join(dataDir, 'known_hosts'));
-  const trustOpts = { pinned: flags.relayHostKey ?? [], knownHostsFile: knownHosts };
-  const firstUse = hostKeyTrust({ ...trustOpts, acceptNew: flags.acceptNew === true });
   // A relay only the coordinator named is never trusted on first use: a coordinator (or anyone
-  // who can write to its registry) must not be able to send devices to a host of its choosing.
-  const strict = hostKeyTrust({ ...trustOpts, acceptNew: false });
-  const listed = new Set(relays.map((r) => `${r.host}:${r.port}`));
-  const trust: HostKeyTrust = {
-    describe: firstUse.describe,
-    check: (host, port, keyBlob) => {
-      if (listed.has(`${host}:${port}`)) return firstUse.check(host, port, keyBlob);
-      const d = strict.check(host, port, keyBlob);
-      if (d.ok || d.reason !== 'unknown' || !flags.acceptNew) return d;
-      return {
-        ...d,
-        message: `${d.message} (--accept-new applies only to --relay entries, not to relays the coordinator names)`,
-      };
-    },
-  };
+  // who can write to its registry) must not be able to send devices to a host of their choosing.
+  const trust = hostKeyTrust({
+    pinned: flags.relayHostKey ?? [],
+    knownHostsFile: knownHosts,
+    acceptNew: flags.acceptNew === true,
+    firstUseFor: new Set(relays.map((r) => `${r.host}:${r.port}`)),
+  });
   const identityPath = resolve(flags.identity);
   const privateKey = readIdentity(identityPath);
   return {
