@@ -6,9 +6,9 @@
  * method is bench/cluster.md.
  */
 
-import { Scope } from '../test/helpers/index.js';
 import { type ClusterFailoverResult, measureClusterFailover } from './cluster/failover.js';
-import { attemptCounts, binomialNote } from './cluster/notes.js';
+import { CLUSTER_FLAGS, type ClusterFlags } from './cluster/flags.js';
+import { attemptCounts } from './cluster/notes.js';
 import {
   type ClusterLatencyResult,
   type ClusterThroughputResult,
@@ -19,41 +19,17 @@ import {
 import {
   measureRedisRestart,
   measureRegistrations,
-  measureSpread,
   type RedisCostResult,
   type RegistrationsResult,
-  type SpreadMode,
-  type SpreadResult,
 } from './cluster/registry.js';
+import { spread } from './cluster/spread-phase.js';
 import { startCluster } from './cluster/world.js';
-import { intervalText, REGISTRY_TIMING_FLAGS } from './lib/flags.js';
+import { intervalText } from './lib/flags.js';
 import { BenchUsageError } from './lib/report.js';
-import { defineBench, definePhase, type FlagSpecs, runBench, status } from './lib/runner.js';
+import { defineBench, definePhase, runBench, status } from './lib/runner.js';
 import { f1, f2, n0, signed } from './relay/results.js';
 
-const FLAGS = {
-  runs: { type: 'count', default: 30, help: 'latency: ssh -J … dev1 true runs per path' },
-  size: { type: 'size', default: '1G', help: 'throughput: bytes per transfer; K/M/G suffixes' },
-  rounds: {
-    type: 'count',
-    default: 3,
-    help: 'throughput: rounds per path; the median is reported',
-  },
-  kills: { type: 'count', default: 20, help: 'failover: kill -9 rounds' },
-  names: { type: 'count', default: 10_000, help: 'redis-restart: names registered on one relay' },
-  devices: { type: 'count', default: 10_000, help: 'registrations: devices per registry run' },
-  'reg-rounds': { type: 'count', default: 1, help: 'registrations: memory/redis run pairs' },
-  concurrency: { type: 'count', default: 64, help: 'load generator connections in flight' },
-  agents: { type: 'count', default: 60, help: 'spread: burrow agent processes on 3 relays' },
-  'idle-window': {
-    type: 'count',
-    default: 15,
-    min: 3,
-    help: 'redis-restart: seconds of idle commands sampled',
-  },
-  ...REGISTRY_TIMING_FLAGS,
-} as const satisfies FlagSpecs;
-type Flags = typeof FLAGS;
+type Flags = ClusterFlags;
 
 /** A stored duration flag as the user would write it (`15000ms` → `15s`). */
 const durText = (d: string) => d.replace(/^(\d+)000ms$/, '$1s');
@@ -350,87 +326,12 @@ const registrations = definePhase<Flags, RegistrationsResult>({
   ],
 });
 
-interface SpreadPhaseResult {
-  /** Agents with `--coordinator` (and their `--relay` list as the fallback): the target. */
-  coordinator: SpreadResult;
-  /** Agents with the `--relay` list alone (each shuffles it): for reference. */
-  relayList: SpreadResult;
-}
-
-const worstOf = (r: SpreadResult) => Math.max(...Object.values(r.deviations).map(Math.abs));
-const sharesOf = (r: SpreadResult) =>
-  Object.entries(r.deviations)
-    .map(([k, d]) => `${k} ${r.after[k] ?? 0} (${signed(d * 100)}%)`)
-    .join(', ');
-
-const spread = definePhase<Flags, SpreadPhaseResult>({
-  name: 'spread',
-  title: 'Spread: devices after one of 3 relays dies',
-  async measure(_scope, { flags, log }) {
-    const run = async (mode: SpreadMode) => {
-      // One world at a time: 60 agents of each mode together would not fit 2 cores.
-      const scope = new Scope();
-      try {
-        return await measureSpread(scope, {
-          mode,
-          agents: flags.agents,
-          ttl: intervalText(flags.ttl),
-          heartbeat: intervalText(flags.heartbeat),
-          log,
-        });
-      } finally {
-        await scope.close();
-      }
-    };
-    const relayList = await run('relay-list');
-    const coordinator = await run('coordinator');
-    return {
-      result: { coordinator, relayList },
-      targets: [
-        {
-          id: 'spread',
-          target: 'each survivor holds half of the devices ± 15% (agents with --coordinator)',
-          measured: `${sharesOf(coordinator)}; with --relay lists alone: ${sharesOf(relayList)}`,
-          status: status(worstOf(coordinator) <= 0.15 && coordinator.settledMs !== null),
-        },
-      ],
-    };
-  },
-  tables: (r) => [
-    {
-      headers: ['agents use', 'relay', 'agents before', 'agents after', 'off half by'],
-      rows: (
-        [
-          ['--coordinator', r.coordinator],
-          ['--relay list only', r.relayList],
-        ] as const
-      ).flatMap(([label, x]) =>
-        Object.keys(x.before).map((k) => [
-          label,
-          k === x.killed ? `${k} (killed)` : k,
-          x.before[k] ?? 0,
-          x.after[k] ?? 0,
-          k === x.killed ? '—' : `${signed((x.deviations[k] ?? 0) * 100)}%`,
-        ]),
-      ),
-      notes: [
-        `${r.coordinator.agents} burrow agent processes per run, each with --relay on all three relays; ` +
-          'with --coordinator they ask `burrow coordinator` for a place at start and after the kill ' +
-          '(naming the relay they lost, which it leaves out), the others rotate through their own shuffled list. ' +
-          `All registered on a survivor ${ms0(r.coordinator.settledMs)} (--coordinator) and ` +
-          `${ms0(r.relayList.settledMs)} (--relay list) after the kill.`,
-        binomialNote(r.relayList.agents),
-      ],
-    },
-  ],
-});
-
 runBench(
   defineBench({
     name: 'cluster',
     title: 'cluster: relays sharing one Redis registry, entered through any of them',
     after: 'failover',
-    flags: FLAGS,
+    flags: CLUSTER_FLAGS,
     check(flags) {
       if (flags.heartbeat * 2 >= flags.ttl) {
         throw new BenchUsageError(
