@@ -387,6 +387,9 @@ typedef struct outbound {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   napi_threadsafe_function tsfn;
+  /* splice mode: stage pipe (source -> here -> wire), replay pipe (tee'd copies), /dev/null */
+  int stage[2], replay[2], devnull;
+  uint64_t discarded;
 } outbound_t;
 
 static void *out_main(void *arg) {
@@ -503,6 +506,7 @@ typedef struct inbound {
   uint64_t doffset, remaining;
   uint8_t sniff[64];
   uint32_t sniffed;
+  int devnull; /* splice mode: where duplicates go */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   napi_threadsafe_function tsfn;
@@ -823,6 +827,253 @@ static void *in_main(void *arg) {
   return NULL;
 }
 
+
+/* ---------- splice mode (experiment: no resend, a sink that is slow stalls the connection) ---------- */
+
+/* Waits for `ev` on fd alone (or the wake): 1, WOKEN, -1. */
+static int wait1(int fd, short ev, int wake) { return wait2(fd, ev, wake, -1); }
+
+/*
+ * Outbound without copies: splice(2) the source into a stage pipe (up to a MiB), then per frame
+ * tee(2) its payload into the replay pipe, write the header and splice the payload to the wire.
+ * Acked bytes are spliced from the replay pipe to /dev/null.
+ */
+static void *out_splice_main(void *arg) {
+  outbound_t *o = arg;
+  pthread_mutex_lock(&o->mu);
+  uint64_t staged = 0;
+  while (!o->closing) {
+    while (o->discarded < o->acked) {
+      size_t n = o->acked - o->discarded;
+      pthread_mutex_unlock(&o->mu);
+      ssize_t r = splice(o->replay[0], NULL, o->devnull, NULL, n, SPLICE_F_NONBLOCK);
+      pthread_mutex_lock(&o->mu);
+      if (r <= 0) break;
+      o->discarded += (uint64_t)r;
+    }
+    wire_t *w = o->wire;
+    if (!w || (o->src_done && staged == 0 && o->eof_written)) {
+      pthread_cond_wait(&o->cv, &o->mu);
+      continue;
+    }
+    if (staged == 0 && o->src_done) {
+      uint8_t h[DATA_HEADER];
+      put_head(h, T_EOF, o->stream, o->filled, 0);
+      struct iovec v = {h, DATA_HEADER};
+      pthread_mutex_unlock(&o->mu);
+      wire_writev(w, &v, 1, -1, NULL, 0);
+      pthread_mutex_lock(&o->mu);
+      o->eof_written = 1;
+      continue;
+    }
+    if (staged == 0) {
+      pthread_mutex_unlock(&o->mu);
+      ssize_t r;
+      for (;;) {
+        r = splice(o->src, NULL, o->stage[1], NULL, READ_MAX, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (r >= 0 || errno == EINTR) {
+          if (r >= 0) break;
+          continue;
+        }
+        if (errno != EAGAIN || wait1(o->src, POLLIN, o->wake) < 0) break;
+      }
+      pthread_mutex_lock(&o->mu);
+      if (r > 0) staged = (uint64_t)r;
+      else if (r == 0 || errno != EAGAIN) {
+        o->src_done = 1;
+        post(o->tsfn, "end", (double)o->filled, 0, NULL, 0, NULL);
+      }
+      continue;
+    }
+    uint64_t len = staged < MAX_PAYLOAD ? staged : MAX_PAYLOAD;
+    if (o->cap - (o->filled - o->acked) < len) {
+      pthread_cond_wait(&o->cv, &o->mu);
+      continue;
+    }
+    uint64_t off = o->filled;
+    pthread_mutex_unlock(&o->mu);
+    for (uint64_t t = 0; t < len;) {
+      ssize_t r = tee(o->stage[0], o->replay[1], len - t, SPLICE_F_NONBLOCK);
+      if (r > 0) t += (uint64_t)r; /* a short tee cannot happen: replay has room for cap */
+      else if (r < 0 && errno != EINTR && errno != EAGAIN) break;
+    }
+    uint8_t h[DATA_HEADER];
+    put_head(h, T_DATA, o->stream, off, (uint32_t)len);
+    pthread_mutex_lock(&w->mu);
+    int bad = w->closed || w->broken;
+    if (!bad) bad = wire_flush_q(w, 1, -1, NULL, 0) != 0;
+    struct iovec v = {h, DATA_HEADER};
+    if (!bad) bad = writev_all(w->fd, &v, 1, -1, w->wake, NULL, 0) != 0;
+    for (uint64_t m = 0; !bad && m < len;) {
+      ssize_t r = splice(o->stage[0], NULL, w->fd, NULL, len - m, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      if (r > 0) m += (uint64_t)r;
+      else if (r < 0 && errno == EAGAIN) bad = wait2(w->fd, POLLOUT, -1, w->wake) < 0;
+      else if (!(r < 0 && errno == EINTR)) bad = 1;
+    }
+    if (!bad) bad = wire_flush_q(w, 1, -1, NULL, 0) != 0;
+    if (bad) w->broken = 1;
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_lock(&o->mu);
+    staged -= len;
+    o->filled += len;
+    o->sent = o->high = o->filled;
+    if (bad) {
+      post(o->tsfn, "broken", 0, 0, NULL, 0, NULL);
+      o->wire = NULL;
+      wire_unref(w);
+    }
+  }
+  pthread_mutex_unlock(&o->mu);
+  return NULL;
+}
+
+/*
+ * Waits for the connection to be readable, sending acks that fall due: 1, WOKEN (attach or
+ * detach: the connection changed), -1. A wake that changed nothing (a stale kick) is ignored, so
+ * a frame is never abandoned halfway on a connection still in use.
+ */
+static int in_wait_conn(inbound_t *in) {
+  uint64_t gen = in->gen;
+  for (;;) {
+    int64_t due = 0;
+    for (int i = 0; i < 3; i++) {
+      sink_t *s = &in->s[i];
+      if (s->ack_due && (due == 0 || s->ack_due < due)) due = s->ack_due;
+    }
+    struct pollfd pf[3] = {{in->conn, POLLIN, 0}, {in->wake, POLLIN, 0}, {-1, POLLOUT, 0}};
+    if (in->reply && wire_pending(in->reply)) {
+      wire_flush_nb(in->reply);
+      if (wire_pending(in->reply)) pf[2].fd = in->reply->fd;
+    }
+    int64_t wait = due ? due - now_ms() : -1;
+    pthread_mutex_unlock(&in->mu);
+    int r = poll(pf, 3, due ? (wait > 0 ? (int)wait : 0) : -1);
+    pthread_mutex_lock(&in->mu);
+    if (r < 0 && errno != EINTR) return -1;
+    for (int i = 0; i < 3; i++) {
+      sink_t *s = &in->s[i];
+      if (s->ack_due && now_ms() >= s->ack_due) send_ack(in, i);
+    }
+    if (r > 0 && pf[1].revents) {
+      drain(in->wake);
+      if (in->gen != gen) return WOKEN;
+    }
+    if (r > 0 && pf[0].revents) return 1;
+  }
+}
+
+/* Reads exactly n bytes of the connection: 0, WOKEN, or -1 (closed, error). */
+static int in_read_exact(inbound_t *in, uint8_t *b, uint32_t n) {
+  for (uint32_t got = 0; got < n;) {
+    ssize_t r = read(in->conn, b + got, n - got);
+    if (r > 0) got += (uint32_t)r;
+    else if (r == 0) return -1;
+    else if (errno == EAGAIN) {
+      int k = in_wait_conn(in);
+      if (k != 1) return k;
+    } else if (errno != EINTR) return -1;
+  }
+  return 0;
+}
+
+/*
+ * Inbound without copies (the connection and each native sink are pipes): read(2) each frame's
+ * header, splice(2) a data payload straight to its sink; every other frame goes to JavaScript.
+ */
+static void *in_splice_main(void *arg) {
+  inbound_t *in = arg;
+  uint8_t b[MAX_FRAME_LENGTH];
+  pthread_mutex_lock(&in->mu);
+  while (!in->closing) {
+    if (in->conn < 0) {
+      pthread_cond_wait(&in->cv, &in->mu);
+      continue;
+    }
+    uint64_t gen = in->gen;
+    int r = in_read_exact(in, b, 4);
+    if (r == 0) {
+      uint32_t len = get_u32(b);
+      if (len == 0 || len > MAX_FRAME_LENGTH) {
+        in_garbled(in, "malformed shim frame: length");
+        r = -1;
+      } else {
+        r = in_read_exact(in, b, len > DATA_HEAD ? DATA_HEAD : len);
+        if (r == 0 && b[0] == T_DATA && len > DATA_HEAD && b[1] <= 2 && in->s[b[1]].fd >= 0) {
+          sink_t *s = &in->s[b[1]];
+          uint64_t off = ((uint64_t)get_u32(b + 2) << 32) | get_u32(b + 6);
+          uint64_t left = len - DATA_HEAD;
+          if (off > s->received) {
+            in_garbled(in, "data after a gap: bytes were lost");
+            r = -1;
+          }
+          uint64_t dup = r == 0 && s->received > off ? s->received - off : 0;
+          if (dup > left) dup = left;
+          int to_null = 1;
+          while (r == 0 && left > 0) {
+            if (dup == 0 && to_null) {
+              to_null = 0;
+              s->received = off + (len - DATA_HEAD);
+            }
+            int out = dup > 0 ? in->devnull : s->fd;
+            uint64_t want = dup > 0 ? dup : left;
+            pthread_mutex_unlock(&in->mu);
+            ssize_t m = splice(in->conn, NULL, out, NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+            int err = errno;
+            pthread_mutex_lock(&in->mu);
+            if (m > 0) {
+              left -= (uint64_t)m;
+              if (dup > 0) dup -= (uint64_t)m;
+              else {
+                s->delivered += (uint64_t)m;
+                if (s->delivered - s->last_ack >= in->ack_every) send_ack(in, (int)(s - in->s));
+                else if (s->ack_due == 0) s->ack_due = now_ms() + in->ack_delay_ms;
+              }
+            } else if (m == 0) {
+              r = -1;
+            } else if (err == EAGAIN) {
+              /* Either end: wait for the sink to take more, then for the connection. */
+              pthread_mutex_unlock(&in->mu);
+              int k = out == s->fd ? wait1(out, POLLOUT, in->wake) : 1;
+              pthread_mutex_lock(&in->mu);
+              if (k == WOKEN && in->gen != gen) r = WOKEN;
+              else if (k == WOKEN) continue;
+              else if (k < 0) {
+                s->dead = 1;
+                r = -1;
+              } else {
+                struct pollfd pc = {in->conn, POLLIN, 0};
+                if (poll(&pc, 1, 0) == 0) r = in_wait_conn(in) == 1 ? 0 : -1;
+              }
+            } else if (err != EINTR) {
+              r = -1;
+            }
+          }
+        } else if (r == 0) {
+          if (len > DATA_HEAD) r = in_read_exact(in, b + DATA_HEAD, len - DATA_HEAD);
+          if (r == 0) {
+            sink_t *s = b[0] == T_EOF && len == 10 && b[1] <= 2 ? &in->s[b[1]] : NULL;
+            if (s && s->fd >= 0) {
+              s->has_eof = 1;
+              s->eof_at = ((uint64_t)get_u32(b + 2) << 32) | get_u32(b + 6);
+              maybe_end(in, (int)(s - in->s));
+            } else {
+              post(in->tsfn, "frame", 0, 0, b, len, NULL);
+            }
+          }
+        }
+      }
+    }
+    if (r == WOKEN || in->gen != gen) continue;
+    if (r < 0) {
+      in->conn = -1;
+      in->gen++;
+      post(in->tsfn, "closed", 0, 0, NULL, 0, NULL);
+    }
+  }
+  pthread_mutex_unlock(&in->mu);
+  return NULL;
+}
+
 /* ---------- N-API glue ---------- */
 
 #define ARGS(n)                                                   \
@@ -909,9 +1160,9 @@ static napi_value js_wire_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* outbound(srcFd, stream, capacity, onEvent(kind, a)) */
+/* outbound(srcFd, stream, capacity, onEvent(kind, a), splice?) */
 static napi_value js_outbound(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  ARGS(5);
   outbound_t *o = calloc(1, sizeof *o);
   o->src = (int)arg_i64(env, argv[0]);
   o->stream = (uint8_t)arg_i64(env, argv[1]);
@@ -923,8 +1174,20 @@ static napi_value js_outbound(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&o->mu, NULL);
   pthread_cond_init(&o->cv, NULL);
   o->tsfn = make_tsfn(env, argv[3], "burrow-shim-outbound");
+  bool use_splice = false;
+  if (argc > 4) napi_get_value_bool(env, argv[4], &use_splice);
+  if (use_splice) {
+    if (pipe2(o->stage, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(o->replay, O_CLOEXEC | O_NONBLOCK) < 0) {
+      return fail(env, strerror(errno));
+    }
+    fcntl(o->stage[1], F_SETPIPE_SZ, READ_MAX);
+    if (fcntl(o->replay[1], F_SETPIPE_SZ, (int)o->cap) < 0) {
+      return fail(env, "the replay pipe cannot hold the capacity (fs.pipe-max-size)");
+    }
+    o->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  }
   pthread_t t;
-  pthread_create(&t, NULL, out_main, o);
+  pthread_create(&t, NULL, use_splice ? out_splice_main : out_main, o);
   pthread_detach(t);
   return external(env, o);
 }
@@ -996,9 +1259,9 @@ static napi_value js_out_state(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-/* inbound(capacity, ackEvery, ackDelayMs, onEvent(kind, a, b, data)) */
+/* inbound(capacity, ackEvery, ackDelayMs, onEvent(kind, a, b, data), splice?) */
 static napi_value js_inbound(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  ARGS(5);
   inbound_t *in = calloc(1, sizeof *in);
   in->cap = (uint64_t)arg_f64(env, argv[0]);
   in->ack_every = (uint64_t)arg_f64(env, argv[1]);
@@ -1011,8 +1274,11 @@ static napi_value js_inbound(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&in->mu, NULL);
   pthread_cond_init(&in->cv, NULL);
   in->tsfn = make_tsfn(env, argv[3], "burrow-shim-inbound");
+  bool use_splice = false;
+  if (argc > 4) napi_get_value_bool(env, argv[4], &use_splice);
+  in->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   pthread_t t;
-  pthread_create(&t, NULL, in_main, in);
+  pthread_create(&t, NULL, use_splice ? in_splice_main : in_main, in);
   pthread_detach(t);
   return external(env, in);
 }

@@ -8,7 +8,10 @@
  * alternating. No handshake, no resume: that is the product's job.
  *
  *   ssh            rsync -e ssh                                        (the baseline)
- *   native pipes   rsync -e <prototype local side> --rsync-path=<prototype holder around rsync>
+ *   native copy    rsync -e <prototype local side> --rsync-path=<prototype holder around rsync>:
+ *                  read(2) into a ring, writev(2) of [header, payload] per read
+ *   native splice  the same with splice(2)/tee(2): no copy of a payload in either process, the
+ *                  replay copy a tee into a pipe (so at most fs.pipe-max-size unacknowledged)
  *   shim           rsync -e 'burrow shim'
  */
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +39,9 @@ const fs = require('node:fs');
 const n = require(${JSON.stringify(ADDON)});
 process.on('exit', () => n.quiesce());
 const role = process.env.FLOOR_ROLE;
-const CAP = 16 * 1024 * 1024;
+const SPLICE = process.env.NATIVE_SPLICE === '1';
+// splice mode keeps its replay copy in a pipe: at most fs.pipe-max-size (1 MiB by default).
+const CAP = SPLICE ? 1024 * 1024 : 16 * 1024 * 1024;
 const [cmd, ...args] = process.argv.slice(2);
 const toChild = n.pipe(), fromChild = n.pipe();
 const child = spawn(cmd, args, { stdio: [toChild[0], fromChild[1], 'inherit'] });
@@ -47,13 +52,13 @@ const outStream = role === 'local' ? 0 : 1, inStream = 1 - outStream;
 let eofAt = -1, acked = 0, childDone = false;
 const out = n.outbound(role === 'local' ? 0 : fromChild[0], outStream, CAP, (kind, a) => {
   if (kind === 'end') { eofAt = a; maybeExit(); }
-});
-const inb = n.inbound(CAP + 2 * 1024 * 1024, 1024 * 1024, 20, (kind, a, b, body) => {
+}, SPLICE);
+const inb = n.inbound(CAP + 2 * 1024 * 1024, Math.min(1024 * 1024, CAP / 4), 20, (kind, a, b, body) => {
   if (kind === 'frame' && body[0] === 5) {
     acked = body.readUInt32BE(2) * 2 ** 32 + body.readUInt32BE(6);
     n.outAck(out, acked); maybeExit();
   } else if (kind === 'garbled') { console.error('prototype: garbled: ' + body); process.exit(3); }
-});
+}, SPLICE);
 n.inSink(inb, inStream, role === 'local' ? 1 : toChild[1], false);
 n.inAttach(inb, role === 'local' ? fromChild[0] : 0, wire, true);
 n.outAttach(out, wire, 0);
@@ -68,7 +73,7 @@ function maybeExit() {
 }
 `;
 
-type Form = 'ssh' | 'native pipes' | 'shim';
+type Form = 'ssh' | 'native copy' | 'native splice' | 'shim';
 
 export async function measureNative(
   scope: Scope,
@@ -80,18 +85,22 @@ export async function measureNative(
   const cpuLog = join(bw.dir, 'native-cpu');
   const proto = join(bw.dir, 'native-prototype.cjs');
   writeFileSync(proto, PROTOTYPE);
-  const script = (role: string, command: string) => {
-    const path = join(bw.dir, `native-${role}`);
-    const env = `FLOOR_CPU=${cpuLog} FLOOR_ROLE=${role}`;
+  const script = (role: string, command: string, splice: boolean) => {
+    const path = join(bw.dir, `native-${role}${splice ? '-splice' : ''}`);
+    const env = `FLOOR_CPU=${cpuLog} FLOOR_ROLE=${role} NATIVE_SPLICE=${splice ? 1 : 0}`;
     writeFileSync(path, `#!/bin/bash\n${env} exec ${process.execPath} ${proto} ${command} "$@"\n`);
     chmodSync(path, 0o755);
     return path;
   };
   const forms: Record<Form, { transport: string; extra: string[] }> = {
     ssh: { transport: bw.transport.ssh, extra: [] },
-    'native pipes': {
-      transport: script('local', bw.transport.ssh),
-      extra: [`--rsync-path=${script('remote', 'rsync')}`],
+    'native copy': {
+      transport: script('local', bw.transport.ssh, false),
+      extra: [`--rsync-path=${script('remote', 'rsync', false)}`],
+    },
+    'native splice': {
+      transport: script('local', bw.transport.ssh, true),
+      extra: [`--rsync-path=${script('remote', 'rsync', true)}`],
     },
     shim: { transport: bw.transport.shim, extra: [] },
   };
