@@ -1,25 +1,30 @@
 /*
- * The shim's byte path below JavaScript (N-API, Linux): one native thread per direction moves a
- * stream's bytes, speaking the shim's frame format (src/shim/frames.ts) on the wire, so no
- * JavaScript runs per chunk. JavaScript keeps the protocol: handshakes, acks it applies, exit
- * status, pings and signals, and when to attach a connection.
+ * A prototype of the shim's byte path below JavaScript (N-API, Linux), measured by
+ * bench/experiments/shim-native.ts and not used by the product: one native thread per direction
+ * moves a stream's bytes in the shim's frame format (src/shim/frames.ts), so no JavaScript runs
+ * per chunk. JavaScript keeps the protocol: handshakes, the acks it applies, exit status, pings,
+ * signals, and when to attach a connection.
  *
- *   wire      the write side of one connection (a pipe or socket fd) and the mutex every writer
- *             of it takes for a whole frame: the outbound thread, the inbound thread's acks, and
- *             JavaScript's control frames (wireWrite). Closing it wakes every writer blocked on it.
- *   outbound  one thread: blocking read(2) of the source fd into a replay ring of `capacity`
- *             bytes (offset o at mem[o % capacity]), then one writev(2) of [header, payload]...
- *             per read to the attached wire. Bytes stay in the ring until outAck() passes them;
- *             outAttach(wire, from) resends from `from`, then the eof frame if the source ended.
- *   inbound   one thread: read(2) of the attached connection's fd into a ring; data frames of a
- *             stream with a native sink are written (non-blocking writev, the rest kept in the
- *             ring) to the sink's fd, duplicates dropped and gaps refused as ReceiveCounter does;
- *             acks are written to the reply wire every `ackEvery` delivered bytes and within
- *             `ackDelayMs` of a delivery. Every other frame goes to JavaScript as its body.
+ *   wire      the write side of one connection (a pipe or socket fd). Data batches are written
+ *             whole under its mutex; control frames (acks, JavaScript's wireWrite) are queued and
+ *             written between batches, so no reader ever blocks on a wire.
+ *   outbound  one thread: read(2) of the source fd into a replay ring of `capacity` bytes
+ *             (offset o at mem[o % capacity]), then one writev(2) of [header, payload]... per
+ *             read to the attached wire. Bytes stay until outAck() passes them; outAttach(wire,
+ *             from) resends from `from`, then the eof frame once the source has ended.
+ *   inbound   one thread: read(2) of the attached connection into a ring; a data frame of a
+ *             stream with a native sink is written (non-blocking writev, the rest kept in the
+ *             ring) to the sink, duplicates dropped and gaps refused as ReceiveCounter does; acks
+ *             go out every `ackEvery` delivered bytes and within `ackDelayMs` of a delivery.
+ *             Every other frame goes to JavaScript as its body.
+ *   splice    (an option of both, for the experiment) splice(2)/tee(2) instead of copies; the
+ *             replay copy lives in a pipe (at most fs.pipe-max-size), there is no resend, and a
+ *             sink that stops reading stalls the connection.
  *
  * Every fd given is set O_NONBLOCK (as libuv does) and waited on with poll(2) next to an eventfd,
- * so attach, detach and close interrupt a blocked read or write. Events reach JavaScript through
- * one threadsafe function per object, a few per MiB at most (acks), never per chunk.
+ * so attach and detach interrupt a blocked read or write (a stale kick never cuts a frame).
+ * Events reach JavaScript through one threadsafe function per object, a few per MiB (acks),
+ * never per chunk; quiesce() stops them at process exit.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -753,15 +758,23 @@ static int in_consume(inbound_t *in, uint64_t roff, const uint8_t *p, uint32_t n
   return 0;
 }
 
+static int in_pending(inbound_t *in) {
+  for (int i = 0; i < 3; i++) {
+    if (in->s[i].qlen > 0 && !in->s[i].dead) return 1;
+  }
+  return 0;
+}
+
 static void *in_main(void *arg) {
   inbound_t *in = arg;
   pthread_mutex_lock(&in->mu);
   while (!in->closing) {
-    if (in->conn < 0) {
+    flush_sinks(in);
+    /* Detached (or garbled): what was accepted before is still delivered. */
+    if (in->conn < 0 && !in_pending(in)) {
       pthread_cond_wait(&in->cv, &in->mu);
       continue;
     }
-    flush_sinks(in);
     uint64_t tail = in_tail(in);
     if (tail == in->head) in->base = in->head; /* empty: start again at mem[0] */
     uint64_t pos = (in->head - in->base) % in->cap;
@@ -773,7 +786,7 @@ static void *in_main(void *arg) {
     int conn_at = -1;
     int np = 0;
     pf[np++] = (struct pollfd){in->wake, POLLIN, 0};
-    if (room >= 4096 || (room > 0 && tail == in->head)) {
+    if (in->conn >= 0 && (room >= 4096 || (room > 0 && tail == in->head))) {
       conn_at = np;
       pf[np++] = (struct pollfd){in->conn, POLLIN, 0};
     }

@@ -23,7 +23,10 @@ function skip(why) {
 if (process.platform !== 'linux') skip(`not Linux but ${process.platform}`);
 let include;
 try {
-  include = join(dirname(createRequire(import.meta.url).resolve('node-api-headers/package.json')), 'include');
+  include = join(
+    dirname(createRequire(import.meta.url).resolve('node-api-headers/package.json')),
+    'include',
+  );
 } catch {
   skip('node-api-headers is not installed');
 }
