@@ -1,5 +1,5 @@
 /**
- * The native byte path prototype (native/shim-pump.c, measured by
+ * The native byte path prototype (native/pump.h, measured by
  * bench/experiments/shim-native.ts) speaks the shim's wire format exactly: what its outbound
  * thread writes decodes with the JavaScript FrameDecoder, and frames JavaScript encodes are
  * delivered, deduplicated and acknowledged by its inbound thread as StreamPeer does. Built here

@@ -1,7 +1,7 @@
 /**
  * Experiment, not a measured target: `npm run bench -- experiments/shim-native [--size 1G] [--rounds 3]`.
  * What it showed: moving the bytes in C saves a third of the shim's CPU (1.96 CPU-s/GiB against 2.98 to 3.20) and splice/tee about 60% (1.07 to 1.30), far from the 0.3 target: the copies, and on the local side rsync's socket (BENCHMARKS.md, "What was tried for the shim's data path and did not help").
- * What it measures: the shim's byte path moved below JavaScript (native/shim-pump.c, built by
+ * What it measures: the shim's byte path moved below JavaScript (native/pump.h, built by
  * `node scripts/build-native.mjs --strict`), in the shim-floor world, before it carries the
  * product: a prototype in each of the shim's two places that frames, keeps a replay ring and
  * acknowledges exactly as the shim does (frames.ts on the wire), with one native thread per
