@@ -1,0 +1,347 @@
+/* The N-API functions (the design: pump.h). */
+#include "pump.h"
+
+/* ---------- N-API glue ---------- */
+/* quiesce(): the process is exiting; returns once no thread is posting or will post. */
+static napi_value js_quiesce(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  __atomic_store_n(&g_quiesced, 1, __ATOMIC_SEQ_CST);
+  while (__atomic_load_n(&g_posting, __ATOMIC_SEQ_CST) > 0) sched_yield();
+  return NULL;
+}
+
+
+#define ARGS(n)                                                   \
+  size_t argc = n;                                                \
+  napi_value argv[n > 0 ? n : 1];                                 \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+static int64_t arg_i64(napi_env env, napi_value v) {
+  int64_t x = 0;
+  napi_get_value_int64(env, v, &x);
+  return x;
+}
+static double arg_f64(napi_env env, napi_value v) {
+  double x = 0;
+  napi_get_value_double(env, v, &x);
+  return x;
+}
+static void *arg_ptr(napi_env env, napi_value v) {
+  void *p = NULL;
+  napi_get_value_external(env, v, &p);
+  return p;
+}
+static napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+static napi_value boolean(napi_env env, int b) {
+  napi_value v;
+  napi_get_boolean(env, b, &v);
+  return v;
+}
+static napi_value external(napi_env env, void *p) {
+  napi_value v;
+  napi_create_external(env, p, NULL, NULL, &v);
+  return v;
+}
+static napi_value fail(napi_env env, const char *msg) {
+  napi_throw_error(env, "EBURROWNATIVE", msg);
+  return NULL;
+}
+
+/* pipe() -> [readFd, writeFd], both close-on-exec (spawn dup2s the one it gives a child). */
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return fail(env, strerror(errno));
+  fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, num(env, fds[0]));
+  napi_set_element(env, arr, 1, num(env, fds[1]));
+  return arr;
+}
+
+/* wire(fd): takes the fd (closed with the last reference). */
+static napi_value js_wire(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  return external(env, wire_new((int)arg_i64(env, argv[0])));
+}
+
+/*
+ * wireWrite(wire, frame) -> false once the wire is closed or broken. Never blocks: the frame is
+ * queued and written before the next data batch, or by the inbound thread whose reply wire it is.
+ */
+static napi_value js_wire_write(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  wire_t *w = arg_ptr(env, argv[0]);
+  void *data;
+  size_t len;
+  napi_get_buffer_info(env, argv[1], &data, &len);
+  wire_send(w, data, len);
+  return boolean(env, !w->closed && !w->broken);
+}
+
+/* wireClose(wire): no more writes; a writer blocked on it gives up. Idempotent. */
+static napi_value js_wire_close(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  wire_t *w = arg_ptr(env, argv[0]);
+  if (!w->closed) {
+    w->closed = 1;
+    kick(w->wake);
+    wire_unref(w);
+  }
+  return NULL;
+}
+
+/* outbound(srcFd, stream, capacity, onEvent(kind, a), splice?) */
+static napi_value js_outbound(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  outbound_t *o = calloc(1, sizeof *o);
+  o->src = (int)arg_i64(env, argv[0]);
+  o->stream = (uint8_t)arg_i64(env, argv[1]);
+  o->cap = (uint64_t)arg_f64(env, argv[2]);
+  o->mem = malloc(o->cap);
+  if (!o->mem) return fail(env, "cannot allocate the replay ring");
+  o->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  set_nonblock(o->src);
+  pthread_mutex_init(&o->mu, NULL);
+  pthread_cond_init(&o->cv, NULL);
+  o->tsfn = make_tsfn(env, argv[3], "burrow-shim-outbound");
+  bool use_splice = false;
+  if (argc > 4) napi_get_value_bool(env, argv[4], &use_splice);
+  if (use_splice) {
+    if (pipe2(o->stage, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(o->replay, O_CLOEXEC | O_NONBLOCK) < 0) {
+      return fail(env, strerror(errno));
+    }
+    fcntl(o->stage[1], F_SETPIPE_SZ, READ_MAX);
+    if (fcntl(o->replay[1], F_SETPIPE_SZ, (int)o->cap) < 0) {
+      return fail(env, "the replay pipe cannot hold the capacity (fs.pipe-max-size)");
+    }
+    o->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  }
+  pthread_t t;
+  pthread_create(&t, NULL, use_splice ? out_splice_main : out_main, o);
+  pthread_detach(t);
+  return external(env, o);
+}
+
+/* outAttach(o, wire, from): send from offset `from` on `wire` (then the eof, once ended). */
+static napi_value js_out_attach(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  outbound_t *o = arg_ptr(env, argv[0]);
+  wire_t *w = arg_ptr(env, argv[1]);
+  uint64_t from = (uint64_t)arg_f64(env, argv[2]);
+  pthread_mutex_lock(&o->mu);
+  if (from < o->acked || from > o->filled) {
+    pthread_mutex_unlock(&o->mu);
+    return fail(env, "peer resumes at an offset outside the replayable bytes");
+  }
+  if (o->wire) wire_unref(o->wire);
+  wire_ref(w);
+  o->wire = w;
+  o->sent = from;
+  o->eof_written = 0;
+  __atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
+  pthread_cond_signal(&o->cv);
+  pthread_mutex_unlock(&o->mu);
+  kick(o->wake);
+  return NULL;
+}
+
+static napi_value js_out_detach(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  outbound_t *o = arg_ptr(env, argv[0]);
+  pthread_mutex_lock(&o->mu);
+  if (o->wire) wire_unref(o->wire);
+  o->wire = NULL;
+  __atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&o->mu);
+  kick(o->wake);
+  return NULL;
+}
+
+/* outAck(o, offset) -> [acked, sent-so-far] or throws when out of range. */
+static napi_value js_out_ack(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  outbound_t *o = arg_ptr(env, argv[0]);
+  double off = arg_f64(env, argv[1]);
+  pthread_mutex_lock(&o->mu);
+  /* Bounded by what was read, not by `high`: a write's ack can arrive before it is counted. */
+  if (off < (double)o->acked || off > (double)o->filled) {
+    pthread_mutex_unlock(&o->mu);
+    return fail(env, "ack outside the bytes sent");
+  }
+  o->acked = (uint64_t)off;
+  pthread_cond_signal(&o->cv);
+  pthread_mutex_unlock(&o->mu);
+  return NULL;
+}
+
+/* outState(o) -> [acked, high (sent on some wire), filled, ended] */
+static napi_value js_out_state(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  outbound_t *o = arg_ptr(env, argv[0]);
+  napi_value arr;
+  napi_create_array_with_length(env, 4, &arr);
+  pthread_mutex_lock(&o->mu);
+  napi_set_element(env, arr, 0, num(env, (double)o->acked));
+  napi_set_element(env, arr, 1, num(env, (double)o->high));
+  napi_set_element(env, arr, 2, num(env, (double)o->filled));
+  napi_set_element(env, arr, 3, num(env, o->src_done));
+  pthread_mutex_unlock(&o->mu);
+  return arr;
+}
+
+/* inbound(capacity, ackEvery, ackDelayMs, onEvent(kind, a, b, data), splice?) */
+static napi_value js_inbound(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  inbound_t *in = calloc(1, sizeof *in);
+  in->cap = (uint64_t)arg_f64(env, argv[0]);
+  in->ack_every = (uint64_t)arg_f64(env, argv[1]);
+  in->ack_delay_ms = (int)arg_i64(env, argv[2]);
+  in->mem = malloc(in->cap);
+  if (!in->mem) return fail(env, "cannot allocate the receive ring");
+  in->conn = -1;
+  for (int i = 0; i < 3; i++) in->s[i].fd = -1;
+  in->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  pthread_mutex_init(&in->mu, NULL);
+  pthread_cond_init(&in->cv, NULL);
+  in->tsfn = make_tsfn(env, argv[3], "burrow-shim-inbound");
+  bool use_splice = false;
+  if (argc > 4) napi_get_value_bool(env, argv[4], &use_splice);
+  in->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  pthread_t t;
+  pthread_create(&t, NULL, use_splice ? in_splice_main : in_main, in);
+  pthread_detach(t);
+  return external(env, in);
+}
+
+/* inSink(in, stream, fd, keepOpen): the stream's data goes to fd natively from now on. */
+static napi_value js_in_sink(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  inbound_t *in = arg_ptr(env, argv[0]);
+  int stream = (int)arg_i64(env, argv[1]);
+  bool keep = false;
+  napi_get_value_bool(env, argv[3], &keep);
+  pthread_mutex_lock(&in->mu);
+  in->s[stream].fd = (int)arg_i64(env, argv[2]);
+  in->s[stream].keep_open = keep;
+  set_nonblock(in->s[stream].fd);
+  pthread_mutex_unlock(&in->mu);
+  return NULL;
+}
+
+/* inAttach(in, connFd, replyWire, afterHandshake): read this connection from now on. */
+static napi_value js_in_attach(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  inbound_t *in = arg_ptr(env, argv[0]);
+  int fd = (int)arg_i64(env, argv[1]);
+  wire_t *w = arg_ptr(env, argv[2]);
+  bool after = false;
+  napi_get_value_bool(env, argv[3], &after);
+  set_nonblock(fd);
+  pthread_mutex_lock(&in->mu);
+  if (in->reply) wire_unref(in->reply);
+  wire_ref(w);
+  in->reply = w;
+  pthread_mutex_lock(&w->qmu);
+  w->flusher = in->wake;
+  pthread_mutex_unlock(&w->qmu);
+  in->conn = fd;
+  in->gen++;
+  in->st = after ? 1 : 0;
+  in->need = after ? 4 : PREAMBLE;
+  in->first = !after;
+  in->carried = 0;
+  in->sniffed = 0;
+  pthread_cond_signal(&in->cv);
+  pthread_mutex_unlock(&in->mu);
+  kick(in->wake);
+  return NULL;
+}
+
+/* inDetach(in): stop reading the connection (its fd stays the caller's). */
+static napi_value js_in_detach(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  inbound_t *in = arg_ptr(env, argv[0]);
+  pthread_mutex_lock(&in->mu);
+  in->conn = -1;
+  in->gen++;
+  if (in->reply) wire_unref(in->reply);
+  in->reply = NULL;
+  pthread_mutex_unlock(&in->mu);
+  kick(in->wake);
+  return NULL;
+}
+
+/* inAckAll(in): acknowledge every native stream's delivered bytes now (after a reattach). */
+static napi_value js_in_ack_all(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  inbound_t *in = arg_ptr(env, argv[0]);
+  pthread_mutex_lock(&in->mu);
+  for (int i = 0; i < 3; i++) {
+    if (in->s[i].fd >= 0) send_ack(in, i);
+  }
+  pthread_mutex_unlock(&in->mu);
+  return NULL;
+}
+
+/* inDelivered(in, stream) */
+static napi_value js_in_delivered(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  inbound_t *in = arg_ptr(env, argv[0]);
+  int stream = (int)arg_i64(env, argv[1]);
+  pthread_mutex_lock(&in->mu);
+  double d = (double)in->s[stream].delivered;
+  pthread_mutex_unlock(&in->mu);
+  return num(env, d);
+}
+
+/*
+ * outRef(o, keep) / inRef(in, keep): whether the object keeps the process alive (its events may
+ * still come). Both start referenced.
+ */
+static napi_value js_out_ref(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  outbound_t *o = arg_ptr(env, argv[0]);
+  bool keep = false;
+  napi_get_value_bool(env, argv[1], &keep);
+  if (keep) napi_ref_threadsafe_function(env, o->tsfn);
+  else napi_unref_threadsafe_function(env, o->tsfn);
+  return NULL;
+}
+static napi_value js_in_ref(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  inbound_t *in = arg_ptr(env, argv[0]);
+  bool keep = false;
+  napi_get_value_bool(env, argv[1], &keep);
+  if (keep) napi_ref_threadsafe_function(env, in->tsfn);
+  else napi_unref_threadsafe_function(env, in->tsfn);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {{"pipe", js_pipe},           {"wire", js_wire},
+             {"wireWrite", js_wire_write}, {"wireClose", js_wire_close},
+             {"outbound", js_outbound},   {"outAttach", js_out_attach},
+             {"outDetach", js_out_detach}, {"outAck", js_out_ack},
+             {"outState", js_out_state},   {"inbound", js_inbound},
+             {"inSink", js_in_sink},       {"inAttach", js_in_attach},
+             {"inDetach", js_in_detach},   {"inAckAll", js_in_ack_all},
+             {"inDelivered", js_in_delivered}, {"quiesce", js_quiesce},
+             {"outRef", js_out_ref},       {"inRef", js_in_ref}};
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
+    napi_set_named_property(env, exports, fns[i].name, f);
+  }
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,191 @@
+/**
+ * The native byte path prototype (native/pump.h, measured by
+ * bench/experiments/shim-native.ts) speaks the shim's wire format exactly: what its outbound
+ * thread writes decodes with the JavaScript FrameDecoder, and frames JavaScript encodes are
+ * delivered, deduplicated and acknowledged by its inbound thread as StreamPeer does. Built here
+ * with the system C compiler (`node scripts/build-native.mjs --strict`); without one this fails
+ * saying so.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { FrameDecoder } from '../src/shim/frame-decoder.js';
+import { decodeBody, type Frame, frameParts } from '../src/shim/frames.js';
+import { tmpDir, waitFor, withScope } from './helpers/index.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const ADDON = join(ROOT, 'native', 'build', 'shim-pump.node');
+
+type Handle = object;
+interface Pump {
+  wire(fd: number): Handle;
+  outbound(
+    src: number,
+    stream: number,
+    capacity: number,
+    onEvent: (kind: string, a: number) => void,
+  ): Handle;
+  outAttach(o: Handle, wire: Handle, from: number): void;
+  outAck(o: Handle, offset: number): void;
+  outState(o: Handle): [number, number, number, number];
+  outRef(o: Handle, keep: boolean): void;
+  inbound(
+    capacity: number,
+    ackEvery: number,
+    ackDelayMs: number,
+    onEvent: (kind: string, a: number, b: number, data?: Buffer | string) => void,
+  ): Handle;
+  inSink(i: Handle, stream: number, fd: number, keepOpen: boolean): void;
+  inAttach(i: Handle, fd: number, reply: Handle, afterHandshake: boolean): void;
+  inDelivered(i: Handle, stream: number): number;
+  inRef(i: Handle, keep: boolean): void;
+  quiesce(): void;
+}
+
+let pump: Pump;
+
+/** Every frame in `bytes` (after the handshake), in order. */
+function decodeAll(bytes: Buffer): Frame[] {
+  return new FrameDecoder({ afterHandshake: true }).push(bytes);
+}
+
+/** The payloads of the data frames of `stream`, joined, and checked to be contiguous from `from`. */
+function payloadOf(frames: Frame[], stream: number, from: number): Buffer {
+  let at = from;
+  const parts: Buffer[] = [];
+  for (const f of frames) {
+    if (f.type !== 'data' || f.stream !== stream) continue;
+    assert.equal(f.offset, at, 'data frames follow each other without a gap');
+    parts.push(f.payload);
+    at += f.payload.length;
+  }
+  return Buffer.concat(parts);
+}
+
+describe('shim native byte path (prototype)', () => {
+  before(() => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-native.mjs'), '--strict'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, `building the addon failed:\n${r.stdout}${r.stderr}`);
+    pump = createRequire(import.meta.url)(ADDON) as Pump;
+    process.on('exit', () => pump.quiesce());
+  });
+
+  it('writes frames the JavaScript decoder reads: data in order, then eof; resends from an offset', async (t) => {
+    await withScope(t, async (scope) => {
+      const dir = await tmpDir(scope);
+      const data = randomBytes(700_000);
+      writeFileSync(join(dir, 'src'), data);
+      let ended = -1;
+      const out = pump.outbound(openSync(join(dir, 'src'), 'r'), 1, 1 << 20, (kind, a) => {
+        if (kind === 'end') ended = a;
+      });
+      scope.defer(() => pump.outRef(out, false), 'unref the outbound');
+      pump.outAttach(out, pump.wire(openSync(join(dir, 'wire1'), 'w')), 0);
+      const total = data.length + Math.ceil(data.length / 65536) * 14 + 14;
+      await waitFor(() => ended === data.length && statSync(join(dir, 'wire1')).size === total, {
+        what: 'the whole stream and its eof on the first wire',
+      });
+      const frames = decodeAll(readFileSync(join(dir, 'wire1')));
+      assert.ok(payloadOf(frames, 1, 0).equals(data));
+      assert.deepEqual(frames.at(-1), { type: 'eof', stream: 1, offset: data.length });
+      assert.ok(frames.every((f) => f.type !== 'data' || f.payload.length <= 65536));
+
+      // Acked up to 100 000: a new wire resumes from the peer's offset 300 000.
+      pump.outAck(out, 100_000);
+      assert.throws(() => pump.outAck(out, 50_000), /ack outside the bytes sent/);
+      pump.outAttach(out, pump.wire(openSync(join(dir, 'wire2'), 'w')), 300_000);
+      await waitFor(
+        () => {
+          const f = decodeAll(readFileSync(join(dir, 'wire2')));
+          return f.at(-1)?.type === 'eof' ? f : undefined;
+        },
+        { what: 'the resend and its eof on the second wire' },
+      ).then((f) => assert.ok(payloadOf(f, 1, 300_000).equals(data.subarray(300_000))));
+      assert.throws(() => pump.outAttach(out, pump.wire(openSync(join(dir, 'w3'), 'w')), 99_999));
+    });
+  });
+
+  it('delivers frames JavaScript encoded, drops what a resend repeats, acks as it delivers', async (t) => {
+    await withScope(t, async (scope) => {
+      const dir = await tmpDir(scope);
+      const data = randomBytes(280_000);
+      const frames: Frame[] = [
+        { type: 'data', stream: 1, offset: 0, payload: data.subarray(0, 65536) },
+        { type: 'data', stream: 1, offset: 65536, payload: data.subarray(65536, 131072) },
+        { type: 'ack', stream: 0, offset: 4096 }, // for the other direction: to JavaScript
+        // A resend overlapping what arrived: only 131072.. is new.
+        { type: 'data', stream: 1, offset: 100_000, payload: data.subarray(100_000, 165_536) },
+        { type: 'data', stream: 1, offset: 165_536, payload: data.subarray(165_536, 231_072) },
+        { type: 'data', stream: 1, offset: 231_072, payload: data.subarray(231_072) },
+        { type: 'eof', stream: 1, offset: data.length },
+      ];
+      writeFileSync(join(dir, 'conn'), Buffer.concat(frames.flatMap(frameParts)));
+      const events: [string, number, number, Buffer | string | undefined][] = [];
+      const inb = pump.inbound(1 << 20, 64 * 1024, 20, (kind, a, b, d) =>
+        events.push([kind, a, b, d]),
+      );
+      scope.defer(() => pump.inRef(inb, false), 'unref the inbound');
+      // Not kept open: closed (ended) at its eof, as StreamPeer ends a sink.
+      pump.inSink(inb, 1, openSync(join(dir, 'sink'), 'w'), false);
+      pump.inAttach(
+        inb,
+        openSync(join(dir, 'conn'), 'r'),
+        pump.wire(openSync(join(dir, 'reply'), 'w')),
+        true,
+      );
+      await waitFor(() => events.some(([k]) => k === 'closed'), { what: 'the end of the conn' });
+      assert.ok(readFileSync(join(dir, 'sink')).equals(data), 'the sink got every byte once');
+      assert.equal(pump.inDelivered(inb, 1), data.length);
+      const fromJs = events
+        .filter(([k]) => k === 'frame')
+        .map(([, , , d]) => decodeBody(d as Buffer));
+      assert.deepEqual(fromJs, [{ type: 'ack', stream: 0, offset: 4096 }]);
+      assert.deepEqual(
+        events.find(([k]) => k === 'eof'),
+        ['eof', 1, data.length, undefined],
+      );
+      const acks = decodeAll(readFileSync(join(dir, 'reply')));
+      assert.ok(acks.every((f) => f.type === 'ack' && f.stream === 1));
+      assert.deepEqual(acks.at(-1), { type: 'ack', stream: 1, offset: data.length });
+      assert.ok(
+        acks.length >= 2,
+        `acks every 64 KiB delivered, not only at the end: ${acks.length}`,
+      );
+    });
+  });
+
+  it('refuses a gap: the connection is garbled, nothing past it is delivered', async (t) => {
+    await withScope(t, async (scope) => {
+      const dir = await tmpDir(scope);
+      const frames: Frame[] = [
+        { type: 'data', stream: 2, offset: 0, payload: Buffer.from('early ') },
+        { type: 'data', stream: 2, offset: 100, payload: Buffer.from('too late') },
+      ];
+      writeFileSync(join(dir, 'conn'), Buffer.concat(frames.flatMap(frameParts)));
+      const events: [string, string | undefined][] = [];
+      const inb = pump.inbound(1 << 20, 1 << 20, 20, (kind, _a, _b, d) =>
+        events.push([kind, typeof d === 'string' ? d : undefined]),
+      );
+      scope.defer(() => pump.inRef(inb, false), 'unref the inbound');
+      pump.inSink(inb, 2, openSync(join(dir, 'sink'), 'w'), true);
+      pump.inAttach(
+        inb,
+        openSync(join(dir, 'conn'), 'r'),
+        pump.wire(openSync(join(dir, 'reply'), 'w')),
+        true,
+      );
+      await waitFor(() => events.find(([k]) => k === 'garbled'), { what: 'the gap refused' });
+      assert.match(events.find(([k]) => k === 'garbled')![1]!, /gap/);
+      assert.equal(pump.inDelivered(inb, 2), 6);
+      await waitFor(() => readFileSync(join(dir, 'sink'), 'utf8') === 'early ', {
+        what: 'the bytes before the gap in the sink',
+      });
+    });
+  });
+});
