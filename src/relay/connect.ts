@@ -232,20 +232,23 @@ export class Connecting {
     this.#ctx.observer?.clientConnection(pathOf(device.relay, me.peer()), 'bridged');
   }
 
-  /** Audits (unless `audit` is false: a repeat within a burst) and counts a refusal. */
+  /**
+   * Audits and counts a refusal. A repeat within a burst (`audit` false) is only shown to the
+   * observer, as an event the audit budget dropped would be, so the refusal metric counts it.
+   */
   #refused(to: string, via: string, reason: ConnectRefusal, relay?: string, audit = true): Refused {
     const viaRelay = relay ?? this.#me.peer()?.relay;
-    if (audit) {
-      this.#ctx.audit.record({
-        event: 'connect.refused',
-        conn: this.#me.id,
-        fp: this.#me.fp() ?? '?',
-        to,
-        via,
-        ...(viaRelay ? { via_relay: viaRelay } : {}),
-        reason,
-      });
-    }
+    const event = {
+      event: 'connect.refused',
+      conn: this.#me.id,
+      fp: this.#me.fp() ?? '?',
+      to,
+      via,
+      ...(viaRelay ? { via_relay: viaRelay } : {}),
+      reason,
+    } as const;
+    if (audit) this.#ctx.audit.record(event);
+    else this.#ctx.observer?.audited(event);
     this.#ctx.observer?.clientConnection(pathOf(relay, this.#me.peer()), reason);
     return relay ? { refused: reason, relay } : { refused: reason };
   }
