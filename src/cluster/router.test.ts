@@ -226,13 +226,22 @@ test('a registry known to be down: refused at once with no wait, while lookups g
     const down = await open().done();
     assert.deepEqual(down?.value, { refused: 'registry-unavailable', firstOfBurst: false });
     assert.equal(h.lookups, 2, 'the registry is still asked, in the background');
-    // It answers again (the name is held by nobody): the background lookup notices, and the
-    // next open is answered by the registry.
+    // It answers again (the name is held by nobody). Within a second of the last failure it is
+    // still taken for down (refused at once); the lookup made meanwhile notices it is back.
     h.mode = 'answer';
-    const first = await open().done();
-    assert.deepEqual(first?.value, { refused: 'registry-unavailable', firstOfBurst: false });
+    h.t += 999;
+    const stale = await open().done();
+    assert.deepEqual(stale?.value, { refused: 'registry-unavailable', firstOfBurst: false });
     const back = await open().done();
     assert.deepEqual(back, { value: undefined });
+    // A failure more than a second old no longer counts: a registry that came back while
+    // nobody asked is waited for (within the budget) and answers.
+    h.mode = 'reject';
+    await open().done();
+    h.mode = 'answer';
+    h.t += 1000;
+    const later = await open().done();
+    assert.deepEqual(later, { value: undefined });
     // "Held by nobody" a moment ago is not an answer when the registry fails: the name may
     // have been registered on another relay since.
     h.mode = 'reject';

@@ -79,6 +79,13 @@ export const LOOKUP_BUDGET_MS = 750;
 /** Refusals for an unavailable registry less than this far apart are one burst (audited once). */
 const UNAVAILABLE_BURST_QUIET_MS = 10_000;
 
+/**
+ * A failed lookup says the registry is down for this long: lookups meanwhile do not wait for it
+ * at all. Past it the next lookup gets LOOKUP_BUDGET_MS again, so a registry that came back is
+ * noticed by the first client after it, even on a relay that asked nothing for a while.
+ */
+const DOWN_VERDICT_MS = 1000;
+
 /** #where's answer when the registry could not say in time and nothing usable was known. */
 const UNAVAILABLE = Symbol('registry unavailable');
 
@@ -88,7 +95,8 @@ export class ClusterRouter {
   readonly #links: PeerLinks;
   /** Last answer per name (undefined: held by no live relay), kept to ride out registry outages. */
   readonly #known = new Map<string, { where: Where | undefined; at: number }>();
-  #registryDown = false;
+  /** When the last lookup failed, if none has succeeded since: the registry is then down. */
+  #failedAt: number | undefined;
   readonly #unavailable: RefusalBurst;
   readonly #dialErrors: Record<DialFailure, number> = { unreachable: 0, refused: 0, untrusted: 0 };
 
@@ -179,10 +187,11 @@ export class ClusterRouter {
   /**
    * The other live relay holding `name` and its advertised address, fresh or at most a TTL old;
    * UNAVAILABLE when the registry did not answer in time and no such holder was known.
-   * Bounded: a registry known to be down (its last lookup failed) is not waited for at all, and
-   * one that does not answer within LOOKUP_BUDGET_MS (a Sentinel failover, a slow link) is not
-   * waited for longer; either way the lookup goes on and refreshes what is known. A known answer
-   * dated after `now` (the clock went back) is not used.
+   * Bounded: a registry known to be down (a lookup failed less than DOWN_VERDICT_MS ago, none
+   * succeeded since) is not waited for at all, and one that does not answer within
+   * LOOKUP_BUDGET_MS (a Sentinel failover, a slow link) is not waited for longer; either way the
+   * lookup goes on and refreshes what is known. A known answer dated after `now` (the clock went
+   * back) is not used.
    */
   async #where(name: string): Promise<Where | undefined | typeof UNAVAILABLE> {
     const now = this.#deps.now();
@@ -192,8 +201,10 @@ export class ClusterRouter {
     // "nobody" may be a name registered elsewhere a moment ago, so it is never the answer when
     // the registry cannot be asked.
     const fallback = (usable && known.where) || UNAVAILABLE;
+    const failedAt = this.#failedAt;
+    const down = failedAt !== undefined && now >= failedAt && now - failedAt < DOWN_VERDICT_MS;
     const asked = this.#ask(name, now);
-    if (this.#registryDown) {
+    if (down) {
       asked.catch(() => {});
       return fallback;
     }
@@ -220,15 +231,16 @@ export class ClusterRouter {
         const holder = relays.find((r) => r.relayId === record.relayId);
         if (holder?.address) where = { relayId: holder.relayId, address: holder.address };
       }
-      if (this.#registryDown) {
-        this.#registryDown = false;
+      if (this.#failedAt !== undefined) {
+        this.#failedAt = undefined;
         this.#deps.log.info('registry answers cluster lookups again');
       }
       this.#known.set(name, { where, at: now });
       return where;
     } catch (err) {
-      if (!this.#registryDown) {
-        this.#registryDown = true;
+      const first = this.#failedAt === undefined;
+      this.#failedAt = this.#deps.now();
+      if (first) {
         this.#deps.log.warn(
           { err },
           'registry unreachable: cluster lookups use what was last known',
