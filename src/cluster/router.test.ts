@@ -119,6 +119,8 @@ function fakeTimeHarness(t: { mock: { timers: typeof import('node:test').mock.ti
     mode: 'never' as 'answer' | 'never' | 'reject',
     record: undefined as NameRecord | undefined,
     lookups: 0,
+    /** What the registry says of its silence (Registry.silentMs). */
+    silentMs: Number.POSITIVE_INFINITY,
   };
   const waiting: (() => void)[] = [];
   const ask = <T>(value: () => T): Promise<T> => {
@@ -132,6 +134,7 @@ function fakeTimeHarness(t: { mock: { timers: typeof import('node:test').mock.ti
       return ask(() => h.record);
     },
     relays: () => ask(() => [relay]),
+    silentMs: () => h.silentMs,
   } as unknown as Registry;
   const router = new ClusterRouter(
     {
@@ -270,6 +273,32 @@ test('a lookup answered after the budget still refreshes what is known', async (
     const second = open();
     const answer = await second.p;
     assert.deepEqual(answer, { refused: 'peer-unreachable', relay: 'B' });
+  } finally {
+    close();
+  }
+});
+
+test('a slow registry that still answers other commands is waited for past the budget', async (t) => {
+  const { h, open, late, close } = fakeTimeHarness(t);
+  try {
+    h.silentMs = 300; // its last answer (to anything) came 300 ms ago
+    const slow = open();
+    t.mock.timers.tick(LOOKUP_BUDGET_MS);
+    t.mock.timers.tick(LOOKUP_BUDGET_MS);
+    assert.equal(await slow.done(), undefined, 'given up on a registry that answers');
+    await late(); // dev1 is held by nobody
+    assert.deepEqual(await slow.done(), { value: undefined });
+    // The same wait, but it stops answering anything: refused at the next budget's end.
+    h.mode = 'never';
+    const stalled = open();
+    t.mock.timers.tick(LOOKUP_BUDGET_MS);
+    assert.equal(await stalled.done(), undefined);
+    h.silentMs = LOOKUP_BUDGET_MS;
+    t.mock.timers.tick(LOOKUP_BUDGET_MS);
+    assert.deepEqual((await stalled.done())?.value, {
+      refused: 'registry-unavailable',
+      firstOfBurst: true,
+    });
   } finally {
     close();
   }

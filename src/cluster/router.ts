@@ -66,9 +66,9 @@ interface Where {
 }
 
 /**
- * The longest a client's channel open waits for the registry. A healthy registry answers a
- * lookup in milliseconds (a few round trips on a local network, well under 100 ms on a loaded
- * machine), while one failing over (Sentinel) or cut off answers only when the Redis link's
+ * The longest a client's channel open waits for a registry that answers nothing at all. A
+ * healthy registry answers each command in milliseconds (well under 100 ms on a loaded
+ * machine), while one failing over (Sentinel) or stopped answers only when the Redis link's
  * command timeout (3 s) rejects: by then OpenSSH may have given up on a jump host's banner. So
  * 750 ms: far above a healthy answer, and the open and its one follow-up lookup together stay
  * under 2 s. Past it the client gets the known holder, or is told the registry is unavailable;
@@ -86,8 +86,14 @@ const UNAVAILABLE_BURST_QUIET_MS = 10_000;
  */
 const DOWN_VERDICT_MS = 1000;
 
+/** Timers and the registry's own clock may disagree by this much. */
+const TIMER_SLACK_MS = 50;
+
 /** #where's answer when the registry could not say in time and nothing usable was known. */
-const UNAVAILABLE = Symbol('registry unavailable');
+const UNAVAILABLE: unique symbol = Symbol('registry unavailable');
+
+/** What #where finds: a holder, nobody, or UNAVAILABLE. */
+type Found = Where | undefined | typeof UNAVAILABLE;
 
 export class ClusterRouter {
   readonly #config: ClusterConfig;
@@ -188,19 +194,20 @@ export class ClusterRouter {
    * The other live relay holding `name` and its advertised address, fresh or at most a TTL old;
    * UNAVAILABLE when the registry did not answer in time and no such holder was known.
    * Bounded: a registry known to be down (a lookup failed less than DOWN_VERDICT_MS ago, none
-   * succeeded since) is not waited for at all, and one that does not answer within
-   * LOOKUP_BUDGET_MS (a Sentinel failover, a slow link) is not waited for longer; either way the
-   * lookup goes on and refreshes what is known. A known answer dated after `now` (the clock went
-   * back) is not used.
+   * succeeded since) is not waited for at all, and one that answers nothing for LOOKUP_BUDGET_MS
+   * (a Sentinel failover, a stopped Redis) is not waited for longer; either way the lookup goes
+   * on and refreshes what is known. A registry that is only slow (it answers other commands
+   * meanwhile, see Registry.silentMs) is waited for, each command within the link's timeout. A
+   * known answer dated after `now` (the clock went back) is not used.
    */
-  async #where(name: string): Promise<Where | undefined | typeof UNAVAILABLE> {
+  async #where(name: string): Promise<Found> {
     const now = this.#deps.now();
     const known = this.#known.get(name);
     const usable = known && known.at <= now && now - known.at <= this.#config.registryTtlMs;
     // Only a known holder is worth answering with (the holder checks its own table); a known
     // "nobody" may be a name registered elsewhere a moment ago, so it is never the answer when
     // the registry cannot be asked.
-    const fallback = (usable && known.where) || UNAVAILABLE;
+    const fallback: Found = (usable && known.where) || UNAVAILABLE;
     const failedAt = this.#failedAt;
     const down = failedAt !== undefined && now >= failedAt && now - failedAt < DOWN_VERDICT_MS;
     const asked = this.#ask(name, now);
@@ -208,16 +215,22 @@ export class ClusterRouter {
       asked.catch(() => {});
       return fallback;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const budget = new Promise<typeof fallback>((resolve) => {
-      timer = setTimeout(() => resolve(fallback), LOOKUP_BUDGET_MS);
-    });
-    try {
-      return await Promise.race([asked, budget]);
-    } catch {
-      return fallback;
-    } finally {
+    const answer = asked.then(
+      (where): { where: Found } => ({ where }),
+      (): { where: Found } => ({ where: fallback }),
+    );
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const budget = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), LOOKUP_BUDGET_MS);
+      });
+      const got = await Promise.race([answer, budget]);
       clearTimeout(timer);
+      if (got) return got.where;
+      // Slow is not lost: while the registry answers other commands, this one is waited for
+      // (each of its commands is bounded by the link's command timeout).
+      const silent = this.#deps.registry.silentMs?.() ?? Number.POSITIVE_INFINITY;
+      if (silent >= LOOKUP_BUDGET_MS - TIMER_SLACK_MS) return fallback;
     }
   }
 
