@@ -49,7 +49,8 @@ export type RemoteOpen =
   /** The holder answered with a refusal text of its own (its local table, its device). */
   | { holderText: string; relay: string }
   /**
-   * The registry did not answer within LOOKUP_BUDGET_MS and no usable holder was known;
+   * The registry answered nothing for LOOKUP_BUDGET_MS (or a lookup failed less than
+   * DOWN_VERDICT_MS ago) and no usable holder was known;
    * `firstOfBurst` (see RefusalBurst) says whether to audit it.
    */
   | { refused: 'registry-unavailable'; firstOfBurst: boolean };
