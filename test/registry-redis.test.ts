@@ -261,6 +261,23 @@ describe('Redis registry', () => {
     });
   });
 
+  it('silentMs: 0 when idle, grows while a stopped Redis answers nothing, 0 once it answers', async (t) => {
+    await withScope(t, async (s) => {
+      const redis = await startRedis(s, { name: 'redis-silent' });
+      const r = await connect(redis.url, { commandTimeoutMs: 5000 });
+      s.defer(() => r.close());
+      await r.lookup('x');
+      assert.equal(r.silentMs(), 0);
+      s.defer(() => redis.proc().signal('SIGCONT'));
+      redis.proc().signal('SIGSTOP');
+      const pending = r.lookup('x');
+      await waitFor(() => r.silentMs() >= 300, { what: 'the link to report 300 ms of silence' });
+      redis.proc().signal('SIGCONT');
+      assert.equal(await pending, undefined);
+      assert.equal(r.silentMs(), 0);
+    });
+  });
+
   it('createRegistry: an unreachable Redis is one clear error with the password masked', async () => {
     const port = await freePort();
     const url = `redis://burrow:hunter2secret@127.0.0.1:${port}/0`;

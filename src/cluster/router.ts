@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { PEER_USER } from '../core/constants.js';
 import type { Route } from '../core/names.js';
+import { RefusalBurst } from '../core/refusal-burst.js';
 import type { ConnectRefusal } from '../core/refusals.js';
 import type { Registry } from '../registry/registry.js';
 import { LinkError, OpenFailure, RelayLink } from '../ssh/client.js';
@@ -46,7 +47,13 @@ export type RemoteOpen =
   | { channel: Duplex; relay: string }
   | { refused: RemoteRefusal; relay: string }
   /** The holder answered with a refusal text of its own (its local table, its device). */
-  | { holderText: string; relay: string };
+  | { holderText: string; relay: string }
+  /**
+   * The registry answered nothing for LOOKUP_BUDGET_MS (or a lookup failed less than
+   * DOWN_VERDICT_MS ago) and no usable holder was known;
+   * `firstOfBurst` (see RefusalBurst) says whether to audit it.
+   */
+  | { refused: 'registry-unavailable'; firstOfBurst: boolean };
 
 /** Counters read at any time (metrics): links open or being dialled, failed dials by failure. */
 export interface ClusterStats {
@@ -60,10 +67,34 @@ interface Where {
 }
 
 /**
- * The longest an entry relay waits for the registry when it already knows (at most a TTL ago)
- * where a name is: past it, the known answer is used and the lookup refreshes it later.
+ * The longest a client's channel open waits for a registry that answers nothing at all. A
+ * healthy registry answers each command in milliseconds (well under 100 ms on a loaded
+ * machine), while one failing over (Sentinel) or stopped answers only when the Redis link's
+ * command timeout (3 s) rejects: by then OpenSSH may have given up on a jump host's banner. So
+ * 750 ms: far above a healthy answer, and the open and its one follow-up lookup together stay
+ * under 2 s. Past it the client gets the known holder, or is told the registry is unavailable;
+ * the lookup goes on and refreshes what is known.
  */
-const LOOKUP_BUDGET_MS = 1000;
+export const LOOKUP_BUDGET_MS = 750;
+
+/** Refusals for an unavailable registry less than this far apart are one burst (audited once). */
+const UNAVAILABLE_BURST_QUIET_MS = 10_000;
+
+/**
+ * A failed lookup says the registry is down for this long: lookups meanwhile do not wait for it
+ * at all. Past it the next lookup gets LOOKUP_BUDGET_MS again, so a registry that came back is
+ * noticed by the first client after it, even on a relay that asked nothing for a while.
+ */
+const DOWN_VERDICT_MS = 1000;
+
+/** Timers and the registry's own clock may disagree by this much. */
+const TIMER_SLACK_MS = 50;
+
+/** #where's answer when the registry could not say in time and nothing usable was known. */
+const UNAVAILABLE: unique symbol = Symbol('registry unavailable');
+
+/** What #where finds: a holder, nobody, or UNAVAILABLE. */
+type Found = Where | undefined | typeof UNAVAILABLE;
 
 export class ClusterRouter {
   readonly #config: ClusterConfig;
@@ -71,12 +102,15 @@ export class ClusterRouter {
   readonly #links: PeerLinks;
   /** Last answer per name (undefined: held by no live relay), kept to ride out registry outages. */
   readonly #known = new Map<string, { where: Where | undefined; at: number }>();
-  #registryDown = false;
+  /** When the last lookup failed, if none has succeeded since: the registry is then down. */
+  #failedAt: number | undefined;
+  readonly #unavailable: RefusalBurst;
   readonly #dialErrors: Record<DialFailure, number> = { unreachable: 0, refused: 0, untrusted: 0 };
 
   constructor(config: ClusterConfig, deps: ClusterDeps) {
     this.#config = config;
     this.#deps = deps;
+    this.#unavailable = new RefusalBurst(UNAVAILABLE_BURST_QUIET_MS, deps.now);
     this.#links = new PeerLinks({
       now: deps.now,
       downForMs: config.downForMs,
@@ -99,20 +133,24 @@ export class ClusterRouter {
 
   /**
    * Opens a channel to `route` on the relay that holds it, or says why not; undefined when no
-   * other live relay holds it (the caller answers as for an unknown name).
+   * other live relay holds it (the caller answers as for an unknown name). Each registry lookup
+   * it makes waits at most LOOKUP_BUDGET_MS, and none when the registry is known to be down.
    */
   async open(
     route: Route,
     origin: { originAddr: string; originPort: number },
   ): Promise<RemoteOpen | undefined> {
     const where = await this.#where(route.name);
+    if (where === UNAVAILABLE) {
+      return { refused: 'registry-unavailable', firstOfBurst: this.#unavailable.starts() };
+    }
     if (!where) return undefined;
     const first = await this.#openAt(where, route, origin);
     if ('channel' in first) return first;
     // The name may have moved between the lookup and the open (its relay drained or died and
     // the agent registered elsewhere): follow it once if the registry now names another relay.
     const now = await this.#where(route.name);
-    if (!now || now.relayId === where.relayId) return first;
+    if (now === UNAVAILABLE || !now || now.relayId === where.relayId) return first;
     return this.#openAt(now, route, origin);
   }
 
@@ -154,34 +192,46 @@ export class ClusterRouter {
   }
 
   /**
-   * The other live relay holding `name` and its advertised address, fresh or at most a TTL old.
-   * Bounded: when a known answer is at most a TTL old, a registry that is known to be down is not
-   * waited for at all, and when that answer names a holder, a registry that does not answer within
-   * LOOKUP_BUDGET_MS (a Sentinel failover, a slow link) is not waited for longer; the lookup goes on and refreshes what is known. A known
-   * answer dated after `now` (the clock went back) is not used.
+   * The other live relay holding `name` and its advertised address, fresh or at most a TTL old;
+   * UNAVAILABLE when the registry did not answer in time and no such holder was known.
+   * Bounded: a registry known to be down (a lookup failed less than DOWN_VERDICT_MS ago, none
+   * succeeded since) is not waited for at all, and one that answers nothing for LOOKUP_BUDGET_MS
+   * (a Sentinel failover, a stopped Redis) is not waited for longer; either way the lookup goes
+   * on and refreshes what is known. A registry that is only slow (it answers other commands
+   * meanwhile, see Registry.silentMs) is waited for, each command within the link's timeout. A
+   * known answer dated after `now` (the clock went back) is not used.
    */
-  async #where(name: string): Promise<Where | undefined> {
+  async #where(name: string): Promise<Found> {
     const now = this.#deps.now();
     const known = this.#known.get(name);
     const usable = known && known.at <= now && now - known.at <= this.#config.registryTtlMs;
+    // Only a known holder is worth answering with (the holder checks its own table); a known
+    // "nobody" may be a name registered elsewhere a moment ago, so it is never the answer when
+    // the registry cannot be asked.
+    const fallback: Found = (usable && known.where) || UNAVAILABLE;
+    const failedAt = this.#failedAt;
+    const down = failedAt !== undefined && now >= failedAt && now - failedAt < DOWN_VERDICT_MS;
     const asked = this.#ask(name, now);
-    // Only a known holder is worth not waiting for (the holder checks its own table); a known
-    // "nobody" may be a name registered a moment ago, so the registry is asked then.
-    if (!usable || (!known.where && !this.#registryDown)) return asked.catch(() => undefined);
-    if (this.#registryDown) {
+    if (down) {
       asked.catch(() => {});
-      return known.where;
+      return fallback;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const budget = new Promise<Where | undefined>((resolve) => {
-      timer = setTimeout(() => resolve(known.where), LOOKUP_BUDGET_MS);
-    });
-    try {
-      return await Promise.race([asked, budget]);
-    } catch {
-      return known.where;
-    } finally {
+    const answer = asked.then(
+      (where): { where: Found } => ({ where }),
+      (): { where: Found } => ({ where: fallback }),
+    );
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const budget = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), LOOKUP_BUDGET_MS);
+      });
+      const got = await Promise.race([answer, budget]);
       clearTimeout(timer);
+      if (got) return got.where;
+      // Slow is not lost: while the registry answers other commands, this one is waited for
+      // (each of its commands is bounded by the link's command timeout).
+      const silent = this.#deps.registry.silentMs?.() ?? Number.POSITIVE_INFINITY;
+      if (silent >= LOOKUP_BUDGET_MS - TIMER_SLACK_MS) return fallback;
     }
   }
 
@@ -195,15 +245,16 @@ export class ClusterRouter {
         const holder = relays.find((r) => r.relayId === record.relayId);
         if (holder?.address) where = { relayId: holder.relayId, address: holder.address };
       }
-      if (this.#registryDown) {
-        this.#registryDown = false;
+      if (this.#failedAt !== undefined) {
+        this.#failedAt = undefined;
         this.#deps.log.info('registry answers cluster lookups again');
       }
       this.#known.set(name, { where, at: now });
       return where;
     } catch (err) {
-      if (!this.#registryDown) {
-        this.#registryDown = true;
+      const first = this.#failedAt === undefined;
+      this.#failedAt = this.#deps.now();
+      if (first) {
         this.#deps.log.warn(
           { err },
           'registry unreachable: cluster lookups use what was last known',

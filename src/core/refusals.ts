@@ -48,6 +48,8 @@ export const CONNECT_REFUSALS = [
   'peer-unreachable',
   'peer-refused',
   'peer-untrusted',
+  // Another relay may hold the name, but the registry did not say which in time.
+  'registry-unavailable',
 ] as const;
 export type ConnectRefusal = (typeof CONNECT_REFUSALS)[number];
 

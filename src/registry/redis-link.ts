@@ -31,6 +31,11 @@ export interface Link {
   subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>;
   /** Waits up to the command timeout for commands in flight, then disconnects. Idempotent. */
   close(): Promise<void>;
+  /**
+   * How long (ms) commands have been waiting with no reply (or error) from the client to any of
+   * them: since the later of the last one and the moment the link became busy; 0 when idle.
+   */
+  silentMs(): number;
 }
 
 const BACKOFF_CAP_MS = 1000;
@@ -166,8 +171,24 @@ export async function openLink(target: RedisTarget, opts: LinkOptions = {}): Pro
   }
 
   let closed = false;
+  // Progress: commands waiting (until answered or timed out), since when, and the last answer.
+  let waiting = 0;
+  let busySince = 0;
+  let answeredAt = 0;
+  const answered = () => {
+    answeredAt = performance.now();
+  };
   return {
-    send: (args) => bounded(send(args), commandTimeoutMs, args[0] ?? 'command'),
+    send(args) {
+      if (waiting === 0) busySince = performance.now();
+      waiting += 1;
+      const sent = send(args);
+      sent.then(answered, answered);
+      return bounded(sent, commandTimeoutMs, args[0] ?? 'command').finally(() => {
+        waiting -= 1;
+      });
+    },
+    silentMs: () => (waiting === 0 ? 0 : performance.now() - Math.max(busySince, answeredAt)),
     subscribe: (channel, listener) =>
       bounded(subscribe(channel, listener), connectTimeoutMs, 'SUBSCRIBE'),
     async close() {

@@ -311,6 +311,10 @@ export class RedisRegistry implements Registry {
     };
   }
 
+  silentMs(): number {
+    return this.#link.silentMs();
+  }
+
   close(): Promise<void> {
     return this.#link.close();
   }

@@ -138,5 +138,10 @@ export interface Registry {
    * takeovers published while the registry is unreachable are not replayed.
    */
   onTakeover(listener: (t: Takeover) => void): Promise<() => void>;
+  /**
+   * How long (ms) commands have been waiting with no answer to any of them (0 when none waits):
+   * tells a registry that stopped answering from one that is only slow. Absent: cannot tell.
+   */
+  silentMs?(): number;
   close(): Promise<void>;
 }

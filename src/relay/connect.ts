@@ -25,7 +25,8 @@ import { closeChannel, failExec, USAGE_EXEC } from './requests.js';
  * (cluster) over a peer link to the relay that holds the name: one hop, never from a peer link.
  *
  * Contract: policy is checked before the name table, so a key that may not reach a name learns
- * nothing about it; every refusal is audited once as `connect.refused`; each bridge holds one
+ * nothing about it; every refusal is audited once as `connect.refused`, except that refusals for
+ * an unavailable registry are audited once per burst (cluster/router.ts); every one is counted; each bridge holds one
  * channel on both connections' ChannelCount from the moment the device is asked until the bridge
  * ends (or at once, if the client's connection closed meanwhile), and sits in both BridgeSets
  * while it is open.
@@ -171,6 +172,9 @@ export class Connecting {
 
   /** cluster: the answer of a peer relay holding the name, as #connect's result. */
   #remoteOpened(remote: RemoteOpen, to: string, via: string): Device | Refused {
+    if ('firstOfBurst' in remote) {
+      return this.#refused(to, via, remote.refused, undefined, remote.firstOfBurst);
+    }
     if ('refused' in remote) return this.#refused(to, via, remote.refused, remote.relay);
     if ('holderText' in remote) {
       const reason = refusalOfText(remote.holderText, to) ?? 'device-refused';
@@ -228,9 +232,13 @@ export class Connecting {
     this.#ctx.observer?.clientConnection(pathOf(device.relay, me.peer()), 'bridged');
   }
 
-  #refused(to: string, via: string, reason: ConnectRefusal, relay?: string): Refused {
+  /**
+   * Audits and counts a refusal. A repeat within a burst (`audit` false) is only shown to the
+   * observer, as an event the audit budget dropped would be, so the refusal metric counts it.
+   */
+  #refused(to: string, via: string, reason: ConnectRefusal, relay?: string, audit = true): Refused {
     const viaRelay = relay ?? this.#me.peer()?.relay;
-    this.#ctx.audit.record({
+    const event = {
       event: 'connect.refused',
       conn: this.#me.id,
       fp: this.#me.fp() ?? '?',
@@ -238,7 +246,9 @@ export class Connecting {
       via,
       ...(viaRelay ? { via_relay: viaRelay } : {}),
       reason,
-    });
+    } as const;
+    if (audit) this.#ctx.audit.record(event);
+    else this.#ctx.observer?.audited(event);
     this.#ctx.observer?.clientConnection(pathOf(relay, this.#me.peer()), reason);
     return relay ? { refused: reason, relay } : { refused: reason };
   }

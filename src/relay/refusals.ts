@@ -68,6 +68,10 @@ const REFUSALS: Record<
     text: (to, relay) =>
       `${to} is on relay ${relay}, whose host key is not in this relay's peers file (--peers)`,
   },
+  'registry-unavailable': {
+    code: 'connect-failed',
+    text: (to) => `registry unavailable, so where ${to} is connected is not known; try again`,
+  },
 };
 
 /** Longest target text put into a refusal; what a client sends is theirs to make long. */
