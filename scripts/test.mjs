@@ -233,6 +233,7 @@ const TIMED = [
   'test/cluster-faults.test', // kill -9 / SIGSTOP of the holder: attempts < 3 s, moves < 6 s
   'test/cluster-sentinel.test', // a Sentinel failover under load, nothing hangs
   'test/cluster-clock.test', // heartbeats and TTLs of a few seconds
+  'test/cluster-registry-unavailable.test', // refusals within the lookup budget + 1 s
   'test/relay-clock.test', // penalties measured on a monotonic clock
   'test/relay-liveness.test', // keepalive, login grace time
   'test/agent-failover.test', // moves within ~1 s of kill -9, blackhole within the keepalive bound
