@@ -10,7 +10,15 @@
  *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the
  *                     scripts of package.json `bin` (burrow, burrow-shim, otssh)
  *   3. lint           biome check . (lint + format check)
- *   4. tests          node --test on every *.test.js under dist/ whose .ts source still exists
+ *   4. tests          node --test on every *.test.js under dist/ whose .ts source still exists,
+ *                     in three groups one after the other (see groups() below): `parallel`, most
+ *                     files, 3 at a time; `timed`, the files that bound failover and fault
+ *                     times, 2 at a time among themselves; `alone`, the soak, floods and the
+ *                     files whose `npm install -g .` rebuilds dist/, one at a time with nothing
+ *                     beside them. Within a group the longest files start first (times of the
+ *                     last run in dist/.test-times.json, else scripts/test-times.json). Every group runs even when one fails;
+ *                     the closing lines give each group's time, the slowest files, and the
+ *                     tests/pass/fail counts of the whole run
  *
  * Usage:
  *   npm test                         everything
@@ -20,14 +28,27 @@
  * Environment:
  *   BURROW_TEST_SKIP_LINT=1  skip phase 3, for quick local runs (CI never sets it)
  *   BURROW_KEEP_TMP=1        keep each test's temp dir and print its path (read by test/helpers)
+ *   BURROW_TEST_CONCURRENCY=N  files at a time in the parallel group (default 3; 1 runs every
+ *                            file one at a time, as before groups, to rule out interference)
  *
  * Exit status: 0 when every phase passed; otherwise the status of the first failed phase (a
- * failed lint still lets the tests run, so one run reports both). The last line names the phases
+ * failed lint still lets the tests run, so one run reports both; a failed test group, the first
+ * failed group's status). The last line names the phases
  * that failed. Plain ESM, no dependencies.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, readdirSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { delimiter, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -186,6 +207,121 @@ function supportsConcurrencyFlag() {
   return major > 20 || (major === 20 && minor >= 10);
 }
 
+/**
+ * Test files that run alone, one at a time, with no other test file running. Matched as
+ * substrings of the compiled path.
+ */
+const ALONE = [
+  // 2 minutes of 1 000 churning devices: it loads the machine itself and judges relay1's memory
+  'test/soak.test',
+  // `npm install -g .` runs the package's `prepare` script, which rebuilds dist/ in place while
+  // other files would be loading it
+  'test/docs.test',
+  'test/install.test',
+  // floods and connection storms: a legitimate client must get through within a bound
+  'test/listen-backlog.test',
+  'test/relay-flood.test',
+  'test/relay-audit-flood.test',
+];
+
+/**
+ * Test files that bound how long a failover, a fault or a clock takes (seconds, not minutes): they
+ * run two at a time among themselves only, never beside the CPU-heavy rest.
+ */
+const TIMED = [
+  'test/netns-', // packet loss, partitions and delay on a veth, keepalive bounds
+  'test/cluster-faults.test', // kill -9 / SIGSTOP of the holder: attempts < 3 s, moves < 6 s
+  'test/cluster-sentinel.test', // a Sentinel failover under load, nothing hangs
+  'test/cluster-clock.test', // heartbeats and TTLs of a few seconds
+  'test/cluster-registry-unavailable.test', // refusals within the lookup budget + 1 s
+  'test/relay-clock.test', // penalties measured on a monotonic clock
+  'test/relay-liveness.test', // keepalive, login grace time
+  'test/agent-failover.test', // moves within ~1 s of kill -9, blackhole within the keepalive bound
+  'test/relay-wire-fuzz.test', // every request answered within a bound
+];
+
+/** A path with / separators, as test-tally.mjs and the lists above spell them. */
+const posix = (file) => file.split(sep).join('/');
+
+/**
+ * Per-file seconds, to start the longest files first: those of the last local run (written by
+ * tests() into dist/, which git ignores) over a committed baseline (scripts/test-times.json, a
+ * serial run's times; refresh it by copying dist/.test-times.json when files are added or change
+ * much). Only an ordering hint: a file in neither counts as long.
+ */
+const TIMES = join(root, 'dist', '.test-times.json');
+const BASELINE_TIMES = join(root, 'scripts', 'test-times.json');
+
+function readJson(path) {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+function readTimes() {
+  return { ...readJson(BASELINE_TIMES), ...readJson(TIMES) };
+}
+
+/**
+ * The files in three groups, run one group after the other, each group's files started longest
+ * first (readTimes()):
+ *   parallel  everything not listed above (unit tests beside the code in src/ and bench/, the
+ *             integration tests in test/): 3 at a time (BURROW_TEST_CONCURRENCY=N to change;
+ *             1 runs the whole suite one file at a time, as a check for interference)
+ *   timed     TIMED, 2 at a time (1 when BURROW_TEST_CONCURRENCY=1)
+ *   alone     ALONE, one at a time
+ * Files of one group are independent: ports are 0 or probed, temp dirs are per test, network
+ * namespace names and process tokens carry the test process's pid.
+ */
+function groups(files) {
+  const jobs = Math.max(1, Math.floor(Number(process.env.BURROW_TEST_CONCURRENCY)) || 3);
+  const times = readTimes();
+  const listed = (list) => (file) => list.some((s) => posix(file).includes(s));
+  const longestFirst = (list) =>
+    list
+      .map((file) => ({ file, t: times[posix(file)] ?? Number.POSITIVE_INFINITY }))
+      .sort((a, b) => b.t - a.t || a.file.localeCompare(b.file))
+      .map(({ file }) => file);
+  const alone = listed(ALONE);
+  const timed = (file) => !alone(file) && listed(TIMED)(file);
+  return [
+    { name: 'parallel', concurrency: jobs, files: files.filter((f) => !alone(f) && !timed(f)) },
+    { name: 'timed', concurrency: Math.min(2, jobs), files: files.filter(timed) },
+    { name: 'alone', concurrency: 1, files: files.filter(alone) },
+  ]
+    .map((group) => ({ ...group, files: longestFirst(group.files) }))
+    .filter((group) => group.files.length > 0);
+}
+
+const TALLY = join(root, 'scripts', 'test-tally.mjs');
+
+/** Runs one group through `node --test`; returns its exit status and its tally (test-tally.mjs). */
+function runGroup(group, nodeArgs) {
+  const tallyDir = mkdtempSync(join(tmpdir(), 'burrow-tally-'));
+  const tallyFile = join(tallyDir, 'tally.json');
+  log(`tests: ${group.name}, ${group.files.length} file(s), ${group.concurrency} at a time`);
+  const concurrency = supportsConcurrencyFlag() ? [`--test-concurrency=${group.concurrency}`] : [];
+  const status = run(process.execPath, [
+    '--test',
+    ...['--test-reporter=spec', '--test-reporter-destination=stdout'],
+    ...[`--test-reporter=${TALLY}`, `--test-reporter-destination=${tallyFile}`],
+    ...concurrency,
+    ...nodeArgs,
+    ...group.files,
+  ]);
+  let tally = { counts: {}, files: {} };
+  try {
+    tally = JSON.parse(readFileSync(tallyFile, 'utf8'));
+  } catch {
+    // node --test died before its reporters finished: its status says so
+  } finally {
+    rmSync(tallyDir, { recursive: true, force: true });
+  }
+  return { status, tally };
+}
+
 function tests(extra) {
   const filters = extra.filter((arg) => !arg.startsWith('-'));
   const nodeArgs = extra.filter((arg) => arg.startsWith('-'));
@@ -199,14 +335,38 @@ function tests(extra) {
     return 1;
   }
   log(`running ${files.length} test file(s)`);
-  const concurrency = supportsConcurrencyFlag() ? ['--test-concurrency=1'] : [];
-  return run(process.execPath, [
-    '--test',
-    '--test-reporter=spec',
-    ...concurrency,
-    ...nodeArgs,
-    ...files,
-  ]);
+  let status = 0;
+  const counts = {};
+  const times = {};
+  const summary = [];
+  for (const group of groups(files)) {
+    const groupStarted = Date.now();
+    const result = runGroup(group, nodeArgs);
+    status ||= result.status;
+    for (const [name, n] of Object.entries(result.tally.counts)) {
+      counts[name] = (counts[name] ?? 0) + n;
+    }
+    for (const [file, seconds] of Object.entries(result.tally.files)) times[posix(file)] = seconds;
+    const took = ((Date.now() - groupStarted) / 1000).toFixed(1);
+    summary.push(`${group.name} ${took} s${result.status === 0 ? '' : ` (exit ${result.status})`}`);
+  }
+  try {
+    writeFileSync(TIMES, `${JSON.stringify({ ...readJson(TIMES), ...times })}\n`);
+  } catch {
+    // only an ordering hint
+  }
+  const slowest = Object.entries(times)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([file, seconds]) => `${file.replace(/^dist\//, '')} ${seconds.toFixed(1)} s`);
+  log(`groups: ${summary.join(', ')}`);
+  if (slowest.length > 0) log(`slowest files: ${slowest.join(', ')}`);
+  const c = (name) => counts[name] ?? 0;
+  log(
+    `all groups: tests ${c('tests')}, suites ${c('suites')}, pass ${c('pass')}, fail ${c('fail')}, ` +
+      `cancelled ${c('cancelled')}, skipped ${c('skipped')}, todo ${c('todo')}`,
+  );
+  return status;
 }
 
 function main() {

@@ -26,7 +26,7 @@ async function sha256(path: string): Promise<string> {
 describe('burrow shim across a lossy, delayed, partitioned link', { skip: why }, () => {
   it('rsync delivers identical bytes through 2% loss, +200 ms and 5 s partitions', async (t) =>
     withScope(t, async (s) => {
-      const w = await startShimWorld(s, { install: await installBurrow(s) });
+      const w = await startShimWorld(s, { install: await installBurrow(s, { scripts: false }) });
       const relay1 = w.fleet.relays[0]!;
       // 100 ms each way in the forwarder: +200 ms per round trip, as `netem delay 200ms` would.
       const link = await startLink(s, relay1.port, { delayMs: 100 });

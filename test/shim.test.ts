@@ -289,7 +289,10 @@ describe('burrow shim', () => {
 
   it('rsync pulls a file across forced disconnects (the remote side resends its output)', async (t) =>
     withScope(t, async (s) => {
-      const w = await startShimWorld(s, { proxy: true, install: await installBurrow(s) });
+      const w = await startShimWorld(s, {
+        proxy: true,
+        install: await installBurrow(s, { scripts: false }),
+      });
       // The remote rsync sends at 20 MiB/s (rsync passes --bwlimit on to the sender), so the
       // transfer spans the cuts.
       const { rsync, src, dst } = await startShimRsync(s, w, {
@@ -308,7 +311,7 @@ describe('burrow shim', () => {
 
   it('rsync finishes, checksums equal, across two relay kill -9 + restarts', async (t) =>
     withScope(t, async (s) => {
-      const w = await startShimWorld(s, { install: await installBurrow(s) });
+      const w = await startShimWorld(s, { install: await installBurrow(s, { scripts: false }) });
       const relay = w.fleet.relays[0]!;
       const { rsync, src, dst } = await startShimRsync(s, w, {
         mib: 256,
@@ -331,7 +334,10 @@ describe('burrow shim', () => {
 
   it("rsync finishes when the device's agent moves to another relay mid-transfer (drain)", async (t) =>
     withScope(t, async (s) => {
-      const w = await startShimWorld(s, { relays: 2, install: await installBurrow(s) });
+      const w = await startShimWorld(s, {
+        relays: 2,
+        install: await installBurrow(s, { scripts: false }),
+      });
       // Slow enough that the draining relay's grace (10 s) ends mid-transfer and cuts it.
       const { rsync, src, dst } = await startShimRsync(s, w, {
         mib: 256,
@@ -354,7 +360,10 @@ describe('burrow shim', () => {
 
   it('scp in SFTP mode and -O mode survives a cut connection', async (t) =>
     withScope(t, async (s) => {
-      const w = await startShimWorld(s, { proxy: true, install: await installBurrow(s) });
+      const w = await startShimWorld(s, {
+        proxy: true,
+        install: await installBurrow(s, { scripts: false }),
+      });
       const dir = await tmpDir(s);
       const src = join(dir, 'f.bin');
       bigFile(src, 48);

@@ -162,7 +162,10 @@ describe('askPlacement against a real HTTP server', () => {
   });
 
   it('reads a good answer, sending the token and what to avoid', async () => {
-    const got = await askPlacement({ url: base, name: 'ok', token: 't0k' }, '127.0.0.1:9');
+    // A bound well above the default: the first fetch() of the process loads undici, which on a
+    // loaded machine can take longer than the 2 s default (the timeout is the 'slow' case's).
+    const ok = { url: base, name: 'ok', token: 't0k', timeoutMs: 15_000 };
+    const got = await askPlacement(ok, '127.0.0.1:9');
     assert.deepEqual(got, { relays: [{ id: '127.0.0.1:2222', host: '127.0.0.1', port: 2222 }] });
     assert.equal(seen.at(-1)?.auth, 'Bearer t0k');
     assert.equal(seen.at(-1)?.url, '/v1/placement?name=ok&avoid=127.0.0.1%3A9');

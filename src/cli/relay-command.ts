@@ -52,6 +52,7 @@ export function registerRelayCommand(program: Command): void {
   addRelayOptions(relay).action(async (flags: RelayCliFlags) => {
     const running = await openRelay(flags);
     stopOnSignals(running);
+    running.announce();
   });
 }
 
@@ -259,6 +260,12 @@ export interface RunningRelay {
   readonly log: Logger;
   readonly policy: PolicyFile;
   readonly auditOut: AuditOutput;
+  /**
+   * Logs `relay listening on …`, the line that says the relay is ready: called once stopOnSignals
+   * has installed the handlers, so a SIGTERM sent on seeing it drains the relay instead of killing
+   * it with writes of the audit trail still pending.
+   */
+  readonly announce: () => void;
 }
 
 /**
@@ -336,17 +343,18 @@ export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
     listen: `${host}:${port}`,
     host_key: key.fingerprint,
   });
-  log.info(
-    {
-      listen: `${host}:${port}`,
-      hostKey: key.fingerprint,
-      hostKeyFile: hostKeyPath,
-      created,
-      policy: keysPath,
-    },
-    `relay listening on ${host}:${port}, host key ${key.fingerprint}`,
-  );
-  return { relay, registry: rawRegistry, config, log, policy, auditOut };
+  const announce = () =>
+    log.info(
+      {
+        listen: `${host}:${port}`,
+        hostKey: key.fingerprint,
+        hostKeyFile: hostKeyPath,
+        created,
+        policy: keysPath,
+      },
+      `relay listening on ${host}:${port}, host key ${key.fingerprint}`,
+    );
+  return { relay, registry: rawRegistry, config, log, policy, auditOut, announce };
 }
 
 /**

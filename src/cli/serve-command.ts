@@ -71,6 +71,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
       ? undefined
       : readTokenFile('--api-token-file', flags.apiTokenFile);
   const running = await openRelay(flags);
+  running.announce();
   const { relay, registry, config, log } = running;
   const coordinator = await startCoordinator(
     {
@@ -95,6 +96,8 @@ async function runServe(flags: ServeFlags): Promise<void> {
       `--http ${where} is beyond loopback with no --api-token-file: anyone who can reach it reads the names`,
     );
   }
+  // The handlers first: a signal sent on seeing the `serving:` line drains, never kills.
+  stopOnSignals(running, () => coordinator.close());
   log.info(
     {
       ssh: `${ssh.host}:${ssh.port}`,
@@ -104,7 +107,6 @@ async function runServe(flags: ServeFlags): Promise<void> {
     `serving: ssh ${ssh.host}:${ssh.port} (host key ${config.hostKey.fingerprint}), ` +
       `status page http://${where}/`,
   );
-  stopOnSignals(running, () => coordinator.close());
 }
 
 /** Everything openRelay opened, closed again (the relay has served nothing yet). */

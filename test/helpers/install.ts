@@ -30,13 +30,22 @@ export interface Install {
  * (removed with `scope`, which unlinks the install without touching the clone). npm_* variables
  * inherited from an `npm test` run are dropped, so only that prefix applies. Throws, quoting npm,
  * when npm fails.
+ *
+ * npm runs the package's scripts on install, `prepare` among them, which rebuilds dist/ in place
+ * while other test files may be loading it. Tests that need the installed commands but are not
+ * about the install itself pass `{ scripts: false }` (`--ignore-scripts`): the same links, made
+ * from the dist/ that `npm test` has just built. The literal README command keeps its scripts.
  */
-export async function installBurrow(scope: Scope): Promise<Install> {
+export async function installBurrow(
+  scope: Scope,
+  opts: { scripts?: boolean } = {},
+): Promise<Install> {
   const prefix = await tmpDir(scope, 'burrow-install-');
   const env: Record<string, string | undefined> = {};
   for (const key of Object.keys(process.env)) if (/^npm_/i.test(key)) env[key] = undefined;
   env.NPM_CONFIG_PREFIX = prefix;
-  const r = await runCommand(scope, 'npm', ['install', '-g', '.'], {
+  const args = ['install', '-g', ...(opts.scripts === false ? ['--ignore-scripts'] : []), '.'];
+  const r = await runCommand(scope, 'npm', args, {
     cwd: REPO_ROOT,
     env,
     timeoutMs: 120_000,

@@ -13,7 +13,7 @@ import { type ExitInfo, type Proc, startProc } from './proc.js';
 import { newToken, TOKEN_ENV } from './reaper.js';
 import type { Scope } from './scope.js';
 import { tmpDir } from './tmp.js';
-import { waitForPort } from './wait.js';
+import { waitFor, waitForPort } from './wait.js';
 
 export const SSHD_PATH = '/usr/sbin/sshd';
 
@@ -150,11 +150,21 @@ export async function startSshd(scope: Scope, opts: SshdOptions = {}): Promise<S
       stdin: 'ignore',
       token,
     });
+    // The banner alone could come from another test file's listener that took the port after
+    // freePort() let it go; sshd's own log line says the port is this sshd's.
+    const listening = `Server listening on 127.0.0.1 port ${port}.`;
     const ready = waitForPort(port, {
       banner: /^SSH-2\.0-/,
       timeoutMs: opts.timeoutMs ?? 10_000,
       what: `${name} on 127.0.0.1:${port} to send its banner`,
-    }).then(() => true);
+    })
+      .then(() =>
+        waitFor(() => proc.output('stderr').includes(listening), {
+          timeoutMs: opts.timeoutMs ?? 10_000,
+          what: `${name}'s log to say "${listening}"`,
+        }),
+      )
+      .then(() => true);
     const exited = proc.stopped().then(() => false);
     let answered: boolean;
     try {
