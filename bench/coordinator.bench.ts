@@ -13,12 +13,12 @@ const FLAGS = {
   names: { type: 'count', default: 10_000, help: 'placement: names registered over 3 relays' },
   connections: {
     type: 'count',
-    default: 16,
+    default: 8,
     help: 'placement: keep-alive HTTP connections, over all generator processes',
   },
   generators: {
     type: 'count',
-    default: 2,
+    default: 1,
     help: 'placement: generator processes the connections are spread over',
   },
   seconds: { type: 'count', default: 10, help: 'placement: measured seconds (after 2 s warm-up)' },

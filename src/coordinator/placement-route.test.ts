@@ -139,7 +139,7 @@ describe('GET /v1/placement on the fast path', () => {
     const seen = await compare({ publicPlacement: false });
     // The comparison only means something if the questions reached every kind of answer.
     assert.deepEqual([...new Set(seen.map((s) => s.status))].sort(), [200, 400, 404]);
-    const first = (i: number) => (seen[i]?.body as { relays: { id: string }[] }).relays[0]?.id;
+    const first = (i: number) => (seen[i]!.body as { relays: { id: string }[] }).relays[0]?.id;
     assert.equal(first(0), 'r1#a', 'a held name is placed where it is held');
     assert.notEqual(first(1), first(2), 'a reservation spreads two fresh names');
     assert.equal(first(3), 'r1#a', 'avoid leaves the relay out');

@@ -6,7 +6,7 @@
  *
  * The fast path answers the route on node:http's own request and response, before
  * @hono/node-server turns them into a Request and a Response: under load that conversion and
- * Hono's dispatch were about a fifth of the coordinator's CPU per answer. Contract of
+ * Hono's dispatch were about a seventh of the coordinator's CPU (`perf`). Contract of
  * `withPlacementFastPath`:
  * - It takes only `GET` requests whose path is exactly `/v1/placement`; anything else (HEAD, a
  *   percent-encoded or trailing-slash path, other routes) goes to `next`, the Hono app.
