@@ -13,12 +13,12 @@ const FLAGS = {
   names: { type: 'count', default: 10_000, help: 'placement: names registered over 3 relays' },
   connections: {
     type: 'count',
-    default: 16,
+    default: 8,
     help: 'placement: keep-alive HTTP connections, over all generator processes',
   },
   generators: {
     type: 'count',
-    default: 2,
+    default: 1,
     help: 'placement: generator processes the connections are spread over',
   },
   seconds: { type: 'count', default: 10, help: 'placement: measured seconds (after 2 s warm-up)' },
@@ -38,6 +38,12 @@ const FLAGS = {
   ...REGISTRY_TIMING_FLAGS,
 } as const satisfies FlagSpecs;
 type Flags = typeof FLAGS;
+
+/** ` (2 × status, …)` for the kinds that occurred; records older than the kinds have none. */
+const errorKinds = (kinds: Record<string, number> | undefined) => {
+  const seen = Object.entries(kinds ?? {}).filter(([, n]) => n > 0);
+  return seen.length === 0 ? '' : ` (${seen.map(([k, n]) => `${n} × ${k}`).join(', ')})`;
+};
 
 const placement = definePhase<Flags, PlacementResult>({
   name: 'placement',
@@ -96,7 +102,9 @@ const placement = definePhase<Flags, PlacementResult>({
           `redis-server ${n0(r.redisCpuPercent)}%, generators ${n0(r.generatorCpuPercent)}% ` +
           `(load average ${f2(r.loadAvg1)} as it began; the machine has 2 cores).`,
         `${f1(r.seconds)} s measured after a 2 s warm-up; names chosen at random among the registered ones. ` +
-          `Held names placed where they are held, first: ${r.heldFirst.ok} of ${r.heldFirst.checked} checked.`,
+          `Every answer checked (status 200, JSON, first relay the one /v1/names says holds the name): ` +
+          `${n0(r.requests)} right, ${r.errors} wrong or missing${errorKinds(r.errorKinds)}. ` +
+          `Afterwards, held names placed where they are held, first: ${r.heldFirst.ok} of ${r.heldFirst.checked} checked.`,
       ],
     },
   ],

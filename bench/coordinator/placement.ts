@@ -3,11 +3,12 @@
  * generator (real SSH registrations, so the Redis registry holds real records refreshed by the
  * relays' heartbeats), then G generator processes (placement-gen.ts) on this machine sharing C
  * keep-alive connections, each sending `GET /v1/placement?name=<a registered name, at random>`
- * as soon as the previous answer is read, for a fixed window after a warm-up. Their latencies
- * are pooled; the CPU of the coordinator, Redis and the generators over the window is reported,
- * so what limits the rate is measured rather than guessed.
+ * as soon as the previous answer is read, for a fixed window after a warm-up. Every answer is
+ * checked against where `/v1/names` says the name is held. Their latencies are pooled; the CPU
+ * of the coordinator, Redis and the generators over the window is reported, so what limits the
+ * rate is measured rather than guessed.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ const GENERATOR = new URL('./placement-gen.js', import.meta.url).pathname;
 interface GeneratorOutput {
   latenciesMs: number[];
   errors: number;
+  errorKinds: Record<string, number>;
   cpuMs: number;
 }
 
@@ -39,7 +41,10 @@ export interface PlacementResult {
   generators: number;
   seconds: number;
   requests: number;
+  /** Answers in the window that were wrong or missing (all kinds of `errorKinds`). */
   errors: number;
+  /** By kind: status (not 200), body (not JSON), wrong-first (not the holder), connection. */
+  errorKinds: Record<string, number>;
   perSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -79,6 +84,30 @@ function request(agent: Agent, url: string): Promise<Sample> {
     });
     req.on('error', reject);
   });
+}
+
+/**
+ * Where each name n0…n(count-1) is held, by relay address at index I, read page by page from
+ * the coordinator's `/v1/names`; every name must be there.
+ */
+async function holders(base: string, count: number): Promise<string[]> {
+  const at: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const res = await fetch(`${base}/v1/names?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+    const page = (await res.json()) as {
+      names: { name: string; relay: { address: string | null } }[];
+      cursor?: string;
+    };
+    for (const n of page.names) {
+      const i = Number(n.name.slice(1));
+      if (n.relay.address !== null && Number.isInteger(i)) at[i] = n.relay.address;
+    }
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => at[i] === undefined);
+  if (missing.length > 0) throw new Error(`${missing.length} names not listed by /v1/names`);
+  return at;
 }
 
 export async function measurePlacement(
@@ -124,6 +153,8 @@ export async function measurePlacement(
   const names = w.keys.map((k) => k.name);
   // The generators draw names as n0…n(N-1), which is how deviceKeys names them.
   if (names.some((n, i) => n !== `n${i}`)) throw new Error('device names are not n0…n(N-1)');
+  const holdersFile = join(w.cluster.dir, 'placement-holders.json');
+  writeFileSync(holdersFile, JSON.stringify(await holders(w.url, names.length)));
   const per = spread(opts.connections, opts.generators);
   const warmupMs = opts.warmupSeconds * 1000;
   const measureMs = opts.seconds * 1000;
@@ -136,7 +167,7 @@ export async function measurePlacement(
       process.execPath,
       [
         GENERATOR,
-        ...['--url', w.url, '--names', String(names.length)],
+        ...['--url', w.url, '--holders', holdersFile],
         ...['--connections', String(connections), '--start-at', String(startAt)],
         ...['--warmup-ms', String(warmupMs), '--measure-ms', String(measureMs), '--out', out],
       ],
@@ -162,12 +193,14 @@ export async function measurePlacement(
   const seconds = measureMs / 1000;
   const latencies: number[] = [];
   let errors = 0;
+  const errorKinds: Record<string, number> = {};
   let generatorCpuMs = 0;
   for (const g of gens) {
     await g.proc.waitForLine(/^done$/, { stream: 'stdout', timeoutMs: 30_000 });
     const r = JSON.parse(readFileSync(g.out, 'utf8')) as GeneratorOutput;
     for (const x of r.latenciesMs) latencies.push(x);
     errors += r.errors;
+    for (const [k, n] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + n;
     generatorCpuMs += r.cpuMs;
   }
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
@@ -194,6 +227,7 @@ export async function measurePlacement(
     seconds,
     requests: latencies.length,
     errors,
+    errorKinds,
     perSec: latencies.length / seconds,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),

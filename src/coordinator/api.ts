@@ -15,17 +15,20 @@ import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../metrics/coordinator.js';
 import type { NameRecord, Registry, RelayRecord } from '../registry/index.js';
 import { bearerChecker } from './auth.js';
-import { heartbeatAgeMs, place, type Reservations, relayState } from './placement.js';
-import { ApiError, type ApiErrorCode, parseAvoid, parseName, parseNamesQuery } from './query.js';
-import { RelayCache } from './relay-cache.js';
+import { heartbeatAgeMs, Reservations, relayState } from './placement.js';
+import { createPlacement, type Placement } from './placement-route.js';
+import { API_STATUS, ApiError, type ApiErrorCode, parseName, parseNamesQuery } from './query.js';
 
 export interface ApiDeps {
-  readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays'>;
-  readonly reservations: Reservations;
+  readonly registry: Pick<Registry, 'lookup' | 'lookupMany' | 'names' | 'relays'>;
+  /** Placement's reservations when `placement` is not given (default: a fresh counter). */
+  readonly reservations?: Reservations;
   readonly now: () => number;
   readonly log: Logger;
   /** Counts placements; with it, `GET /metrics` answers its scrape. */
   readonly metrics?: CoordinatorMetrics;
+  /** Answers `/v1/placement`; by default one of its own over `registry` and `reservations`. */
+  readonly placement?: Placement;
 }
 
 export interface ApiConfig {
@@ -38,13 +41,7 @@ export interface ApiConfig {
   readonly version: string;
 }
 
-const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  NOT_FOUND: 404,
-  REGISTRY_UNAVAILABLE: 503,
-  INTERNAL: 500,
-};
+const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = API_STATUS;
 
 /** Runs a registry call; its failure becomes a 503 (the cause is logged, not sent). */
 async function fromRegistry<T>(log: Logger, what: string, call: () => Promise<T>): Promise<T> {
@@ -70,8 +67,15 @@ function nameView(r: NameRecord, relays: readonly RelayRecord[]) {
 export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
   const { registry, log, now } = deps;
   const authorized = config.token === undefined ? () => true : bearerChecker(config.token);
-  // Placement reads the relay records through this; the other routes read them fresh.
-  const relayCache = new RelayCache(registry, now);
+  const placement =
+    deps.placement ??
+    createPlacement(config, {
+      registry,
+      reservations: deps.reservations ?? new Reservations(),
+      now,
+      log,
+      metrics: deps.metrics,
+    });
   const app = new Hono();
 
   app.onError((err, c) => {
@@ -109,36 +113,10 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
     });
   }
 
-  app.get('/v1/placement', async (c) => {
-    let name: string;
-    let avoid: string | undefined;
-    try {
-      name = parseName(c.req.query('name'));
-      avoid = parseAvoid(c.req.query('avoid'));
-    } catch (err) {
-      metrics?.placed('bad-request');
-      throw err;
-    }
-    let held: NameRecord | undefined;
-    let relays: RelayRecord[];
-    try {
-      [held, relays] = await fromRegistry(log, 'placement', () =>
-        Promise.all([registry.lookup(name), relayCache.get()]),
-      );
-    } catch (err) {
-      metrics?.placed('registry-unavailable');
-      throw err;
-    }
-    const candidates = place(deps.reservations, {
-      relays,
-      heldBy: held?.relayId,
-      avoid,
-      now: now(),
-      ttlMs: config.ttlMs,
-    });
-    metrics?.placed(candidates.length > 0 ? 'placed' : 'none');
-    return c.json({ relays: candidates });
-  });
+  // Served by withPlacementFastPath on the coordinator's listener; here for app.fetch callers.
+  app.get('/v1/placement', async (c) =>
+    c.json({ relays: await placement.answer(c.req.query('name'), c.req.query('avoid')) }),
+  );
 
   app.get('/v1/names/:name', async (c) => {
     const name = parseName(c.req.param('name'));

@@ -6,16 +6,18 @@
  * (bounded by the registry's own command timeout); it is idempotent and does not close the
  * registry, which the caller owns.
  */
-import type { Server } from 'node:http';
-import { createAdaptorServer } from '@hono/node-server';
+import { createServer } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { type CoordinatorMetrics, createCoordinatorMetrics } from '../metrics/coordinator.js';
 import { createMetricsRegistry } from '../metrics/process.js';
 import type { Registry } from '../registry/index.js';
 import { listenHttp } from '../streams/http-listener.js';
 import { createApi } from './api.js';
+import { bearerChecker } from './auth.js';
 import { startEventFeed } from './event-feed.js';
 import { Reservations, relayState } from './placement.js';
+import { createPlacement, withPlacementFastPath } from './placement-route.js';
 import { mountStatusPage } from './status-route.js';
 
 export interface CoordinatorConfig {
@@ -31,7 +33,7 @@ export interface CoordinatorConfig {
 }
 
 export interface CoordinatorDeps {
-  readonly registry: Pick<Registry, 'lookup' | 'names' | 'relays' | 'onTakeover'>;
+  readonly registry: Pick<Registry, 'lookup' | 'lookupMany' | 'names' | 'relays' | 'onTakeover'>;
   readonly log: Logger;
   readonly now?: () => number;
   /** Where `/metrics` reports (share one registry with a relay in the same process); default its own. */
@@ -54,18 +56,32 @@ export async function startCoordinator(
     stateOf: (r, t) => relayState(r, t, config.ttlMs),
     now,
   });
-  const app = createApi(config, {
+  const placement = createPlacement(config, {
     registry: deps.registry,
     reservations: new Reservations(),
     now,
     log: deps.log,
     metrics,
   });
+  const app = createApi(config, {
+    registry: deps.registry,
+    now,
+    log: deps.log,
+    metrics,
+    placement,
+  });
   const feed = startEventFeed(
     { ttlMs: config.ttlMs, intervalMs: config.eventPollMs ?? 1000 },
     { registry: deps.registry, now, log: deps.log },
   );
   mountStatusPage(app, config, { registry: deps.registry, events: feed.ring, now, log: deps.log });
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const server = createServer(
+    withPlacementFastPath(getRequestListener(app.fetch), {
+      placement,
+      authorized: config.token === undefined ? () => true : bearerChecker(config.token),
+      publicPlacement: config.publicPlacement,
+      log: deps.log,
+    }),
+  );
   return listenHttp(server, config, () => feed.close());
 }

@@ -12,6 +12,15 @@ export type ApiErrorCode =
   | 'REGISTRY_UNAVAILABLE'
   | 'INTERNAL';
 
+/** The HTTP status each error code is answered with. */
+export const API_STATUS = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  REGISTRY_UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const satisfies Record<ApiErrorCode, number>;
+
 export class ApiError extends Error {
   readonly code: ApiErrorCode;
   constructor(code: ApiErrorCode, message: string) {

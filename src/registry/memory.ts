@@ -72,6 +72,14 @@ export class MemoryRegistry implements Registry {
     return rec && this.#asLive(rec);
   }
 
+  async lookupMany(names: readonly string[]): Promise<(NameRecord | undefined)[]> {
+    const now = this.#now();
+    return names.map((name) => {
+      const rec = this.#live(name, now);
+      return rec && this.#asLive(rec);
+    });
+  }
+
   async heartbeat(
     relay: Omit<RelayRecord, 'expiresAt'>,
     held: Held,

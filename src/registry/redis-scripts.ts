@@ -148,21 +148,28 @@ return {had, redis.call('SCARD', KEYS[3])}
 `);
 
 /**
- * KEYS: name key. ARGV: relay-record prefix, relay-names prefix, name.
- * Returns {owner, relayId, ports, since, pttl} with the pttl of the relay's record (or the name's
- * own, if shorter), or an empty array when the name has no live record. A record whose relay is
- * gone is deleted here (compare, then delete): nothing else would refresh it.
+ * KEYS: the name keys. ARGV: relay-record prefix, relay-names prefix, then the names, in KEYS'
+ * order. Returns one entry per key, in order: {owner, relayId, ports, since, pttl} with the pttl
+ * of the relay's record (or the name's own, if shorter), or an empty array when the name has no
+ * live record. A record whose relay is gone is deleted here (compare, then delete): nothing else
+ * would refresh it. One call reads a batch of names in one round trip.
  */
 export const LOOKUP = script(`${LIVE}
-local cur = redis.call('HMGET', KEYS[1], 'owner', 'relayId', 'ports', 'since')
-if not cur[1] then return {} end
-if not live(ARGV[1], cur[2]) then
-  redis.call('DEL', KEYS[1])
-  if cur[2] then redis.call('SREM', ARGV[2] .. cur[2], ARGV[3]) end
-  return {}
+local out = {}
+for i, key in ipairs(KEYS) do
+  local cur = redis.call('HMGET', key, 'owner', 'relayId', 'ports', 'since')
+  if not cur[1] then
+    out[i] = {}
+  elseif not live(ARGV[1], cur[2]) then
+    redis.call('DEL', key)
+    if cur[2] then redis.call('SREM', ARGV[2] .. cur[2], ARGV[i + 2]) end
+    out[i] = {}
+  else
+    local ttl = redis.call('PTTL', ARGV[1] .. cur[2])
+    local own = redis.call('PTTL', key)
+    if own >= 0 and (ttl < 0 or own < ttl) then ttl = own end
+    out[i] = {cur[1], cur[2] or '', cur[3] or '', cur[4] or '0', ttl}
+  end
 end
-local ttl = redis.call('PTTL', ARGV[1] .. cur[2])
-local own = redis.call('PTTL', KEYS[1])
-if own >= 0 and (ttl < 0 or own < ttl) then ttl = own end
-return {cur[1], cur[2] or '', cur[3] or '', cur[4] or '0', ttl}
+return out
 `);

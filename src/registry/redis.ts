@@ -16,7 +16,7 @@
  * reconcile. Name keys outlive that by far and are refreshed by it, so a dead relay's names go
  * by themselves (or sooner, when a lookup finds their relay gone and deletes them).
  *
- * Claim, release, heartbeat and lookup are Lua scripts (redis-scripts.ts), run with EVALSHA and
+ * Claim, release, heartbeat and lookup (of one name or a batch) are Lua scripts (redis-scripts.ts), run with EVALSHA and
  * loaded with EVAL when Redis answers NOSCRIPT (first use, or after a restart): two relays racing
  * for one name can never both win. Expiry is Redis's own TTL, so times come from this process's
  * clock only for `since` and to turn a PTTL into `expiresAt`.
@@ -127,23 +127,32 @@ export class RedisRegistry implements Registry {
   }
 
   async lookup(name: string): Promise<NameRecord | undefined> {
-    const reply = (await this.#eval(
-      LOOKUP,
-      [nameKey(name)],
-      [REGISTRY_RELAY_KEY, REGISTRY_RELAY_NAMES_KEY, name],
-    )) as unknown[];
-    if (reply.length === 0) return undefined;
-    const [owner, relayId, ports, since, pttl] = reply;
-    const ttl = Number(pttl);
-    return {
-      name,
-      owner: String(owner),
-      relayId: String(relayId),
-      ports: parsePorts(ports),
-      since: Number(since),
-      // PTTL is -1 for a key without expiry (never written so by burrow): treat as just refreshed.
-      expiresAt: this.#now() + (ttl >= 0 ? ttl : 0),
-    };
+    return (await this.lookupMany([name]))[0];
+  }
+
+  async lookupMany(names: readonly string[]): Promise<(NameRecord | undefined)[]> {
+    if (names.length === 0) return [];
+    const reply = (await this.#eval(LOOKUP, names.map(nameKey), [
+      REGISTRY_RELAY_KEY,
+      REGISTRY_RELAY_NAMES_KEY,
+      ...names,
+    ])) as unknown[][];
+    const now = this.#now();
+    return names.map((name, i) => {
+      const entry = reply[i] ?? [];
+      if (entry.length === 0) return undefined;
+      const [owner, relayId, ports, since, pttl] = entry;
+      const ttl = Number(pttl);
+      return {
+        name,
+        owner: String(owner),
+        relayId: String(relayId),
+        ports: parsePorts(ports),
+        since: Number(since),
+        // PTTL is -1 for a key without expiry (never written so by burrow): treat as just refreshed.
+        expiresAt: now + (ttl >= 0 ? ttl : 0),
+      };
+    });
   }
 
   async heartbeat(
@@ -289,9 +298,7 @@ export class RedisRegistry implements Registry {
       'TYPE',
       'hash',
     ])) as [unknown, unknown[]];
-    const found = await Promise.all(
-      keys.map((k) => this.lookup(String(k).slice(REGISTRY_NAME_KEY.length))),
-    );
+    const found = await this.lookupMany(keys.map((k) => String(k).slice(REGISTRY_NAME_KEY.length)));
     const names = found.filter((r): r is NameRecord => r !== undefined);
     return String(next) === '0' ? { names } : { names, cursor: String(next) };
   }

@@ -95,6 +95,38 @@ export function registryContract(label: string, subject: ContractSubject): void 
       await r.close();
     });
 
+    it('looks up a batch of names, in order, as lookup reads each of them', async () => {
+      const r = await subject.make(now);
+      const ttl = subject.clockControl ? 10_000 : 300;
+      await r.claim(claim('held', 22, 'A', 'r1'));
+      await r.claim(claim('held', 80, 'A', 'r1'));
+      await r.claim(claim('moved', 22, 'B', 'r1'));
+      await r.claim(claim('moved', 22, 'B', 'r2'));
+      await r.claim(claim('gone', 22, 'C', 'r3', ttl));
+      // No heartbeats: each claim keeps its relay alive for its ttlMs, r3 only for `ttl`.
+      if (subject.clockControl) t += ttl + 1;
+      else await new Promise((res) => setTimeout(res, ttl + 200));
+      const asked = ['moved', 'never', 'held', 'gone', 'held'];
+      const batch = await r.lookupMany(asked);
+      assert.deepEqual(
+        batch.map((x) => x && [x.name, x.owner, x.relayId, x.ports]),
+        [
+          ['moved', 'B', 'r2', [22]],
+          undefined,
+          ['held', 'A', 'r1', [22, 80]],
+          undefined,
+          ['held', 'A', 'r1', [22, 80]],
+        ],
+      );
+      const one = await Promise.all(asked.map((n) => r.lookup(n)));
+      assert.deepEqual(
+        batch.map((x) => x && { ...x, expiresAt: 0 }),
+        one.map((x) => x && { ...x, expiresAt: 0 }),
+      );
+      assert.deepEqual(await r.lookupMany([]), []);
+      await r.close();
+    });
+
     it('publishes the relay record with its fields', async () => {
       const r = await subject.make(now);
       await r.heartbeat(relay('r1', { draining: true, names: 3, connections: 7 }), [], 60_000);

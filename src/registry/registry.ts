@@ -111,6 +111,11 @@ export interface Registry {
   release(name: string, port: number, relayId: string): Promise<void>;
   lookup(name: string): Promise<NameRecord | undefined>;
   /**
+   * `lookup` of each of `names`, in order, read together (one round trip in Redis): the same
+   * answer for each name as `lookup` would give at that moment.
+   */
+  lookupMany(names: readonly string[]): Promise<(NameRecord | undefined)[]>;
+  /**
    * Publishes the relay record for `ttlMs`, which keeps every name the relay serves alive.
    * Costs O(1) unless the registry may disagree with `held` (every route the relay serves
    * locally; a function is called once the registry is ready to compare, so registrations that
