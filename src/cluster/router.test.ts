@@ -17,6 +17,23 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** Relay A's router over `registry`, on the clock `now` (TTL 3 s, "down" for 1 s after a failure). */
+function routerOf(registry: Registry, now: () => number): ClusterRouter {
+  return new ClusterRouter(
+    {
+      relayId: 'A',
+      peers: new PeerSet([]),
+      hostKey: generateEd25519('A').privateKey,
+      registryTtlMs: 3000,
+      keepaliveIntervalMs: 1000,
+      keepaliveCountMax: 2,
+      dialTimeoutMs: 2000,
+      downForMs: 1000,
+    },
+    { registry, log: pino({ level: 'silent' }), now },
+  );
+}
+
 /**
  * A router whose registry says dev1 is on relay B (at a closed port) while `mode` is 'answer';
  * 'slow' answers nothing and fails after 3 s (a Redis failing over, as the Redis link's command
@@ -43,19 +60,7 @@ async function harness() {
     lookup: () => ask(record),
     relays: () => ask([relay]),
   } as unknown as Registry;
-  const router = new ClusterRouter(
-    {
-      relayId: 'A',
-      peers: new PeerSet([]),
-      hostKey: generateEd25519('A').privateKey,
-      registryTtlMs: 3000,
-      keepaliveIntervalMs: 1000,
-      keepaliveCountMax: 2,
-      dialTimeoutMs: 2000,
-      downForMs: 1000,
-    },
-    { registry, log: pino({ level: 'silent' }), now: () => h.t },
-  );
+  const router = routerOf(registry, () => h.t);
   const route: Route = { name: 'dev1', port: 22 } as Route;
   const open = async () => {
     const started = Date.now();
@@ -136,19 +141,7 @@ function fakeTimeHarness(t: { mock: { timers: typeof import('node:test').mock.ti
     relays: () => ask(() => [relay]),
     silentMs: () => h.silentMs,
   } as unknown as Registry;
-  const router = new ClusterRouter(
-    {
-      relayId: 'A',
-      peers: new PeerSet([]),
-      hostKey: generateEd25519('A').privateKey,
-      registryTtlMs: 3000,
-      keepaliveIntervalMs: 1000,
-      keepaliveCountMax: 2,
-      dialTimeoutMs: 2000,
-      downForMs: 1000,
-    },
-    { registry, log: pino({ level: 'silent' }), now: () => h.t },
-  );
+  const router = routerOf(registry, () => h.t);
   /** Starts an open; `done()` says (after the pending promise jobs ran) whether it has answered. */
   const open = () => {
     let answer: { value: Awaited<ReturnType<ClusterRouter['open']>> } | undefined;
