@@ -261,9 +261,8 @@ export interface RunningRelay {
   readonly policy: PolicyFile;
   readonly auditOut: AuditOutput;
   /**
-   * Logs `relay listening on …`, the line that says the relay is ready: called once stopOnSignals
-   * has installed the handlers, so a SIGTERM sent on seeing it drains the relay instead of killing
-   * it with writes of the audit trail still pending.
+   * Logs `relay listening on …` (ready) once stopOnSignals has installed the handlers, so a
+   * SIGTERM sent on seeing it drains the relay instead of killing it with audit writes pending.
    */
   readonly announce: () => void;
 }
