@@ -32,6 +32,8 @@
  *   node scripts/build-binary.mjs                              dist/bin/burrow and dist/bin/otssh
  *   node scripts/build-binary.mjs --entry FILE.ts --output PATH   one executable from another entry
  *                                                              (the tests build a probe this way)
+ *   node scripts/build-binary.mjs --without-sshcrypto [...]    without step 1b: ssh2 uses
+ *                                                              node:crypto (no native code of it)
  *
  * Outputs are written to a temporary name and renamed into place (mode 0755), so a reader never
  * sees half a binary. Exit status 0, or 1 after a `build-binary: …` line saying what failed.
@@ -406,25 +408,34 @@ function options() {
   let values;
   try {
     ({ values } = parseArgs({
-      options: { entry: { type: 'string' }, output: { type: 'string' } },
+      options: {
+        entry: { type: 'string' },
+        output: { type: 'string' },
+        'without-sshcrypto': { type: 'boolean' },
+      },
       strict: true,
     }));
   } catch (err) {
-    throw new BuildError(`${err.message} (usage: build-binary.mjs [--entry FILE --output PATH])`);
+    throw new BuildError(
+      `${err.message} (usage: build-binary.mjs [--entry FILE --output PATH] [--without-sshcrypto])`,
+    );
   }
   if (Boolean(values.entry) !== Boolean(values.output)) {
     throw new BuildError('--entry and --output go together');
   }
-  return values.entry
+  const targets = values.entry
     ? [{ entry: resolve(values.entry), output: resolve(values.output) }]
     : DEFAULT_TARGETS.map((t) => ({ entry: join(root, t.entry), output: join(root, t.output) }));
+  return { targets, withSshcrypto: !values['without-sshcrypto'] };
 }
 
 async function main() {
   const started = Date.now();
-  const targets = options();
+  const { targets, withSshcrypto } = options();
   const nodeBin = await nodeRuntime();
-  const binding = await sshcryptoBinding(nodeBin);
+  let binding;
+  if (withSshcrypto) binding = await sshcryptoBinding(nodeBin);
+  else log('--without-sshcrypto: the executables use node:crypto for AES-GCM');
   for (const { entry, output } of targets) await buildExecutable(nodeBin, binding, entry, output);
   for (const { output } of targets) {
     const { size } = await stat(output);

@@ -39,6 +39,8 @@ export function ensureBinaries(): Promise<void> {
       newestSource(join(ROOT, 'src')),
       builtAt(join(ROOT, 'scripts/build-binary.mjs')),
       builtAt(join(ROOT, 'scripts/sea-pty-binary.cjs')),
+      builtAt(join(ROOT, 'scripts/sea-sshcrypto-binding.cjs')),
+      builtAt(join(ROOT, 'patches/ssh2+1.17.0.patch')),
       builtAt(join(ROOT, 'package-lock.json')),
     );
     const oldest = Math.min(builtAt(BINARIES.burrow), builtAt(BINARIES.otssh));
