@@ -1,5 +1,5 @@
 /**
- * Experiment, not a measured target: `npm run bench -- experiments/relay-ab [--a CLI] [--a-flags 'NODE FLAGS'] [--size 512M]
+ * Experiment, not a measured target: `npm run bench -- experiments/relay-ab [--a CLI] [--a-flags 'NODE FLAGS'] [--exec FILE]... [--size 512M]
  * [--rounds 5] [--verify] [--profile DIR]`.
  * What it showed: neither a reused output buffer for channel data, nor slab-allocated packets,
  * nor a larger young generation lowered the relay's CPU per GiB beyond the noise of a shared
@@ -8,7 +8,9 @@
  * Measures the relay's CPU-seconds per GiB through `ssh -J`, for this tree's build and,
  * with `--a`, for another build (another checkout's `dist/src/cli/main.js` with its own
  * node_modules, e.g. ssh2 without a change under test), in the same run, transfers alternating,
- * so one A/B of a data-path change is measured against the same background load.
+ * so one A/B of a data-path change is measured against the same background load. Each
+ * `--exec FILE` (repeatable) adds a relay run from a single executable (`dist/bin/burrow`, or one
+ * built with `scripts/build-binary.mjs --without-sshcrypto`), measured the same way.
  *
  * One bench world (bench/relay/world.ts: device sshd, the operator's ssh_config) with this tree's
  * relay, plus the other build's relay where the same device registers `dev:22` too. Each round
@@ -18,6 +20,8 @@
  * (computed before the transfer, from the same deterministic source).
  * `--profile DIR` runs this tree's relay under `node --cpu-prof` (the profile is written at exit).
  */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
@@ -27,7 +31,13 @@ import { cpuSeconds } from '../lib/procfs.js';
 import { progressLogger, runBenchMain } from '../lib/report.js';
 import { median, rotate } from '../lib/stats.js';
 import { terminalTable } from '../lib/table.js';
-import { countAudit, shellQuote, startRelayProcess, startWorld } from '../relay/world.js';
+import {
+  countAudit,
+  type RelayProcessOptions,
+  shellQuote,
+  startRelayProcess,
+  startWorld,
+} from '../relay/world.js';
 
 const NAME = 'relay-ab';
 
@@ -45,6 +55,7 @@ async function main(): Promise<void> {
     strict: true,
     options: {
       a: { type: 'string' },
+      exec: { type: 'string', multiple: true },
       'a-flags': { type: 'string', default: '' },
       size: { type: 'string', default: '512M' },
       rounds: { type: 'string', default: '5' },
@@ -55,7 +66,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      `usage: npm run bench -- experiments/${NAME} [--a CLI] [--a-flags 'NODE FLAGS'] [--size 512M] [--rounds 5] [--verify] [--profile DIR]\n`,
+      `usage: npm run bench -- experiments/${NAME} [--a CLI] [--a-flags 'NODE FLAGS'] [--exec FILE]... [--size 512M] [--rounds 5] [--verify] [--profile DIR]\n`,
     );
     return;
   }
@@ -68,52 +79,48 @@ async function main(): Promise<void> {
     const arms: Arm[] = [
       { label: 'B (this tree)', host: 'dev', pid: world.relay.pid, cpuPerGiB: [], mibPerSec: [] },
     ];
-    if (values.a) {
-      const relayA = await startRelayProcess(scope, {
-        dir: world.dir,
-        cliPath: values.a,
-        nodeFlags: values['a-flags'].split(' ').filter(Boolean),
-        auditPath: `${world.dir}/relay-a-audit.jsonl`,
+    /** Starts another relay in its own directory, registers the device on it, adds its arm. */
+    const addArm = async (label: string, id: string, relayOpts: Partial<RelayProcessOptions>) => {
+      const dir = join(world.dir, `relay-${id}`);
+      await mkdir(dir);
+      const relay = await startRelayProcess(scope, {
+        dir,
+        ...relayOpts,
         policy: [
           `permitlisten="dev:22" ${world.deviceKey.publicKey} device`,
           `permitopen="dev:22" ${world.operatorKey.publicKey} operator`,
         ],
       });
-      world.deviceSsh.addHost({
-        alias: 'relay-a',
-        port: relayA.port,
-        user: 'device',
-        hostKey: relayA.hostKeyPub,
-      });
+      const alias = `relay-${id}`;
+      const hostKey = relay.hostKeyPub;
+      world.deviceSsh.addHost({ alias, port: relay.port, user: 'device', hostKey });
+      world.op.addHost({ alias, port: relay.port, user: 'operator', hostKey });
       world.op.addHost({
-        alias: 'relay-a',
-        port: relayA.port,
-        user: 'operator',
-        hostKey: relayA.hostKeyPub,
-      });
-      world.op.addHost({
-        alias: 'dev-a',
+        alias: `dev-${id}`,
         hostName: 'dev',
         hostKeyAlias: 'dev',
         user: 'root',
-        proxyJump: 'relay-a',
+        proxyJump: alias,
       });
       world.tunnels.push(
-        world.deviceSsh.spawn(['-N', '-R', `dev:22:127.0.0.1:${world.device.port}`, 'relay-a'], {
-          name: 'device -R relay-a',
+        world.deviceSsh.spawn(['-N', '-R', `dev:22:127.0.0.1:${world.device.port}`, alias], {
+          name: `device -R ${alias}`,
         }),
       );
-      await waitFor(async () => (await countAudit(relayA.auditPath, 'name.registered')) >= 1, {
-        what: 'the device to register dev:22 on relay A',
+      await waitFor(async () => (await countAudit(relay.auditPath, 'name.registered')) >= 1, {
+        what: `the device to register dev:22 on ${alias}`,
         timeoutMs: 15_000,
       });
-      arms.push({
-        label: `A (${values.a} ${values['a-flags']})`,
-        host: 'dev-a',
-        pid: relayA.pid,
-        cpuPerGiB: [],
-        mibPerSec: [],
+      arms.push({ label, host: `dev-${id}`, pid: relay.pid, cpuPerGiB: [], mibPerSec: [] });
+    };
+    if (values.a) {
+      await addArm(`A (${values.a} ${values['a-flags']})`, 'a', {
+        cliPath: values.a,
+        nodeFlags: values['a-flags'].split(' ').filter(Boolean),
       });
+    }
+    for (const [i, executable] of (values.exec ?? []).entries()) {
+      await addArm(`executable ${executable}`, `x${i}`, { executable });
     }
     const ssh = (host: string, remote: string) =>
       `ssh -F ${world.op.configPath} ${host} ${shellQuote(remote)}`;

@@ -81,6 +81,11 @@ export interface RelayProcessOptions {
   cliPath?: string;
   /** Node flags before the script (e.g. `--max-semi-space-size=32`). */
   nodeFlags?: string[];
+  /**
+   * A single executable (`dist/bin/burrow`) run itself instead of node and the CLI script;
+   * `cliPath`, `nodeFlags` and `profileDir` do not apply to it.
+   */
+  executable?: string;
 }
 
 /** Starts `burrow relay` as its own process on 127.0.0.1 (a free port) with a fresh host key. */
@@ -94,10 +99,7 @@ export async function startRelayProcess(
   const key = generateEd25519('bench-relay');
   await writeFile(hostKeyPath, key.privateKey, { mode: 0o600 });
   await writeFile(policyPath, `${opts.policy.join('\n')}\n`, { mode: 0o600 });
-  const nodeArgs = [
-    ...(opts.nodeFlags ?? []),
-    ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
-    opts.cliPath ?? CLI_PATH,
+  const relayArgs = [
     'relay',
     '--listen',
     '127.0.0.1:0',
@@ -114,13 +116,24 @@ export async function startRelayProcess(
     '1s',
     ...(opts.args ?? []),
   ];
+  const [command, args] = opts.executable
+    ? [opts.executable, relayArgs]
+    : [
+        process.execPath,
+        [
+          ...(opts.nodeFlags ?? []),
+          ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
+          opts.cliPath ?? CLI_PATH,
+          ...relayArgs,
+        ],
+      ];
   const proc =
     opts.fdLimit === undefined
-      ? startProc(scope, process.execPath, nodeArgs, { name: 'burrow-relay', stopGraceMs: 20_000 })
+      ? startProc(scope, command, args, { name: 'burrow-relay', stopGraceMs: 20_000 })
       : startProc(
           scope,
           'bash',
-          ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, ...nodeArgs],
+          ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, command, ...args],
           { name: 'burrow-relay', stopGraceMs: 20_000 },
         );
   const m = await proc.waitForLine(/relay listening on 127\.0\.0\.1:(\d+)/, { timeoutMs: 30_000 });
