@@ -9,7 +9,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -43,6 +53,10 @@ interface Pump {
   inAttach(i: Handle, fd: number, reply: Handle, afterHandshake: boolean): void;
   inDelivered(i: Handle, stream: number): number;
   inRef(i: Handle, keep: boolean): void;
+  outClose(o: Handle): void;
+  inClose(i: Handle): void;
+  pipe(): [number, number];
+  wireClose(w: Handle): void;
   quiesce(): void;
 }
 
@@ -186,6 +200,76 @@ describe('shim native byte path (prototype)', () => {
       await waitFor(() => readFileSync(join(dir, 'sink'), 'utf8') === 'early ', {
         what: 'the bytes before the gap in the sink',
       });
+    });
+  });
+
+  it('closes: threads joined, rings freed, only owned fds closed, no event after', async (t) => {
+    await withScope(t, async (scope) => {
+      const threads = () => readdirSync('/proc/self/task').length;
+      const fds = () => readdirSync('/proc/self/fd').length;
+      const rssMiB = () =>
+        Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+      const baseThreads = threads();
+      const baseFds = fds();
+      const baseRss = rssMiB();
+      const chunk = Buffer.alloc(1 << 20, 7);
+      // 24 rounds of 8 MiB rings filled (touched) and closed: a leak would hold 192 MiB.
+      for (let round = 0; round < 24; round++) {
+        const [srcR, srcW] = pump.pipe();
+        const [wireR, wireW] = pump.pipe();
+        const events: string[] = [];
+        const out = pump.outbound(srcR, 1, 8 << 20, (kind) => events.push(kind));
+        scope.defer(() => pump.outClose(out), 'close the outbound (idempotent)');
+        for (let i = 0; i < 8; i++) {
+          await waitFor(
+            () => {
+              try {
+                return writeSync(srcW, chunk) > 0;
+              } catch (err) {
+                if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+                throw err;
+              }
+            },
+            { what: 'room in the source pipe' },
+          );
+        }
+        await waitFor(() => pump.outState(out)[2] === 8 << 20, { what: 'the ring filled' });
+        // A wire nobody reads: the thread blocks writing to it once its pipe is full.
+        const wire = pump.wire(wireW);
+        pump.outAttach(out, wire, 0);
+        // The first frame's header arrives; its batch (2 MiB) cannot fit the 1 MiB pipe.
+        const head = Buffer.alloc(14);
+        assert.equal(readSync(wireR, head), 14);
+        assert.equal(head.readUInt32BE(0), 10 + 65536);
+        const inb = pump.inbound(8 << 20, 1 << 20, 20, (kind) => events.push(kind));
+        scope.defer(() => pump.inClose(inb), 'close the inbound (idempotent)');
+        const [sinkR, sinkW] = pump.pipe();
+        pump.inSink(inb, 1, sinkW, false); // owned: closed by inClose (not ended)
+        const [connR, connW] = pump.pipe();
+        pump.inAttach(inb, connR, wire, true);
+
+        pump.outClose(out);
+        pump.outClose(out); // idempotent
+        pump.inClose(inb);
+        pump.inClose(inb);
+        assert.throws(() => pump.outAck(out, 0), /closed/);
+        assert.throws(() => pump.outAttach(out, wire, 0), /closed/);
+        assert.throws(() => pump.inAttach(inb, connR, wire, true), /closed/);
+        pump.outRef(out, true); // no-ops on a closed handle
+        pump.inRef(inb, true);
+        // Not owned, still open: the source, the connection.
+        for (const fd of [srcR, srcW, connR, connW, sinkR]) fstatSync(fd);
+        assert.throws(() => fstatSync(sinkW), /EBADF/, 'an owned sink is closed');
+        pump.wireClose(wire); // the last reference: closes wireW
+        assert.throws(() => fstatSync(wireW), /EBADF/);
+        for (const fd of [srcR, srcW, connR, connW, sinkR, wireR]) closeSync(fd);
+        await new Promise((r) => setTimeout(r, 10));
+        assert.deepEqual(events, [], 'no event reaches JavaScript after close');
+      }
+      assert.equal(threads(), baseThreads, 'every pump thread was joined');
+      assert.equal(fds(), baseFds, 'no fd left behind');
+      const grown = rssMiB() - baseRss;
+      assert.ok(grown < 96, `resident memory grew by ${grown.toFixed(0)} MiB over 24 closed rings`);
     });
   });
 });
