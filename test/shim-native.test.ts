@@ -20,47 +20,17 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { FrameDecoder } from '../src/shim/frame-decoder.js';
 import { decodeBody, type Frame, frameParts } from '../src/shim/frames.js';
+import { loadNativePump, NATIVE_PUMP_PATH, type NativePump } from '../src/shim/native-pump.js';
 import { tmpDir, waitFor, withScope } from './helpers/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ADDON = join(ROOT, 'native', 'build', 'shim-pump.node');
 
-type Handle = object;
-interface Pump {
-  wire(fd: number): Handle;
-  outbound(
-    src: number,
-    stream: number,
-    capacity: number,
-    onEvent: (kind: string, a: number) => void,
-  ): Handle;
-  outAttach(o: Handle, wire: Handle, from: number): void;
-  outAck(o: Handle, offset: number): void;
-  outState(o: Handle): [number, number, number, number];
-  outRef(o: Handle, keep: boolean): void;
-  inbound(
-    capacity: number,
-    ackEvery: number,
-    ackDelayMs: number,
-    onEvent: (kind: string, a: number, b: number, data?: Buffer | string) => void,
-  ): Handle;
-  inSink(i: Handle, stream: number, fd: number, keepOpen: boolean): void;
-  inAttach(i: Handle, fd: number, reply: Handle, afterHandshake: boolean): void;
-  inDelivered(i: Handle, stream: number): number;
-  inRef(i: Handle, keep: boolean): void;
-  outClose(o: Handle): void;
-  inClose(i: Handle): void;
-  pipe(): [number, number];
-  wireClose(w: Handle): void;
-  quiesce(): void;
-}
-
-let pump: Pump;
+let pump: NativePump;
 
 /** Every frame in `bytes` (after the handshake), in order. */
 function decodeAll(bytes: Buffer): Frame[] {
@@ -86,7 +56,9 @@ describe('shim native byte path (prototype)', () => {
       encoding: 'utf8',
     });
     assert.equal(r.status, 0, `building the addon failed:\n${r.stdout}${r.stderr}`);
-    pump = createRequire(import.meta.url)(ADDON) as Pump;
+    const load = loadNativePump(ADDON);
+    assert.ok(load.pump, `the addon does not load: ${load.reason}`);
+    pump = load.pump;
     process.on('exit', () => pump.quiesce());
   });
 
@@ -201,6 +173,17 @@ describe('shim native byte path (prototype)', () => {
         what: 'the bytes before the gap in the sink',
       });
     });
+  });
+
+  it('loads from where the build puts it, and says why not otherwise', () => {
+    assert.equal(NATIVE_PUMP_PATH, ADDON);
+    assert.equal(loadNativePump().pump, pump);
+    const missing = loadNativePump('/nonexistent/shim-pump.node');
+    assert.equal(missing.pump, undefined);
+    assert.match(missing.reason!, /nonexistent\/shim-pump\.node is not built/);
+    const notAddon = loadNativePump(join(ROOT, 'package.json'));
+    assert.equal(notAddon.pump, undefined);
+    assert.match(notAddon.reason!, /package\.json (does not load|is an older build)/);
   });
 
   it('closes: threads joined, rings freed, only owned fds closed, no event after', async (t) => {
