@@ -238,7 +238,11 @@ static napi_value js_in_sink(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* inAttach(in, connFd, replyWire, afterHandshake): read this connection from now on. */
+/*
+ * inAttach(in, connFd, replyWire, afterHandshake) -> gen: read this connection from now on. Its
+ * frame, closed and garbled events carry `gen` (the callback's 5th argument); an event with an
+ * older one comes from a connection attached before (still queued when this one was attached).
+ */
 static napi_value js_in_attach(napi_env env, napi_callback_info info) {
   ARGS(4);
   inbound_t *in = arg_ptr(env, argv[0]);
@@ -262,10 +266,11 @@ static napi_value js_in_attach(napi_env env, napi_callback_info info) {
   in->first = !after;
   in->carried = 0;
   in->sniffed = 0;
+  double gen = (double)in->gen;
   pthread_cond_signal(&in->cv);
   pthread_mutex_unlock(&in->mu);
   kick(in->wake);
-  return NULL;
+  return num(env, gen);
 }
 
 /* inDetach(in): stop reading the connection (its fd stays the caller's). */

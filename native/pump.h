@@ -69,6 +69,7 @@ typedef struct event {
   uint8_t *data;
   size_t len;
   const char *text;
+  double gen; /* an inbound's attachment the event comes from (inAttach's result); else 0 */
 } event_t;
 
 /*
@@ -166,6 +167,7 @@ uint32_t get_u32(const uint8_t *p);
 void put_u64(uint8_t *p, uint64_t v);
 void put_head(uint8_t *h, uint8_t type, uint8_t stream, uint64_t offset, uint32_t payload);
 void post(napi_threadsafe_function tsfn, const char *kind, double a, double b, const uint8_t *data, size_t len, const char *text);
+void post_at(napi_threadsafe_function tsfn, uint64_t gen, const char *kind, double a, double b, const uint8_t *data, size_t len, const char *text);
 napi_threadsafe_function make_tsfn(napi_env env, napi_value cb, const char *name);
 wire_t *wire_new(int fd);
 void wire_ref(wire_t *w);

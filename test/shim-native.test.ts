@@ -175,6 +175,41 @@ describe('shim native byte path (prototype)', () => {
     });
   });
 
+  it('tags each connection event with the generation inAttach returned', async (t) => {
+    await withScope(t, async (scope) => {
+      const dir = await tmpDir(scope);
+      const conn = (name: string, offset: number) => {
+        const ack: Frame = { type: 'ack', stream: 0, offset };
+        writeFileSync(join(dir, name), Buffer.concat(frameParts(ack)));
+        return openSync(join(dir, name), 'r');
+      };
+      const events: [string, number, number][] = [];
+      const inb = pump.inbound(1 << 20, 1 << 20, 20, (kind, _a, _b, d, gen) =>
+        events.push([
+          kind,
+          kind === 'frame' ? (decodeBody(d as Buffer) as { offset: number }).offset : -1,
+          gen,
+        ]),
+      );
+      scope.defer(() => pump.inClose(inb), 'close the inbound');
+      const reply = pump.wire(openSync(join(dir, 'reply'), 'w'));
+      const a = pump.inAttach(inb, conn('a', 111), reply, true);
+      await waitFor(() => events.some(([k]) => k === 'closed'), { what: 'the end of conn a' });
+      const b = pump.inAttach(inb, conn('b', 222), reply, true);
+      assert.ok(b > a, `a later attachment has a later generation: ${a}, ${b}`);
+      await waitFor(() => events.filter(([k]) => k === 'closed').length === 2, {
+        what: 'the end of conn b',
+      });
+      assert.deepEqual(events, [
+        ['frame', 111, a],
+        ['closed', -1, a],
+        ['frame', 222, b],
+        ['closed', -1, b],
+      ]);
+      pump.wireClose(reply);
+    });
+  });
+
   it('loads from where the build puts it, and says why not otherwise', () => {
     assert.equal(NATIVE_PUMP_PATH, ADDON);
     assert.equal(loadNativePump().pump, pump);

@@ -41,10 +41,20 @@ export interface NativePump {
     capacity: number,
     ackEvery: number,
     ackDelayMs: number,
-    onEvent: (kind: InboundEvent, a: number, b: number, data?: Buffer | string) => void,
+    onEvent: (
+      kind: InboundEvent,
+      a: number,
+      b: number,
+      data: Buffer | string | undefined,
+      gen: number,
+    ) => void,
   ): PumpHandle;
   inSink(i: PumpHandle, stream: number, fd: number, keepOpen: boolean): void;
-  inAttach(i: PumpHandle, fd: number, reply: PumpHandle, afterHandshake: boolean): void;
+  /**
+   * Reads connection `fd` from now on; returns its generation, which its frame, closed and garbled
+   * events carry: an event with another one comes from a connection attached before.
+   */
+  inAttach(i: PumpHandle, fd: number, reply: PumpHandle, afterHandshake: boolean): number;
   inDetach(i: PumpHandle): void;
   inAckAll(i: PumpHandle): void;
   inDelivered(i: PumpHandle, stream: number): number;
