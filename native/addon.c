@@ -122,10 +122,10 @@ static napi_value js_outbound(napi_env env, napi_callback_info info) {
     }
     o->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   }
-  pthread_t t;
-  pthread_create(&t, NULL, use_splice ? out_splice_main : out_main, o);
-  pthread_detach(t);
-  return external(env, o);
+  pthread_create(&o->thread, NULL, use_splice ? out_splice_main : out_main, o);
+  napi_value v;
+  napi_create_external(env, o, out_finalize, NULL, &v);
+  return v;
 }
 
 /* outAttach(o, wire, from): send from offset `from` on `wire` (then the eof, once ended). */
@@ -134,6 +134,7 @@ static napi_value js_out_attach(napi_env env, napi_callback_info info) {
   outbound_t *o = arg_ptr(env, argv[0]);
   wire_t *w = arg_ptr(env, argv[1]);
   uint64_t from = (uint64_t)arg_f64(env, argv[2]);
+  if (o->destroyed) return fail(env, "the outbound is closed");
   pthread_mutex_lock(&o->mu);
   if (from < o->acked || from > o->filled) {
     pthread_mutex_unlock(&o->mu);
@@ -154,6 +155,7 @@ static napi_value js_out_attach(napi_env env, napi_callback_info info) {
 static napi_value js_out_detach(napi_env env, napi_callback_info info) {
   ARGS(1);
   outbound_t *o = arg_ptr(env, argv[0]);
+  if (o->destroyed) return NULL;
   pthread_mutex_lock(&o->mu);
   if (o->wire) wire_unref(o->wire);
   o->wire = NULL;
@@ -168,6 +170,7 @@ static napi_value js_out_ack(napi_env env, napi_callback_info info) {
   ARGS(2);
   outbound_t *o = arg_ptr(env, argv[0]);
   double off = arg_f64(env, argv[1]);
+  if (o->destroyed) return fail(env, "the outbound is closed");
   pthread_mutex_lock(&o->mu);
   /* Bounded by what was read, not by `high`: a write's ack can arrive before it is counted. */
   if (off < (double)o->acked || off > (double)o->filled) {
@@ -213,10 +216,10 @@ static napi_value js_inbound(napi_env env, napi_callback_info info) {
   bool use_splice = false;
   if (argc > 4) napi_get_value_bool(env, argv[4], &use_splice);
   in->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  pthread_t t;
-  pthread_create(&t, NULL, use_splice ? in_splice_main : in_main, in);
-  pthread_detach(t);
-  return external(env, in);
+  pthread_create(&in->thread, NULL, use_splice ? in_splice_main : in_main, in);
+  napi_value v;
+  napi_create_external(env, in, in_finalize, NULL, &v);
+  return v;
 }
 
 /* inSink(in, stream, fd, keepOpen): the stream's data goes to fd natively from now on. */
@@ -226,6 +229,7 @@ static napi_value js_in_sink(napi_env env, napi_callback_info info) {
   int stream = (int)arg_i64(env, argv[1]);
   bool keep = false;
   napi_get_value_bool(env, argv[3], &keep);
+  if (in->destroyed || stream < 0 || stream > 2) return fail(env, "the inbound is closed or the stream unknown");
   pthread_mutex_lock(&in->mu);
   in->s[stream].fd = (int)arg_i64(env, argv[2]);
   in->s[stream].keep_open = keep;
@@ -234,7 +238,11 @@ static napi_value js_in_sink(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* inAttach(in, connFd, replyWire, afterHandshake): read this connection from now on. */
+/*
+ * inAttach(in, connFd, replyWire, afterHandshake) -> gen: read this connection from now on. Its
+ * frame, closed and garbled events carry `gen` (the callback's 5th argument); an event with an
+ * older one comes from a connection attached before (still queued when this one was attached).
+ */
 static napi_value js_in_attach(napi_env env, napi_callback_info info) {
   ARGS(4);
   inbound_t *in = arg_ptr(env, argv[0]);
@@ -242,9 +250,10 @@ static napi_value js_in_attach(napi_env env, napi_callback_info info) {
   wire_t *w = arg_ptr(env, argv[2]);
   bool after = false;
   napi_get_value_bool(env, argv[3], &after);
+  if (in->destroyed) return fail(env, "the inbound is closed");
   set_nonblock(fd);
   pthread_mutex_lock(&in->mu);
-  if (in->reply) wire_unref(in->reply);
+  in_release_reply(in);
   wire_ref(w);
   in->reply = w;
   pthread_mutex_lock(&w->qmu);
@@ -257,21 +266,22 @@ static napi_value js_in_attach(napi_env env, napi_callback_info info) {
   in->first = !after;
   in->carried = 0;
   in->sniffed = 0;
+  double gen = (double)in->gen;
   pthread_cond_signal(&in->cv);
   pthread_mutex_unlock(&in->mu);
   kick(in->wake);
-  return NULL;
+  return num(env, gen);
 }
 
 /* inDetach(in): stop reading the connection (its fd stays the caller's). */
 static napi_value js_in_detach(napi_env env, napi_callback_info info) {
   ARGS(1);
   inbound_t *in = arg_ptr(env, argv[0]);
+  if (in->destroyed) return NULL;
   pthread_mutex_lock(&in->mu);
   in->conn = -1;
   in->gen++;
-  if (in->reply) wire_unref(in->reply);
-  in->reply = NULL;
+  in_release_reply(in);
   pthread_mutex_unlock(&in->mu);
   kick(in->wake);
   return NULL;
@@ -281,6 +291,7 @@ static napi_value js_in_detach(napi_env env, napi_callback_info info) {
 static napi_value js_in_ack_all(napi_env env, napi_callback_info info) {
   ARGS(1);
   inbound_t *in = arg_ptr(env, argv[0]);
+  if (in->destroyed) return NULL;
   pthread_mutex_lock(&in->mu);
   for (int i = 0; i < 3; i++) {
     if (in->s[i].fd >= 0) send_ack(in, i);
@@ -309,6 +320,7 @@ static napi_value js_out_ref(napi_env env, napi_callback_info info) {
   outbound_t *o = arg_ptr(env, argv[0]);
   bool keep = false;
   napi_get_value_bool(env, argv[1], &keep);
+  if (o->destroyed) return NULL;
   if (keep) napi_ref_threadsafe_function(env, o->tsfn);
   else napi_unref_threadsafe_function(env, o->tsfn);
   return NULL;
@@ -318,6 +330,7 @@ static napi_value js_in_ref(napi_env env, napi_callback_info info) {
   inbound_t *in = arg_ptr(env, argv[0]);
   bool keep = false;
   napi_get_value_bool(env, argv[1], &keep);
+  if (in->destroyed) return NULL;
   if (keep) napi_ref_threadsafe_function(env, in->tsfn);
   else napi_unref_threadsafe_function(env, in->tsfn);
   return NULL;
@@ -335,7 +348,8 @@ static napi_value init(napi_env env, napi_value exports) {
              {"inSink", js_in_sink},       {"inAttach", js_in_attach},
              {"inDetach", js_in_detach},   {"inAckAll", js_in_ack_all},
              {"inDelivered", js_in_delivered}, {"quiesce", js_quiesce},
-             {"outRef", js_out_ref},       {"inRef", js_in_ref}};
+             {"outRef", js_out_ref},       {"inRef", js_in_ref},
+             {"outClose", js_out_close},   {"inClose", js_in_close}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);

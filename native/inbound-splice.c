@@ -131,7 +131,7 @@ void *in_splice_main(void *arg) {
               s->eof_at = ((uint64_t)get_u32(b + 2) << 32) | get_u32(b + 6);
               maybe_end(in, (int)(s - in->s));
             } else {
-              post(in->tsfn, "frame", 0, 0, b, len, NULL);
+              post_at(in->tsfn, in->gen, "frame", 0, 0, b, len, NULL);
             }
           }
         }
@@ -140,8 +140,8 @@ void *in_splice_main(void *arg) {
     if (r == WOKEN || in->gen != gen) continue;
     if (r < 0) {
       in->conn = -1;
+      post_at(in->tsfn, in->gen, "closed", 0, 0, NULL, 0, NULL);
       in->gen++;
-      post(in->tsfn, "closed", 0, 0, NULL, 0, NULL);
     }
   }
   pthread_mutex_unlock(&in->mu);

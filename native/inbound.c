@@ -60,7 +60,7 @@ void maybe_end(inbound_t *in, int i) {
   s->ended = 1;
   if (!s->keep_open) close(s->fd);
   send_ack(in, i);
-  post(in->tsfn, "eof", i, (double)s->eof_at, NULL, 0, NULL);
+  post_at(in->tsfn, in->gen, "eof", i, (double)s->eof_at, NULL, 0, NULL);
 }
 
 /* Writes what each native sink has pending, as far as it takes it now. */
@@ -110,7 +110,7 @@ static void flush_sinks(inbound_t *in) {
 }
 
 /* Garbage on the connection or a protocol violation: JavaScript gets the message. */
-void in_garbled(inbound_t *in, const char *msg) { post(in->tsfn, "garbled", 0, 0, NULL, 0, msg); }
+void in_garbled(inbound_t *in, const char *msg) { post_at(in->tsfn, in->gen, "garbled", 0, 0, NULL, 0, msg); }
 
 static int is_handshake(uint8_t t) { return t >= 1 && t <= 3; }
 
@@ -152,7 +152,7 @@ static int in_body(inbound_t *in, const uint8_t *b, uint32_t n) {
     flush_sinks(in);
     return 0;
   }
-  post(in->tsfn, "frame", 0, 0, b, n, NULL);
+  post_at(in->tsfn, in->gen, "frame", 0, 0, b, n, NULL);
   return 0;
 }
 
@@ -195,7 +195,7 @@ static int in_consume(inbound_t *in, uint64_t roff, const uint8_t *p, uint32_t n
       uint32_t k = in->carried < 8 ? 8 - in->carried : 0;
       if (k > n - pos) k = n - pos;
       if (k && memcmp(p + pos, MAGIC + in->carried, k) != 0) {
-        post(in->tsfn, "garbled", 1, 0, in->sniff, in->sniffed, NULL);
+        post_at(in->tsfn, in->gen, "garbled", 1, 0, in->sniff, in->sniffed, NULL);
         return -1;
       }
     }
@@ -209,7 +209,7 @@ static int in_consume(inbound_t *in, uint64_t roff, const uint8_t *p, uint32_t n
     const uint8_t *b = in->carry;
     if (in->st == 0) {
       if (((b[8] << 8) | b[9]) != PROTOCOL_VERSION) {
-        post(in->tsfn, "garbled", 2, (b[8] << 8) | b[9], NULL, 0, NULL);
+        post_at(in->tsfn, in->gen, "garbled", 2, (b[8] << 8) | b[9], NULL, 0, NULL);
         return -1;
       }
       in->st = 1;
@@ -239,7 +239,7 @@ static int in_consume(inbound_t *in, uint64_t roff, const uint8_t *p, uint32_t n
         if (in_body(in, b, in->length) < 0) return -1;
       }
     } else if (in->st == 4) {
-      post(in->tsfn, "frame", 0, 0, b, in->length, NULL);
+      post_at(in->tsfn, in->gen, "frame", 0, 0, b, in->length, NULL);
       in->st = 1;
       in->need = 4;
     }
@@ -314,8 +314,8 @@ void *in_main(void *arg) {
     if (!readable) continue;
     if (got <= 0) {
       in->conn = -1;
+      post_at(in->tsfn, in->gen, "closed", 0, 0, NULL, 0, NULL);
       in->gen++;
-      post(in->tsfn, "closed", 0, 0, NULL, 0, NULL);
       continue;
     }
     uint64_t roff = in->head;

@@ -106,6 +106,12 @@ int g_posting;
 
 void post(napi_threadsafe_function tsfn, const char *kind, double a, double b,
                  const uint8_t *data, size_t len, const char *text) {
+  post_at(tsfn, 0, kind, a, b, data, len, text);
+}
+
+/* post() of an event tagged with the attachment `gen` it comes from (the callback's 5th argument). */
+void post_at(napi_threadsafe_function tsfn, uint64_t gen, const char *kind, double a, double b,
+             const uint8_t *data, size_t len, const char *text) {
   __atomic_add_fetch(&g_posting, 1, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(&g_quiesced, __ATOMIC_SEQ_CST)) {
     __atomic_sub_fetch(&g_posting, 1, __ATOMIC_SEQ_CST);
@@ -120,6 +126,7 @@ void post(napi_threadsafe_function tsfn, const char *kind, double a, double b,
   e->a = a;
   e->b = b;
   e->text = text;
+  e->gen = (double)gen;
   if (data && len) {
     e->data = malloc(len);
     if (e->data) {
@@ -145,7 +152,7 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
   (void)ctx;
   event_t *e = data;
   if (env && cb) {
-    napi_value argv[4], undef;
+    napi_value argv[5], undef;
     napi_get_undefined(env, &undef);
     napi_create_string_utf8(env, e->kind, NAPI_AUTO_LENGTH, &argv[0]);
     napi_create_double(env, e->a, &argv[1]);
@@ -158,8 +165,9 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
     } else {
       argv[3] = undef;
     }
+    napi_create_double(env, e->gen, &argv[4]);
     napi_value result;
-    napi_call_function(env, undef, cb, 4, argv, &result);
+    napi_call_function(env, undef, cb, 5, argv, &result);
   }
   free(e->data);
   free(e);

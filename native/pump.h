@@ -25,6 +25,10 @@
  * so attach and detach interrupt a blocked read or write (a stale kick never cuts a frame).
  * Events reach JavaScript through one threadsafe function per object, a few per MiB (acks),
  * never per chunk; quiesce() stops them at process exit.
+ *
+ * Lifecycle: outClose()/inClose() stop and join the object's thread, free its ring and close
+ * what it owns (close.c); the handle then refuses every call. Without them the thread lives
+ * until the process exits.
  */
 #ifndef BURROW_PUMP_H
 #define BURROW_PUMP_H
@@ -65,6 +69,7 @@ typedef struct event {
   uint8_t *data;
   size_t len;
   const char *text;
+  double gen; /* an inbound's attachment the event comes from (inAttach's result); else 0 */
 } event_t;
 
 /*
@@ -97,6 +102,8 @@ typedef struct outbound {
   int src_done, eof_written, closing;
   uint64_t gen;
   wire_t *wire;
+  pthread_t thread;
+  int destroyed; /* outClose() ran: the thread is joined, the ring freed */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   napi_threadsafe_function tsfn;
@@ -139,6 +146,8 @@ typedef struct inbound {
   uint8_t sniff[64];
   uint32_t sniffed;
   int devnull; /* splice mode: where duplicates go */
+  pthread_t thread;
+  int destroyed; /* inClose() ran: the thread is joined, the ring freed */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   napi_threadsafe_function tsfn;
@@ -158,6 +167,7 @@ uint32_t get_u32(const uint8_t *p);
 void put_u64(uint8_t *p, uint64_t v);
 void put_head(uint8_t *h, uint8_t type, uint8_t stream, uint64_t offset, uint32_t payload);
 void post(napi_threadsafe_function tsfn, const char *kind, double a, double b, const uint8_t *data, size_t len, const char *text);
+void post_at(napi_threadsafe_function tsfn, uint64_t gen, const char *kind, double a, double b, const uint8_t *data, size_t len, const char *text);
 napi_threadsafe_function make_tsfn(napi_env env, napi_value cb, const char *name);
 wire_t *wire_new(int fd);
 void wire_ref(wire_t *w);
@@ -178,5 +188,10 @@ void *out_splice_main(void *arg);
 int in_wait_conn(inbound_t *in);
 int in_read_exact(inbound_t *in, uint8_t *b, uint32_t n);
 void *in_splice_main(void *arg);
+napi_value js_out_close(napi_env env, napi_callback_info info);
+napi_value js_in_close(napi_env env, napi_callback_info info);
+void out_finalize(napi_env env, void *data, void *hint);
+void in_finalize(napi_env env, void *data, void *hint);
+void in_release_reply(inbound_t *in);
 
 #endif

@@ -9,44 +9,28 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { FrameDecoder } from '../src/shim/frame-decoder.js';
 import { decodeBody, type Frame, frameParts } from '../src/shim/frames.js';
+import { loadNativePump, NATIVE_PUMP_PATH, type NativePump } from '../src/shim/native-pump.js';
 import { tmpDir, waitFor, withScope } from './helpers/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ADDON = join(ROOT, 'native', 'build', 'shim-pump.node');
 
-type Handle = object;
-interface Pump {
-  wire(fd: number): Handle;
-  outbound(
-    src: number,
-    stream: number,
-    capacity: number,
-    onEvent: (kind: string, a: number) => void,
-  ): Handle;
-  outAttach(o: Handle, wire: Handle, from: number): void;
-  outAck(o: Handle, offset: number): void;
-  outState(o: Handle): [number, number, number, number];
-  outRef(o: Handle, keep: boolean): void;
-  inbound(
-    capacity: number,
-    ackEvery: number,
-    ackDelayMs: number,
-    onEvent: (kind: string, a: number, b: number, data?: Buffer | string) => void,
-  ): Handle;
-  inSink(i: Handle, stream: number, fd: number, keepOpen: boolean): void;
-  inAttach(i: Handle, fd: number, reply: Handle, afterHandshake: boolean): void;
-  inDelivered(i: Handle, stream: number): number;
-  inRef(i: Handle, keep: boolean): void;
-  quiesce(): void;
-}
-
-let pump: Pump;
+let pump: NativePump;
 
 /** Every frame in `bytes` (after the handshake), in order. */
 function decodeAll(bytes: Buffer): Frame[] {
@@ -72,7 +56,9 @@ describe('shim native byte path (prototype)', () => {
       encoding: 'utf8',
     });
     assert.equal(r.status, 0, `building the addon failed:\n${r.stdout}${r.stderr}`);
-    pump = createRequire(import.meta.url)(ADDON) as Pump;
+    const load = loadNativePump(ADDON);
+    assert.ok(load.pump, `the addon does not load: ${load.reason}`);
+    pump = load.pump;
     process.on('exit', () => pump.quiesce());
   });
 
@@ -186,6 +172,122 @@ describe('shim native byte path (prototype)', () => {
       await waitFor(() => readFileSync(join(dir, 'sink'), 'utf8') === 'early ', {
         what: 'the bytes before the gap in the sink',
       });
+    });
+  });
+
+  it('tags each connection event with the generation inAttach returned', async (t) => {
+    await withScope(t, async (scope) => {
+      const dir = await tmpDir(scope);
+      const conn = (name: string, offset: number) => {
+        const ack: Frame = { type: 'ack', stream: 0, offset };
+        writeFileSync(join(dir, name), Buffer.concat(frameParts(ack)));
+        return openSync(join(dir, name), 'r');
+      };
+      const events: [string, number, number][] = [];
+      const inb = pump.inbound(1 << 20, 1 << 20, 20, (kind, _a, _b, d, gen) =>
+        events.push([
+          kind,
+          kind === 'frame' ? (decodeBody(d as Buffer) as { offset: number }).offset : -1,
+          gen,
+        ]),
+      );
+      scope.defer(() => pump.inClose(inb), 'close the inbound');
+      const reply = pump.wire(openSync(join(dir, 'reply'), 'w'));
+      const a = pump.inAttach(inb, conn('a', 111), reply, true);
+      await waitFor(() => events.some(([k]) => k === 'closed'), { what: 'the end of conn a' });
+      const b = pump.inAttach(inb, conn('b', 222), reply, true);
+      assert.ok(b > a, `a later attachment has a later generation: ${a}, ${b}`);
+      await waitFor(() => events.filter(([k]) => k === 'closed').length === 2, {
+        what: 'the end of conn b',
+      });
+      assert.deepEqual(events, [
+        ['frame', 111, a],
+        ['closed', -1, a],
+        ['frame', 222, b],
+        ['closed', -1, b],
+      ]);
+      pump.wireClose(reply);
+    });
+  });
+
+  it('loads from where the build puts it, and says why not otherwise', () => {
+    assert.equal(NATIVE_PUMP_PATH, ADDON);
+    assert.equal(loadNativePump().pump, pump);
+    const missing = loadNativePump('/nonexistent/shim-pump.node');
+    assert.equal(missing.pump, undefined);
+    assert.match(missing.reason!, /nonexistent\/shim-pump\.node is not built/);
+    const notAddon = loadNativePump(join(ROOT, 'package.json'));
+    assert.equal(notAddon.pump, undefined);
+    assert.match(notAddon.reason!, /package\.json (does not load|is an older build)/);
+  });
+
+  it('closes: threads joined, rings freed, only owned fds closed, no event after', async (t) => {
+    await withScope(t, async (scope) => {
+      const threads = () => readdirSync('/proc/self/task').length;
+      const fds = () => readdirSync('/proc/self/fd').length;
+      const rssMiB = () =>
+        Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+      const baseThreads = threads();
+      const baseFds = fds();
+      const baseRss = rssMiB();
+      const chunk = Buffer.alloc(1 << 20, 7);
+      // 24 rounds of 8 MiB rings filled (touched) and closed: a leak would hold 192 MiB.
+      for (let round = 0; round < 24; round++) {
+        const [srcR, srcW] = pump.pipe();
+        const [wireR, wireW] = pump.pipe();
+        const events: string[] = [];
+        const out = pump.outbound(srcR, 1, 8 << 20, (kind) => events.push(kind));
+        scope.defer(() => pump.outClose(out), 'close the outbound (idempotent)');
+        for (let i = 0; i < 8; i++) {
+          await waitFor(
+            () => {
+              try {
+                return writeSync(srcW, chunk) > 0;
+              } catch (err) {
+                if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+                throw err;
+              }
+            },
+            { what: 'room in the source pipe' },
+          );
+        }
+        await waitFor(() => pump.outState(out)[2] === 8 << 20, { what: 'the ring filled' });
+        // A wire nobody reads: the thread blocks writing to it once its pipe is full.
+        const wire = pump.wire(wireW);
+        pump.outAttach(out, wire, 0);
+        // The first frame's header arrives; its batch (2 MiB) cannot fit the 1 MiB pipe.
+        const head = Buffer.alloc(14);
+        assert.equal(readSync(wireR, head), 14);
+        assert.equal(head.readUInt32BE(0), 10 + 65536);
+        const inb = pump.inbound(8 << 20, 1 << 20, 20, (kind) => events.push(kind));
+        scope.defer(() => pump.inClose(inb), 'close the inbound (idempotent)');
+        const [sinkR, sinkW] = pump.pipe();
+        pump.inSink(inb, 1, sinkW, false); // owned: closed by inClose (not ended)
+        const [connR, connW] = pump.pipe();
+        pump.inAttach(inb, connR, wire, true);
+
+        pump.outClose(out);
+        pump.outClose(out); // idempotent
+        pump.inClose(inb);
+        pump.inClose(inb);
+        assert.throws(() => pump.outAck(out, 0), /closed/);
+        assert.throws(() => pump.outAttach(out, wire, 0), /closed/);
+        assert.throws(() => pump.inAttach(inb, connR, wire, true), /closed/);
+        pump.outRef(out, true); // no-ops on a closed handle
+        pump.inRef(inb, true);
+        // Not owned, still open: the source, the connection.
+        for (const fd of [srcR, srcW, connR, connW, sinkR]) fstatSync(fd);
+        assert.throws(() => fstatSync(sinkW), /EBADF/, 'an owned sink is closed');
+        pump.wireClose(wire); // the last reference: closes wireW
+        assert.throws(() => fstatSync(wireW), /EBADF/);
+        for (const fd of [srcR, srcW, connR, connW, sinkR, wireR]) closeSync(fd);
+        await new Promise((r) => setTimeout(r, 10));
+        assert.deepEqual(events, [], 'no event reaches JavaScript after close');
+      }
+      assert.equal(threads(), baseThreads, 'every pump thread was joined');
+      assert.equal(fds(), baseFds, 'no fd left behind');
+      const grown = rssMiB() - baseRss;
+      assert.ok(grown < 96, `resident memory grew by ${grown.toFixed(0)} MiB over 24 closed rings`);
     });
   });
 });

@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+/**
+ * The shim's native byte path (native/pump.h, built into native/build/shim-pump.node by
+ * scripts/build-native.mjs): its typed surface, and loading it. The shim's streams do not use it
+ * yet; loading never throws, so a caller can always fall back to the JavaScript path.
+ *
+ * Handles are opaque. Events reach `onEvent` on the main thread, a few per MiB, never per chunk;
+ * none arrives after outClose/inClose, which join the object's thread and free its ring.
+ */
+export type PumpHandle = object & { readonly __pump?: never };
+
+export type OutboundEvent = 'end' | 'broken';
+export type InboundEvent = 'frame' | 'eof' | 'closed' | 'garbled';
+
+export interface NativePump {
+  /** A close-on-exec pipe with a 1 MiB buffer: [readFd, writeFd]. */
+  pipe(): [number, number];
+  /** The write side of a connection; takes the fd (closed with its last reference). */
+  wire(fd: number): PumpHandle;
+  /** Queues a whole frame, written between data batches; false once the wire is closed or broken. */
+  wireWrite(wire: PumpHandle, frame: Buffer): boolean;
+  wireClose(wire: PumpHandle): void;
+  outbound(
+    src: number,
+    stream: number,
+    capacity: number,
+    onEvent: (kind: OutboundEvent, a: number) => void,
+  ): PumpHandle;
+  /** Sends from offset `from` (the peer's) on `wire`, then the eof once the source ended. */
+  outAttach(o: PumpHandle, wire: PumpHandle, from: number): void;
+  outDetach(o: PumpHandle): void;
+  outAck(o: PumpHandle, offset: number): void;
+  /** [acked, highest sent, read from the source, source ended (0|1)] */
+  outState(o: PumpHandle): [number, number, number, number];
+  outRef(o: PumpHandle, keep: boolean): void;
+  outClose(o: PumpHandle): void;
+  inbound(
+    capacity: number,
+    ackEvery: number,
+    ackDelayMs: number,
+    onEvent: (
+      kind: InboundEvent,
+      a: number,
+      b: number,
+      data: Buffer | string | undefined,
+      gen: number,
+    ) => void,
+  ): PumpHandle;
+  inSink(i: PumpHandle, stream: number, fd: number, keepOpen: boolean): void;
+  /**
+   * Reads connection `fd` from now on; returns its generation, which its frame, closed and garbled
+   * events carry: an event with another one comes from a connection attached before.
+   */
+  inAttach(i: PumpHandle, fd: number, reply: PumpHandle, afterHandshake: boolean): number;
+  inDetach(i: PumpHandle): void;
+  inAckAll(i: PumpHandle): void;
+  inDelivered(i: PumpHandle, stream: number): number;
+  inRef(i: PumpHandle, keep: boolean): void;
+  inClose(i: PumpHandle): void;
+  /** At process exit: no thread posts an event any more. */
+  quiesce(): void;
+}
+
+/** Where scripts/build-native.mjs puts the addon, from this module compiled in dist/src/shim. */
+export const NATIVE_PUMP_PATH = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  'native',
+  'build',
+  'shim-pump.node',
+);
+
+export type PumpLoad =
+  | { readonly pump: NativePump; readonly reason?: undefined }
+  | { readonly pump?: undefined; readonly reason: string };
+
+/**
+ * Loads the addon at `path`: the pump, or why not (one line, for a debug log). Never throws.
+ * Every load of the same path returns the same module (Node caches it).
+ */
+export function loadNativePump(path: string = NATIVE_PUMP_PATH): PumpLoad {
+  if (process.platform !== 'linux') return { reason: `not Linux but ${process.platform}` };
+  if (!existsSync(path)) return { reason: `${path} is not built (node scripts/build-native.mjs)` };
+  try {
+    const pump = createRequire(import.meta.url)(path) as NativePump;
+    if (typeof pump.outClose !== 'function' || typeof pump.inClose !== 'function') {
+      return { reason: `${path} is an older build without close (rebuild it)` };
+    }
+    return { pump };
+  } catch (err) {
+    return { reason: `${path} does not load: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
