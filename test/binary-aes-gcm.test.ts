@@ -24,6 +24,7 @@ import {
   tmpDir,
   withScope,
 } from './helpers/index.js';
+import { relayCliArgs } from './helpers/relay.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUILD_TIMEOUT_MS = 600_000;
@@ -74,22 +75,10 @@ async function relayCarries(s: Scope, binary: string): Promise<Outcome> {
   );
   mkdirSync(runtimeDir, { mode: 0o700 });
   const env = { XDG_RUNTIME_DIR: runtimeDir };
-  const relay = startProc(
-    s,
-    binary,
-    [
-      'relay',
-      '--listen',
-      '127.0.0.1:0',
-      '--host-key',
-      join(dir, 'host_key'),
-      '--authorized-keys',
-      join(dir, 'authorized_keys'),
-      '--log-level',
-      'debug',
-    ],
-    { name: 'relay (executable)', env },
-  );
+  const relay = startProc(s, binary, [...relayCliArgs(dir), '--log-level', 'debug'], {
+    name: 'relay (executable)',
+    env,
+  });
   const listening = await relay.waitForLine(/"listen":"127\.0\.0\.1:(\d+)".*relay listening/, {
     stream: 'stderr',
   });

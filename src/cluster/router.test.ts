@@ -17,6 +17,16 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** dev1, held by relay B. */
+const holderRecord: NameRecord = {
+  name: 'dev1',
+  owner: 'SHA256:x',
+  relayId: 'B',
+  ports: [22],
+  since: 0,
+  expiresAt: Number.MAX_SAFE_INTEGER,
+};
+
 /** Relay A's router over `registry`, on the clock `now` (TTL 3 s, "down" for 1 s after a failure). */
 function routerOf(registry: Registry, now: () => number): ClusterRouter {
   return new ClusterRouter(
@@ -47,14 +57,7 @@ async function harness() {
     if (h.mode === 'down') return Promise.reject(new Error('registry down'));
     return new Promise((_, reject) => setTimeout(() => reject(new Error('no answer')), 3000));
   };
-  const record: NameRecord = {
-    name: 'dev1',
-    owner: 'SHA256:x',
-    relayId: 'B',
-    ports: [22],
-    since: 0,
-    expiresAt: Number.MAX_SAFE_INTEGER,
-  };
+  const record = holderRecord;
   const relay = { relayId: 'B', address } as RelayRecord;
   const registry = {
     lookup: () => ask(record),
@@ -167,15 +170,6 @@ function fakeTimeHarness(t: { mock: { timers: typeof import('node:test').mock.ti
   };
   return { h, open, late, close: () => router.close() };
 }
-
-const holderRecord: NameRecord = {
-  name: 'dev1',
-  owner: 'SHA256:x',
-  relayId: 'B',
-  ports: [22],
-  since: 0,
-  expiresAt: Number.MAX_SAFE_INTEGER,
-};
 
 test('a registry that never answers: a name with no known holder is refused once the lookup budget passes, not before', async (t) => {
   const { h, open, close } = fakeTimeHarness(t);
