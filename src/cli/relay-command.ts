@@ -269,8 +269,8 @@ export interface RunningRelay {
 
 /**
  * Checks the flags, then opens the audit trail, the policy file (created when the default one is
- * missing), the host key and the registry, and starts the relay: resolves once it listens, having
- * logged where and with which host key. Throws a BurrowError with a one-line message.
+ * missing), the host key and the registry, and starts the relay: resolves once it listens
+ * (`announce()` then logs where, with which host key). Throws a BurrowError with a one-line message.
  */
 export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
   // Validate everything before touching the filesystem or the network.

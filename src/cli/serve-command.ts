@@ -71,7 +71,6 @@ async function runServe(flags: ServeFlags): Promise<void> {
       ? undefined
       : readTokenFile('--api-token-file', flags.apiTokenFile);
   const running = await openRelay(flags);
-  running.announce();
   const { relay, registry, config, log } = running;
   const coordinator = await startCoordinator(
     {
@@ -98,6 +97,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   }
   // The handlers first: a signal sent on seeing the `serving:` line drains, never kills.
   stopOnSignals(running, () => coordinator.close());
+  running.announce();
   log.info(
     {
       ssh: `${ssh.host}:${ssh.port}`,

@@ -14,9 +14,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../metrics/coordinator.js';
 import type { NameRecord, Registry, RelayRecord } from '../registry/index.js';
-import { bearerChecker } from './auth.js';
+import { tokenChecker } from './auth.js';
+import { asApiError, fromRegistry } from './errors.js';
 import { heartbeatAgeMs, Reservations, relayState } from './placement.js';
-import { createPlacement, type Placement } from './placement-route.js';
+import { createPlacement, PLACEMENT_PATH, type Placement } from './placement-route.js';
 import { API_STATUS, ApiError, type ApiErrorCode, parseName, parseNamesQuery } from './query.js';
 
 export interface ApiDeps {
@@ -43,16 +44,6 @@ export interface ApiConfig {
 
 const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = API_STATUS;
 
-/** Runs a registry call; its failure becomes a 503 (the cause is logged, not sent). */
-async function fromRegistry<T>(log: Logger, what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    log.warn({ err: (err as Error).message, what }, 'registry call failed');
-    throw new ApiError('REGISTRY_UNAVAILABLE', 'the registry is unreachable');
-  }
-}
-
 function nameView(r: NameRecord, relays: readonly RelayRecord[]) {
   const relay = relays.find((x) => x.relayId === r.relayId);
   return {
@@ -66,7 +57,7 @@ function nameView(r: NameRecord, relays: readonly RelayRecord[]) {
 
 export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
   const { registry, log, now } = deps;
-  const authorized = config.token === undefined ? () => true : bearerChecker(config.token);
+  const authorized = tokenChecker(config.token);
   const placement =
     deps.placement ??
     createPlacement(config, {
@@ -79,9 +70,7 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
-    const e =
-      err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error (see the log)');
-    if (!(err instanceof ApiError)) log.error({ err: err.message }, 'API handler failed');
+    const e = asApiError(err, log);
     return c.json({ error: { code: e.code, message: e.message } }, STATUS[e.code]);
   });
   app.notFound((c) =>
@@ -95,7 +84,7 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
   });
 
   const guard = async (c: Context, next: Next) => {
-    const open = config.publicPlacement && c.req.path === '/v1/placement';
+    const open = config.publicPlacement && c.req.path === PLACEMENT_PATH;
     if (!open && !authorized(c.req.header('authorization'))) {
       c.header('WWW-Authenticate', 'Bearer');
       throw new ApiError('UNAUTHORIZED', 'a valid "Authorization: Bearer <token>" is required');
@@ -114,7 +103,7 @@ export function createApi(config: ApiConfig, deps: ApiDeps): Hono {
   }
 
   // Served by withPlacementFastPath on the coordinator's listener; here for app.fetch callers.
-  app.get('/v1/placement', async (c) =>
+  app.get(PLACEMENT_PATH, async (c) =>
     c.json({ relays: await placement.answer(c.req.query('name'), c.req.query('avoid')) }),
   );
 

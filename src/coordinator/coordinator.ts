@@ -14,7 +14,7 @@ import { createMetricsRegistry } from '../metrics/process.js';
 import type { Registry } from '../registry/index.js';
 import { listenHttp } from '../streams/http-listener.js';
 import { createApi } from './api.js';
-import { bearerChecker } from './auth.js';
+import { tokenChecker } from './auth.js';
 import { startEventFeed } from './event-feed.js';
 import { Reservations, relayState } from './placement.js';
 import { createPlacement, withPlacementFastPath } from './placement-route.js';
@@ -78,7 +78,7 @@ export async function startCoordinator(
   const server = createServer(
     withPlacementFastPath(getRequestListener(app.fetch), {
       placement,
-      authorized: config.token === undefined ? () => true : bearerChecker(config.token),
+      authorized: tokenChecker(config.token),
       publicPlacement: config.publicPlacement,
       log: deps.log,
     }),

@@ -18,7 +18,7 @@
 import type { NameRecord, Registry } from '../registry/index.js';
 
 /** Names read in one registry call at most: one call never holds Redis for long. */
-export const MAX_LOOKUP_BATCH = 256;
+const MAX_LOOKUP_BATCH = 256;
 
 type Answer = NameRecord | undefined;
 

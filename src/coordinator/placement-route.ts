@@ -20,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../metrics/coordinator.js';
 import type { NameRecord, Registry, RelayRecord } from '../registry/index.js';
+import { asApiError, fromRegistry } from './errors.js';
 import { NameLookups } from './name-lookups.js';
 import { type Candidate, place, type Reservations } from './placement.js';
 import { API_STATUS, ApiError, parseAvoid, parseName } from './query.js';
@@ -64,11 +65,12 @@ export function createPlacement(
       let held: NameRecord | undefined;
       let relays: RelayRecord[];
       try {
-        [held, relays] = await Promise.all([nameLookups.lookup(name), relayCache.get()]);
+        [held, relays] = await fromRegistry(log, 'placement', () =>
+          Promise.all([nameLookups.lookup(name), relayCache.get()]),
+        );
       } catch (err) {
         metrics?.placed('registry-unavailable');
-        log.warn({ err: (err as Error).message, what: 'placement' }, 'registry call failed');
-        throw new ApiError('REGISTRY_UNAVAILABLE', 'the registry is unreachable');
+        throw err;
       }
       const candidates = place(deps.reservations, {
         relays,
@@ -95,9 +97,12 @@ function send(res: ServerResponse, status: number, body: string, headers = {}): 
 }
 
 function sendError(res: ServerResponse, e: ApiError, headers = {}): void {
-  send(res, API_STATUS[e.code], JSON.stringify({ error: { code: e.code, message: e.message } }), {
-    ...headers,
-  });
+  send(
+    res,
+    API_STATUS[e.code],
+    JSON.stringify({ error: { code: e.code, message: e.message } }),
+    headers,
+  );
 }
 
 /** `next` with `GET /v1/placement` answered in front of it (see the contract at the top). */
@@ -120,12 +125,7 @@ export function withPlacementFastPath(
       );
       send(res, 200, JSON.stringify({ relays }));
     } catch (err) {
-      if (!(err instanceof ApiError))
-        log.error({ err: (err as Error).message }, 'API handler failed');
-      sendError(
-        res,
-        err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error (see the log)'),
-      );
+      sendError(res, asApiError(err, log));
     }
   };
   return (req, res) => {

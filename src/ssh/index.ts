@@ -1,3 +1,3 @@
-export { type AesGcmName, aesGcmForLog, aesGcmImplementation } from './aes-gcm.js';
+export { aesGcmForLog } from './aes-gcm.js';
 export { generateEd25519, type HostKey, parseHostKey } from './keys.js';
 export { DEFAULT_CIPHERS } from './server.js';
