@@ -8,7 +8,7 @@
 
 import { type ClusterFailoverResult, measureClusterFailover } from './cluster/failover.js';
 import { CLUSTER_FLAGS, type ClusterFlags } from './cluster/flags.js';
-import { attemptCounts } from './cluster/notes.js';
+import { attemptCounts, ms0 } from './cluster/notes.js';
 import {
   type ClusterLatencyResult,
   type ClusterThroughputResult,
@@ -33,7 +33,6 @@ type Flags = ClusterFlags;
 
 /** A stored duration flag as the user would write it (`15000ms` → `15s`). */
 const durText = (d: string) => d.replace(/^(\d+)000ms$/, '$1s');
-const ms0 = (x: number | null) => (x === null ? 'capped' : `${n0(x)} ms`);
 
 const latency = definePhase<Flags, ClusterLatencyResult>({
   name: 'latency',

@@ -48,7 +48,6 @@ function load() {
   if (sha256(bytes) !== expected) throw new Error(`the embedded ${ASSET} fails its sha256 check`);
   const dir = fs.mkdtempSync(path.join(baseDir(), 'burrow-sshcrypto-'));
   try {
-    fs.chmodSync(dir, 0o700);
     const file = path.join(dir, ASSET);
     fs.writeFileSync(file, bytes, { mode: 0o500, flag: 'wx' });
     if (sha256(fs.readFileSync(file)) !== expected) {

@@ -11,14 +11,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
 import { type Agent, hostKeyTrust, type PlacementAnswer } from '../src/agent/index.js';
 import { type Cluster, type ClusterNode, FAST_CLUSTER, startCluster } from './helpers/cluster.js';
 import { startCoordinatorCli } from './helpers/coordinator.js';
 import { createSshClient, freePort, type Scope, waitFor, withScope } from './helpers/index.js';
 import { startPlacedAgent } from './helpers/placed-agent.js';
-
-const _silent = pino({ level: 'silent' });
 
 /** One agent run by the library in this process, with every placement answer it got. */
 interface LibAgent {

@@ -17,6 +17,7 @@ import { BINARIES, ensureBinaries } from './helpers/binaries.js';
 import {
   createSshClient,
   generateKey,
+  publicKeyOf,
   runCommand,
   type Scope,
   startProc,
@@ -85,9 +86,7 @@ async function relayCarries(s: Scope, binary: string): Promise<Outcome> {
   assert.deepEqual(readdirSync(runtimeDir), [], 'the extracted binding and its dir are removed');
   const line = JSON.parse(listening.input!) as { aesGcm: string };
   const port = Number(listening[1]);
-  const hostKeyPub = (
-    await runCommand(s, 'ssh-keygen', ['-yf', join(dir, 'host_key')])
-  ).stdout.trim();
+  const hostKeyPub = publicKeyOf(join(dir, 'host_key'));
 
   const client = async (identity: typeof devKey) => {
     const c = await createSshClient(s, { identity, options: { Ciphers: CIPHER } });

@@ -1,5 +1,8 @@
 /** Computed remarks under the cluster benchmark's tables. Pure. */
-import { f1, f2 } from '../relay/results.js';
+import { f1, f2, n0 } from '../relay/results.js';
+
+/** `1 234 ms`, or `capped` when the phase gave up waiting. */
+export const ms0 = (x: number | null) => (x === null ? 'capped' : `${n0(x)} ms`);
 
 /** `all 1`, or `1 (×18), 2 (×2)`: how many attempts the rounds took, fewest first. */
 export function attemptCounts(v: readonly number[]): string {

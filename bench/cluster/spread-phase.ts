@@ -4,11 +4,8 @@ import { intervalText } from '../lib/flags.js';
 import { definePhase, status } from '../lib/runner.js';
 import { signed } from '../relay/results.js';
 import type { ClusterFlags } from './flags.js';
-import { binomialNote } from './notes.js';
+import { binomialNote, ms0 } from './notes.js';
 import { measureSpread, type SpreadMode, type SpreadResult } from './spread.js';
-
-const ms0 = (x: number | null) =>
-  x === null ? 'capped' : `${Math.round(x).toLocaleString('en-US')} ms`;
 
 interface SpreadPhaseResult {
   /** Agents with `--coordinator` (and their `--relay` list as the fallback): the target. */

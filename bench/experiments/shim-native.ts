@@ -17,17 +17,16 @@
  */
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
+import { NATIVE_PUMP_PATH as ADDON } from '../../src/shim/native-pump.js';
 import type { Scope } from '../../test/helpers/index.js';
 import { median, rotate } from '../lib/stats.js';
 import { terminalTable } from '../lib/table.js';
 import { takeShimCpu } from '../shim/cpu.js';
 import { rsyncArgs, transferTimeoutMs } from '../shim/no-faults.js';
 import { runRsync, stderrTail } from '../shim/rsync.js';
+import { sha256 } from '../shim/source.js';
 import { type BenchWorld, HOSTS } from '../shim/world.js';
 import { runShimExperiment } from './shim-world.js';
-
-const ADDON = join(import.meta.dirname, '..', '..', '..', 'native', 'build', 'shim-pump.node');
 
 /**
  * Both places in one script: `local` runs the ssh it is given (argv) with its stdin and stdout
@@ -151,14 +150,6 @@ export async function measureNative(
       rows: summary,
     }),
   ].join('\n');
-}
-
-async function sha256(file: string): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  const { createReadStream } = await import('node:fs');
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 async function shimCpu(bw: BenchWorld): Promise<{ text: string; total: number | null }> {

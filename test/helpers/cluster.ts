@@ -214,7 +214,7 @@ function node(
 }
 
 /** TTL 3 s, heartbeat 1 s: what a test's registry relays run with unless it says otherwise. */
-export const FAST_REGISTRY = ['--registry-ttl', '3s', '--heartbeat-interval', '1s'];
+const FAST_REGISTRY = ['--registry-ttl', '3s', '--heartbeat-interval', '1s'];
 
 /** A `burrow relay --registry` process on a free loopback port, as `startRegistryRelay` left it. */
 export interface RegistryRelay {
