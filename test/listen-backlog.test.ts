@@ -10,17 +10,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import {
-  freePort,
-  generateKey,
-  type Scope,
-  tmpDir,
-  WaitTimeoutError,
-  waitFor,
-  withScope,
-} from './helpers/index.js';
+import { startCoordinatorCli } from './helpers/coordinator.js';
+import { type Scope, tmpDir, WaitTimeoutError, waitFor, withScope } from './helpers/index.js';
 import { startRedis } from './helpers/redis.js';
-import { startCli } from './helpers/relay.js';
+import { relayCliArgs, startCli } from './helpers/relay.js';
 
 const STORM = 1000;
 
@@ -65,14 +58,7 @@ async function assertStormQueued(s: Scope, pid: number, port: number): Promise<v
 it('the coordinator queues a storm of 1 000 connections while too busy to accept them', async (t) => {
   checkSomaxconn();
   await withScope(t, async (s) => {
-    const redis = await startRedis(s);
-    const port = await freePort();
-    const coordinator = startCli(
-      s,
-      ['coordinator', '--registry', redis.url, '--listen', `127.0.0.1:${port}`],
-      { name: 'coordinator' },
-    );
-    await coordinator.waitForLine(/coordinator listening on/, { stream: 'stderr' });
+    const { proc: coordinator, port } = await startCoordinatorCli(s, await startRedis(s));
     await assertStormQueued(s, coordinator.pid, port);
   });
 });
@@ -81,24 +67,12 @@ it('the relay queues a storm of 1 000 connections while too busy to accept them'
   checkSomaxconn();
   await withScope(t, async (s) => {
     const dir = await tmpDir(s);
-    const hostKey = await generateKey(dir, 'host');
-    const keys = join(dir, 'authorized_keys');
-    writeFileSync(keys, '', { mode: 0o600 });
-    const port = await freePort();
-    const relay = startCli(
-      s,
-      [
-        'relay',
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--host-key',
-        hostKey.path,
-        '--authorized-keys',
-        keys,
-      ],
-      { name: 'relay' },
-    );
-    await relay.waitForLine(/"event":"relay.started"/, { stream: 'stdout' });
+    writeFileSync(join(dir, 'authorized_keys'), '', { mode: 0o600 });
+    const relay = startCli(s, relayCliArgs(dir), { name: 'relay' });
+    const m = await relay.waitForLine(/"event":"relay.started".*"listen":"127\.0\.0\.1:(\d+)"/, {
+      stream: 'stdout',
+    });
+    const port = Number(m[1]);
     await assertStormQueued(s, relay.pid, port);
   });
 });
