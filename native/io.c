@@ -265,10 +265,7 @@ void wire_send(wire_t *w, const uint8_t *frame, size_t len) {
   w->qlen += len;
   int flusher = w->flusher;
   pthread_mutex_unlock(&w->qmu);
-  if (pthread_mutex_trylock(&w->mu) == 0) {
-    if (!w->closed && !w->broken && wire_flush_q(w, 0, -1, NULL, 0) < 0) w->broken = 1;
-    pthread_mutex_unlock(&w->mu);
-  }
+  wire_flush_nb(w);
   if (flusher >= 0 && wire_pending(w)) kick(flusher);
 }
 
