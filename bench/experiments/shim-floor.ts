@@ -19,17 +19,15 @@
  * The last pair is the point of the exercise: on this machine the event-loop pipes cost about as
  * much as the shim's whole overhead, and the blocking ones next to nothing (see BENCHMARKS.md).
  */
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Scope } from '../../test/helpers/index.js';
-import { median, rotate } from '../lib/stats.js';
+import { median } from '../lib/stats.js';
 import { terminalTable } from '../lib/table.js';
 import { takeShimCpu } from '../shim/cpu.js';
-import { rsyncArgs, transferTimeoutMs } from '../shim/no-faults.js';
-import { runRsync, stderrTail } from '../shim/rsync.js';
-import { type BenchWorld, HOSTS } from '../shim/world.js';
-import { runShimExperiment } from './shim-world.js';
+import type { BenchWorld } from '../shim/world.js';
+import { alternateRsync, runShimExperiment } from './shim-world.js';
 
 /**
  * stdin to stdout through one reused MiB: read, pause, write, resume once written. Records its
@@ -103,25 +101,12 @@ export async function measureFloor(
     shim: { transport: bw.transport.shim, extra: [] },
   };
   const dst = join(bw.dir, 'floor.bin');
-  const times = new Map<FloorForm, number[]>();
-  const rows: (string | number)[][] = [];
-  for (let round = 1; round <= rounds; round++) {
-    for (const form of rotate(Object.keys(forms) as FloorForm[], round - 1)) {
-      rmSync(dst, { force: true });
-      rmSync(cpuLog, { force: true });
-      const { transport, extra } = forms[form];
-      const args = [...extra, ...rsyncArgs(transport, bw.src, `${HOSTS.direct}:${dst}`)];
-      const run = await runRsync(scope, args, { timeoutMs: transferTimeoutMs(bw.bytes) });
-      if (run.code !== 0) {
-        throw new Error(`${form}: rsync failed (exit ${run.code}):\n${stderrTail(run)}`);
-      }
-      const cpu = form === 'shim' ? await shimCpu(bw) : await pipeCpu(cpuLog, form);
-      times.set(form, [...(times.get(form) ?? []), run.seconds]);
-      log(`floor round ${round}, ${form}: ${run.seconds.toFixed(2)} s; CPU s ${cpu}`);
-      rows.push([round, form, `${run.seconds.toFixed(2)} s`, cpu]);
-    }
-  }
-  rmSync(dst, { force: true });
+  const { times, rows } = await alternateRsync(
+    scope,
+    bw,
+    { forms, rounds, dst, cpuLog, tag: 'floor', log },
+    async (form) => ({ text: form === 'shim' ? await shimCpu(bw) : await pipeCpu(cpuLog, form) }),
+  );
   const base = median(times.get('ssh')!);
   const summary = [...times].map(([form, t]) => {
     const m = median(t);

@@ -15,18 +15,16 @@
  *                  replay copy a tee into a pipe (so at most fs.pipe-max-size unacknowledged)
  *   shim           rsync -e 'burrow shim'
  */
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NATIVE_PUMP_PATH as ADDON } from '../../src/shim/native-pump.js';
 import type { Scope } from '../../test/helpers/index.js';
-import { median, rotate } from '../lib/stats.js';
+import { median } from '../lib/stats.js';
 import { terminalTable } from '../lib/table.js';
 import { takeShimCpu } from '../shim/cpu.js';
-import { rsyncArgs, transferTimeoutMs } from '../shim/no-faults.js';
-import { runRsync, stderrTail } from '../shim/rsync.js';
 import { sha256 } from '../shim/source.js';
-import { type BenchWorld, HOSTS } from '../shim/world.js';
-import { runShimExperiment } from './shim-world.js';
+import type { BenchWorld } from '../shim/world.js';
+import { alternateRsync, type RsyncForm, runShimExperiment } from './shim-world.js';
 
 /**
  * Both places in one script: `local` runs the ssh it is given (argv) with its stdin and stdout
@@ -93,7 +91,7 @@ export async function measureNative(
     chmodSync(path, 0o755);
     return path;
   };
-  const forms: Record<Form, { transport: string; extra: string[] }> = {
+  const forms: Record<Form, RsyncForm> = {
     ssh: { transport: bw.transport.ssh, extra: [] },
     'native copy': {
       transport: script('local', bw.transport.ssh, false),
@@ -106,39 +104,30 @@ export async function measureNative(
     shim: { transport: bw.transport.shim, extra: [] },
   };
   const dst = join(bw.dir, 'native.bin');
-  const times = new Map<Form, number[]>();
-  const cpus = new Map<Form, number[]>();
-  const rows: (string | number)[][] = [];
-  for (let round = 1; round <= rounds; round++) {
-    for (const form of rotate(Object.keys(forms) as Form[], round - 1)) {
-      rmSync(dst, { force: true });
-      rmSync(cpuLog, { force: true });
-      const { transport, extra } = forms[form];
-      const args = [...extra, ...rsyncArgs(transport, bw.src, `${HOSTS.direct}:${dst}`)];
-      const run = await runRsync(scope, args, { timeoutMs: transferTimeoutMs(bw.bytes) });
-      if (run.code !== 0) {
-        throw new Error(`${form}: rsync failed (exit ${run.code}):\n${stderrTail(run)}`);
+  const { times, cpus, rows } = await alternateRsync(
+    scope,
+    bw,
+    { forms, rounds, dst, cpuLog, tag: 'native', log },
+    async (form) => {
+      if ((await sha256(dst)) !== bw.srcSha256) {
+        throw new Error(`${form}: the copy differs from the source`);
       }
-      const sum = await sha256(dst);
-      if (sum !== bw.srcSha256) throw new Error(`${form}: the copy differs from the source`);
-      const cpu = form === 'shim' ? await shimCpu(bw) : await protoCpu(cpuLog, form);
-      times.set(form, [...(times.get(form) ?? []), run.seconds]);
-      if (cpu.total !== null) cpus.set(form, [...(cpus.get(form) ?? []), cpu.total]);
-      log(`native round ${round}, ${form}: ${run.seconds.toFixed(2)} s; CPU s ${cpu.text}`);
-      rows.push([round, form, `${run.seconds.toFixed(2)} s`, cpu.text]);
-    }
-  }
-  rmSync(dst, { force: true });
+      return form === 'shim' ? shimCpu(bw) : protoCpu(cpuLog, form);
+    },
+  );
   const base = median(times.get('ssh')!);
   const gib = bw.bytes / 2 ** 30;
   const summary = [...times].map(([form, t]) => {
     const m = median(t);
-    const c = cpus.get(form);
+    const c = cpus
+      .get(form)
+      ?.map((x) => x.total)
+      .filter((x): x is number => x !== null);
     return [
       form,
       `${m.toFixed(2)} s`,
       form === 'ssh' ? '–' : `${((m / base - 1) * 100).toFixed(1)}%`,
-      c ? (median(c) / gib).toFixed(2) : '–',
+      c?.length ? (median(c) / gib).toFixed(2) : '–',
     ];
   });
   return [
