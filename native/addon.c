@@ -64,6 +64,27 @@ static napi_value js_pipe(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/*
+ * takeFd(fd) -> a new close-on-exec fd for what `fd` is, `fd` itself now /dev/null. For stdio:
+ * libuv never closes fds 0 to 2, and a number the pump closed would be reused by the next open
+ * or accept (which then never closes either); /dev/null keeps the number taken.
+ */
+static napi_value js_take_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int fd = (int)arg_i64(env, argv[0]);
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (moved < 0) return fail(env, strerror(errno));
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul < 0 || dup2(nul, fd) < 0) {
+    int err = errno;
+    if (nul >= 0) close(nul);
+    close(moved);
+    return fail(env, strerror(err));
+  }
+  close(nul);
+  return num(env, moved);
+}
+
 /* wire(fd): takes the fd (closed with the last reference). */
 static napi_value js_wire(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -82,6 +103,16 @@ static napi_value js_wire_write(napi_env env, napi_callback_info info) {
   napi_get_buffer_info(env, argv[1], &data, &len);
   wire_send(w, data, len);
   return boolean(env, !w->closed && !w->broken);
+}
+
+/* wireQueued(wire) -> bytes of control frames not written yet (0 once closed or broken). */
+static napi_value js_wire_queued(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  wire_t *w = arg_ptr(env, argv[0]);
+  pthread_mutex_lock(&w->qmu);
+  size_t n = w->closed || w->broken ? 0 : w->qlen - w->qoff;
+  pthread_mutex_unlock(&w->qmu);
+  return num(env, (double)n);
 }
 
 /* wireClose(wire): no more writes; a writer blocked on it gives up. Idempotent. */
@@ -239,7 +270,8 @@ static napi_value js_in_sink(napi_env env, napi_callback_info info) {
 }
 
 /*
- * inAttach(in, connFd, replyWire, afterHandshake) -> gen: read this connection from now on. Its
+ * inAttach(in, connFd, replyWire, afterHandshake) -> gen: read this connection from now on (the
+ * inbound takes the fd: it closes it once it stops reading it). Its
  * frame, closed and garbled events carry `gen` (the callback's 5th argument); an event with an
  * older one comes from a connection attached before (still queued when this one was attached).
  */
@@ -259,7 +291,9 @@ static napi_value js_in_attach(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&w->qmu);
   w->flusher = in->wake;
   pthread_mutex_unlock(&w->qmu);
+  in_drop_conn(in);
   in->conn = fd;
+  in->attach_head = in->head;
   in->gen++;
   in->st = after ? 1 : 0;
   in->need = after ? 4 : PREAMBLE;
@@ -273,13 +307,13 @@ static napi_value js_in_attach(napi_env env, napi_callback_info info) {
   return num(env, gen);
 }
 
-/* inDetach(in): stop reading the connection (its fd stays the caller's). */
+/* inDetach(in): stop reading the connection (the inbound closes its fd). */
 static napi_value js_in_detach(napi_env env, napi_callback_info info) {
   ARGS(1);
   inbound_t *in = arg_ptr(env, argv[0]);
   if (in->destroyed) return NULL;
   pthread_mutex_lock(&in->mu);
-  in->conn = -1;
+  in_drop_conn(in);
   in->gen++;
   in_release_reply(in);
   pthread_mutex_unlock(&in->mu);
@@ -342,6 +376,7 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_callback fn;
   } fns[] = {{"pipe", js_pipe},           {"wire", js_wire},
              {"wireWrite", js_wire_write}, {"wireClose", js_wire_close},
+             {"wireQueued", js_wire_queued}, {"takeFd", js_take_fd},
              {"outbound", js_outbound},   {"outAttach", js_out_attach},
              {"outDetach", js_out_detach}, {"outAck", js_out_ack},
              {"outState", js_out_state},   {"inbound", js_inbound},

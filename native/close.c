@@ -5,8 +5,8 @@
  * - the object's thread is stopped and joined before it returns: no read, write or event after;
  *   events already queued for JavaScript are dropped (their memory freed), none is delivered;
  * - the ring is freed; the object's eventfd (and splice pipes) are closed;
- * - fds the object does not own stay open: an outbound's source, an inbound's connection, a sink
- *   given with keepOpen. A sink given without keepOpen (the inbound ends it at its eof) is
+ * - fds the object does not own stay open: an outbound's source, a sink given with keepOpen. An
+ *   inbound's connection is closed. A sink given without keepOpen (the inbound ends it at its eof) is
  *   closed if it has not ended. Wires are released (a wire closes its fd with its last reference);
  * - every later call on the handle throws, but outRef/inRef/outDetach/inDetach do nothing.
  * A thread blocked writing to a full wire gives up at once. Joining can wait only while another
@@ -30,6 +30,24 @@ void in_release_reply(inbound_t *in) {
   pthread_mutex_unlock(&w->qmu);
   wire_unref(w);
   in->reply = NULL;
+}
+
+/*
+ * The inbound stops reading its connection (mu held) and owns closing it: the thread may be inside
+ * read(2) on that fd right now, so the thread closes it at the top of its next turn (after the
+ * kick that follows), never a number another open could have reused meanwhile.
+ */
+void in_drop_conn(inbound_t *in) {
+  if (in->conn < 0) return;
+  if (in->ndead < DEAD_MAX) in->dead[in->ndead++] = in->conn;
+  else close(in->conn); /* not reached while the thread turns: it empties the list each turn */
+  in->conn = -1;
+}
+
+/* The thread's side (mu held): closes the connections dropped since its last turn. */
+void in_close_dead(inbound_t *in) {
+  for (int i = 0; i < in->ndead; i++) close(in->dead[i]);
+  in->ndead = 0;
 }
 
 napi_value js_out_close(napi_env env, napi_callback_info info) {
@@ -83,7 +101,8 @@ napi_value js_in_close(napi_env env, napi_callback_info info) {
   kick(in->wake);
   pthread_join(in->thread, NULL);
   in->destroyed = 1;
-  in->conn = -1;
+  in_drop_conn(in);
+  in_close_dead(in);
   in_release_reply(in);
   napi_release_threadsafe_function(in->tsfn, napi_tsfn_abort);
   for (int i = 0; i < 3; i++) {

@@ -59,6 +59,7 @@ void *in_splice_main(void *arg) {
   uint8_t b[MAX_FRAME_LENGTH];
   pthread_mutex_lock(&in->mu);
   while (!in->closing) {
+    in_close_dead(in);
     if (in->conn < 0) {
       pthread_cond_wait(&in->cv, &in->mu);
       continue;
@@ -139,8 +140,8 @@ void *in_splice_main(void *arg) {
     }
     if (r == WOKEN || in->gen != gen) continue;
     if (r < 0) {
-      in->conn = -1;
-      post_at(in->tsfn, in->gen, "closed", 0, 0, NULL, 0, NULL);
+      in_drop_conn(in);
+      post_at(in->tsfn, in->gen, "closed", (double)(in->head - in->attach_head), 0, NULL, 0, NULL);
       in->gen++;
     }
   }

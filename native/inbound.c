@@ -258,6 +258,7 @@ void *in_main(void *arg) {
   inbound_t *in = arg;
   pthread_mutex_lock(&in->mu);
   while (!in->closing) {
+    in_close_dead(in);
     flush_sinks(in);
     /* Detached (or garbled): what was accepted before is still delivered. */
     if (in->conn < 0 && !in_pending(in)) {
@@ -313,15 +314,15 @@ void *in_main(void *arg) {
     if (in->gen != gen) continue;
     if (!readable) continue;
     if (got <= 0) {
-      in->conn = -1;
-      post_at(in->tsfn, in->gen, "closed", 0, 0, NULL, 0, NULL);
+      in_drop_conn(in);
+      post_at(in->tsfn, in->gen, "closed", (double)(in->head - in->attach_head), 0, NULL, 0, NULL);
       in->gen++;
       continue;
     }
     uint64_t roff = in->head;
     in->head += (uint64_t)got;
     if (in_consume(in, roff, in->mem + pos, (uint32_t)got) < 0) {
-      in->conn = -1;
+      in_drop_conn(in);
       in->gen++;
     }
   }

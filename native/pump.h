@@ -26,6 +26,10 @@
  * Events reach JavaScript through one threadsafe function per object, a few per MiB (acks),
  * never per chunk; quiesce() stops them at process exit.
  *
+ * Ownership: a wire closes its fd with its last reference; an inbound closes each connection it
+ * was given once it stops reading it (detach, another attach, EOF, garbage, inClose); an
+ * outbound's source and a sink given with keepOpen stay the caller's.
+ *
  * Lifecycle: outClose()/inClose() stop and join the object's thread, free its ring and close
  * what it owns (close.c); the handle then refuses every call. Without them the thread lives
  * until the process exits.
@@ -126,14 +130,19 @@ typedef struct sink {
   size_t qhead, qlen, qcap;
 } sink_t;
 
+#define DEAD_MAX 16
+
 typedef struct inbound {
-  int conn; /* -1: detached */
+  int conn; /* -1: detached. The inbound owns it: see in_drop_conn */
+  int dead[DEAD_MAX]; /* connections dropped, for the thread to close (under mu) */
+  int ndead;
   int wake, closing;
   uint64_t gen;
   wire_t *reply;
   sink_t s[3];
   uint8_t *mem;
   uint64_t cap, head, base; /* ring: bytes read so far (monotonic), base: offset at mem[0] */
+  uint64_t attach_head; /* head when the connection was attached: its closed event says what came */
   uint64_t ack_every;
   int ack_delay_ms;
   /* decoder */
@@ -193,5 +202,7 @@ napi_value js_in_close(napi_env env, napi_callback_info info);
 void out_finalize(napi_env env, void *data, void *hint);
 void in_finalize(napi_env env, void *data, void *hint);
 void in_release_reply(inbound_t *in);
+void in_drop_conn(inbound_t *in);
+void in_close_dead(inbound_t *in);
 
 #endif

@@ -275,12 +275,13 @@ describe('shim native byte path (prototype)', () => {
         assert.throws(() => pump.inAttach(inb, connR, wire, true), /closed/);
         pump.outRef(out, true); // no-ops on a closed handle
         pump.inRef(inb, true);
-        // Not owned, still open: the source, the connection.
-        for (const fd of [srcR, srcW, connR, connW, sinkR]) fstatSync(fd);
+        // Not owned, still open: the source. Owned and closed: the connection, the sink.
+        for (const fd of [srcR, srcW, connW, sinkR]) fstatSync(fd);
+        assert.throws(() => fstatSync(connR), /EBADF/, 'the connection is closed');
         assert.throws(() => fstatSync(sinkW), /EBADF/, 'an owned sink is closed');
         pump.wireClose(wire); // the last reference: closes wireW
         assert.throws(() => fstatSync(wireW), /EBADF/);
-        for (const fd of [srcR, srcW, connR, connW, sinkR, wireR]) closeSync(fd);
+        for (const fd of [srcR, srcW, connW, sinkR, wireR]) closeSync(fd);
         await new Promise((r) => setTimeout(r, 10));
         assert.deepEqual(events, [], 'no event reaches JavaScript after close');
       }

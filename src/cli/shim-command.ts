@@ -33,6 +33,9 @@ Environment:
                              (default: 10m)
   BURROW_SHIM_BUFFER         unacknowledged bytes held per stream
                              (default: 16777216)
+  BURROW_SHIM_NATIVE         the byte path: 1 (default) the native one where it
+                             is built, else JavaScript's; 0 JavaScript's;
+                             require the native one or fail (both ends read it)
 
 Without a remote command, or with -N/-W/-f/-t and the like, the shim runs ssh
 unchanged. Exit status: the remote command's, or 255 when the session cannot be
@@ -58,11 +61,12 @@ export async function runShimCli(argv: string[]): Promise<never> {
     (argv.length === 0 ? process.stderr : process.stdout).write(`${USAGE}\n`);
     process.exit(argv.length === 0 ? 2 : 0);
   }
-  const [{ spawn }, { parseSshArgs, SshArgsError, runLocal }, { parseDuration }] =
+  const [{ spawn }, { parseSshArgs, SshArgsError, runLocal, pumpFor }, { parseDuration }, tty] =
     await Promise.all([
       import('node:child_process'),
       import('../shim/index.js'),
       import('./parse.js'),
+      import('node:tty'),
     ]);
   const ssh = env('SSH') ?? 'ssh';
   let line: ReturnType<typeof parseSshArgs>;
@@ -87,7 +91,11 @@ export async function runShimCli(argv: string[]): Promise<never> {
   }
   let resumeWindowMs: number;
   let bufferBytes: number;
+  let pump: Awaited<ReturnType<typeof pumpFor>>;
   try {
+    // A terminal's file description is shared with the shell: the native path (which makes its
+    // fds non-blocking) is for pipes, sockets and files.
+    pump = tty.isatty(0) || tty.isatty(1) ? undefined : await pumpFor(env('NATIVE'));
     resumeWindowMs = parseDuration('BURROW_SHIM_RESUME_WINDOW', env('RESUME_WINDOW') ?? '10m');
     bufferBytes = Number(env('BUFFER') ?? 16 * 1024 * 1024);
     if (!Number.isSafeInteger(bufferBytes) || bufferBytes < 256 * 1024) {
@@ -103,6 +111,7 @@ export async function runShimCli(argv: string[]): Promise<never> {
     remote: env('REMOTE') ?? 'burrow shim --serve',
     resumeWindowMs,
     bufferBytes,
+    ...(pump ? { pump } : {}),
   });
   process.exit(code);
 }

@@ -22,6 +22,9 @@ import {
   type HolderEvent,
   HolderMachine,
 } from './holder-machine.js';
+import { commandPipes, type HolderConn, nativeConns } from './holder-native.js';
+import { NativePeer } from './native-peer.js';
+import type { NativePump } from './native-pump.js';
 import { StreamPeer } from './peer.js';
 import { type Hold, ringReader } from './ring-reader.js';
 import { COMMAND_KILL_GRACE_MS, HANDSHAKE_TIMEOUT_MS } from './timings.js';
@@ -57,6 +60,8 @@ const SFTP_SERVERS = [
 export interface Handover {
   /** A pipe or socket. */
   readonly inputFd: number;
+  /** A pipe or socket (the native path writes it; the JavaScript path uses `output`). */
+  readonly outputFd: number;
   /** Read only once the channel is taken. */
   readonly output: Writable;
   /** The socket is bound and the channel is served from now on. */
@@ -72,6 +77,8 @@ export interface HolderConfig {
   readonly handover?: Handover;
   /** How long a socket connection may take to present an acceptable hello; default 30 s. */
   readonly handshakeTimeoutMs?: number;
+  /** The native byte path (native-peer.ts); without it the streams are JavaScript's. */
+  readonly pump?: NativePump;
 }
 
 type OnChunk = (chunk: Buffer, hold?: Hold) => void;
@@ -79,13 +86,23 @@ type OnChunk = (chunk: Buffer, hold?: Hold) => void;
 /** Room beyond the peer's buffer size when reading a handed-over channel into a ring. */
 const HANDOVER_SLACK = 2 * 1024 * 1024;
 
-/** One connection to the local side: a socket from a --serve, or a channel's pipes. */
-interface Conn {
+/** A connection on the JavaScript path: a socket from a --serve, or a channel's pipes. */
+interface JsConn {
   readonly input: Readable;
   readonly output: Writable;
   close(): void;
-  /** Its hello was accepted. */
   admitted?(): void;
+}
+
+/** Frames written to `output`, a refusal ending it. */
+function jsConn(c: JsConn): HolderConn {
+  return {
+    ...c,
+    send: (frame) => {
+      for (const part of frameParts(frame)) c.output.write(part);
+    },
+    endWith: (frame) => c.output.end(encodeFrame(frame)),
+  };
 }
 
 /**
@@ -98,14 +115,16 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
   const { sessionId, secret } = cfg.hello;
   const { command, options } = cfg.hello.mode;
   // The local side buffers its stdin with the same capacity it asks of us.
-  const peer = new StreamPeer(options.bufferBytes);
+  const { pump } = cfg;
+  const native = pump && new NativePeer(pump, options.bufferBytes);
+  const peer = native ?? new StreamPeer(options.bufferBytes);
   const machine = new HolderMachine({
     sessionId,
     secret,
     resumeWindowMs: options.resumeWindowMs,
   });
   /** Connections being served, by the machine's id for them. */
-  const conns = new Map<ConnId, Conn>();
+  const conns = new Map<ConnId, HolderConn>();
   /** Sockets whose --serve asked for adoption, until the machine answers. */
   const asking = new Map<ConnId, Socket>();
   const timers = new Map<number, NodeJS.Timeout>();
@@ -119,6 +138,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
     const dispatch = (event: HolderEvent) => {
       for (const c of machine.step(event)) perform(c);
     };
+    const nativeConn = pump && native && nativeConns(pump, native, dispatch);
 
     const perform = (c: HolderCommand) => {
       switch (c.type) {
@@ -168,16 +188,23 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
           const received: Partial<Record<StreamId, number>> = {};
           if (c.received[1] !== undefined) received[Stream.stdout] = c.received[1];
           if (c.received[2] !== undefined) received[Stream.stderr] = c.received[2];
-          peer.attach((f) => {
-            if (machine.current === conn) write(conn, f);
-          }, received);
+          const link = conns.get(conn)?.link;
+          if (native && link) {
+            native.read(link);
+            native.attach(link, received);
+          } else if (!native) {
+            (peer as StreamPeer).attach((f) => {
+              if (machine.current === conn) write(conn, f);
+            }, received);
+          }
           return;
         }
         case 'detach':
           return peer.detach();
         case 'deliver':
           try {
-            peer.receive(c.frame, chunkHold);
+            if (native) native.receive(c.frame);
+            else (peer as StreamPeer).receive(c.frame, chunkHold);
           } catch {
             dispatch({ type: 'garbled', conn: c.conn });
           }
@@ -185,9 +212,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
         case 'send':
           return write(c.conn, c.frame);
         case 'refuse':
-          conns
-            .get(c.conn)
-            ?.output.end(encodeFrame({ type: 'refuse', code: c.code, message: c.message }));
+          conns.get(c.conn)?.endWith({ type: 'refuse', code: c.code, message: c.message });
           return;
         case 'close':
           conns.get(c.conn)?.close();
@@ -199,14 +224,12 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       }
     };
 
-    const write = (id: ConnId, f: Frame) => {
-      const conn = conns.get(id);
-      if (conn) for (const part of frameParts(f)) conn.output.write(part);
-    };
+    const write = (id: ConnId, f: Frame) => conns.get(id)?.send(f);
 
     const finish = () => {
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
+      native?.close();
       server.close();
       try {
         // Only our own socket: a holder that lost the race to bind leaves the winner's alone.
@@ -220,11 +243,25 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
     /** Started only once the socket is bound: a second holder for the same id never runs it. */
     const startProgram = () => {
       try {
-        child = startCommand(command, cfg);
+        if (pump && native) {
+          // The command's stdio are the pump's pipes: its output is read natively.
+          const pipes = commandPipes(pump);
+          try {
+            child = startCommand(command, cfg, pipes.child);
+          } finally {
+            pipes.closeChildEnds();
+          }
+          native.addOutgoingFd(Stream.stdout, pipes.stdout, options.bufferBytes);
+          native.addOutgoingFd(Stream.stderr, pipes.stderr, options.bufferBytes);
+          native.addIncomingFd(Stream.stdin, pipes.stdin, false);
+        } else {
+          child = startCommand(command, cfg, ['pipe', 'pipe', 'pipe']);
+          const js = peer as StreamPeer;
+          js.addOutgoing(Stream.stdout, child.stdout!, options.bufferBytes);
+          js.addOutgoing(Stream.stderr, child.stderr!, options.bufferBytes);
+          js.addIncoming(Stream.stdin, child.stdin!);
+        }
         child.on('error', (err) => dispatch({ type: 'spawn-failed', message: err.message }));
-        peer.addOutgoing(Stream.stdout, child.stdout!, options.bufferBytes);
-        peer.addOutgoing(Stream.stderr, child.stderr!, options.bufferBytes);
-        peer.addIncoming(Stream.stdin, child.stdin!);
         child.on('close', (code, signal) =>
           dispatch({
             type: 'command-exited',
@@ -245,7 +282,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
      */
     const serve = (
       id: ConnId,
-      open: (onChunk: OnChunk) => Conn,
+      open: (onChunk: OnChunk) => JsConn,
       afterHandshake: boolean,
       head?: Buffer,
     ) => {
@@ -268,7 +305,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
         }
       };
       const conn = open(onChunk);
-      conns.set(id, conn);
+      conns.set(id, jsConn(conn));
       coalesceWrites(conn.output);
       conn.output.on('error', () => dispatch({ type: 'garbled', conn: id }));
       conn.input.on('error', () => dispatch({ type: 'garbled', conn: id }));
@@ -285,7 +322,11 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
     };
 
     /** Serves a socket connection; `head`: bytes read from it already. */
-    const serveSocket = (id: ConnId, socket: Socket, afterHandshake: boolean, head?: Buffer) =>
+    const serveSocket = (id: ConnId, socket: Socket, afterHandshake: boolean, head?: Buffer) => {
+      if (nativeConn) {
+        conns.set(id, nativeConn.socket(id, socket, afterHandshake, head ?? Buffer.alloc(0)));
+        return;
+      }
       serve(
         id,
         (onChunk) => {
@@ -300,6 +341,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
         afterHandshake,
         head,
       );
+    };
 
     /** Serves the pipes of the --serve on socket `id`, or relays if they cannot be opened. */
     const adopt = (id: ConnId, pid: number) => {
@@ -310,8 +352,15 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       asking.delete(id);
       socket.setTimeout(0); // the hello is checked; the socket now only tells --serve is there
       socket.write(Buffer.of(ADOPTED));
-      const output = new Socket({ fd: pipes.outputFd, readable: false, writable: true });
       const channel = nextConn++;
+      if (nativeConn) {
+        const fds = { readFd: pipes.inputFd, writeFd: pipes.outputFd };
+        const conn = nativeConn.channel(channel, fds, () => socket.destroy());
+        socket.once('close', conn.close);
+        conns.set(channel, conn);
+        return dispatch({ type: 'adopted', conn: id, channel });
+      }
+      const output = new Socket({ fd: pipes.outputFd, readable: false, writable: true });
       serve(
         channel,
         (onChunk) => {
@@ -331,7 +380,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       output: Writable,
       release: () => void,
       onChunk: OnChunk,
-    ): Conn => {
+    ): JsConn => {
       // Read straight into memory held until the command has taken each payload: room for
       // all the local side may send unacknowledged, and a little more.
       const input = ringReader(inputFd, options.bufferBytes + HANDOVER_SLACK, onChunk);
@@ -373,14 +422,21 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       if (!h) return;
       h.taken();
       const id = nextConn++;
-      serve(id, (onChunk) => channelConn(h.inputFd, h.output, () => {}, onChunk), true);
+      if (nativeConn) {
+        const fds = { readFd: h.inputFd, writeFd: h.outputFd };
+        conns.set(id, nativeConn.handover(id, fds));
+      } else serve(id, (onChunk) => channelConn(h.inputFd, h.output, () => {}, onChunk), true);
       dispatch({ type: 'frame', conn: id, frame: cfg.hello });
     });
   });
 }
 
-function startCommand(command: Command, cfg: HolderConfig): ChildProcess {
-  const opts: SpawnOptions = { cwd: cfg.cwd, env: cfg.env, stdio: ['pipe', 'pipe', 'pipe'] };
+function startCommand(
+  command: Command,
+  cfg: HolderConfig,
+  stdio: ['pipe', 'pipe', 'pipe'] | [number, number, number],
+): ChildProcess {
+  const opts: SpawnOptions = { cwd: cfg.cwd, env: cfg.env, stdio };
   if (command.kind === 'argv') {
     // As sshd does: the words joined by spaces, run by the user's shell. That shell is a child
     // of the login shell sshd ran for `burrow shim --serve`, which has read the user's startup

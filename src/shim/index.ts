@@ -1,4 +1,5 @@
 import type { LocalConfig } from './local.js';
+import type { NativePump } from './native-pump.js';
 import type { ServeDeps } from './serve.js';
 
 export { parseSshArgs, SshArgsError, type SshCommandLine } from './ssh-args.js';
@@ -19,4 +20,10 @@ export async function runServe(deps: ServeDeps): Promise<number> {
 export async function runLocal(cfg: LocalConfig): Promise<number> {
   const { runLocal } = await import('./local.js');
   return runLocal(cfg);
+}
+
+/** The native byte path BURROW_SHIM_NATIVE chooses, if any (native-peer.ts); throws a one-line Error. */
+export async function pumpFor(setting: string | undefined): Promise<NativePump | undefined> {
+  const { pumpFor } = await import('./native-peer.js');
+  return pumpFor(setting);
 }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
 import { coalesceWrites } from '../streams/coalesce.js';
 import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -17,6 +18,8 @@ import {
   type LocalEvent,
   LocalMachine,
 } from './local-machine.js';
+import { Link, NativePeer } from './native-peer.js';
+import type { NativePump } from './native-pump.js';
 import { StreamPeer } from './peer.js';
 import { RepeatFilter } from './repeat-filter.js';
 import { newSecret, newSessionId } from './session-dir.js';
@@ -44,6 +47,11 @@ export interface LocalConfig {
   readonly remote: string;
   readonly resumeWindowMs: number;
   readonly bufferBytes: number;
+  /**
+   * The native byte path (native-peer.ts), when it loaded and stdin and stdout are not terminals:
+   * it then reads fd 0 and writes fd 1 itself. Without it the streams are JavaScript's.
+   */
+  readonly pump?: NativePump;
 }
 
 export async function runLocal(cfg: LocalConfig): Promise<number> {
@@ -52,9 +60,19 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
   const command: Command = cfg.line.subsystem
     ? { kind: 'subsystem', name: cfg.line.command.join(' ') }
     : { kind: 'argv', argv: [...cfg.line.command] };
-  const peer = new StreamPeer(cfg.bufferBytes); // the holder's buffers: what we ask for
-  peer.addOutgoingFd(Stream.stdin, 0, cfg.bufferBytes, () => process.stdin);
-  peer.addIncoming(Stream.stdout, process.stdout);
+  // The holder's buffers are what we ask for. stderr is shared with the shim's own lines and
+  // ssh's: written from JavaScript on either path.
+  const { pump } = cfg;
+  const native = pump && new NativePeer(pump, cfg.bufferBytes);
+  const peer = native ?? new StreamPeer(cfg.bufferBytes);
+  if (native) {
+    native.addOutgoingFd(Stream.stdin, 0, cfg.bufferBytes);
+    native.addIncomingFd(Stream.stdout, 1, true);
+  } else {
+    const js = peer as StreamPeer;
+    js.addOutgoingFd(Stream.stdin, 0, cfg.bufferBytes, () => process.stdin);
+    js.addIncoming(Stream.stdout, process.stdout);
+  }
   peer.addIncoming(Stream.stderr, process.stderr);
   /** ssh's own stderr: a failure every attempt repeats is printed once (unless ssh -v). */
   const stderrFilter = cfg.line.verbose ? undefined : new RepeatFilter();
@@ -63,9 +81,13 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
     Math.random,
     Date.now(),
   );
-  /** The latest attempt's ssh (the machine ignores the others). */
-  let ssh: { readonly attempt: AttemptId; readonly child: ChildProcess } | undefined;
+  /** The latest attempt's ssh (the machine ignores the others); `link`: on the native path. */
+  let ssh:
+    | { readonly attempt: AttemptId; readonly child: ChildProcess; readonly link?: Link }
+    | undefined;
   const timers = new Set<NodeJS.Timeout>();
+  /** Resolves once the last frames written on the native path are out (or could not be). */
+  let settled: Promise<void> = Promise.resolve();
 
   return new Promise<number>((resolve) => {
     const dispatch = (event: LocalEvent) => {
@@ -73,6 +95,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
     };
     const stdinOf = (attempt: AttemptId) =>
       ssh?.attempt === attempt ? ssh.child.stdin : undefined;
+    const linkOf = (attempt: AttemptId) => (ssh?.attempt === attempt ? ssh.link : undefined);
 
     const perform = (c: LocalCommand) => {
       switch (c.type) {
@@ -81,10 +104,14 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
         case 'kill':
           if (ssh?.attempt === c.attempt) ssh.child.kill();
           return;
-        case 'attach':
+        case 'attach': {
           stderrFilter?.reset();
-          peer.attach((f) => send(c.attempt, f), { [Stream.stdin]: c.stdinReceived });
+          const received = { [Stream.stdin]: c.stdinReceived };
+          const link = linkOf(c.attempt);
+          if (native && link) native.attach(link, received);
+          else if (!native) (peer as StreamPeer).attach((f) => send(c.attempt, f), received);
           return;
+        }
         case 'detach':
           return peer.detach();
         case 'deliver':
@@ -101,6 +128,12 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
         case 'send':
           return send(c.attempt, c.frame);
         case 'forward-signal': {
+          const link = linkOf(c.attempt);
+          if (link) {
+            link.send({ type: 'signal', name: c.name });
+            void link.written().then(() => dispatch({ type: 'signal-sent' }));
+            return;
+          }
           const stdin = stdinOf(c.attempt);
           if (stdin?.writable) {
             stdin.write(encodeFrame({ type: 'signal', name: c.name }), () =>
@@ -110,6 +143,12 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
           return;
         }
         case 'hang-up': {
+          const link = linkOf(c.attempt);
+          if (link) {
+            link.send({ type: 'ping', nonce: DONE_NONCE });
+            settled = link.written().then(() => native?.closeLink(link));
+            return;
+          }
           const stdin = stdinOf(c.attempt);
           stdin?.write(encodeFrame({ type: 'ping', nonce: DONE_NONCE }));
           stdin?.end();
@@ -129,31 +168,35 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
         case 'exit':
           for (const t of timers) clearTimeout(t);
           if (c.message) process.stderr.write(`burrow shim: ${c.message}\n`);
-          resolve(c.code);
+          void settled.then(() => resolve(c.code));
       }
     };
 
     /** Writes `f` to the attempt's ssh while it is the latest one and can take it. */
     const send = (attempt: AttemptId, f: Frame) => {
+      const link = linkOf(attempt);
+      if (link) return link.send(f);
       const stdin = stdinOf(attempt);
       if (stdin?.writable) for (const part of frameParts(f)) stdin.write(part);
     };
 
-    const connect = (attempt: AttemptId, mode: 'new' | 'resume') => {
+    /** Runs the attempt's ssh: its stderr goes through the filter; the rest is the caller's. */
+    const spawnSsh = (stdio: ['pipe' | number, 'pipe' | number]) => {
       const child = spawn(cfg.ssh, sshArgs(cfg), {
-        stdio: ['pipe', 'pipe', stderrFilter ? 'pipe' : 'inherit'],
+        stdio: [...stdio, stderrFilter ? 'pipe' : 'inherit'],
       });
-      ssh = { attempt, child };
-      /** Whether this ssh brought back any byte from the remote side. */
-      let heard = false;
       const printErr = (b: Buffer) => b.length > 0 && process.stderr.write(b);
       child.stderr?.on('data', (chunk: Buffer) => printErr(stderrFilter!.push(chunk)));
       child.on('error', (err) =>
         dispatch({ type: 'ssh-failed', message: `cannot run ${cfg.ssh}: ${err.message}` }),
       );
-      // Write errors (EPIPE once ssh is gone) end in its 'close', which the machine handles.
-      ignoreExpectedErrors(child.stdin!, `${cfg.ssh}'s stdin`);
-      coalesceWrites(child.stdin!);
+      child.on('close', () => {
+        if (stderrFilter) printErr(stderrFilter.endAttempt());
+      });
+      return child;
+    };
+
+    const helloFor = (mode: 'new' | 'resume'): Frame => {
       const hello =
         mode === 'resume'
           ? {
@@ -166,7 +209,21 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
               command,
               options: { resumeWindowMs: cfg.resumeWindowMs, bufferBytes: cfg.bufferBytes },
             };
-      child.stdin!.write(encodeFrame({ type: 'hello', sessionId, secret, mode: hello }));
+      return { type: 'hello', sessionId, secret, mode: hello };
+    };
+
+    const connect = (attempt: AttemptId, mode: 'new' | 'resume') =>
+      pump ? connectNative(pump, attempt, mode) : connectJs(attempt, mode);
+
+    const connectJs = (attempt: AttemptId, mode: 'new' | 'resume') => {
+      const child = spawnSsh(['pipe', 'pipe']);
+      ssh = { attempt, child };
+      /** Whether this ssh brought back any byte from the remote side. */
+      let heard = false;
+      // Write errors (EPIPE once ssh is gone) end in its 'close', which the machine handles.
+      ignoreExpectedErrors(child.stdin!, `${cfg.ssh}'s stdin`);
+      coalesceWrites(child.stdin!);
+      child.stdin!.write(encodeFrame(helloFor(mode)));
       const decoder = new FrameDecoder();
       child.stdout!.on('data', (chunk: Buffer) => {
         heard = true;
@@ -186,9 +243,54 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
         }
         for (const frame of frames) dispatch({ type: 'frame', attempt, frame });
       });
-      child.on('close', (code) => {
-        if (stderrFilter) printErr(stderrFilter.endAttempt());
+      child.on('close', (code) => dispatch({ type: 'ssh-exited', attempt, code, heard }));
+    };
+
+    /**
+     * ssh on pipes of the native pump: the inbound reads its output (handshake frames included)
+     * from the start; the attempt has ended once ssh has exited and its output has been read.
+     */
+    const connectNative = (pump: NativePump, attempt: AttemptId, mode: 'new' | 'resume') => {
+      const [toSsh, ours] = pump.pipe();
+      const [theirs, fromSsh] = pump.pipe();
+      const child = spawnSsh([toSsh, fromSsh]);
+      closeSync(toSsh);
+      closeSync(fromSsh);
+      let heard = false;
+      let readDone = false;
+      let code: number | null | undefined;
+      const ended = () => {
+        if (!readDone || code === undefined) return;
+        native!.closeLink(link);
         dispatch({ type: 'ssh-exited', attempt, code, heard });
+      };
+      const link = new Link(pump, { readFd: theirs, writeFd: ours }, false, {
+        frame: (frame) => {
+          heard = true;
+          dispatch({ type: 'frame', attempt, frame });
+        },
+        garbled: (notBurrow) => {
+          heard = true;
+          readDone = true;
+          dispatch(
+            notBurrow === undefined
+              ? { type: 'garbled', attempt }
+              : { type: 'garbled', attempt, notBurrow },
+          );
+          ended();
+        },
+        closed: (any) => {
+          heard ||= any;
+          readDone = true;
+          ended();
+        },
+      });
+      ssh = { attempt, child, link };
+      link.send(helloFor(mode));
+      native!.read(link);
+      child.on('close', (c) => {
+        code = c;
+        ended();
       });
     };
 

@@ -18,11 +18,18 @@ export type InboundEvent = 'frame' | 'eof' | 'closed' | 'garbled';
 export interface NativePump {
   /** A close-on-exec pipe with a 1 MiB buffer: [readFd, writeFd]. */
   pipe(): [number, number];
+  /**
+   * A new close-on-exec fd for what `fd` is; `fd` becomes /dev/null (for stdio, whose numbers
+   * libuv never closes and must not be reused).
+   */
+  takeFd(fd: number): number;
   /** The write side of a connection; takes the fd (closed with its last reference). */
   wire(fd: number): PumpHandle;
   /** Queues a whole frame, written between data batches; false once the wire is closed or broken. */
   wireWrite(wire: PumpHandle, frame: Buffer): boolean;
   wireClose(wire: PumpHandle): void;
+  /** Bytes of queued control frames not written yet (0 once closed or broken). */
+  wireQueued(wire: PumpHandle): number;
   outbound(
     src: number,
     stream: number,

@@ -5,6 +5,8 @@ import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { ADOPTED, encodeAdoptRequest, RELAY, stdioArePipes } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type HelloFrame, PREAMBLE_LENGTH } from './frames.js';
+import { pumpFor } from './native-peer.js';
+import type { NativePump } from './native-pump.js';
 import { sessionDir, socketPath } from './session-dir.js';
 import { HELLO_POLL_MS, HELLO_TIMEOUT_MS } from './timings.js';
 
@@ -61,7 +63,13 @@ export async function runServe(deps: ServeDeps): Promise<number> {
     return fail('internal', (err as Error).message);
   }
   if (hello.frame.mode.kind === 'new' && !existsSync(path)) {
-    if ((await holdHere(hello.frame, path, deps)) === 'served') return 0;
+    let pump: NativePump | undefined;
+    try {
+      pump = pumpFor(deps.env.BURROW_SHIM_NATIVE);
+    } catch (err) {
+      return fail('internal', `burrow shim --serve: ${(err as Error).message}`);
+    }
+    if ((await holdHere(hello.frame, path, deps, pump)) === 'served') return 0;
     // Not taken: the holder could not start, or another holder of this session (started by a
     // retried first connection) bound the socket first; that one decides.
     if (!existsSync(path)) return fail('spawn-failed', 'the session holder did not start');
@@ -147,6 +155,7 @@ async function holdHere(
   hello: HelloFrame,
   path: string,
   deps: ServeDeps,
+  pump: NativePump | undefined,
 ): Promise<'served' | 'not-taken'> {
   const { runHolder } = await import('./holder.js');
   let output: Socket | undefined;
@@ -157,8 +166,10 @@ async function holdHere(
     shell: deps.shell,
     env: deps.env,
     cwd: deps.home,
+    ...(pump ? { pump } : {}),
     handover: {
       inputFd: 0,
+      outputFd: 1,
       // Made only once the channel is taken: if it is not, --serve goes on with its stdout.
       get output() {
         output ??= new Socket({ fd: 1, readable: false, writable: true });
