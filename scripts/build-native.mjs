@@ -28,7 +28,9 @@ try {
     strict: true,
   }));
 } catch (err) {
-  console.error(`build-native: ${err.message} (usage: build-native.mjs [--strict] [--output PATH])`);
+  console.error(
+    `build-native: ${err.message} (usage: build-native.mjs [--strict] [--output PATH])`,
+  );
   process.exit(2);
 }
 const strict = values.strict === true;
