@@ -7,9 +7,9 @@
  *
  * Silent on success. Without a compiler (or on any failure) it prints one line and exits 0: the
  * shim then uses its JavaScript path. `--strict` makes a failure exit 1 and shows the compiler's
- * own output (for tests and benches). The addon is compiled under a temporary name and renamed
- * into place, so a process that loaded the previous one keeps a whole file and a reader never
- * sees half of one.
+ * own output (for tests and benches); either way an addon left from an earlier build is removed.
+ * The addon is compiled under a temporary name and renamed into place, so a process that loaded
+ * the previous one keeps a whole file and a reader never sees half of one.
  *
  * Usage: node scripts/build-native.mjs [--strict] [--output PATH]
  */
@@ -38,7 +38,9 @@ const out = values.output
   ? resolve(values.output)
   : join(root, 'native', 'build', 'shim-pump.node');
 
+/** Ends without an addon: one made from older sources is removed, not left to be loaded. */
 function skip(why) {
+  rmSync(out, { force: true });
   console.log(`burrow: native shim path not built (${why}); the shim uses its JavaScript path`);
   process.exit(strict ? 1 : 0);
 }
