@@ -17,14 +17,22 @@
  *               differs (scripts/build-sshcrypto.mjs). It is loaded once by the runtime to prove
  *               it, and cached beside it. When this build fails (no C++ compiler, no node-gyp),
  *               the executables are built without it and one line says they use node:crypto.
+ *   1c. pump    the shim's native byte path, shim-pump.node, built by scripts/build-native.mjs
+ *               into a temporary directory (N-API 8: one build loads on every Node >= 20, this
+ *               runtime included). Without a C compiler the executables are built without it and
+ *               one line says the shim uses its JavaScript path.
  *   2. bundle   esbuild, from the TypeScript sources to one CommonJS file (SEA's default main
  *               format). Native addons: ssh2's optional cpu-features is left out (ssh2 falls back
  *               to pure JS, as when it failed to build); ssh2's require of sshcrypto.node is
  *               replaced by sea-sshcrypto-binding.cjs and the binding from 1b embedded as an asset
  *               with its sha256 fixed in the bundle (without it, the require is left out and ssh2
  *               uses node:crypto); node-pty's binary loader is replaced by sea-pty-binary.cjs and
- *               its pty.node embedded as an asset. Any other .node file fails the build (esbuild
- *               has no loader for it).
+ *               its pty.node embedded as an asset; src/shim/native-pump-default.ts (the addon's
+ *               file next to the package, found through import.meta) is replaced by
+ *               sea-shim-pump.cjs and the addon from 1c embedded as an asset. The three loaders
+ *               share sea-asset-addon.cjs, which checks each asset against its sha256 fixed in
+ *               the bundle before loading it. Any other .node file fails the build (esbuild has
+ *               no loader for it).
  *   3. sea      `node --build-sea` of that Node binary (Node >= 25.5), with the bundle as main,
  *               no experimental warning, NODE_OPTIONS ignored (execArgvExtension "none").
  *
@@ -67,6 +75,8 @@ const USE_CODE_CACHE = true;
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PTY_LOADER = join(root, 'scripts', 'sea-pty-binary.cjs');
 const SSHCRYPTO_LOADER = join(root, 'scripts', 'sea-sshcrypto-binding.cjs');
+const PUMP_LOADER = join(root, 'scripts', 'sea-shim-pump.cjs');
+const PTY_NODE = `@lydell/node-pty-${process.platform}-${process.arch}/pty.node`;
 const DEFAULT_TARGETS = [
   { entry: 'src/cli/main.ts', output: 'dist/bin/burrow' },
   { entry: 'src/cli/otssh-main.ts', output: 'dist/bin/otssh' },
@@ -81,6 +91,12 @@ function log(line) {
 function cacheDir() {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(base, 'burrow', `node-v${NODE_VERSION}-linux-x64`);
+}
+
+async function sha256Of(file) {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk);
+  return hash.digest('hex');
 }
 
 async function sha512Integrity(file) {
@@ -183,12 +199,43 @@ async function nodeRuntime() {
   }
 }
 
+/** node-pty's pty.node as installed by npm ci, or undefined. */
+function ptyNodePath() {
+  try {
+    return createRequire(join(root, 'package.json')).resolve(PTY_NODE);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Step 1c: `{ path, sha256 }` of shim-pump.node built into `dir`, or undefined after one line
+ * saying why not (build-native.mjs's own).
+ */
+async function shimPump(dir) {
+  const output = join(dir, 'shim-pump.node');
+  const built = spawnSync(
+    process.execPath,
+    [join(root, 'scripts', 'build-native.mjs'), '--output', output],
+    { encoding: 'utf8' },
+  );
+  if (built.error || built.status !== 0 || !existsSync(output)) {
+    const why = built.error?.message ?? `${built.stdout}${built.stderr}`.trim().split('\n')[0];
+    log(`shim-pump.node not embedded: ${why || 'build-native.mjs failed'}`);
+    return undefined;
+  }
+  const sha256 = await sha256Of(output);
+  log(
+    `shim-pump.node built, for the executables that reach the shim (sha256 ${sha256.slice(0, 16)}…)`,
+  );
+  return { path: output, sha256 };
+}
+
 /**
  * The esbuild plugin for the natives (see step 2 above). `assets` receives the SEA assets the
  * bundle needs: the key is what the replaced loader asks node:sea for.
  */
-function nativeAddons(assets, binding) {
-  const projectRequire = createRequire(join(root, 'package.json'));
+function nativeAddons(assets, binding, pump, ptyNode) {
   return {
     name: 'burrow-native-addons',
     setup(build) {
@@ -205,22 +252,25 @@ function nativeAddons(assets, binding) {
       });
       build.onResolve({ filter: /^\.\/requireBinary(\.js)?$/ }, (args) => {
         if (!/[/\\]@lydell[/\\]node-pty[/\\]/.test(args.importer)) return undefined;
-        const ptyNode = `@lydell/node-pty-${process.platform}-${process.arch}/pty.node`;
-        try {
-          assets['pty.node'] = projectRequire.resolve(ptyNode);
-        } catch {
+        if (!ptyNode) {
           throw new BuildError(
-            `${ptyNode} is not installed: run npm ci (optional dependencies on)`,
+            `${PTY_NODE} is not installed: run npm ci (optional dependencies on)`,
           );
         }
+        assets['pty.node'] = ptyNode.path;
         return { path: PTY_LOADER };
+      });
+      build.onResolve({ filter: /^\.\/native-pump-default(\.js)?$/ }, (args) => {
+        if (!/[/\\]src[/\\]shim[/\\]native-pump\.ts$/.test(args.importer)) return undefined;
+        if (pump) assets['shim-pump.node'] = pump.path;
+        return { path: PUMP_LOADER };
       });
     },
   };
 }
 
 /** Step 2: bundles `entry` into `outfile`; returns the SEA assets it needs. */
-async function bundle(entry, outfile, binding) {
+async function bundle(entry, outfile, binding, pump) {
   let esbuild;
   try {
     esbuild = await import('esbuild');
@@ -228,6 +278,8 @@ async function bundle(entry, outfile, binding) {
     throw new BuildError('esbuild is not installed: run npm ci');
   }
   const assets = {};
+  const ptyPath = ptyNodePath();
+  const ptyNode = ptyPath && { path: ptyPath, sha256: await sha256Of(ptyPath) };
   let result;
   try {
     result = await esbuild.build({
@@ -238,8 +290,12 @@ async function bundle(entry, outfile, binding) {
       format: 'cjs',
       write: false,
       outfile,
-      plugins: [nativeAddons(assets, binding)],
-      define: { BURROW_SSHCRYPTO_SHA256: JSON.stringify(binding?.sha256 ?? null) },
+      plugins: [nativeAddons(assets, binding, pump, ptyNode)],
+      define: {
+        BURROW_SSHCRYPTO_SHA256: JSON.stringify(binding?.sha256 ?? null),
+        BURROW_PTY_SHA256: JSON.stringify(ptyNode?.sha256 ?? null),
+        BURROW_SHIM_PUMP_SHA256: JSON.stringify(pump?.sha256 ?? null),
+      },
       logLevel: 'silent',
       // A CommonJS bundle has no import.meta: a use of it would be undefined at run time.
       logOverride: { 'empty-import-meta': 'error' },
@@ -296,12 +352,12 @@ async function seaBuild(nodeBin, main, assets, work, output) {
 }
 
 /** Steps 2 and 3 for one executable; `entry` and `output` are absolute paths. */
-async function buildExecutable(nodeBin, binding, entry, output) {
+async function buildExecutable(nodeBin, binding, pump, entry, output) {
   if (!existsSync(entry)) throw new BuildError(`no such entry: ${entry}`);
   const work = await mkdtemp(join(tmpdir(), 'burrow-sea-'));
   try {
     const main = join(work, 'main.cjs');
-    const assets = await bundle(entry, main, binding);
+    const assets = await bundle(entry, main, binding, pump);
     await seaBuild(nodeBin, main, assets, work, output);
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -353,7 +409,15 @@ async function main() {
     });
     return { nodeBin, binding };
   });
-  for (const { entry, output } of targets) await buildExecutable(nodeBin, binding, entry, output);
+  const pumpDir = await mkdtemp(join(tmpdir(), 'burrow-pump-'));
+  try {
+    const pump = await shimPump(pumpDir);
+    for (const { entry, output } of targets) {
+      await buildExecutable(nodeBin, binding, pump, entry, output);
+    }
+  } finally {
+    await rm(pumpDir, { recursive: true, force: true });
+  }
   for (const { output } of targets) {
     const { size } = await stat(output);
     log(`${output}  ${(size / 2 ** 20).toFixed(1)} MiB`);

@@ -4,13 +4,23 @@
  * into a fresh directory and run there with an environment that inherits nothing and whose PATH
  * has no `node`. The native pty addon is exercised through a probe executable built from
  * test/fixtures/pty-probe.ts by the same build script (the CLIs have no hidden self-test mode);
- * ssh2's pooled padding source through another, from test/fixtures/ssh2-pool-probe.ts.
+ * ssh2's pooled padding source through another, from test/fixtures/ssh2-pool-probe.ts; the shim's
+ * native byte path (shim-pump.node, embedded with its sha256) through test/fixtures/shim-pump-probe.ts.
  *
  * Builds the executables when missing or stale (helpers/binaries.ts). The first build ever
  * downloads the Node runtime (about 57 MB from the npm registry); later builds take seconds.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -78,17 +88,42 @@ function install(machine: Machine, binary: string): string {
   return target;
 }
 
-/** Builds test/fixtures/NAME.ts into an executable in the machine's directory. */
-async function buildProbe(scope: Scope, machine: Machine, name: string): Promise<string> {
+/**
+ * Builds test/fixtures/NAME.ts into an executable in the machine's directory; `env` is added to
+ * the build's environment. Returns its path and the build's stdout.
+ */
+async function buildProbeLogged(
+  scope: Scope,
+  machine: Machine,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<{ path: string; log: string }> {
   const output = join(machine.dir, name);
   const built = await runCommand(
     scope,
     process.execPath,
     [BUILD_SCRIPT, '--entry', `test/fixtures/${name}.ts`, '--output', output],
-    { cwd: ROOT, timeoutMs: BUILD_TIMEOUT_MS },
+    { cwd: ROOT, env, timeoutMs: BUILD_TIMEOUT_MS },
   );
   assert.equal(built.code, 0, `building ${name} failed:\n${built.stdout}${built.stderr}`);
-  return output;
+  return { path: output, log: built.stdout };
+}
+
+async function buildProbe(scope: Scope, machine: Machine, name: string): Promise<string> {
+  return (await buildProbeLogged(scope, machine, name)).path;
+}
+
+/** What test/fixtures/shim-pump-probe.ts printed, after asserting it exited 0. */
+async function runPumpProbe(
+  scope: Scope,
+  machine: Machine,
+  probe: string,
+): Promise<{ reason?: string; ended?: number; wireBytes?: number; expected?: number }> {
+  const r = await runThere(scope, machine, probe, []);
+  assert.equal(r.code, 0, `shim-pump-probe failed:\n${r.stdout}${r.stderr}`);
+  assert.equal(r.stderr, '');
+  assert.deepEqual(readdirSync(machine.tmp), [], 'the extracted addon and its dir are removed');
+  return JSON.parse(r.stdout);
 }
 
 describe('single executables (npm run build:binary)', { timeout: BUILD_TIMEOUT_MS }, () => {
@@ -173,6 +208,52 @@ describe('single executables (npm run build:binary)', { timeout: BUILD_TIMEOUT_M
       // A terminal turns \n into \r\n: the bytes went through a real pty.
       assert.deepEqual(result, { output: 'pty-probe-ok\r\n', exitCode: 0 });
       assert.deepEqual(readdirSync(machine.tmp), [], 'the extracted addon and its dir are removed');
+    }));
+
+  it('loads the embedded shim-pump.node, checked against its sha256: a probe moves bytes through it', (t) =>
+    withScope(t, async (s) => {
+      const machine = await machineWithoutNode(s);
+      const probe = await buildProbe(s, machine, 'shim-pump-probe');
+      const result = await runPumpProbe(s, machine, probe);
+      assert.deepEqual(result, { ended: 200_000, wireBytes: 200_070, expected: 200_070 });
+
+      // The addon build-native.mjs makes here is the one embedded (the build is deterministic):
+      // one byte of it changed in a copy of the probe fails the sha256 check before any load.
+      const addon = join(await tmpDir(s, 'burrow-pump-'), 'shim-pump.node');
+      const native = await runCommand(
+        s,
+        process.execPath,
+        [join(ROOT, 'scripts', 'build-native.mjs'), '--strict', '--output', addon],
+        { cwd: ROOT },
+      );
+      assert.equal(native.code, 0, `${native.stdout}${native.stderr}`);
+      const bytes = readFileSync(probe);
+      const embedded = readFileSync(addon);
+      const offset = bytes.indexOf(embedded);
+      assert.ok(offset > 0, 'the probe embeds shim-pump.node');
+      bytes[offset + Math.floor(embedded.length / 2)]! ^= 0xff;
+      const corrupted = join(machine.dir, 'corrupted-probe');
+      writeFileSync(corrupted, bytes, { mode: 0o755 });
+      assert.deepEqual(await runPumpProbe(s, machine, corrupted), {
+        reason:
+          'the embedded shim-pump.node does not load: the embedded shim-pump.node fails its sha256 check',
+      });
+    }));
+
+  it('built without a C compiler: one line says so, and the shim is left its JavaScript path', (t) =>
+    withScope(t, async (s) => {
+      const machine = await machineWithoutNode(s);
+      const probe = await buildProbeLogged(s, machine, 'shim-pump-probe', { CC: 'false' });
+      assert.deepEqual(
+        probe.log.split('\n').filter((l) => /shim-pump\.node|native shim/.test(l)),
+        [
+          'build-binary: shim-pump.node not embedded: burrow: native shim path not built (no C compiler (false)); the shim uses its JavaScript path',
+        ],
+      );
+      assert.deepEqual(await runPumpProbe(s, machine, probe.path), {
+        reason:
+          'the embedded shim-pump.node does not load: this executable was built without shim-pump.node',
+      });
     }));
 
   it('bundles ssh2 after its random source is swapped: padding comes from the pool', (t) =>

@@ -2,13 +2,22 @@
  * burrow installed as the README says (`npm install -g .` from the clone, into a temp prefix):
  * the three commands on PATH, the shim's documented forms run literally through a relay to a
  * device whose sessions find the installed `burrow`, and the agent's systemd unit started through
- * the installed command has an ExecStart that runs.
+ * the installed command has an ExecStart that runs. The install builds the shim's native byte path
+ * (postinstall), and the installed package loads it.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { VERSION } from '../src/cli/version.js';
 import { generateKey, runCommand, tmpDir, withScope } from './helpers/index.js';
 import { INSTALLED_COMMANDS, installBurrow, REPO_ROOT } from './helpers/install.js';
@@ -18,9 +27,24 @@ import { execStartArgv } from './helpers/unit.js';
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 describe('installed with npm install -g . (README "Install")', () => {
-  it('puts burrow, burrow-shim and otssh on PATH, and each runs', async (t) =>
+  it('puts burrow, burrow-shim and otssh on PATH, and each runs; builds the native byte path', async (t) =>
     withScope(t, async (s) => {
+      // File times come from a coarser clock than Date.now(): a little slack.
+      const started = Date.now() - 50;
       const install = await installBurrow(s);
+      const pkg = join(install.prefix, 'lib', 'node_modules', 'burrow');
+      const addon = join(pkg, 'native', 'build', 'shim-pump.node');
+      assert.ok(statSync(addon).mtimeMs >= started, `${addon} was built by this install`);
+      // The installed module, run from elsewhere, finds it where it is by default.
+      const probe = `const m = await import(${JSON.stringify(pathToFileURL(join(pkg, 'dist/src/shim/native-pump.js')).href)});
+const l = m.loadNativePump();
+console.log(JSON.stringify({ path: m.NATIVE_PUMP_PATH, loaded: l.pump !== undefined, reason: l.reason }));`;
+      const loaded = await runCommand(s, process.execPath, ['--input-type=module', '-e', probe], {
+        cwd: await tmpDir(s),
+      });
+      assert.equal(loaded.code, 0, loaded.stderr);
+      assert.deepEqual(JSON.parse(loaded.stdout), { path: realpathSync(addon), loaded: true });
+
       const env = { PATH: install.path };
       for (const name of INSTALLED_COMMANDS) {
         const which = await runCommand(s, '/bin/sh', ['-c', `command -v ${name}`], { env });

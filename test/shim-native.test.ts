@@ -20,7 +20,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { FrameDecoder } from '../src/shim/frame-decoder.js';
 import { decodeBody, type Frame, frameParts } from '../src/shim/frames.js';
@@ -213,6 +213,7 @@ describe('shim native byte path (prototype)', () => {
   it('loads from where the build puts it, and says why not otherwise', () => {
     assert.equal(NATIVE_PUMP_PATH, ADDON);
     assert.equal(loadNativePump().pump, pump);
+    assert.equal(loadNativePump(relative(process.cwd(), ADDON)).pump, pump, 'relative to the cwd');
     const missing = loadNativePump('/nonexistent/shim-pump.node');
     assert.equal(missing.pump, undefined);
     assert.match(missing.reason!, /nonexistent\/shim-pump\.node is not built/);

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
+import { embeddedPump, NATIVE_PUMP_PATH } from './native-pump-default.js';
 
 /**
  * The shim's native byte path (native/pump.h, built into native/build/shim-pump.node by
@@ -71,35 +72,43 @@ export interface NativePump {
   quiesce(): void;
 }
 
-/** Where scripts/build-native.mjs puts the addon, from this module compiled in dist/src/shim. */
-export const NATIVE_PUMP_PATH = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  'native',
-  'build',
-  'shim-pump.node',
-);
+/**
+ * Where scripts/build-native.mjs puts the addon (native/build/shim-pump.node in the package);
+ * inside a single executable, the name of its embedded copy.
+ */
+export { NATIVE_PUMP_PATH } from './native-pump-default.js';
 
 export type PumpLoad =
   | { readonly pump: NativePump; readonly reason?: undefined }
   | { readonly pump?: undefined; readonly reason: string };
 
 /**
- * Loads the addon at `path`: the pump, or why not (one line, for a debug log). Never throws.
- * Every load of the same path returns the same module (Node caches it).
+ * Loads the addon: the pump, or why not, in one line for a debug log (not Linux; not built; does
+ * not load; an older build). Never throws. Without `path` (absolute, or relative to the working
+ * directory): inside a single executable its embedded copy (scripts/sea-shim-pump.cjs), else the
+ * file at NATIVE_PUMP_PATH. Every load of the same addon returns the same module.
  */
-export function loadNativePump(path: string = NATIVE_PUMP_PATH): PumpLoad {
+export function loadNativePump(path?: string): PumpLoad {
   if (process.platform !== 'linux') return { reason: `not Linux but ${process.platform}` };
-  if (!existsSync(path)) return { reason: `${path} is not built (node scripts/build-native.mjs)` };
+  if (path === undefined && embeddedPump) {
+    return checked('the embedded shim-pump.node', embeddedPump);
+  }
+  const file = resolve(path ?? NATIVE_PUMP_PATH);
+  if (!existsSync(file)) return { reason: `${file} is not built (node scripts/build-native.mjs)` };
+  // Node's module cache makes a second load of the same file return the same module.
+  return checked(file, () => createRequire(file)(file));
+}
+
+function checked(where: string, load: () => unknown): PumpLoad {
   try {
-    const pump = createRequire(import.meta.url)(path) as NativePump;
-    if (typeof pump.outClose !== 'function' || typeof pump.inClose !== 'function') {
-      return { reason: `${path} is an older build without close (rebuild it)` };
+    const pump = load() as NativePump;
+    if (typeof pump?.outClose !== 'function' || typeof pump.inClose !== 'function') {
+      return { reason: `${where} is an older build without close (rebuild it)` };
     }
     return { pump };
   } catch (err) {
-    return { reason: `${path} does not load: ${(err as Error).message.split('\n')[0]}` };
+    return {
+      reason: `${where} does not load: ${String((err as Error)?.message ?? err).split('\n')[0]}`,
+    };
   }
 }

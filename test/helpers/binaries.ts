@@ -23,6 +23,15 @@ function newestSource(dir: string): number {
   return newest;
 }
 
+/** The newest of the native byte path's sources (embedded as shim-pump.node). */
+function newestNative(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    if (/\.[ch]$/.test(name)) newest = Math.max(newest, statSync(join(dir, name)).mtimeMs);
+  }
+  return newest;
+}
+
 function builtAt(path: string): number {
   try {
     return statSync(path).mtimeMs;
@@ -41,6 +50,10 @@ export function ensureBinaries(): Promise<void> {
       builtAt(join(ROOT, 'scripts/sea-pty-binary.cjs')),
       builtAt(join(ROOT, 'scripts/sea-sshcrypto-binding.cjs')),
       builtAt(join(ROOT, 'scripts/build-sshcrypto.mjs')),
+      builtAt(join(ROOT, 'scripts/sea-asset-addon.cjs')),
+      builtAt(join(ROOT, 'scripts/sea-shim-pump.cjs')),
+      builtAt(join(ROOT, 'scripts/build-native.mjs')),
+      newestNative(join(ROOT, 'native')),
       builtAt(join(ROOT, 'patches/ssh2+1.17.0.patch')),
       builtAt(join(ROOT, 'package-lock.json')),
     );
