@@ -5,8 +5,9 @@ import { embeddedPump, NATIVE_PUMP_PATH } from './native-pump-default.js';
 
 /**
  * The shim's native byte path (native/pump.h, built into native/build/shim-pump.node by
- * scripts/build-native.mjs): its typed surface, and loading it. The shim's streams do not use it
- * yet; loading never throws, so a caller can always fall back to the JavaScript path.
+ * scripts/build-native.mjs): its typed surface, and loading it. `burrow shim` moves its streams
+ * with it through native-peer.ts; loading never throws, so the shim can always fall back to its
+ * JavaScript path.
  *
  * Handles are opaque. Events reach `onEvent` on the main thread, a few per MiB, never per chunk;
  * none arrives after outClose/inClose, which join the object's thread and free its ring.
@@ -102,8 +103,11 @@ export function loadNativePump(path?: string): PumpLoad {
 function checked(where: string, load: () => unknown): PumpLoad {
   try {
     const pump = load() as NativePump;
-    if (typeof pump?.outClose !== 'function' || typeof pump.inClose !== 'function') {
-      return { reason: `${where} is an older build without close (rebuild it)` };
+    const missing = ['outClose', 'inClose', 'wireQueued', 'takeFd'].filter(
+      (f) => typeof (pump as unknown as Record<string, unknown>)?.[f] !== 'function',
+    );
+    if (missing.length > 0) {
+      return { reason: `${where} is an older build without ${missing.join(', ')} (rebuild it)` };
     }
     return { pump };
   } catch (err) {

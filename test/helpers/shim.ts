@@ -38,18 +38,31 @@ export interface ShimWorld {
   shim(args: string[], opts?: RunOptions): Promise<RunResult>;
 }
 
+/**
+ * Which byte path both ends of the shim take: the native one (BURROW_SHIM_NATIVE=require: a
+ * failure to load it fails the test) or JavaScript's (BURROW_SHIM_NATIVE=0).
+ */
+export type BytePath = 'native' | 'javascript';
+
 export async function startShimWorld(
   scope: Scope,
-  opts: { relays?: number; proxy?: boolean; agentArgs?: string[]; install?: Install } = {},
+  opts: {
+    relays?: number;
+    proxy?: boolean;
+    agentArgs?: string[];
+    install?: Install;
+    bytePath?: BytePath;
+  } = {},
 ): Promise<ShimWorld> {
   const { install } = opts;
+  const native = `BURROW_SHIM_NATIVE=${(opts.bytePath ?? 'native') === 'native' ? 'require' : '0'}`;
   // The device's non-interactive sessions: the install first, then node (for its #! line), then
   // sshd's usual PATH.
   const remotePath =
     install && [install.bin, dirname(process.execPath), SSHD_DEFAULT_PATH].join(':');
   const fleet = await startFleet(scope, {
     relays: opts.relays ?? 1,
-    ...(remotePath ? { sshdConfig: [`SetEnv PATH=${remotePath}`] } : {}),
+    ...(remotePath ? { sshdConfig: [`SetEnv PATH=${remotePath} ${native}`] } : {}),
   });
   const relay1 = fleet.relays[0]!;
   const proxy = opts.proxy ? await startProxy(scope, relay1.port) : undefined;
@@ -92,7 +105,7 @@ export async function startShimWorld(
   chmodSync(ssh, 0o755);
   if (install) {
     // burrow's defaults on the device: `burrow shim --serve` from PATH, data in ~/.burrow.
-    const env = { BURROW_SHIM_SSH: ssh, PATH: install.path };
+    const env = { BURROW_SHIM_SSH: ssh, PATH: install.path, ...envOf(native) };
     return {
       fleet,
       proxy,
@@ -110,7 +123,8 @@ export async function startShimWorld(
   const remoteDataDir = join(fleet.dir, 'remote-data');
   const env = {
     BURROW_SHIM_SSH: ssh,
-    BURROW_SHIM_REMOTE: `BURROW_DATA_DIR=${remoteDataDir} ${process.execPath} ${CLI_PATH} shim --serve`,
+    BURROW_SHIM_REMOTE: `${native} BURROW_DATA_DIR=${remoteDataDir} ${process.execPath} ${CLI_PATH} shim --serve`,
+    ...envOf(native),
   };
   return {
     fleet,
@@ -206,4 +220,10 @@ export function cutAsItGrows(
 /** How many times the shim said it lost the connection and reconnected, in `stderr`. */
 export function reconnects(stderr: string): number {
   return stderr.match(/connection lost; reconnecting/g)?.length ?? 0;
+}
+
+/** `NAME=value` as an environment entry. */
+function envOf(assignment: string): Record<string, string> {
+  const at = assignment.indexOf('=');
+  return { [assignment.slice(0, at)]: assignment.slice(at + 1) };
 }
