@@ -2,6 +2,7 @@ import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { FrameDecoder } from './frame-decoder.js';
 import { type Frame, MAX_FRAME_LENGTH, PREAMBLE_LENGTH } from './frames.js';
+import type { HolderConn } from './holder-conn.js';
 import type { ConnId, HolderEvent } from './holder-machine.js';
 import { Link, type NativePeer } from './native-peer.js';
 import type { NativePump } from './native-pump.js';
@@ -13,18 +14,6 @@ import type { NativePump } from './native-pump.js';
  * bridged: its bytes go through a pair of pipes between it and the Link (JavaScript copies them;
  * this is the rare path, where adoption was not possible).
  */
-
-/** One connection, as holder.ts serves it. */
-export interface HolderConn {
-  send(frame: Frame): void;
-  /** Writes this last frame (a refusal), then ends the connection. */
-  endWith(frame: Frame): void;
-  close(): void;
-  /** Its hello was accepted. */
-  admitted?(): void;
-  /** On the native path: what the inbound reads once the connection is current. */
-  readonly link?: Link;
-}
 
 export interface NativeConns {
   /** A channel's pipes; `release` runs when the connection is closed. */

@@ -1,28 +1,28 @@
-import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { coalesceWrites } from '../streams/coalesce.js';
 import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { ADOPTED, type Opening, OpeningParser, openPipesOf, RELAY } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import {
   type Command,
-  encodeFrame,
   type Frame,
-  frameParts,
   type HelloFrame,
   type SessionOptions,
   Stream,
   type StreamId,
 } from './frames.js';
+import { startCommand } from './holder-command.js';
+import { type HolderConn, type JsConn, jsConn } from './holder-conn.js';
 import {
   type ConnId,
   type HolderCommand,
   type HolderEvent,
   HolderMachine,
 } from './holder-machine.js';
-import { commandPipes, type HolderConn, nativeConns } from './holder-native.js';
+import { commandPipes, nativeConns } from './holder-native.js';
 import { NativePeer } from './native-peer.js';
 import type { NativePump } from './native-pump.js';
 import { StreamPeer } from './peer.js';
@@ -44,14 +44,6 @@ import { COMMAND_KILL_GRACE_MS, HANDSHAKE_TIMEOUT_MS } from './timings.js';
  * and exit. With no connection for `resumeWindowMs`, the command is ended (SIGTERM, then SIGKILL)
  * and the holder exits.
  */
-
-/** Where to find sftp-server for a `-s sftp` subsystem request (Debian, Fedora, BSD layouts). */
-const SFTP_SERVERS = [
-  '/usr/lib/openssh/sftp-server',
-  '/usr/libexec/openssh/sftp-server',
-  '/usr/libexec/sftp-server',
-  '/usr/lib/ssh/sftp-server',
-];
 
 /**
  * The SSH channel that brought the hello (whose hello was read already): what the local side
@@ -86,25 +78,6 @@ type OnChunk = (chunk: Buffer, hold?: Hold) => void;
 /** Room beyond the peer's buffer size when reading a handed-over channel into a ring. */
 const HANDOVER_SLACK = 2 * 1024 * 1024;
 
-/** A connection on the JavaScript path: a socket from a --serve, or a channel's pipes. */
-interface JsConn {
-  readonly input: Readable;
-  readonly output: Writable;
-  close(): void;
-  admitted?(): void;
-}
-
-/** Frames written to `output`, a refusal ending it. */
-function jsConn(c: JsConn): HolderConn {
-  return {
-    ...c,
-    send: (frame) => {
-      for (const part of frameParts(frame)) c.output.write(part);
-    },
-    endWith: (frame) => c.output.end(encodeFrame(frame)),
-  };
-}
-
 /**
  * Runs the holder: what to do when is holder-machine.ts's (pure); this driver binds the socket,
  * runs the command, serves the three kinds of connection (the handed-over channel, a relayed
@@ -117,12 +90,9 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
   // The local side buffers its stdin with the same capacity it asks of us.
   const { pump } = cfg;
   const native = pump && new NativePeer(pump, options.bufferBytes);
-  const peer = native ?? new StreamPeer(options.bufferBytes);
-  const machine = new HolderMachine({
-    sessionId,
-    secret,
-    resumeWindowMs: options.resumeWindowMs,
-  });
+  const js = native ? undefined : new StreamPeer(options.bufferBytes);
+  const peer = (native ?? js)!;
+  const machine = new HolderMachine({ sessionId, secret, resumeWindowMs: options.resumeWindowMs });
   /** Connections being served, by the machine's id for them. */
   const conns = new Map<ConnId, HolderConn>();
   /** Sockets whose --serve asked for adoption, until the machine answers. */
@@ -192,10 +162,8 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
           if (native && link) {
             native.read(link);
             native.attach(link, received);
-          } else if (!native) {
-            (peer as StreamPeer).attach((f) => {
-              if (machine.current === conn) write(conn, f);
-            }, received);
+          } else {
+            js?.attach((f) => machine.current === conn && write(conn, f), received);
           }
           return;
         }
@@ -204,7 +172,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
         case 'deliver':
           try {
             if (native) native.receive(c.frame);
-            else (peer as StreamPeer).receive(c.frame, chunkHold);
+            else js?.receive(c.frame, chunkHold);
           } catch {
             dispatch({ type: 'garbled', conn: c.conn });
           }
@@ -256,10 +224,9 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
           native.addIncomingFd(Stream.stdin, pipes.stdin, false);
         } else {
           child = startCommand(command, cfg, ['pipe', 'pipe', 'pipe']);
-          const js = peer as StreamPeer;
-          js.addOutgoing(Stream.stdout, child.stdout!, options.bufferBytes);
-          js.addOutgoing(Stream.stderr, child.stderr!, options.bufferBytes);
-          js.addIncoming(Stream.stdin, child.stdin!);
+          js!.addOutgoing(Stream.stdout, child.stdout!, options.bufferBytes);
+          js!.addOutgoing(Stream.stderr, child.stderr!, options.bufferBytes);
+          js!.addIncoming(Stream.stdin, child.stdin!);
         }
         child.on('error', (err) => dispatch({ type: 'spawn-failed', message: err.message }));
         child.on('close', (code, signal) =>
@@ -429,25 +396,4 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
       dispatch({ type: 'frame', conn: id, frame: cfg.hello });
     });
   });
-}
-
-function startCommand(
-  command: Command,
-  cfg: HolderConfig,
-  stdio: ['pipe', 'pipe', 'pipe'] | [number, number, number],
-): ChildProcess {
-  const opts: SpawnOptions = { cwd: cfg.cwd, env: cfg.env, stdio };
-  if (command.kind === 'argv') {
-    // As sshd does: the words joined by spaces, run by the user's shell. That shell is a child
-    // of the login shell sshd ran for `burrow shim --serve`, which has read the user's startup
-    // files already (its exports are in this environment): SHLVL says so, or bash would take
-    // itself for sshd's (stdin a socket, SSH_CLIENT set) and read ~/.bashrc a second time.
-    const level = Number.parseInt(cfg.env.SHLVL ?? '', 10);
-    const env = { ...cfg.env, SHLVL: String(Number.isSafeInteger(level) && level > 0 ? level : 1) };
-    return spawn(cfg.shell, ['-c', command.argv.join(' ')], { ...opts, env });
-  }
-  if (command.name !== 'sftp') throw new Error(`unknown subsystem "${command.name}"`);
-  const server = SFTP_SERVERS.find((p) => existsSync(p));
-  if (!server) throw new Error(`no sftp-server found (looked in ${SFTP_SERVERS.join(', ')})`);
-  return spawn(server, [], opts);
 }

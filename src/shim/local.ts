@@ -64,12 +64,12 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
   // ssh's: written from JavaScript on either path.
   const { pump } = cfg;
   const native = pump && new NativePeer(pump, cfg.bufferBytes);
-  const peer = native ?? new StreamPeer(cfg.bufferBytes);
+  const js = native ? undefined : new StreamPeer(cfg.bufferBytes);
+  const peer = (native ?? js)!;
   if (native) {
     native.addOutgoingFd(Stream.stdin, 0, cfg.bufferBytes);
     native.addIncomingFd(Stream.stdout, 1, true);
-  } else {
-    const js = peer as StreamPeer;
+  } else if (js) {
     js.addOutgoingFd(Stream.stdin, 0, cfg.bufferBytes, () => process.stdin);
     js.addIncoming(Stream.stdout, process.stdout);
   }
@@ -109,7 +109,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
           const received = { [Stream.stdin]: c.stdinReceived };
           const link = linkOf(c.attempt);
           if (native && link) native.attach(link, received);
-          else if (!native) (peer as StreamPeer).attach((f) => send(c.attempt, f), received);
+          else js?.attach((f) => send(c.attempt, f), received);
           return;
         }
         case 'detach':
