@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import {
   accessSync,
+  chmodSync,
   constants,
   copyFileSync,
   existsSync,
@@ -175,6 +176,33 @@ describe('single executables (npm run build:binary)', { timeout: BUILD_TIMEOUT_M
       assert.match(main.stdout, /^Usage: burrow \[options\] \[command\]/);
       const otssh = await run('otssh', ['--version']);
       assert.equal(otssh.stdout.trim(), VERSION);
+    }));
+
+  it('burrow shim moves a session through its embedded native byte path at both ends', (t) =>
+    withScope(t, async (s) => {
+      await ensureBinaries();
+      const machine = await machineWithoutNode(s);
+      const burrow = install(machine, BINARIES.burrow);
+      // In place of ssh: run the remote command (the last argument) here, on pipes, as sshd would.
+      const fakeSsh = join(machine.dir, 'local-ssh');
+      writeFileSync(fakeSsh, '#!/bin/sh\nfor last; do :; done\nexec sh -c "$last"\n');
+      chmodSync(fakeSsh, 0o755);
+      const data = randomBytes(3 * 1024 * 1024);
+      const out = join(machine.dir, 'out');
+      const r = await runCommand(s, burrow, ['shim', 'dev', `cat > ${out}; echo done; exit 3`], {
+        env: {
+          ...machine.env,
+          BURROW_SHIM_SSH: fakeSsh,
+          BURROW_SHIM_NATIVE: 'require',
+          BURROW_SHIM_REMOTE: `BURROW_SHIM_NATIVE=require BURROW_DATA_DIR=${machine.dir}/data ${burrow} shim --serve`,
+        },
+        cwd: machine.dir,
+        input: data,
+      });
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal(r.stdout, 'done\n');
+      assert.equal(r.stderr, '');
+      assert.ok(readFileSync(out).equals(data), 'the remote got stdin byte for byte');
     }));
 
   it('burrow agent systemd-unit names the executable alone in ExecStart, however it was started', (t) =>

@@ -10,9 +10,13 @@ import { CLI_PATH } from './helpers/relay.js';
 import { describeShim } from './helpers/shim-cases.js';
 
 describe('burrow shim: its command line', () => {
-  const shim = (s: Parameters<typeof runCommand>[0], args: string[]) =>
+  const shim = (
+    s: Parameters<typeof runCommand>[0],
+    args: string[],
+    env: Record<string, string> = {},
+  ) =>
     runCommand(s, process.execPath, [CLI_PATH, 'shim', ...args], {
-      env: { BURROW_SHIM_SSH: '/nonexistent/ssh-must-not-run' },
+      env: { BURROW_SHIM_SSH: '/nonexistent/ssh-must-not-run', ...env },
     });
 
   it('prints its usage on stdout for --help (0) and on stderr when called with nothing (2)', async (t) =>
@@ -21,6 +25,7 @@ describe('burrow shim: its command line', () => {
       assert.equal(help.code, 0);
       assert.match(help.stdout, /^usage: burrow shim \[ssh options\]/);
       assert.match(help.stdout, /BURROW_SHIM_BUFFER/);
+      assert.match(help.stdout, /BURROW_SHIM_NATIVE/);
       // scp runs its -S value as one program name: the usage shows the forms that work.
       assert.match(help.stdout, /^ {2}scp -S burrow-shim FILE host:PATH /m);
       assert.match(help.stdout, /^ {2}rsync -a -e burrow-shim SRC host:DST /m);
@@ -44,6 +49,17 @@ describe('burrow shim: its command line', () => {
         assert.equal(r.stderr, `burrow shim: ${line}\n`);
         assert.equal(r.stdout, '');
       }
+    }));
+
+  it('refuses a BURROW_SHIM_NATIVE other than 0, 1 or require with 255 and one line', async (t) =>
+    withScope(t, async (s) => {
+      // stdin a pipe (not a terminal): the setting is read.
+      const r = await shim(s, ['h', 'cmd'], { BURROW_SHIM_NATIVE: 'yes' });
+      assert.equal(r.code, 255, r.stderr);
+      assert.equal(
+        r.stderr,
+        'burrow shim: BURROW_SHIM_NATIVE: expected 0, 1 or require, not "yes"\n',
+      );
     }));
 });
 
