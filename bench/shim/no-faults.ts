@@ -129,6 +129,15 @@ export async function measureNoFaults(
     }
   }
 
+  return summarizeNoFaults(samples, { host: HOSTS.direct, bytes: bw.bytes, rounds, forms });
+}
+
+/** One size's result from its runs: medians per form, overhead over ssh, CPU per GiB. Pure. */
+export function summarizeNoFaults(
+  samples: RunSample[],
+  opts: { host: string; bytes: number; rounds: number; forms: readonly Form[] },
+): NoFaultResult {
+  const { host, bytes, rounds, forms } = opts;
   const of = (form: Form) => samples.filter((s) => s.form === form);
   const cpuMedians = (form: Form): RoleMedians => {
     const role = (r: keyof RoleMedians) => {
@@ -140,8 +149,8 @@ export async function measureNoFaults(
     return { local: role('local'), serve: role('serve'), holder: role('holder') };
   };
   const base = {
-    host: HOSTS.direct,
-    bytes: bw.bytes,
+    host,
+    bytes,
     rounds,
     samples,
     forms: forms.map((form) => ({
@@ -150,20 +159,18 @@ export async function measureNoFaults(
       medianMiBps: median(of(form).map((s) => s.mibPerSec)),
       medianMachineCpuSeconds: median(of(form).map((s) => s.machineCpuSeconds)),
     })),
-    overhead: 0,
-    shimCpuMedian: cpuMedians('shim'),
   };
-  const result: NoFaultResult = {
+  return {
     ...base,
     forms: base.forms.map((f) => ({
       ...f,
       vsSsh: formOverhead(base, f.form),
       shimCpuMedian: f.form === 'ssh' ? null : cpuMedians(f.form),
-      shimCpuPerGiB: cpuPerGiB(base, f.form),
+      shimCpuPerGiB: f.form === 'ssh' ? null : cpuPerGiB(base, f.form),
     })),
     overhead: formOverhead(base, 'shim'),
+    shimCpuMedian: cpuMedians('shim'),
   };
-  return result;
 }
 
 function fmt(v: number | null): string {

@@ -170,9 +170,10 @@ export function cpuNotes(r: NoFaultResult, cores: number): string[] {
       m.local !== null && m.holder !== null
         ? `; median CPU s of its node processes: local ${cpu(m.local)}, holder ${cpu(m.holder)}`
         : '';
+    const more = `${Math.abs(extra).toFixed(1)} CPU s ${extra < 0 ? 'less' : 'more'}`;
     notes.push(
       `${FORM_LABELS[f.form]}: the cores were ${busy(f.form)} busy and its runs took ` +
-        `${extra.toFixed(1)} CPU s more of the machine than ssh's${own}; ` +
+        `${more} of the machine than ssh's${own}; ` +
         `${cpuPerGiBText(cpuPerGiB(r, f.form))} CPU s/GiB (local + holder, median over the runs).`,
     );
   }
