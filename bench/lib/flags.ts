@@ -12,6 +12,24 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
+/**
+ * `--size` as a list: one size or several, comma-separated (`1G,512M`), each as parseSize reads
+ * it, in the order given; a size listed twice is refused (its results would be ambiguous).
+ */
+export function parseSizes(text: string): number[] {
+  const items = text.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) {
+    throw new BenchUsageError(
+      `--size: expected a size or a comma-separated list such as 1G,512M, got "${text}"`,
+    );
+  }
+  const sizes = items.map(parseSize);
+  const twice = items.find((_, i) => sizes.indexOf(sizes[i]!) !== i);
+  if (twice !== undefined)
+    throw new BenchUsageError(`--size: ${twice} is listed twice in "${text}"`);
+  return sizes;
+}
+
 /** `--<flag>`: a whole number of at least `min` (1 unless given). */
 export function parseCount(flag: string, text: string, min = 1): number {
   const n = Number(text);

@@ -14,6 +14,7 @@ import {
 
 const FLAGS = {
   size: { type: 'size', default: '1G', help: 'bytes per transfer' },
+  sizes: { type: 'sizes', default: '1G', metavar: 'LIST', help: 'files, comma-separated' },
   rounds: { type: 'count', default: 3, help: 'rounds' },
   'openssh-devices': { type: 'count', default: 200, min: 0, help: 'tunnels; 0 skips' },
   'cut-every': { type: 'interval', default: '10s', help: 'between cuts' },
@@ -41,6 +42,7 @@ const BENCH = defineBench({
 
 const DEFAULTS: Record<string, unknown> = {
   size: 2 ** 30,
+  sizes: [2 ** 30],
   rounds: 3,
   'openssh-devices': 200,
   'cut-every': 10_000,
@@ -54,6 +56,9 @@ describe('parseFlags', () => {
     [[], {}],
     [['--size', '64M'], { size: 64 * 2 ** 20 }],
     [['--size=512K', '--rounds', '1'], { size: 512 * 1024, rounds: 1 }],
+    [['--sizes', '64M'], { sizes: [64 * 2 ** 20] }],
+    [['--sizes', '1G,512M'], { sizes: [2 ** 30, 512 * 2 ** 20] }],
+    [['--sizes=32M, 64M,1K'], { sizes: [32 * 2 ** 20, 64 * 2 ** 20, 1024] }],
     [['--openssh-devices', '0'], { 'openssh-devices': 0 }],
     [['--cut-every', '500ms'], { 'cut-every': 500 }],
     [['--cut-every', '1m'], { 'cut-every': 60_000 }],
@@ -83,6 +88,16 @@ describe('parseFlags', () => {
     [['--openssh-devices=-1'], /^--openssh-devices: expected a whole number ≥ 0, got "-1"$/],
     [['--size', 'big'], /^--size: expected e.g. 1G, 512M or 1048576, got "big"$/],
     [['--cut-every', '50ms'], /^--cut-every: at least 100ms, got "50ms"$/],
+    [['--sizes', '1G,big'], /^--size: expected e.g. 1G, 512M or 1048576, got "big"$/],
+    [
+      ['--sizes', '1G,'],
+      /^--size: expected a size or a comma-separated list such as 1G,512M, got "1G,"$/,
+    ],
+    [
+      ['--sizes', ''],
+      /^--size: expected a size or a comma-separated list such as 1G,512M, got ""$/,
+    ],
+    [['--sizes', '1G,1024M'], /^--size: 1024M is listed twice in "1G,1024M"$/],
     [
       ['--floor'],
       /^--floor is no longer a flag of abuse: run npm run bench -- experiments\/floor$/,
@@ -115,6 +130,7 @@ describe('usage', () => {
     /^usage: npm run bench -- abuse \[flags\]$/m,
     /^ {2}--phases LIST +phases to run, comma-separated: one,two \(default: all\)$/m,
     /^ {2}--size SIZE +bytes per transfer \(default 1G\)$/m,
+    /^ {2}--sizes LIST +files, comma-separated \(default 1G\)$/m,
     /^ {2}--rounds N +rounds \(default 3\)$/m,
     /^ {2}--cut-every INTERVAL +between cuts \(default 10s\)$/m,
     /^ {2}--relay-ciphers LIST +relay ciphers$/m,

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Scope } from '../../test/helpers/index.js';
-import { parseCount, parseInterval, parseSize } from './flags.js';
+import { parseCount, parseInterval, parseSize, parseSizes } from './flags.js';
 import { describeMachine, type MachineInfo, machineInfo } from './machine.js';
 import {
   BenchUsageError,
@@ -33,21 +33,24 @@ import { markdownTable, type Table, terminalTable } from './table.js';
 export type FlagSpec =
   | { type: 'count'; default: number; min?: number; help: string }
   | { type: 'size'; default: string; help: string }
+  | { type: 'sizes'; default: string; metavar?: string; help: string }
   | { type: 'interval'; default: string; help: string }
   | { type: 'string'; default?: string; metavar?: string; help: string }
   | { type: 'boolean'; help: string };
 
 export type FlagSpecs = Record<string, FlagSpec>;
 
-/** Parsed values: counts, sizes (bytes) and intervals (ms) are numbers. */
+/** Parsed values: counts, sizes (bytes) and intervals (ms) are numbers; a size list, an array. */
 export type FlagValues<F extends FlagSpecs> = {
   [K in keyof F]: F[K] extends { type: 'boolean' }
     ? boolean
-    : F[K] extends { type: 'string' }
-      ? F[K] extends { default: string }
-        ? string
-        : string | undefined
-      : number;
+    : F[K] extends { type: 'sizes' }
+      ? number[]
+      : F[K] extends { type: 'string' }
+        ? F[K] extends { default: string }
+          ? string
+          : string | undefined
+        : number;
 };
 
 export type Status = 'PASS' | 'MISS';
@@ -194,6 +197,7 @@ export function parseFlags<F extends FlagSpecs>(bench: Bench<F>, argv: string[])
     const v = values[n];
     if (s.type === 'boolean') flags[n] = v === true;
     else if (s.type === 'string') flags[n] = v ?? s.default;
+    else if (s.type === 'sizes') flags[n] = parseSizes(String(v ?? s.default));
     else {
       const text = String(v ?? s.default);
       flags[n] =

@@ -1,8 +1,9 @@
 /**
- * Fault-free transfers: `rsync --no-compress SRC dev1-direct:DST` with the operator's ssh and with
- * `burrow shim` as `-e`, alternating (order rotated each round), the destination deleted before
- * every run so each sends the whole file. Timed from spawn to rsync's exit; every copy is checked
- * against the source's sha256.
+ * Fault-free transfers: `rsync --no-compress SRC dev1-direct:DST` with the operator's ssh, with
+ * `burrow shim` on its native byte path and (optionally) with `burrow shim` on JavaScript's as
+ * `-e`, alternating (order rotated each round), the destination deleted before every run so each
+ * sends the whole file. Timed from spawn to rsync's exit; every copy is checked against the
+ * source's sha256.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +11,10 @@ import { join } from 'node:path';
 import type { Scope } from '../../test/helpers/index.js';
 import { median, rotate } from '../lib/stats.js';
 import { clearShimCpu, machineBusySeconds, type ShimCpu, takeShimCpu } from './cpu.js';
+import { cpuPerGiB, formOverhead } from './results.js';
 import { runRsync, stderrTail } from './rsync.js';
 import { sha256 } from './source.js';
-import { type BenchWorld, FORMS, type Form, HOSTS } from './world.js';
+import { type BenchWorld, type Form, HOSTS } from './world.js';
 
 export interface RunSample {
   form: Form;
@@ -25,23 +27,32 @@ export interface RunSample {
   machineCpuSeconds: number;
 }
 
+type RoleMedians = { local: number | null; serve: number | null; holder: number | null };
+
 export interface FormSummary {
   form: Form;
   medianSeconds: number;
   medianMiBps: number;
   medianMachineCpuSeconds: number;
+  /** median(this form's seconds) / median(ssh seconds) − 1; 0 for ssh. */
+  vsSsh?: number;
+  /** A shim form's medians over its runs, CPU seconds per process role; null for ssh. */
+  shimCpuMedian?: RoleMedians | null;
+  /** median over the runs of (local + holder CPU s), per GiB sent; null for ssh. */
+  shimCpuPerGiB?: number | null;
 }
 
+/** One size's fault-free runs; the phase's result is one of these per size, in --size order. */
 export interface NoFaultResult {
   host: string;
   bytes: number;
   rounds: number;
   samples: RunSample[];
   forms: FormSummary[];
-  /** median(shim seconds) / median(ssh seconds) - 1. */
+  /** median(shim seconds) / median(ssh seconds) - 1, for `burrow shim` (the native path). */
   overhead: number;
-  /** Medians over the shim's runs, CPU seconds per process role. */
-  shimCpuMedian: { local: number | null; serve: number | null; holder: number | null };
+  /** Medians over the native shim's runs, CPU seconds per process role. */
+  shimCpuMedian: RoleMedians;
 }
 
 export function rsyncArgs(transport: string, src: string, dest: string): string[] {
@@ -56,14 +67,14 @@ export function transferTimeoutMs(bytes: number): number {
 export async function measureNoFaults(
   scope: Scope,
   bw: BenchWorld,
-  opts: { rounds: number; log: (msg: string) => void },
+  opts: { rounds: number; forms: readonly Form[]; log: (msg: string) => void },
 ): Promise<NoFaultResult> {
-  const { rounds, log } = opts;
+  const { rounds, forms, log } = opts;
   const dst = join(bw.dir, 'dst.bin');
   const timeoutMs = transferTimeoutMs(bw.bytes);
 
   // Not timed: first-use costs (page cache, JIT, the remote's first node start-up).
-  for (const form of FORMS) {
+  for (const form of forms) {
     rmSync(dst, { force: true });
     const run = await runRsync(
       scope,
@@ -79,7 +90,7 @@ export async function measureNoFaults(
 
   const samples: RunSample[] = [];
   for (let round = 1; round <= rounds; round++) {
-    for (const form of rotate(FORMS, round - 1)) {
+    for (const form of rotate(forms, round - 1)) {
       rmSync(dst, { force: true });
       const busy0 = machineBusySeconds();
       const run = await runRsync(
@@ -94,7 +105,7 @@ export async function measureNoFaults(
             `${run.timedOut ? ` (timed out after ${timeoutMs} ms)` : ''}:\n${stderrTail(run)}`,
         );
       }
-      const shimCpu = form === 'shim' ? await takeShimCpu(bw.cpuDir) : null;
+      const shimCpu = form === 'ssh' ? null : await takeShimCpu(bw.cpuDir);
       if ((await sha256(dst)) !== bw.srcSha256) {
         throw new Error(`round ${round}, ${form}: the copy's sha256 differs from the source's`);
       }
@@ -118,32 +129,47 @@ export async function measureNoFaults(
     }
   }
 
+  return summarizeNoFaults(samples, { host: HOSTS.direct, bytes: bw.bytes, rounds, forms });
+}
+
+/** One size's result from its runs: medians per form, overhead over ssh, CPU per GiB. Pure. */
+export function summarizeNoFaults(
+  samples: RunSample[],
+  opts: { host: string; bytes: number; rounds: number; forms: readonly Form[] },
+): NoFaultResult {
+  const { host, bytes, rounds, forms } = opts;
   const of = (form: Form) => samples.filter((s) => s.form === form);
-  const forms = FORMS.map((form) => ({
-    form,
-    medianSeconds: median(of(form).map((s) => s.seconds)),
-    medianMiBps: median(of(form).map((s) => s.mibPerSec)),
-    medianMachineCpuSeconds: median(of(form).map((s) => s.machineCpuSeconds)),
-  }));
-  const secondsOf = (form: Form) => forms.find((f) => f.form === form)!.medianSeconds;
-  const cpuMedian = (role: 'local' | 'serve' | 'holder') => {
-    const values = of('shim')
-      .map((s) => s.shimCpu?.[role])
-      .filter((v): v is number => typeof v === 'number');
-    return values.length > 0 ? median(values) : null;
+  const cpuMedians = (form: Form): RoleMedians => {
+    const role = (r: keyof RoleMedians) => {
+      const values = of(form)
+        .map((s) => s.shimCpu?.[r])
+        .filter((v): v is number => typeof v === 'number');
+      return values.length > 0 ? median(values) : null;
+    };
+    return { local: role('local'), serve: role('serve'), holder: role('holder') };
   };
-  return {
-    host: HOSTS.direct,
-    bytes: bw.bytes,
+  const base = {
+    host,
+    bytes,
     rounds,
     samples,
-    forms,
-    overhead: secondsOf('shim') / secondsOf('ssh') - 1,
-    shimCpuMedian: {
-      local: cpuMedian('local'),
-      serve: cpuMedian('serve'),
-      holder: cpuMedian('holder'),
-    },
+    forms: forms.map((form) => ({
+      form,
+      medianSeconds: median(of(form).map((s) => s.seconds)),
+      medianMiBps: median(of(form).map((s) => s.mibPerSec)),
+      medianMachineCpuSeconds: median(of(form).map((s) => s.machineCpuSeconds)),
+    })),
+  };
+  return {
+    ...base,
+    forms: base.forms.map((f) => ({
+      ...f,
+      vsSsh: formOverhead(base, f.form),
+      shimCpuMedian: f.form === 'ssh' ? null : cpuMedians(f.form),
+      shimCpuPerGiB: f.form === 'ssh' ? null : cpuPerGiB(base, f.form),
+    })),
+    overhead: formOverhead(base, 'shim'),
+    shimCpuMedian: cpuMedians('shim'),
   };
 }
 

@@ -7,22 +7,37 @@ import type { Cell } from '../lib/table.js';
 import { type CutResult, type CutRun, measureCuts } from './cuts.js';
 import { measureNoFaults, type NoFaultResult } from './no-faults.js';
 import {
+  cpuPerGiB,
+  cpuPerGiBText,
   cutTargets,
   effectiveCuts,
   exitText,
+  formOverhead,
   noFaultTargets,
   pct,
   seconds,
   shaText,
   sizeLabel,
 } from './results.js';
-import { FORM_LABELS, startBenchWorld } from './world.js';
+import {
+  FORM_LABELS,
+  FORMS,
+  FORMS_WITH_JAVASCRIPT,
+  type Form,
+  startBenchWorld,
+  withSource,
+} from './world.js';
 
 /** Fewest fault-free runs per transport for a result that is written down. */
 export const MIN_RECORDED_ROUNDS = 3;
 
 export const SHIM_FLAGS = {
-  size: { type: 'size', default: '1G', help: 'the file rsync sends; K/M/G suffixes' },
+  size: {
+    type: 'sizes',
+    default: '1G',
+    metavar: 'LIST',
+    help: 'the file rsync sends, K/M/G suffixes; a comma list (1G,512M) measures each size in turn (cuts: the first)',
+  },
   rounds: {
     type: 'count',
     default: MIN_RECORDED_ROUNDS,
@@ -34,6 +49,10 @@ export const SHIM_FLAGS = {
     help: 'interval between connection cuts in the cut runs: 10s, 500ms, 1m',
   },
   'no-plain-cut': { type: 'boolean', help: 'skip the run of plain ssh under the same cuts' },
+  'no-javascript': {
+    type: 'boolean',
+    help: "leave out the fault-free runs of burrow shim on JavaScript's byte path",
+  },
 } as const satisfies FlagSpecs;
 type Flags = typeof SHIM_FLAGS;
 
@@ -61,23 +80,37 @@ function runRows(r: NoFaultResult): Cell[][] {
   ]);
 }
 
-const MEDIAN_HEADERS = [
+export const MEDIAN_HEADERS = [
   'transport',
   'median time',
   'median MiB/s',
   'median machine CPU s',
   'vs ssh',
+  'shim CPU s/GiB (local + holder)',
 ];
 
-function medianRows(r: NoFaultResult): Cell[][] {
-  const ssh = r.forms.find((f) => f.form === 'ssh')!;
+/** One row per transport; the shim forms with their overhead over ssh and CPU per GiB. */
+export function medianRows(r: NoFaultResult): Cell[][] {
   return r.forms.map((f) => [
     FORM_LABELS[f.form],
     seconds(f.medianSeconds),
     f.medianMiBps.toFixed(0),
     f.medianMachineCpuSeconds.toFixed(1),
-    f.form === 'ssh' ? '–' : pct(f.medianSeconds / ssh.medianSeconds - 1),
+    f.form === 'ssh' ? '–' : pct(formOverhead(r, f.form)),
+    f.form === 'ssh' ? '–' : cpuPerGiBText(cpuPerGiB(r, f.form)),
   ]);
+}
+
+/** One line per shim form of a size's result: its overhead over ssh and its CPU per GiB. */
+export function summaryLine(r: NoFaultResult): string {
+  const forms = r.forms
+    .filter((f) => f.form !== 'ssh')
+    .map(
+      (f) =>
+        `${FORM_LABELS[f.form]} ${pct(formOverhead(r, f.form))} vs ssh, ` +
+        `${cpuPerGiBText(cpuPerGiB(r, f.form))} CPU s/GiB (local + holder)`,
+    );
+  return `${sizeLabel(r.bytes)}: ${forms.join('; ')}`;
 }
 
 const CUT_HEADERS = [
@@ -117,24 +150,41 @@ function cutRows(r: CutResult): Cell[][] {
 }
 
 /**
- * Whether the machine was CPU-bound, and how much of the shim's extra time its CPU explains:
- * computed from the medians, so it stays true for whatever a run measured.
+ * Whether the machine was CPU-bound, and how much of each shim form's extra time its CPU
+ * explains: computed from the medians, so it stays true for whatever a run measured.
  */
-function cpuNote(r: NoFaultResult, cores: number): string {
-  const of = (form: string) => r.forms.find((f) => f.form === form)!;
-  const busy = (form: string) =>
+export function cpuNotes(r: NoFaultResult, cores: number): string[] {
+  const of = (form: Form) => r.forms.find((f) => f.form === form)!;
+  const busy = (form: Form) =>
     `${((of(form).medianMachineCpuSeconds / (cores * of(form).medianSeconds)) * 100).toFixed(0)}%`;
-  const extra = of('shim').medianMachineCpuSeconds - of('ssh').medianMachineCpuSeconds;
-  const m = r.shimCpuMedian;
-  const own = [m.local, m.holder].every((v) => v !== null)
-    ? ` (median local ${cpu(m.local)}, holder ${cpu(m.holder)}: ` +
-      `${cpu(m.local! + m.holder! + (m.serve ?? 0))} CPU s in the shim's node processes)`
-    : '';
-  return (
-    `${cores === 2 ? 'Both' : `All ${cores}`} cores were ${busy('ssh')} busy during the ssh runs and ${busy('shim')} during ` +
-    `the shim runs (median machine CPU over ${cores} × median time), and the shim's runs took ` +
-    `${extra.toFixed(1)} CPU s more of the machine${own}.`
-  );
+  const all = cores === 2 ? 'Both' : `All ${cores}`;
+  const notes = [
+    `${all} cores were ${busy('ssh')} busy during the ssh runs (median machine CPU over ` +
+      `${cores} × median time).`,
+  ];
+  for (const f of r.forms) {
+    if (f.form === 'ssh') continue;
+    const extra = f.medianMachineCpuSeconds - of('ssh').medianMachineCpuSeconds;
+    const m = rolesMedian(r, f.form);
+    const own =
+      m.local !== null && m.holder !== null
+        ? `; median CPU s of its node processes: local ${cpu(m.local)}, holder ${cpu(m.holder)}`
+        : '';
+    const more = `${Math.abs(extra).toFixed(1)} CPU s ${extra < 0 ? 'less' : 'more'}`;
+    notes.push(
+      `${FORM_LABELS[f.form]}: the cores were ${busy(f.form)} busy and its runs took ` +
+        `${more} of the machine than ssh's${own}; ` +
+        `${cpuPerGiBText(cpuPerGiB(r, f.form))} CPU s/GiB (local + holder, median over the runs).`,
+    );
+  }
+  return notes;
+}
+
+/** Median CPU s per role of one shim form's runs (stored for `shim` alone in older results). */
+function rolesMedian(r: NoFaultResult, form: Form) {
+  const stored = r.forms.find((f) => f.form === form)?.shimCpuMedian;
+  if (stored) return stored;
+  return form === 'shim' ? r.shimCpuMedian : { local: null, serve: null, holder: null };
 }
 
 /** The last line of rsync's stderr that says why it stopped, for the plain ssh run. */
@@ -143,21 +193,41 @@ function lastError(run: CutRun): string | undefined {
   return lines[lines.length - 1]?.trim();
 }
 
-export const noFaultsPhase = definePhase<Flags, NoFaultResult>({
+/** One result per size, in --size order (a record written before sizes were listed: one). */
+type NoFaultResults = NoFaultResult[] | NoFaultResult;
+
+export const noFaultsPhase = definePhase<Flags, NoFaultResults>({
   name: 'no-faults',
   title: 'No faults: rsync through the shim against plain ssh, alternating',
   async measure(scope, { flags, log }) {
-    const bw = await startBenchWorld(scope, { bytes: flags.size, log });
-    log(`no faults: ${flags.rounds} rounds of rsync with ssh and with burrow shim, alternating`);
-    const result = await measureNoFaults(scope, bw, { rounds: flags.rounds, log });
-    return { result, targets: noFaultTargets(result) };
+    const forms = flags['no-javascript'] ? FORMS : FORMS_WITH_JAVASCRIPT;
+    const names = forms.map((f) => FORM_LABELS[f]).join(', ');
+    let bw = await startBenchWorld(scope, { bytes: flags.size[0]!, log });
+    const results: NoFaultResult[] = [];
+    for (const bytes of flags.size) {
+      bw = await withSource(bw, bytes, log);
+      log(
+        `no faults, ${sizeLabel(bytes)}: ${flags.rounds} rounds of rsync with ${names}, alternating`,
+      );
+      const result = await measureNoFaults(scope, bw, { rounds: flags.rounds, forms, log });
+      log(`no faults, ${summaryLine(result)}`);
+      results.push(result);
+    }
+    return { result: results, targets: results.flatMap(noFaultTargets) };
   },
-  tables(r, rec) {
-    const title = `rsync of ${sizeLabel(r.bytes)} to ${r.host}, ${r.rounds} runs per transport`;
-    return [
-      { title, headers: RUN_HEADERS, rows: runRows(r) },
-      { headers: MEDIAN_HEADERS, rows: medianRows(r), notes: [cpuNote(r, rec.machine.cores)] },
-    ];
+  tables(stored, rec) {
+    return (Array.isArray(stored) ? stored : [stored]).flatMap((r) => [
+      {
+        title: `rsync of ${sizeLabel(r.bytes)} to ${r.host}, ${r.rounds} runs per transport`,
+        headers: RUN_HEADERS,
+        rows: runRows(r),
+      },
+      {
+        headers: MEDIAN_HEADERS,
+        rows: medianRows(r),
+        notes: cpuNotes(r, rec.machine.cores),
+      },
+    ]);
   },
 });
 
@@ -165,13 +235,14 @@ export const cutsPhase = definePhase<Flags, CutResult>({
   name: 'cuts',
   title: 'Cuts: rsync through a proxy that resets every connection at an interval',
   async measure(scope, { flags, log }) {
-    const bw = await startBenchWorld(scope, { bytes: flags.size, log });
+    const bytes = flags.size[0]!;
+    const bw = await startBenchWorld(scope, { bytes, log });
     const result = await measureCuts(scope, bw, {
       cutEveryMs: flags['cut-every'],
       plainSsh: !flags['no-plain-cut'],
       log,
     });
-    return { result, targets: cutTargets(result, flags.size) };
+    return { result, targets: cutTargets(result, bytes) };
   },
   tables(r) {
     const notes = cutRuns(r)
