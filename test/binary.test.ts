@@ -11,6 +11,7 @@
  * downloads the Node runtime (about 57 MB from the npm registry); later builds take seconds.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import {
   accessSync,
   chmodSync,
