@@ -190,16 +190,21 @@ describe('single executables (npm run build:binary)', { timeout: BUILD_TIMEOUT_M
       chmodSync(fakeSsh, 0o755);
       const data = randomBytes(3 * 1024 * 1024);
       const out = join(machine.dir, 'out');
-      const r = await runCommand(s, burrow, ['shim', 'dev', `cat > ${out}; echo done; exit 3`], {
-        env: {
-          ...machine.env,
-          BURROW_SHIM_SSH: fakeSsh,
-          BURROW_SHIM_NATIVE: 'require',
-          BURROW_SHIM_REMOTE: `BURROW_SHIM_NATIVE=require BURROW_DATA_DIR=${machine.dir}/data ${burrow} shim --serve`,
+      const r = await runCommand(
+        s,
+        burrow,
+        ['shim', 'dev', `/bin/cat > ${out}; echo done; exit 3`],
+        {
+          env: {
+            ...machine.env,
+            BURROW_SHIM_SSH: fakeSsh,
+            BURROW_SHIM_NATIVE: 'require',
+            BURROW_SHIM_REMOTE: `BURROW_SHIM_NATIVE=require BURROW_DATA_DIR=${machine.dir}/data ${burrow} shim --serve`,
+          },
+          cwd: machine.dir,
+          input: data,
         },
-        cwd: machine.dir,
-        input: data,
-      });
+      );
       assert.equal(r.code, 3, r.stderr);
       assert.equal(r.stdout, 'done\n');
       assert.equal(r.stderr, '');
