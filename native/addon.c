@@ -299,6 +299,8 @@ static napi_value js_in_attach(napi_env env, napi_callback_info info) {
   in->need = after ? 4 : PREAMBLE;
   in->first = !after;
   in->carried = 0;
+  in->splice_ok = 1;
+  in->splicing = 0;
   in->sniffed = 0;
   double gen = (double)in->gen;
   pthread_cond_signal(&in->cv);

@@ -254,6 +254,66 @@ static int in_pending(inbound_t *in) {
   return 0;
 }
 
+/*
+ * Moves the current payload from the connection to its sink with splice(2) when it may (mu held,
+ * released around the call): the sink is native, alive and has nothing queued, and the payload's
+ * next byte is the next new one (a resend's duplicate part takes the copy path, which drops it).
+ * Returns 1 when bytes moved or the connection changed meanwhile (start the turn again), -1 when
+ * the connection ended, 2 when it is empty but the sink has room (wait for it, then splice), 0 to
+ * take the copy path this turn (a sink still full after SINK_WAIT_MS, an fd splice refuses).
+ */
+#define SINK_WAIT_MS 2
+
+static int in_try_splice(inbound_t *in) {
+  if (in->conn < 0 || in->st != 3 || !in->splice_ok || in->remaining == 0) return 0;
+  sink_t *s = &in->s[in->dstream];
+  if (s->fd < 0 || s->dead || s->qlen > 0 || s->has_eof || in->doffset != s->received) return 0;
+  size_t want = in->remaining < READ_MAX ? (size_t)in->remaining : READ_MAX;
+  int conn = in->conn, fd = s->fd;
+  uint64_t gen = in->gen;
+  pthread_mutex_unlock(&in->mu);
+  ssize_t r = splice(conn, NULL, fd, NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+  int err = errno, sink_full = 0, room_again = 0;
+  if (r < 0 && err == EAGAIN) {
+    struct pollfd p = {fd, POLLOUT, 0};
+    sink_full = poll(&p, 1, 0) == 0;
+    if (sink_full) {
+      /* A sink that drains soon keeps the splice going; one that does not gets the copy path,
+       * which goes on reading the connection (the acks behind this payload may be what it waits
+       * for). An attach or detach (the wake) ends the wait. */
+      struct pollfd q[2] = {{fd, POLLOUT, 0}, {in->wake, POLLIN, 0}};
+      room_again = poll(q, 2, SINK_WAIT_MS) > 0 && q[0].revents && !q[1].revents;
+    }
+  }
+  pthread_mutex_lock(&in->mu);
+  if (r > 0) {
+    /* The bytes are the stream's next ones whatever happened meanwhile: count them. */
+    s->received += (uint64_t)r;
+    s->delivered += (uint64_t)r;
+    if (in->gen != gen) return 1;
+    in->doffset += (uint64_t)r;
+    in->remaining -= (uint64_t)r;
+    if (in->remaining == 0) {
+      in->st = 1;
+      in->need = 4;
+    }
+    in->splicing = 1;
+    return 1;
+  }
+  if (in->gen != gen || (r < 0 && err == EINTR) || room_again) return 1;
+  if (r == 0) {
+    in_drop_conn(in);
+    post_at(in->tsfn, in->gen, "closed", (double)(in->head - in->attach_head), 0, NULL, 0, NULL);
+    in->gen++;
+    return -1;
+  }
+  in->splicing = 0;
+  if (err == EAGAIN) return sink_full ? 0 : 2;
+  if (err == EPIPE) s->dead = 1; /* its reader is gone: the copy path counts the rest delivered */
+  else in->splice_ok = 0;        /* EINVAL and the like: not between these fds */
+  return 0;
+}
+
 void *in_main(void *arg) {
   inbound_t *in = arg;
   pthread_mutex_lock(&in->mu);
@@ -265,12 +325,19 @@ void *in_main(void *arg) {
       pthread_cond_wait(&in->cv, &in->mu);
       continue;
     }
+    int spliced = in_try_splice(in);
+    if (spliced == 1 || spliced == -1) continue;
     uint64_t tail = in_tail(in);
     if (tail == in->head) in->base = in->head; /* empty: start again at mem[0] */
     uint64_t pos = (in->head - in->base) % in->cap;
     uint64_t room = in->cap - (in->head - tail);
     if (room > in->cap - pos) room = in->cap - pos;
     if (room > READ_MAX) room = READ_MAX;
+    if (in->splicing && (in->st == 1 || in->st == 2)) {
+      /* The next frame's length and data head, no more: its payload may be spliced too. */
+      uint64_t head = in->st == 1 ? 4 - in->carried + DATA_HEAD : in->need - in->carried;
+      if (room > head) room = head;
+    }
     int64_t due = 0;
     struct pollfd pf[6];
     int conn_at = -1;
@@ -300,7 +367,7 @@ void *in_main(void *arg) {
     if (r > 0 && pf[0].revents) {
       drain(in->wake);
       readable = 0;
-    } else if (readable) {
+    } else if (readable && spliced != 2) {
       got = read(conn, in->mem + pos, room);
       if (got < 0 && (errno == EAGAIN || errno == EINTR)) readable = 0;
     }
@@ -312,7 +379,7 @@ void *in_main(void *arg) {
       }
     }
     if (in->gen != gen) continue;
-    if (!readable) continue;
+    if (!readable || spliced == 2) continue; /* 2: the connection has data: splice it */
     if (got <= 0) {
       in_drop_conn(in);
       post_at(in->tsfn, in->gen, "closed", (double)(in->head - in->attach_head), 0, NULL, 0, NULL);

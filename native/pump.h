@@ -16,7 +16,11 @@
  *             stream with a native sink is written (non-blocking writev, the rest kept in the
  *             ring) to the sink, duplicates dropped and gaps refused as ReceiveCounter does; acks
  *             go out every `ackEvery` delivered bytes and within `ackDelayMs` of a delivery.
- *             Every other frame goes to JavaScript as its body.
+ *             Every other frame goes to JavaScript as its body. While the sink takes them and
+ *             nothing is queued for it, a payload that is new goes from the connection to the
+ *             sink by splice(2) instead (no copy where both are pipes: the holder's channel and
+ *             its command's stdin), the frame headers around it read alone; a full sink, a
+ *             resent (partly duplicate) payload or an fd splice refuses takes the copy path.
  *   splice    (an option of both, for the experiment) splice(2)/tee(2) instead of copies; the
  *             replay copy lives in a pipe (at most fs.pipe-max-size), there is no resend, and a
  *             sink that stops reading stalls the connection.
@@ -155,6 +159,9 @@ typedef struct inbound {
   uint8_t sniff[64];
   uint32_t sniffed;
   int devnull; /* splice mode: where duplicates go */
+  /* copy mode: payloads moved by splice(2) while the connection and the sink are pipes */
+  int splice_ok; /* splice(2) works between this connection and the sinks (until EINVAL) */
+  int splicing;  /* the last payload was spliced: read frame headers alone, to splice the next */
   pthread_t thread;
   int destroyed; /* inClose() ran: the thread is joined, the ring freed */
   pthread_mutex_t mu;
