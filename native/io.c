@@ -190,6 +190,8 @@ wire_t *wire_new(int fd) {
   w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   w->flusher = -1;
   w->refs = 1;
+  struct stat st;
+  w->vm = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
   pthread_mutex_init(&w->mu, NULL);
   pthread_mutex_init(&w->qmu, NULL);
   pthread_mutex_init(&w->ref_mu, NULL);
@@ -274,6 +276,59 @@ void wire_flush_nb(wire_t *w) {
   if (pthread_mutex_trylock(&w->mu) != 0) return;
   if (!w->closed && !w->broken && wire_flush_q(w, 0, -1, NULL, 0) < 0) w->broken = 1;
   pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * Like writev_all for a batch of data frames whose odd entries are payloads in an outbound's
+ * replay ring: into a pipe, each payload is vmsplice(2)d (the pipe takes references to the ring's
+ * pages: no copy) and each header written. That is safe because the ring reuses a byte's memory
+ * only once the peer has acknowledged it, and the peer has it only after the pipe's reader (ssh,
+ * sshd) took it out of the pipe; a pipe of an abandoned connection is never read again. Where
+ * vmsplice is refused (not a pipe), `*vm` is cleared and the rest goes by writev.
+ */
+static int write_frames(int fd, int *vm, struct iovec *iov, int n, int wake, int closed,
+                        const uint64_t *gen, uint64_t expect) {
+  for (int i = 0; i < n; i++) {
+    if (!*vm) return writev_all(fd, iov + i, n - i, wake, closed, gen, expect);
+    while (iov[i].iov_len > 0) {
+      ssize_t k = (i & 1) ? vmsplice(fd, &iov[i], 1, SPLICE_F_NONBLOCK)
+                          : write(fd, iov[i].iov_base, iov[i].iov_len);
+      if (k > 0) {
+        iov[i].iov_base = (char *)iov[i].iov_base + k;
+        iov[i].iov_len -= (size_t)k;
+        continue;
+      }
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0 && errno == EAGAIN) {
+        int r = wait2(fd, POLLOUT, wake, closed);
+        if (r == WOKEN && gen && __atomic_load_n(gen, __ATOMIC_ACQUIRE) == expect) continue;
+        if (r == WOKEN || r < 0) return r;
+        continue;
+      }
+      if ((i & 1) && k < 0 && (errno == EINVAL || errno == EBADF || errno == ENOSYS)) {
+        *vm = 0; /* not a pipe: this entry and the rest by writev */
+        break;
+      }
+      return -1;
+    }
+    if (!*vm) i--; /* the entry again, by writev */
+  }
+  return 0;
+}
+
+/* wire_writev for an outbound's data frames: payloads vmsplice'd where the wire is a pipe. */
+int wire_write_frames(wire_t *w, struct iovec *iov, int n, int wake2, const uint64_t *gen,
+                      uint64_t expect) {
+  pthread_mutex_lock(&w->mu);
+  int r = -1;
+  if (!w->closed && !w->broken) {
+    r = wire_flush_q(w, 1, wake2, gen, expect);
+    if (r == 0) r = write_frames(w->fd, &w->vm, iov, n, wake2, w->wake, gen, expect);
+    if (r == 0) r = wire_flush_q(w, 1, wake2, gen, expect);
+    if (r == -1) w->broken = 1;
+  }
+  pthread_mutex_unlock(&w->mu);
+  return r;
 }
 
 /* Writes a batch of whole data frames (queued control frames before and after it), blocking. */

@@ -35,7 +35,7 @@ void *out_main(void *arg) {
       uint64_t gen = o->gen;
       wire_ref(w);
       pthread_mutex_unlock(&o->mu);
-      int r = wire_writev(w, iov, parts, o->wake, &o->gen, gen);
+      int r = wire_write_frames(w, iov, parts, o->wake, &o->gen, gen);
       pthread_mutex_lock(&o->mu);
       wire_unref(w);
       if (o->gen != gen || r == WOKEN) continue;

@@ -9,8 +9,9 @@
  *             whole under its mutex; control frames (acks, JavaScript's wireWrite) are queued and
  *             written between batches, so no reader ever blocks on a wire.
  *   outbound  one thread: read(2) of the source fd into a replay ring of `capacity` bytes
- *             (offset o at mem[o % capacity]), then one writev(2) of [header, payload]... per
- *             read to the attached wire. Bytes stay until outAck() passes them; outAttach(wire,
+ *             (offset o at mem[o % capacity]), then [header, payload]... per read to the attached
+ *             wire: into a pipe each payload by vmsplice(2) from the ring (see write_frames in
+ *             io.c for why that is safe), else one writev(2). Bytes stay until outAck() passes them; outAttach(wire,
  *             from) resends from `from`, then the eof frame once the source has ended.
  *   inbound   one thread: read(2) of the attached connection into a ring; a data frame of a
  *             stream with a native sink is written (non-blocking writev, the rest kept in the
@@ -53,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,6 +94,7 @@ typedef struct wire {
   int wake; /* readable once closed */
   int flusher; /* an eventfd to kick when control frames wait (the inbound's), or -1 */
   int closed, broken;
+  int vm; /* a pipe that takes vmsplice(2) (wire_write_frames) */
   int refs;
   pthread_mutex_t mu;
   pthread_mutex_t qmu; /* guards q, qlen, qoff, flusher */
@@ -193,6 +196,7 @@ int wire_flush_q(wire_t *w, int blocking, int wake2, const uint64_t *gen, uint64
 void wire_send(wire_t *w, const uint8_t *frame, size_t len);
 void wire_flush_nb(wire_t *w);
 int wire_writev(wire_t *w, struct iovec *iov, int n, int wake2, const uint64_t *gen, uint64_t expect);
+int wire_write_frames(wire_t *w, struct iovec *iov, int n, int wake2, const uint64_t *gen, uint64_t expect);
 void *out_main(void *arg);
 int64_t now_ms(void);
 void send_ack(inbound_t *in, int stream);
