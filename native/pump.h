@@ -1,9 +1,9 @@
 /*
- * A prototype of the shim's byte path below JavaScript (N-API, Linux), measured by
- * bench/experiments/shim-native.ts and not used by the product: one native thread per direction
- * moves a stream's bytes in the shim's frame format (src/shim/frames.ts), so no JavaScript runs
- * per chunk. JavaScript keeps the protocol: handshakes, the acks it applies, exit status, pings,
- * signals, and when to attach a connection.
+ * The shim's byte path below JavaScript (N-API, Linux), used by `burrow shim` at both ends through
+ * src/shim/native-peer.ts (BURROW_SHIM_NATIVE=0 keeps the JavaScript path): one native thread per
+ * direction moves a stream's bytes in the shim's frame format (src/shim/frames.ts), so no
+ * JavaScript runs per chunk. JavaScript keeps the protocol: handshakes, the acks it applies, exit
+ * status, pings, signals, and when to attach a connection.
  *
  *   wire      the write side of one connection (a pipe or socket fd). Data batches are written
  *             whole under its mutex; control frames (acks, JavaScript's wireWrite) are queued and
@@ -22,9 +22,9 @@
  *             sink by splice(2) instead (no copy where both are pipes: the holder's channel and
  *             its command's stdin), the frame headers around it read alone; a full sink, a
  *             resent (partly duplicate) payload or an fd splice refuses takes the copy path.
- *   splice    (an option of both, for the experiment) splice(2)/tee(2) instead of copies; the
- *             replay copy lives in a pipe (at most fs.pipe-max-size), there is no resend, and a
- *             sink that stops reading stalls the connection.
+ *   splice    (an option of both, for bench/experiments/shim-native.ts only) splice(2)/tee(2)
+ *             for every byte; the replay copy lives in a pipe (at most fs.pipe-max-size), there
+ *             is no resend, and a sink that stops reading stalls the connection.
  *
  * Every fd given is set O_NONBLOCK (as libuv does) and waited on with poll(2) next to an eventfd,
  * so attach and detach interrupt a blocked read or write (a stale kick never cuts a frame).
