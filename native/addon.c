@@ -159,7 +159,10 @@ static napi_value js_outbound(napi_env env, napi_callback_info info) {
   return v;
 }
 
-/* outAttach(o, wire, from): send from offset `from` on `wire` (then the eof, once ended). */
+/*
+ * outAttach(o, wire, from) -> gen: send from offset `from` on `wire` (then the eof, once ended).
+ * A `broken` event carries the gen of the attachment whose wire broke.
+ */
 static napi_value js_out_attach(napi_env env, napi_callback_info info) {
   ARGS(3);
   outbound_t *o = arg_ptr(env, argv[0]);
@@ -177,10 +180,11 @@ static napi_value js_out_attach(napi_env env, napi_callback_info info) {
   o->sent = from;
   o->eof_written = 0;
   __atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
+  double gen = (double)o->gen;
   pthread_cond_signal(&o->cv);
   pthread_mutex_unlock(&o->mu);
   kick(o->wake);
-  return NULL;
+  return num(env, gen);
 }
 
 static napi_value js_out_detach(napi_env env, napi_callback_info info) {

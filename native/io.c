@@ -316,7 +316,10 @@ static int write_frames(int fd, int *vm, struct iovec *iov, int n, int wake, int
   return 0;
 }
 
-/* wire_writev for an outbound's data frames: payloads vmsplice'd where the wire is a pipe. */
+/*
+ * Writes a batch of whole data frames (queued control frames before and after it), blocking:
+ * payloads vmsplice'd where the wire is a pipe (write_frames).
+ */
 int wire_write_frames(wire_t *w, struct iovec *iov, int n, int wake2, const uint64_t *gen,
                       uint64_t expect) {
   pthread_mutex_lock(&w->mu);
@@ -324,22 +327,6 @@ int wire_write_frames(wire_t *w, struct iovec *iov, int n, int wake2, const uint
   if (!w->closed && !w->broken) {
     r = wire_flush_q(w, 1, wake2, gen, expect);
     if (r == 0) r = write_frames(w->fd, &w->vm, iov, n, wake2, w->wake, gen, expect);
-    if (r == 0) r = wire_flush_q(w, 1, wake2, gen, expect);
-    if (r == -1) w->broken = 1;
-  }
-  pthread_mutex_unlock(&w->mu);
-  return r;
-}
-
-/* Writes a batch of whole data frames (queued control frames before and after it), blocking. */
-int wire_writev(wire_t *w, struct iovec *iov, int n, int wake2, const uint64_t *gen,
-                       uint64_t expect) {
-  pthread_mutex_lock(&w->mu);
-  int r = -1;
-  if (!w->closed && !w->broken) {
-    /* The writer's own wake (attach, detach) or the wire's closing ends a wait. */
-    r = wire_flush_q(w, 1, wake2, gen, expect);
-    if (r == 0) r = writev_all(w->fd, iov, n, wake2, w->wake, gen, expect);
     if (r == 0) r = wire_flush_q(w, 1, wake2, gen, expect);
     if (r == -1) w->broken = 1;
   }

@@ -47,7 +47,7 @@ void *out_main(void *arg) {
         o->wire = NULL;
         __atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
         wire_unref(w);
-        post(o->tsfn, "broken", 0, 0, NULL, 0, NULL);
+        post(o->tsfn, "broken", (double)gen, 0, NULL, 0, NULL);
       }
       continue;
     }
@@ -116,7 +116,7 @@ void *out_splice_main(void *arg) {
       put_head(h, T_EOF, o->stream, o->filled, 0);
       struct iovec v = {h, DATA_HEADER};
       pthread_mutex_unlock(&o->mu);
-      wire_writev(w, &v, 1, -1, NULL, 0);
+      wire_write_frames(w, &v, 1, -1, NULL, 0);
       pthread_mutex_lock(&o->mu);
       o->eof_written = 1;
       continue;

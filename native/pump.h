@@ -195,7 +195,6 @@ int wire_pending(wire_t *w);
 int wire_flush_q(wire_t *w, int blocking, int wake2, const uint64_t *gen, uint64_t expect);
 void wire_send(wire_t *w, const uint8_t *frame, size_t len);
 void wire_flush_nb(wire_t *w);
-int wire_writev(wire_t *w, struct iovec *iov, int n, int wake2, const uint64_t *gen, uint64_t expect);
 int wire_write_frames(wire_t *w, struct iovec *iov, int n, int wake2, const uint64_t *gen, uint64_t expect);
 void *out_main(void *arg);
 int64_t now_ms(void);

@@ -11,7 +11,6 @@ const CASES = [
   'keeps every byte in order across forced disconnects (cat > f through a cutting proxy)',
   'stops reading stdin while the remote command does not read (bounded buffers), then delivers all of it',
   'rsync pulls a file across forced disconnects (the remote side resends its output)',
-  'scp in SFTP mode and -O mode survives a cut connection',
   'lets nobody else attach: the socket directory is 0700 and a wrong secret is refused',
   'the holder answers a ping with a pong of the same nonce, also after a resume',
 ];

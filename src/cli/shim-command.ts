@@ -95,7 +95,8 @@ export async function runShimCli(argv: string[]): Promise<never> {
   try {
     // A terminal's file description is shared with the shell: the native path (which makes its
     // fds non-blocking) is for pipes, sockets and files.
-    pump = tty.isatty(0) || tty.isatty(1) ? undefined : await pumpFor(env('NATIVE'));
+    const chosen = await pumpFor(env('NATIVE'));
+    pump = tty.isatty(0) || tty.isatty(1) ? undefined : chosen;
     resumeWindowMs = parseDuration('BURROW_SHIM_RESUME_WINDOW', env('RESUME_WINDOW') ?? '10m');
     bufferBytes = Number(env('BUFFER') ?? 16 * 1024 * 1024);
     if (!Number.isSafeInteger(bufferBytes) || bufferBytes < 256 * 1024) {

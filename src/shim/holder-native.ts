@@ -117,10 +117,13 @@ export function nativeConns(
       }
       // The hello, exactly: the bytes after it are the link's.
       let buffered = head;
+      let taken = false;
       const take = (chunk?: Buffer) => {
+        if (taken) return;
         if (chunk) buffered = Buffer.concat([buffered, chunk]);
         const split = splitFirstFrame(buffered);
         if (split === 'more') return;
+        taken = true;
         socket.off('data', take);
         let hello: Frame | undefined;
         try {

@@ -27,7 +27,7 @@ import { NativePeer } from './native-peer.js';
 import type { NativePump } from './native-pump.js';
 import { StreamPeer } from './peer.js';
 import { type Hold, ringReader } from './ring-reader.js';
-import { COMMAND_KILL_GRACE_MS, HANDSHAKE_TIMEOUT_MS } from './timings.js';
+import { COMMAND_KILL_GRACE_MS, HANDSHAKE_TIMEOUT_MS, RECEIVE_SLACK } from './timings.js';
 
 /**
  * The remote holder: a small daemon that runs the real command and outlives SSH connections (the
@@ -75,9 +75,6 @@ export interface HolderConfig {
 
 type OnChunk = (chunk: Buffer, hold?: Hold) => void;
 
-/** Room beyond the peer's buffer size when reading a handed-over channel into a ring. */
-const HANDOVER_SLACK = 2 * 1024 * 1024;
-
 /**
  * Runs the holder: what to do when is holder-machine.ts's (pure); this driver binds the socket,
  * runs the command, serves the three kinds of connection (the handed-over channel, a relayed
@@ -108,7 +105,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
     const dispatch = (event: HolderEvent) => {
       for (const c of machine.step(event)) perform(c);
     };
-    const nativeConn = pump && native && nativeConns(pump, native, dispatch);
+    const nativeConn = native && nativeConns(pump!, native, dispatch);
 
     const perform = (c: HolderCommand) => {
       switch (c.type) {
@@ -211,9 +208,9 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
     /** Started only once the socket is bound: a second holder for the same id never runs it. */
     const startProgram = () => {
       try {
-        if (pump && native) {
+        if (native) {
           // The command's stdio are the pump's pipes: its output is read natively.
-          const pipes = commandPipes(pump);
+          const pipes = commandPipes(pump!);
           try {
             child = startCommand(command, cfg, pipes.child);
           } finally {
@@ -350,7 +347,7 @@ export function runHolder(cfg: HolderConfig): Promise<void> {
     ): JsConn => {
       // Read straight into memory held until the command has taken each payload: room for
       // all the local side may send unacknowledged, and a little more.
-      const input = ringReader(inputFd, options.bufferBytes + HANDOVER_SLACK, onChunk);
+      const input = ringReader(inputFd, options.bufferBytes + RECEIVE_SLACK, onChunk);
       const close = () => {
         input.destroy();
         output.destroy();

@@ -4,7 +4,7 @@ import { decodeBody, encodeFrame, type Frame, type StreamId } from './frames.js'
 import { loadNativePump, type NativePump, type PumpHandle } from './native-pump.js';
 import { ackEvery, StreamPeer } from './peer.js';
 import { ReplayError } from './replay.js';
-import { ACK_DELAY_MS } from './timings.js';
+import { ACK_DELAY_MS, RECEIVE_SLACK } from './timings.js';
 
 /**
  * StreamPeer's contract (peer.ts) with the bytes moved by the native pump (native/pump.h): an
@@ -59,9 +59,6 @@ export function pumpFor(setting: string | undefined): NativePump | undefined {
 }
 const quiescing = new WeakSet<NativePump>();
 
-/** Room beyond the peer's replay buffer in the receive ring (frame headers, JavaScript frames). */
-const RING_SLACK = 2 * 1024 * 1024;
-
 export class Link {
   readonly wire: PumpHandle;
   readonly afterHandshake: boolean;
@@ -82,10 +79,6 @@ export class Link {
     this.wire = pump.wire(fds.writeFd);
     this.afterHandshake = afterHandshake;
     this.events = events;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /** Queues a frame; written whole before the next data batch. Dropped once closed. */
@@ -125,7 +118,8 @@ export class Link {
 
 interface NativeOut {
   readonly handle: PumpHandle;
-  eofAt?: number;
+  /** The generation of its attachment: a `broken` event of an older one is stale. */
+  gen?: number;
 }
 
 export class NativePeer {
@@ -153,7 +147,7 @@ export class NativePeer {
       this.#checkIncoming();
     };
     this.#in = pump.inbound(
-      peerCapacity + RING_SLACK,
+      peerCapacity + RECEIVE_SLACK,
       ackEvery(peerCapacity),
       ACK_DELAY_MS,
       (kind, a, _b, data, gen) => this.#inEvent(kind, a, data, gen),
@@ -163,9 +157,8 @@ export class NativePeer {
   /** Stream `id` is read from `fd` (a pipe or socket; this peer does not close it). */
   addOutgoingFd(id: StreamId, fd: number, capacity: number): void {
     const o: NativeOut = {
-      handle: this.#pump.outbound(fd, id, capacity, (kind, a) => {
-        if (kind === 'end') o.eofAt = a;
-        else if (kind === 'broken') this.#reading?.link.events.broken?.();
+      handle: this.#pump.outbound(fd, id, capacity, (kind, gen) => {
+        if (kind === 'broken' && gen === o.gen) this.#reading?.link.events.broken?.();
       }),
     };
     this.#out.set(id, o);
@@ -205,7 +198,7 @@ export class NativePeer {
       const [acked] = this.#pump.outState(o.handle);
       const from = Math.max(peerReceived[id] ?? acked, acked);
       try {
-        this.#pump.outAttach(o.handle, link.wire, from);
+        o.gen = this.#pump.outAttach(o.handle, link.wire, from);
       } catch (err) {
         throw new ReplayError('resume-out-of-range', `stream ${id}: ${(err as Error).message}`);
       }

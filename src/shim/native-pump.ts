@@ -36,10 +36,14 @@ export interface NativePump {
     src: number,
     stream: number,
     capacity: number,
+    /** `end`: the source ended after `a` bytes; `broken`: the wire of attachment `a` failed. */
     onEvent: (kind: OutboundEvent, a: number) => void,
   ): PumpHandle;
-  /** Sends from offset `from` (the peer's) on `wire`, then the eof once the source ended. */
-  outAttach(o: PumpHandle, wire: PumpHandle, from: number): void;
+  /**
+   * Sends from offset `from` (the peer's) on `wire`, then the eof once the source ended. Returns
+   * the attachment's generation, which a `broken` event carries (its `a`).
+   */
+  outAttach(o: PumpHandle, wire: PumpHandle, from: number): number;
   outDetach(o: PumpHandle): void;
   outAck(o: PumpHandle, offset: number): void;
   /** [acked, highest sent, read from the source, source ended (0|1)] */

@@ -5,7 +5,6 @@ import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { ADOPTED, encodeAdoptRequest, RELAY, stdioArePipes } from './adopt.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type HelloFrame, PREAMBLE_LENGTH } from './frames.js';
-import { pumpFor } from './native-peer.js';
 import type { NativePump } from './native-pump.js';
 import { sessionDir, socketPath } from './session-dir.js';
 import { HELLO_POLL_MS, HELLO_TIMEOUT_MS } from './timings.js';
@@ -65,6 +64,7 @@ export async function runServe(deps: ServeDeps): Promise<number> {
   if (hello.frame.mode.kind === 'new' && !existsSync(path)) {
     let pump: NativePump | undefined;
     try {
+      const { pumpFor } = await import('./native-peer.js');
       pump = pumpFor(deps.env.BURROW_SHIM_NATIVE);
     } catch (err) {
       return fail('internal', `burrow shim --serve: ${(err as Error).message}`);

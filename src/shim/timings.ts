@@ -51,3 +51,9 @@ export const HELLO_POLL_MS = 5;
 
 /** Both sides: a delivered byte is acknowledged at most this long after its delivery. */
 export const ACK_DELAY_MS = 20;
+
+/**
+ * Room beyond the peer's replay buffer (what it may send unacknowledged) where a connection is
+ * read into a ring: frame headers, and frames that wait for JavaScript.
+ */
+export const RECEIVE_SLACK = 2 * 1024 * 1024;

@@ -55,7 +55,8 @@ export async function startShimWorld(
   } = {},
 ): Promise<ShimWorld> {
   const { install } = opts;
-  const native = `BURROW_SHIM_NATIVE=${(opts.bytePath ?? 'native') === 'native' ? 'require' : '0'}`;
+  const nativeValue = (opts.bytePath ?? 'native') === 'native' ? 'require' : '0';
+  const native = `BURROW_SHIM_NATIVE=${nativeValue}`;
   // The device's non-interactive sessions: the install first, then node (for its #! line), then
   // sshd's usual PATH.
   const remotePath =
@@ -105,7 +106,7 @@ export async function startShimWorld(
   chmodSync(ssh, 0o755);
   if (install) {
     // burrow's defaults on the device: `burrow shim --serve` from PATH, data in ~/.burrow.
-    const env = { BURROW_SHIM_SSH: ssh, PATH: install.path, ...envOf(native) };
+    const env = { BURROW_SHIM_SSH: ssh, PATH: install.path, BURROW_SHIM_NATIVE: nativeValue };
     return {
       fleet,
       proxy,
@@ -124,7 +125,7 @@ export async function startShimWorld(
   const env = {
     BURROW_SHIM_SSH: ssh,
     BURROW_SHIM_REMOTE: `${native} BURROW_DATA_DIR=${remoteDataDir} ${process.execPath} ${CLI_PATH} shim --serve`,
-    ...envOf(native),
+    BURROW_SHIM_NATIVE: nativeValue,
   };
   return {
     fleet,
@@ -220,10 +221,4 @@ export function cutAsItGrows(
 /** How many times the shim said it lost the connection and reconnected, in `stderr`. */
 export function reconnects(stderr: string): number {
   return stderr.match(/connection lost; reconnecting/g)?.length ?? 0;
-}
-
-/** `NAME=value` as an environment entry. */
-function envOf(assignment: string): Record<string, string> {
-  const at = assignment.indexOf('=');
-  return { [assignment.slice(0, at)]: assignment.slice(at + 1) };
 }
