@@ -51,6 +51,31 @@ function payloadOf(frames: Frame[], stream: number, from: number): Buffer {
   return Buffer.concat(parts);
 }
 
+/** `fd` opened again non-blocking (a file description of its own), the old fd closed. */
+function reopenNonBlocking(fd: number, flags: number): number {
+  const again = openSync(`/proc/self/fd/${fd}`, flags | constants.O_NONBLOCK);
+  closeSync(fd);
+  return again;
+}
+
+/** What the non-blocking `fd` holds now (nothing at EAGAIN), read through `buf`. */
+function readAvailable(fd: number, buf: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      parts.push(Buffer.from(buf.subarray(0, n)));
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+  }
+  return parts;
+}
+
+/** Bytes this process has written through any system call so far (/proc/self/io). */
+function bytesWritten(): number {
+  return Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+}
+
 describe('shim native byte path (prototype)', () => {
   before(() => {
     const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-native.mjs'), '--strict'], {
@@ -235,21 +260,15 @@ describe('shim native byte path (prototype)', () => {
       const inb = pump.inbound(16 * MiB, MiB, 20, (kind) => events.push(kind));
       scope.defer(() => pump.inClose(inb), 'close the inbound');
       // The test's ends, opened again non-blocking (the pump's pipes are blocking at first).
-      const nonBlocking = (fd: number, flags: number) => {
-        const again = openSync(`/proc/self/fd/${fd}`, flags | constants.O_NONBLOCK);
-        closeSync(fd);
-        return again;
-      };
       const [sinkRaw, sinkW] = pump.pipe();
-      const sinkR = nonBlocking(sinkRaw, constants.O_RDONLY);
+      const sinkR = reopenNonBlocking(sinkRaw, constants.O_RDONLY);
       scope.defer(() => closeSync(sinkR), 'close the sink pipe');
       pump.inSink(inb, 0, sinkW, false);
       const [connR, connRaw] = pump.pipe();
-      const connW = nonBlocking(connRaw, constants.O_WRONLY);
+      const connW = reopenNonBlocking(connRaw, constants.O_WRONLY);
       const [replyR, replyW] = pump.pipe();
       scope.defer(() => closeSync(replyR), 'close the reply pipe');
-      const wchar = () => Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
-      const before = wchar();
+      const before = bytesWritten();
       pump.inAttach(inb, connR, pump.wire(replyW), true);
       // Both ends in this process, as a writer and a reader that keep up: at every turn of the
       // event loop, write what the connection takes and read what the sink has.
@@ -270,20 +289,16 @@ describe('shim native byte path (prototype)', () => {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
         }
-        try {
-          for (let n = readSync(sinkR, buf); n > 0; n = readSync(sinkR, buf)) {
-            got.push(Buffer.from(buf.subarray(0, n)));
-            received += n;
-          }
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        for (const part of readAvailable(sinkR, buf)) {
+          got.push(part);
+          received += part.length;
         }
         await new Promise((r) => setImmediate(r));
       }
       assert.ok(Buffer.concat(got).equals(data), 'the sink got every byte once, in order');
       assert.equal(pump.inDelivered(inb, 0), data.length);
       // Copies would have written the 8 MiB twice (the test into the pipe, the inbound to the sink).
-      const written = wchar() - before;
+      const written = bytesWritten() - before;
       assert.ok(written < 12 * MiB, `${(written / MiB).toFixed(1)} MiB written: payloads spliced`);
     });
   });
@@ -300,12 +315,10 @@ describe('shim native byte path (prototype)', () => {
       });
       scope.defer(() => pump.outClose(out), 'close the outbound');
       const [wireRaw, wireW] = pump.pipe();
-      const wireR = openSync(`/proc/self/fd/${wireRaw}`, constants.O_RDONLY | constants.O_NONBLOCK);
-      closeSync(wireRaw);
+      const wireR = reopenNonBlocking(wireRaw, constants.O_RDONLY);
       scope.defer(() => closeSync(wireR), 'close the wire pipe');
       const wire = pump.wire(wireW);
       scope.defer(() => pump.wireClose(wire), 'close the wire');
-      const wchar = () => Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
       /** Reads the wire until `bytes` frames' worth came, at every turn of the event loop. */
       const drain = async (bytes: number) => {
         const parts: Buffer[] = [];
@@ -314,23 +327,19 @@ describe('shim native byte path (prototype)', () => {
         const deadline = Date.now() + 20_000;
         while (got < bytes) {
           assert.ok(Date.now() < deadline, `the wire carried ${got} of ${bytes} bytes in 20 s`);
-          try {
-            for (let n = readSync(wireR, buf); n > 0; n = readSync(wireR, buf)) {
-              parts.push(Buffer.from(buf.subarray(0, n)));
-              got += n;
-            }
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          for (const part of readAvailable(wireR, buf)) {
+            parts.push(part);
+            got += part.length;
           }
           await new Promise((r) => setImmediate(r));
         }
         return Buffer.concat(parts);
       };
       const framed = (n: number) => n + Math.ceil(n / 65536) * 14;
-      const before = wchar();
+      const before = bytesWritten();
       pump.outAttach(out, wire, 0);
       const first = await drain(framed(data.length) + 14);
-      const written = wchar() - before;
+      const written = bytesWritten() - before;
       assert.equal(ended, data.length);
       assert.ok(payloadOf(decodeAll(first), 1, 0).equals(data), 'every byte, in order');
       assert.ok(written < MiB, `${(written / MiB).toFixed(1)} MiB written: payloads vmsplice'd`);
