@@ -35,7 +35,8 @@ Environment:
                              (default: 16777216)
   BURROW_SHIM_NATIVE         the byte path: 1 (default) the native one where it
                              is built, else JavaScript's; 0 JavaScript's;
-                             require the native one or fail (both ends read it)
+                             require the native one or fail (each end reads
+                             its own)
 
 Without a remote command, or with -N/-W/-f/-t and the like, the shim runs ssh
 unchanged. Exit status: the remote command's, or 255 when the session cannot be
