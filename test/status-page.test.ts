@@ -114,7 +114,11 @@ describe('the status page in headless Chromium', () => {
       await waitFor(
         async () => {
           const card = page.locator(`.card.relay[data-relay="${C.id}"]`);
-          const state = (await card.count()) === 0 ? 'gone' : await card.getAttribute('data-state');
+          // The card may go between the count and the read: a short read, then the next try.
+          const state =
+            (await card.count()) === 0
+              ? 'gone'
+              : await card.getAttribute('data-state', { timeout: 1000 });
           const text = await eventText();
           return (
             (state === 'lost' || state === 'gone') &&
