@@ -50,14 +50,19 @@ void in_close_dead(inbound_t *in) {
   in->ndead = 0;
 }
 
-napi_value js_out_close(napi_env env, napi_callback_info info) {
+/* The handle a close was called with, or NULL (a JavaScript error is thrown then). */
+static void *handle_arg(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  outbound_t *o = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&o) != napi_ok || !o) {
-    return fail_closed(env);
-  }
+  void *p = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || !p) fail_closed(env);
+  return p;
+}
+
+napi_value js_out_close(napi_env env, napi_callback_info info) {
+  outbound_t *o = handle_arg(env, info);
+  if (!o) return NULL;
   if (o->destroyed) return NULL;
   pthread_mutex_lock(&o->mu);
   o->closing = 1;
@@ -85,13 +90,8 @@ napi_value js_out_close(napi_env env, napi_callback_info info) {
 }
 
 napi_value js_in_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  inbound_t *in = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&in) != napi_ok || !in) {
-    return fail_closed(env);
-  }
+  inbound_t *in = handle_arg(env, info);
+  if (!in) return NULL;
   if (in->destroyed) return NULL;
   pthread_mutex_lock(&in->mu);
   in->closing = 1;
