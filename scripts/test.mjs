@@ -61,7 +61,10 @@ import { groups, posix, readJson, TIMES } from './test-groups.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const started = Date.now();
 
-/** Program → how to find it, and the Debian package that provides it. */
+/**
+ * Program → how to find it, and the Debian package that provides it (`library`: a file that must
+ * exist, not an executable).
+ */
 const PROGRAMS = [
   { name: 'ssh', package: 'openssh-client' },
   { name: 'scp', package: 'openssh-client' },
@@ -80,6 +83,21 @@ const PROGRAMS = [
   { name: 'man', package: 'man-db' },
   { name: 'curl', package: 'curl' },
   { name: 'chromium', path: '/usr/bin/chromium', package: 'chromium' },
+  // test/shim-arm64: the native byte path cross-compiled for arm64 and run by arm64 Node
+  { name: 'aarch64-linux-gnu-gcc', package: 'gcc-aarch64-linux-gnu' },
+  { name: 'qemu-aarch64', package: 'qemu-user' },
+  {
+    name: 'ld-linux-aarch64.so.1',
+    path: '/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1',
+    library: true,
+    package: 'libc6-dev-arm64-cross',
+  },
+  {
+    name: 'libstdc++.so.6 (arm64)',
+    path: '/usr/aarch64-linux-gnu/lib/libstdc++.so.6',
+    library: true,
+    package: 'libstdc++6-arm64-cross',
+  },
 ];
 const APT_PACKAGES = [
   'openssh-client',
@@ -118,7 +136,8 @@ function findInPath(name) {
 }
 
 function missingPrograms() {
-  return PROGRAMS.filter((p) => !(p.path ? isExecutable(p.path) : findInPath(p.name)));
+  const present = (p) => (p.library ? existsSync(p.path) : isExecutable(p.path));
+  return PROGRAMS.filter((p) => !(p.path ? present(p) : findInPath(p.name)));
 }
 
 /** Runs a command with inherited stdio; resolves to its exit status (128+n for a signal). */
