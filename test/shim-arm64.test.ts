@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   cpSync,
@@ -26,7 +26,7 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { runCommand, Scope, tmpDir, waitFor, withScope } from './helpers/index.js';
+import { runCommand, Scope, sha256File, tmpDir, waitFor, withScope } from './helpers/index.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { startShimWorld } from './helpers/shim.js';
 
@@ -59,19 +59,6 @@ const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
 const QEMU = ['qemu-aarch64', '-L', ARM64_SYSROOT];
 const EM_AARCH64 = 183;
 const MiB = 1 << 20;
-
-/** The whole-file sha256 of `path`. */
-function sha256(path: string): string {
-  const hash = createHash('sha256');
-  const fd = openSync(path, 'r');
-  const buf = Buffer.alloc(MiB);
-  try {
-    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest('hex');
-}
 
 /** The ELF machine of a shared object (e_machine, little-endian). */
 function elfMachine(path: string): number {
@@ -199,7 +186,7 @@ describe('the shim on linux-arm64 (cross-compiled, run by arm64 Node under qemu-
         timeoutMs: 120_000,
       });
       assert.equal(push.code, 0, push.stderr);
-      assert.equal(sha256(pushed), sha256(src));
+      assert.equal(await sha256File(pushed), await sha256File(src));
 
       // Pull, slowed by the sender's --bwlimit, and one cut once a third has arrived: the holder
       // resends rsync's output from its replay ring (vmsplice on arm64).
@@ -223,7 +210,7 @@ describe('the shim on linux-arm64 (cross-compiled, run by arm64 Node under qemu-
       const r = await pull;
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /reconnect/i, 'the shim reconnected after the cut');
-      assert.equal(sha256(pulled), sha256(src));
+      assert.equal(await sha256File(pulled), await sha256File(src));
     }));
 });
 

@@ -4,7 +4,6 @@
  * a copy must match.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 const MiB = 2 ** 20;
@@ -27,10 +26,4 @@ export async function writeSource(path: string, bytes: number): Promise<string> 
   return hash.digest('hex');
 }
 
-export async function sha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: MiB })) {
-    hash.update(chunk as Buffer);
-  }
-  return hash.digest('hex');
-}
+export { sha256File as sha256 } from '../../test/helpers/files.js';

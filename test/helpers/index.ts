@@ -1,4 +1,5 @@
 /** The integration-test harness: real programs on loopback, cleaned up per test. */
+export * from './files.js';
 export * from './keys.js';
 export * from './ports.js';
 export * from './proc.js';

@@ -5,21 +5,14 @@
  * byte path (test/shim.test.ts, test/shim-javascript.test.ts).
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  createReadStream,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { FrameDecoder } from '../../src/shim/frame-decoder.js';
 import { encodeFrame } from '../../src/shim/frames.js';
-import { runCommand, tmpDir, waitFor, withScope } from './index.js';
+import { runCommand, sha256File, tmpDir, waitFor, withScope } from './index.js';
 import { installBurrow } from './install.js';
 import { withEnvEntry } from './reaper.js';
 import { CLI_PATH } from './relay.js';
@@ -32,12 +25,6 @@ import {
   startShimWorld,
 } from './shim.js';
 import { frameReader, resumeHello, startHeldSession } from './shim-protocol.js';
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 /** A file of `mib` MiB of random bytes (one random MiB repeated with a counter, to be quick). */
 function bigFile(path: string, mib: number): void {
@@ -236,7 +223,7 @@ export function describeShim(bytePath: BytePath, only?: readonly string[]): void
         const cutAt = await cutter.stop();
         assert.equal(exit.code, 0, proc.tail());
         assertResumedAfterCuts(cutAt, input.length, proc.output('stderr'));
-        assert.equal(await sha256(dst), await sha256(src));
+        assert.equal(await sha256File(dst), await sha256File(src));
       }));
 
     test('stops reading stdin while the remote command does not read (bounded buffers), then delivers all of it', async (t) =>
@@ -287,7 +274,7 @@ export function describeShim(bytePath: BytePath, only?: readonly string[]): void
         const cutAt = await cutter.stop();
         assert.equal(r.code, 0, r.stderr);
         assertResumedAfterCuts(cutAt, 96 * MiB, r.stderr);
-        assert.equal(await sha256(dst), await sha256(src));
+        assert.equal(await sha256File(dst), await sha256File(src));
       }));
 
     test('rsync finishes, checksums equal, across two relay kill -9 + restarts', async (t) =>
@@ -313,7 +300,7 @@ export function describeShim(bytePath: BytePath, only?: readonly string[]): void
         const r = await rsync;
         assert.equal(r.code, 0, r.stderr);
         assertResumedAfterCuts(killedAt, 256 * MiB, r.stderr);
-        assert.equal(await sha256(dst), await sha256(src));
+        assert.equal(await sha256File(dst), await sha256File(src));
       }));
 
     test("rsync finishes when the device's agent moves to another relay mid-transfer (drain)", async (t) =>
@@ -339,7 +326,7 @@ export function describeShim(bytePath: BytePath, only?: readonly string[]): void
         });
         const r = await rsync;
         assert.equal(r.code, 0, r.stderr);
-        assert.equal(await sha256(dst), await sha256(src));
+        assert.equal(await sha256File(dst), await sha256File(src));
         assert.match(r.stderr, /connection lost; reconnecting/, 'the transfer was cut and resumed');
       }));
 
@@ -367,7 +354,7 @@ export function describeShim(bytePath: BytePath, only?: readonly string[]): void
           assert.equal(r.code, 0, `scp ${mode.join(' ')}: ${r.stderr}`);
           assert.ok(cutAt < 48 * MiB, `scp ${mode.join(' ')}: cut mid-transfer, at ${cutAt} bytes`);
           assert.ok(reconnects(r.stderr) >= 1, `scp ${mode.join(' ')} reconnected: ${r.stderr}`);
-          assert.equal(await sha256(dst), await sha256(src), `scp ${mode.join(' ')}`);
+          assert.equal(await sha256File(dst), await sha256File(src), `scp ${mode.join(' ')}`);
         }
       }));
 
