@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { AuditEvent } from '../../src/audit/audit.js';
 import { REGISTRY_NAME_KEY } from '../../src/core/constants.js';
 import { generateKey, type KeyPair } from './keys.js';
-import { freePort } from './ports.js';
+import { onFreePort } from './ports.js';
 import type { Proc, ProcOptions } from './proc.js';
 import { type RedisServer, startRedis } from './redis.js';
 import { type AuditEventOf, auditedBy, auditTrail, startCli } from './relay.js';
@@ -104,17 +104,26 @@ export async function startCluster(
   for (let i = 1; i <= opts.relays; i++) {
     const alias = `relay${i}`;
     const hostKey = await generateKey(dir, `${alias}_host`);
-    const port = await freePort();
     peers.push(hostKey.publicLine);
-    knownHosts.push(`[127.0.0.1]:${port} ${hostKey.publicKey}`);
-    op.addHost({ alias, port, user: 'burrow', hostKey: hostKey.publicKey });
-    nodes.push(
-      node(s, { alias, port, hostKey, dir, redis, flags: opts.relayFlags ?? FAST_CLUSTER }),
-    );
+    nodes.push(node(s, { alias, hostKey, dir, redis, flags: opts.relayFlags ?? FAST_CLUSTER }));
   }
   writeFileSync(join(dir, 'peers'), `${peers.join('\n')}\n`);
+  // Each port is chosen at the first start (onFreePort), then kept for every restart.
+  await Promise.all(
+    nodes.map((n) =>
+      onFreePort(async (port) => {
+        const m = n as { port: number; addr: string };
+        m.port = port;
+        m.addr = `127.0.0.1:${port}`;
+        await n.start();
+      }),
+    ),
+  );
+  for (const n of nodes) {
+    knownHosts.push(`[127.0.0.1]:${n.port} ${n.hostKey.publicKey}`);
+    op.addHost({ alias: n.alias, port: n.port, user: 'burrow', hostKey: n.hostKey.publicKey });
+  }
   writeFileSync(join(dir, 'known_hosts'), `${knownHosts.join('\n')}\n`, { mode: 0o600 });
-  await Promise.all(nodes.map((n) => n.start()));
 
   const statusFile = (name: string) => join(dir, `agent-${name}.json`);
   return {
@@ -152,7 +161,6 @@ function node(
   s: Scope,
   o: {
     alias: string;
-    port: number;
     hostKey: KeyPair;
     dir: string;
     redis: RedisServer;
@@ -161,8 +169,9 @@ function node(
 ): ClusterNode {
   const n: ClusterNode = {
     alias: o.alias,
-    port: o.port,
-    addr: `127.0.0.1:${o.port}`,
+    // Set before the first start (startCluster picks the port).
+    port: 0,
+    addr: '',
     hostKey: o.hostKey,
     advertise: undefined,
     registry: undefined,

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKey, type KeyPair } from './keys.js';
-import { freePort } from './ports.js';
+import { onFreePort } from './ports.js';
 import type { Proc, ProcOptions } from './proc.js';
 import { startCli } from './relay.js';
 import type { Scope } from './scope.js';
@@ -78,27 +78,24 @@ export async function startFleet(
   op.addHost({ alias: 'dev1', hostName: null, user: 'root' });
   op.trust('dev1', sshd.hostKeyPub);
   const knownHosts = join(dir, 'agent_known_hosts');
-  const khLines: string[] = [];
   const relays: FleetRelay[] = [];
   for (let i = 1; i <= opts.relays; i++) {
     const alias = `relay${i}`;
     const hostKey = await generateKey(dir, `relay${i}_host`);
-    const port = await freePort();
-    op.addHost({ alias, port, user: 'burrow', hostKey: hostKey.publicKey });
-    khLines.push(`[127.0.0.1]:${port} ${hostKey.publicKey}`);
-    const relay: FleetRelay = {
+    // The port is chosen at the first start (onFreePort), then kept for every restart.
+    const relay = {
       alias,
-      port,
-      id: `127.0.0.1:${port}`,
+      port: 0,
+      id: '',
       hostKey,
-      proc: undefined,
-      async start(extra = []) {
+      proc: undefined as Proc | undefined,
+      async start(extra: string[] = []) {
         const proc = startCli(
           scope,
           [
             'relay',
             '--listen',
-            `127.0.0.1:${port}`,
+            `127.0.0.1:${relay.port}`,
             '--host-key',
             hostKey.path,
             '--authorized-keys',
@@ -124,8 +121,20 @@ export async function startFleet(
     };
     relays.push(relay);
   }
+  await Promise.all(
+    relays.map((relay) => {
+      const r = relay as { port: number; id: string };
+      return onFreePort(async (port) => {
+        r.port = port;
+        r.id = `127.0.0.1:${port}`;
+        await relay.start();
+      });
+    }),
+  );
+  for (const r of relays)
+    op.addHost({ alias: r.alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
+  const khLines = relays.map((r) => `[127.0.0.1]:${r.port} ${r.hostKey.publicKey}`);
   writeFileSync(knownHosts, `${khLines.join('\n')}\n`, { mode: 0o600 });
-  await Promise.all(relays.map((r) => r.start()));
   const statusFile = join(dir, 'agent-dev1.json');
 
   const reach = async (relay: FleetRelay, timeoutMs = 10_000) => {
