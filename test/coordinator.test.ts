@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { clientForRelays, registerInRedis, startRegistryRelay } from './helpers/cluster.js';
@@ -203,7 +204,7 @@ describe('burrow coordinator', () => {
       assert.ok(!coord.output().includes(TOKEN), 'the token appears in no log line');
     }));
 
-  it('warns when listening beyond loopback without a token, and refuses a bad token file', async (t) =>
+  it('warns when listening beyond loopback without a token, and refuses a bad token file and a port in use', async (t) =>
     withScope(t, async (s) => {
       const dir = await tmpDir(s);
       const port = await freePort();
@@ -228,5 +229,24 @@ describe('burrow coordinator', () => {
         assert.match(p.output('stderr'), want);
         assert.equal(p.output('stderr').trim().split('\n').length, 1, p.output('stderr'));
       }
+
+      // A port this process holds: one line naming the holder, as the relay says it.
+      const held = createServer();
+      await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+      s.defer(() => new Promise<void>((resolve) => held.close(() => resolve())), 'the held port');
+      const heldPort = (held.address() as { port: number }).port;
+      const busy = startCli(s, [
+        ...['coordinator', '--registry', 'memory', '--listen', `127.0.0.1:${heldPort}`],
+      ]);
+      const busyExit = await busy.stopped();
+      assert.notEqual(busyExit.code, 0);
+      const line = busy.output('stderr').trim();
+      assert.equal(line.split('\n').length, 1, line);
+      assert.ok(
+        line.startsWith(
+          `burrow: --listen: cannot listen on 127.0.0.1:${heldPort}: address in use (by pid ${process.pid}: `,
+        ),
+        line,
+      );
     }));
 });

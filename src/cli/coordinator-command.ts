@@ -13,6 +13,7 @@ import { createLogger, type LogLevel } from './log.js';
 import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { isLoopback } from './metrics-flag.js';
 import { parseDuration, parseHostPort } from './parse.js';
+import { describeHolder, findPortHolder } from './port-holder.js';
 import { readTokenFile } from './token-file.js';
 import { VERSION } from './version.js';
 
@@ -111,8 +112,18 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<void> {
     { registry, log },
   ).catch(async (err: NodeJS.ErrnoException) => {
     await registry.close();
+    if (err.code === 'EADDRINUSE') {
+      // As the relay says it: which process holds the port, where /proc tells.
+      const holder = findPortHolder(listen.port);
+      const by = holder ? ` (${describeHolder(holder)})` : '';
+      throw new BurrowError(
+        'REFUSED',
+        `--listen: cannot listen on ${flags.listen}: address in use${by}`,
+        { cause: err },
+      );
+    }
     throw new BurrowError(
-      err.code === 'EADDRINUSE' ? 'REFUSED' : 'CONFIG_INVALID',
+      'CONFIG_INVALID',
       `--listen: cannot listen on ${flags.listen}: ${err.code ?? err.message}`,
       { cause: err },
     );

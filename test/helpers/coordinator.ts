@@ -1,7 +1,7 @@
 /**
  * `burrow coordinator` as a process for integration tests, over a real redis-server.
  */
-import { freePort } from './ports.js';
+import { onFreePort } from './ports.js';
 import type { Proc, ProcOptions } from './proc.js';
 import { startCli } from './relay.js';
 import type { Scope } from './scope.js';
@@ -24,17 +24,22 @@ export async function startCoordinatorCli(
   redis: { readonly url: string },
   opts: { port?: number; flags?: string[]; ttl?: string; procOptions?: ProcOptions } = {},
 ): Promise<CoordinatorCli> {
-  const port = opts.port ?? (await freePort());
-  const proc = startCli(
-    s,
-    [
-      'coordinator',
-      ...['--registry', redis.url, '--listen', `127.0.0.1:${port}`],
-      ...(opts.flags ?? []),
-      ...['--registry-ttl', opts.ttl ?? '3s'],
-    ],
-    { name: 'coordinator', ...opts.procOptions },
-  );
-  await proc.waitForLine(/coordinator listening on/, { stream: 'stderr' });
-  return { proc, port, url: `http://127.0.0.1:${port}` };
+  let proc: Proc | undefined;
+  const start = async (port: number) => {
+    proc = startCli(
+      s,
+      [
+        'coordinator',
+        ...['--registry', redis.url, '--listen', `127.0.0.1:${port}`],
+        ...(opts.flags ?? []),
+        ...['--registry-ttl', opts.ttl ?? '3s'],
+      ],
+      { name: 'coordinator', ...opts.procOptions },
+    );
+    await proc.waitForLine(/coordinator listening on/, { stream: 'stderr' });
+  };
+  // A port of its own: another one if a parallel test took it meanwhile; a given port as is.
+  const port = opts.port ?? (await onFreePort(start));
+  if (opts.port !== undefined) await start(port);
+  return { proc: proc!, port, url: `http://127.0.0.1:${port}` };
 }
