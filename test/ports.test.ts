@@ -27,7 +27,7 @@ describe('onFreePort', () => {
     const tried: number[] = [];
     const servers: Server[] = [];
     try {
-      const port = await onFreePort(async (p) => {
+      const { port } = await onFreePort(async (p) => {
         tried.push(p);
         // Someone else takes the first port just before the server binds it.
         if (tried.length === 1) servers.push(await listen(p));

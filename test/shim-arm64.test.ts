@@ -17,16 +17,22 @@ import {
   cpSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readSync,
-  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { runCommand, Scope, sha256File, tmpDir, waitFor, withScope } from './helpers/index.js';
+import {
+  largestFile,
+  runCommand,
+  Scope,
+  sha256File,
+  tmpDir,
+  waitFor,
+  withScope,
+} from './helpers/index.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { startShimWorld } from './helpers/shim.js';
 
@@ -177,7 +183,7 @@ describe('the shim on linux-arm64 (cross-compiled, run by arm64 Node under qemu-
       const transport = `${process.execPath} ${CLI_PATH} shim`;
       const dir = await tmpDir(s);
       const src = join(dir, 'src.bin');
-      writeFileSync(src, Buffer.concat(Array.from({ length: 24 }, () => randomMiB())));
+      writeFileSync(src, Buffer.concat(Array.from({ length: 24 }, () => randomBytes(MiB))));
 
       // Push: the holder splices the channel into rsync's stdin.
       const pushed = join(dir, 'pushed.bin');
@@ -197,14 +203,8 @@ describe('the shim on linux-arm64 (cross-compiled, run by arm64 Node under qemu-
         ['--bwlimit=4m', '-e', transport, `dev1:${src}`, pulled],
         { env, timeoutMs: 120_000 },
       );
-      const partial = () => {
-        try {
-          // rsync writes into a temp file beside the destination until the end.
-          return largestTemp(dir) >= 8 * MiB;
-        } catch {
-          return false;
-        }
-      };
+      // rsync writes into a temp file (.pulled.bin.XXXXXX) beside the destination until the end.
+      const partial = () => largestFile(dir, (name) => name.startsWith('.')) >= 8 * MiB;
       await waitFor(partial, { what: '8 MiB pulled', timeoutMs: 60_000, intervalMs: 50 });
       w.proxy!.cutAll();
       const r = await pull;
@@ -213,17 +213,3 @@ describe('the shim on linux-arm64 (cross-compiled, run by arm64 Node under qemu-
       assert.equal(await sha256File(pulled), await sha256File(src));
     }));
 });
-
-/** One MiB of random bytes. */
-function randomMiB(): Buffer {
-  return randomBytes(MiB);
-}
-
-/** The size of the largest file in `dir` whose name starts with '.' (rsync's temp file). */
-function largestTemp(dir: string): number {
-  let max = 0;
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith('.')) max = Math.max(max, statSync(join(dir, name)).size);
-  }
-  return max;
-}

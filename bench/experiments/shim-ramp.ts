@@ -5,9 +5,10 @@
  * What it showed: at the start (the first byte about 160 ms later than through ssh, the two Node
  * starts and their module loading) and at the end (about 30 ms); in between the shim keeps pace.
  */
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { largestFile } from '../../test/helpers/index.js';
 import { median, rotate } from '../lib/stats.js';
 import { terminalTable } from '../lib/table.js';
 import { rsyncArgs, transferTimeoutMs } from '../shim/no-faults.js';
@@ -16,18 +17,6 @@ import { FORMS, HOSTS } from '../shim/world.js';
 import { runShimExperiment } from './shim-world.js';
 
 const MiB = 2 ** 20;
-
-function arrived(dir: string): number {
-  let max = 0;
-  for (const name of readdirSync(dir)) {
-    try {
-      max = Math.max(max, statSync(join(dir, name)).size);
-    } catch {
-      // renamed into place meanwhile
-    }
-  }
-  return max;
-}
 
 runShimExperiment('shim-ramp', async ({ scope, bw, rounds, log }) => {
   const marks = [0.001, 1, 4, 16, 32, 64, 128, 256, 512].filter((m) => m * MiB <= bw.bytes);
@@ -50,7 +39,7 @@ runShimExperiment('shim-ramp', async ({ scope, bw, rounds, log }) => {
         done = true;
       });
       while (!done && times.length < marks.length) {
-        const size = arrived(dir);
+        const size = largestFile(dir);
         while (times.length < marks.length && size >= marks[times.length]! * MiB) {
           times.push(performance.now() - t0);
         }

@@ -59,15 +59,6 @@ export interface BenchWorld {
 
 const WARMUP_BYTES = 16 * 2 ** 20;
 
-/**
- * Node reads and parses every certificate of NODE_EXTRA_CA_CERTS as it starts, before any code
- * runs: a machine that points it at the system bundle (as some CI images do, for a registry proxy)
- * adds about 45 ms to each node start. The remote end never sees it (sshd does not pass it); the
- * local side is run without it, as on a machine that does not set it.
- */
-const STARTUP_ENV_NOTE =
-  '# NODE_EXTRA_CA_CERTS makes each node start parse a CA bundle; users do not set it.';
-
 export async function startBenchWorld(
   scope: Scope,
   opts: { bytes: number; log: (msg: string) => void },
@@ -112,7 +103,8 @@ export async function startBenchWorld(
     writeFileSync(
       path,
       `#!/bin/sh
-${STARTUP_ENV_NOTE}
+# Node parses all of NODE_EXTRA_CA_CERTS as it starts (45 ms for a system bundle), which some
+# machines set and users do not; the remote end never has it (sshd does not pass it on).
 unset NODE_EXTRA_CA_CERTS
 export BURROW_SHIM_SSH='${world.env.BURROW_SHIM_SSH}'
 export BURROW_SHIM_REMOTE="${remote}"

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { AuditEvent } from '../../src/audit/audit.js';
 import { REGISTRY_NAME_KEY } from '../../src/core/constants.js';
 import { generateKey, type KeyPair } from './keys.js';
-import { onFreePort } from './ports.js';
+import { type Mutable, onFreePort } from './ports.js';
 import type { Proc, ProcOptions } from './proc.js';
 import { type RedisServer, startRedis } from './redis.js';
 import { type AuditEventOf, auditedBy, auditTrail, startCli } from './relay.js';
@@ -98,7 +98,7 @@ export async function startCluster(
     op.trust(n, sshd.hostKeyPub);
   }
 
-  const nodes: ClusterNode[] = [];
+  const nodes: Mutable<ClusterNode>[] = [];
   const peers: string[] = [];
   const knownHosts: string[] = [];
   for (let i = 1; i <= opts.relays; i++) {
@@ -111,11 +111,10 @@ export async function startCluster(
   // Each port is chosen at the first start (onFreePort), then kept for every restart.
   await Promise.all(
     nodes.map((n) =>
-      onFreePort(async (port) => {
-        const m = n as { port: number; addr: string };
-        m.port = port;
-        m.addr = `127.0.0.1:${port}`;
-        await n.start();
+      onFreePort((port) => {
+        n.port = port;
+        n.addr = `127.0.0.1:${port}`;
+        return n.start();
       }),
     ),
   );
@@ -166,8 +165,8 @@ function node(
     redis: RedisServer;
     flags: string[];
   },
-): ClusterNode {
-  const n: ClusterNode = {
+): Mutable<ClusterNode> {
+  const n: Mutable<ClusterNode> = {
     alias: o.alias,
     // Set before the first start (startCluster picks the port).
     port: 0,

@@ -24,9 +24,8 @@ export async function startCoordinatorCli(
   redis: { readonly url: string },
   opts: { port?: number; flags?: string[]; ttl?: string; procOptions?: ProcOptions } = {},
 ): Promise<CoordinatorCli> {
-  let proc: Proc | undefined;
   const start = async (port: number) => {
-    proc = startCli(
+    const proc = startCli(
       s,
       [
         'coordinator',
@@ -37,9 +36,12 @@ export async function startCoordinatorCli(
       { name: 'coordinator', ...opts.procOptions },
     );
     await proc.waitForLine(/coordinator listening on/, { stream: 'stderr' });
+    return proc;
   };
   // A port of its own: another one if a parallel test took it meanwhile; a given port as is.
-  const port = opts.port ?? (await onFreePort(start));
-  if (opts.port !== undefined) await start(port);
-  return { proc: proc!, port, url: `http://127.0.0.1:${port}` };
+  const { port, value: proc } =
+    opts.port === undefined
+      ? await onFreePort(start)
+      : { port: opts.port, value: await start(opts.port) };
+  return { proc, port, url: `http://127.0.0.1:${port}` };
 }

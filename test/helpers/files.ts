@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The sha256 of the whole file at `path`, hex, read in 1 MiB chunks. */
 export async function sha256File(path: string): Promise<string> {
@@ -8,4 +9,21 @@ export async function sha256File(path: string): Promise<string> {
     hash.update(chunk as Buffer);
   }
   return hash.digest('hex');
+}
+
+/**
+ * The size of the largest file in `dir` whose name `accept` takes (all by default): how far a
+ * transfer into `dir` has come. A file renamed or removed meanwhile counts as nothing.
+ */
+export function largestFile(dir: string, accept: (name: string) => boolean = () => true): number {
+  let max = 0;
+  for (const name of readdirSync(dir)) {
+    if (!accept(name)) continue;
+    try {
+      max = Math.max(max, statSync(join(dir, name)).size);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return max;
 }

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKey, type KeyPair } from './keys.js';
-import { onFreePort } from './ports.js';
+import { type Mutable, onFreePort } from './ports.js';
 import type { Proc, ProcOptions } from './proc.js';
 import { startCli } from './relay.js';
 import type { Scope } from './scope.js';
@@ -78,18 +78,18 @@ export async function startFleet(
   op.addHost({ alias: 'dev1', hostName: null, user: 'root' });
   op.trust('dev1', sshd.hostKeyPub);
   const knownHosts = join(dir, 'agent_known_hosts');
-  const relays: FleetRelay[] = [];
+  // Their port is chosen at the first start (onFreePort), then kept for every restart.
+  const relays: Mutable<FleetRelay>[] = [];
   for (let i = 1; i <= opts.relays; i++) {
     const alias = `relay${i}`;
     const hostKey = await generateKey(dir, `relay${i}_host`);
-    // The port is chosen at the first start (onFreePort), then kept for every restart.
-    const relay = {
+    const relay: Mutable<FleetRelay> = {
       alias,
       port: 0,
       id: '',
       hostKey,
-      proc: undefined as Proc | undefined,
-      async start(extra: string[] = []) {
+      proc: undefined,
+      async start(extra = []) {
         const proc = startCli(
           scope,
           [
@@ -122,14 +122,13 @@ export async function startFleet(
     relays.push(relay);
   }
   await Promise.all(
-    relays.map((relay) => {
-      const r = relay as { port: number; id: string };
-      return onFreePort(async (port) => {
-        r.port = port;
-        r.id = `127.0.0.1:${port}`;
-        await relay.start();
-      });
-    }),
+    relays.map((relay) =>
+      onFreePort((port) => {
+        relay.port = port;
+        relay.id = `127.0.0.1:${port}`;
+        return relay.start();
+      }),
+    ),
   );
   for (const r of relays)
     op.addHost({ alias: r.alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });

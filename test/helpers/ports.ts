@@ -19,24 +19,30 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** `T` with its readonly fields writable: a server's record while its port is being chosen. */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** How many ports `onFreePort` tries before it gives up. */
 const PORT_TRIES = 5;
 
 /**
  * Runs `start(port)` on a port free a moment ago, for a server that must keep its port across
  * restarts (so cannot listen on port 0): when another process took the port in between, which
- * `start` reports by throwing an error whose message says "address in use", it runs again on
- * another free port, up to 5 tries. Resolves with the port it started on; rethrows any other
- * error.
+ * `start` reports by throwing an error whose message says "address in use" (or "address already
+ * in use"), it runs again on another free port, up to 5 tries. Resolves with the port it started
+ * on and what `start` resolved with; rethrows any other error.
  */
-export async function onFreePort(start: (port: number) => Promise<void>): Promise<number> {
+export async function onFreePort<T>(
+  start: (port: number) => Promise<T>,
+): Promise<{ port: number; value: T }> {
   for (let tries = 1; ; tries++) {
     const port = await freePort();
     try {
-      await start(port);
-      return port;
+      return { port, value: await start(port) };
     } catch (err) {
-      if (tries >= PORT_TRIES || !/address in use/i.test((err as Error).message)) throw err;
+      if (tries >= PORT_TRIES || !/address (already )?in use/i.test((err as Error).message)) {
+        throw err;
+      }
     }
   }
 }

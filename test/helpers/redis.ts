@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { freePort } from './ports.js';
+import { freePort, onFreePort } from './ports.js';
 import { type Proc, startProc } from './proc.js';
 import type { Scope } from './scope.js';
 import { tmpDir } from './tmp.js';
@@ -84,11 +84,11 @@ export async function startRedis(scope: Scope, opts: RedisOptions = {}): Promise
     return true;
   };
 
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
-    if (await launch()) break;
-    if (attempt >= 5) throw new Error('redis-server: no free port after 5 attempts');
-  }
+  await onFreePort(async (p) => {
+    port = p;
+    if (!(await launch()))
+      throw new Error(`redis-server: address already in use on 127.0.0.1:${p}`);
+  });
   await writeFile(join(dir, 'port'), String(port));
 
   const stop = async (): Promise<void> => {

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { type AuthorizedEntry, generateKey, type KeyPair, writeAuthorizedKeys } from './keys.js';
-import { freePort } from './ports.js';
+import { onFreePort } from './ports.js';
 import { type ExitInfo, type Proc, startProc } from './proc.js';
 import { newToken, TOKEN_ENV } from './reaper.js';
 import type { Scope } from './scope.js';
@@ -139,8 +139,7 @@ export async function startSshd(scope: Scope, opts: SshdOptions = {}): Promise<S
   await writeAuthorizedKeys(authorizedKeysPath, opts.authorizedKeys ?? []);
   const configPath = join(dir, 'sshd_config');
 
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+  const start = async (port: number): Promise<Sshd> => {
     const token = newToken();
     await writeFile(configPath, sshdConfig(dir, hostKey.path, port, token, opts.extraConfig), {
       mode: 0o600,
@@ -174,9 +173,10 @@ export async function startSshd(scope: Scope, opts: SshdOptions = {}): Promise<S
       throw new Error(`${(err as Error).message}\nsshd log:\n${proc.output()}`);
     }
     if (!answered) {
-      const log = proc.output();
-      if (/address already in use/i.test(log) && attempt < 5) continue;
-      throw new Error(`sshd exited during startup (${JSON.stringify(proc.exit)}):\n${log}`);
+      // Says "address already in use" when another process took the port: onFreePort tries another.
+      throw new Error(
+        `sshd exited during startup (${JSON.stringify(proc.exit)}):\n${proc.output()}`,
+      );
     }
     return {
       host: '127.0.0.1',
@@ -192,5 +192,6 @@ export async function startSshd(scope: Scope, opts: SshdOptions = {}): Promise<S
       log: () => proc.output(),
       stop: () => proc.stop(),
     };
-  }
+  };
+  return (await onFreePort(start)).value;
 }
