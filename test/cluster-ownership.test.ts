@@ -110,6 +110,10 @@ describe('cluster: names owned across relays', () => {
       assert.equal(movedA[0]?.fp, fpK);
       assert.equal(movedA[0]?.from_relay, A.id);
       assert.equal(movedA[0]?.to_relay, C.id);
+      // The audit line can reach this process after the ssh client's exit.
+      await waitFor(() => A.audited('name.released').length > 0, {
+        what: 'A to audit the release',
+      });
       assert.ok(
         A.audited('name.released').some((e) => e.name === 'dev1' && e.reason === 'taken-over'),
       );
