@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeFrame, MAGIC } from '../src/shim/frames.js';
 import { type HolderConfig, runHolder } from '../src/shim/holder.js';
-import { pumpFor } from '../src/shim/native-peer.js';
+import { pumpFor } from '../src/shim/native-pump.js';
 import { tmpDir, waitFor, within, withScope } from './helpers/index.js';
 import { frameReader, newHello, resumeHello } from './helpers/shim-protocol.js';
 

@@ -4,8 +4,11 @@
  * exit statuses, the resume window, and who may attach to a held session.
  */
 import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runCommand, withScope } from './helpers/index.js';
+import { FIRST_CONNECT_TRIES } from '../src/shim/timings.js';
+import { runCommand, tmpDir, withScope } from './helpers/index.js';
 import { CLI_PATH } from './helpers/relay.js';
 import { describeShim } from './helpers/shim-cases.js';
 
@@ -61,6 +64,38 @@ describe('burrow shim: its command line', () => {
         'burrow shim: BURROW_SHIM_NATIVE: expected 0, 1 or require, not "yes"\n',
       );
     }));
+
+  // The first ssh starts before the rest of the local side has loaded, so these fail before it
+  // listens: what they did must still reach it.
+  for (const native of ['0', 'require']) {
+    it(`an ssh that cannot be run, or exits at once, ends in 255 with its reason (BURROW_SHIM_NATIVE=${native})`, async (t) =>
+      withScope(t, async (s) => {
+        const missing = await shim(s, ['h', 'cmd'], { BURROW_SHIM_NATIVE: native });
+        assert.equal(missing.code, 255, missing.stderr);
+        assert.match(
+          missing.stderr,
+          /^burrow shim: cannot run \/nonexistent\/ssh-must-not-run: .*ENOENT/,
+        );
+        const dir = await tmpDir(s, 'burrow-shim-ssh-');
+        const ssh = join(dir, 'ssh');
+        const runs = join(dir, 'runs');
+        writeFileSync(
+          ssh,
+          `#!/bin/sh\necho run >> ${runs}\necho "ssh: Could not resolve hostname h" >&2\nexit 255\n`,
+        );
+        chmodSync(ssh, 0o755);
+        const t0 = Date.now();
+        const failing = await shim(s, ['h', 'cmd'], {
+          BURROW_SHIM_SSH: ssh,
+          BURROW_SHIM_NATIVE: native,
+        });
+        // As ssh: its status and its line, once though every try repeats it.
+        assert.equal(failing.code, 255, failing.stderr);
+        assert.equal(failing.stderr, 'ssh: Could not resolve hostname h\n');
+        assert.equal(readFileSync(runs, 'utf8'), 'run\n'.repeat(FIRST_CONNECT_TRIES));
+        assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
+      }));
+  }
 });
 
 describeShim('native');

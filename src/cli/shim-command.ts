@@ -47,7 +47,7 @@ const env = (name: string) => process.env[`${ENV_PREFIX}SHIM_${name}`];
 export async function runShimCli(argv: string[]): Promise<never> {
   // Each role loads only its own modules: a transfer starts both.
   if (argv[0] === '--serve') {
-    const { runServe } = await import('../shim/index.js');
+    const { runServe } = await import('../shim/serve.js');
     process.exit(
       await runServe({
         dataDir: defaultDataDir(),
@@ -62,13 +62,23 @@ export async function runShimCli(argv: string[]): Promise<never> {
     (argv.length === 0 ? process.stderr : process.stdout).write(`${USAGE}\n`);
     process.exit(argv.length === 0 ? 2 : 0);
   }
-  const [{ spawn }, { parseSshArgs, SshArgsError, runLocal, pumpFor }, { parseDuration }, tty] =
-    await Promise.all([
-      import('node:child_process'),
-      import('../shim/index.js'),
-      import('./parse.js'),
-      import('node:tty'),
-    ]);
+  // What runs before ssh starts is loaded first; the rest of the local side (local.js) loads
+  // while ssh connects.
+  const [
+    { spawn },
+    { parseSshArgs, SshArgsError },
+    { pumpFor },
+    { startSsh },
+    { parseDuration },
+    tty,
+  ] = await Promise.all([
+    import('node:child_process'),
+    import('../shim/ssh-args.js'),
+    import('../shim/native-pump.js'),
+    import('../shim/ssh-start.js'),
+    import('./parse.js'),
+    import('node:tty'),
+  ]);
   const ssh = env('SSH') ?? 'ssh';
   let line: ReturnType<typeof parseSshArgs>;
   try {
@@ -92,11 +102,11 @@ export async function runShimCli(argv: string[]): Promise<never> {
   }
   let resumeWindowMs: number;
   let bufferBytes: number;
-  let pump: Awaited<ReturnType<typeof pumpFor>>;
+  let pump: ReturnType<typeof pumpFor>;
   try {
     // A terminal's file description is shared with the shell: the native path (which makes its
     // fds non-blocking) is for pipes, sockets and files.
-    const chosen = await pumpFor(env('NATIVE'));
+    const chosen = pumpFor(env('NATIVE'));
     pump = tty.isatty(0) || tty.isatty(1) ? undefined : chosen;
     resumeWindowMs = parseDuration('BURROW_SHIM_RESUME_WINDOW', env('RESUME_WINDOW') ?? '10m');
     bufferBytes = Number(env('BUFFER') ?? 16 * 1024 * 1024);
@@ -107,13 +117,14 @@ export async function runShimCli(argv: string[]): Promise<never> {
     process.stderr.write(`burrow shim: ${(err as Error).message}\n`);
     process.exit(255);
   }
-  const code = await runLocal({
+  const start = {
     ssh,
     line,
     remote: env('REMOTE') ?? 'burrow shim --serve',
-    resumeWindowMs,
-    bufferBytes,
     ...(pump ? { pump } : {}),
-  });
+  };
+  const first = startSsh(start);
+  const { runLocal } = await import('../shim/local.js');
+  const code = await runLocal({ ...start, resumeWindowMs, bufferBytes, first });
   process.exit(code);
 }

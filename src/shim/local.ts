@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { coalesceWrites } from '../streams/coalesce.js';
 import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -24,7 +23,7 @@ import { StreamPeer } from './peer.js';
 import { RepeatFilter } from './repeat-filter.js';
 import { newSecret, newSessionId } from './session-dir.js';
 import type { SshCommandLine } from './ssh-args.js';
-import { SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL_S } from './timings.js';
+import { type SshRun, startSsh } from './ssh-start.js';
 
 /**
  * The local side of `burrow shim`: runs the real ssh (the user's options, so ~/.ssh/config, -J
@@ -52,6 +51,11 @@ export interface LocalConfig {
    * it then reads fd 0 and writes fd 1 itself. Without it the streams are JavaScript's.
    */
   readonly pump?: NativePump;
+  /**
+   * The first attempt's ssh when the caller started it already (startSsh with this ssh, line,
+   * remote and pump), so its connection overlaps loading the rest of the local side.
+   */
+  readonly first?: SshRun;
 }
 
 export async function runLocal(cfg: LocalConfig): Promise<number> {
@@ -180,20 +184,26 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
       if (stdin?.writable) for (const part of frameParts(f)) stdin.write(part);
     };
 
-    /** Runs the attempt's ssh: its stderr goes through the filter; the rest is the caller's. */
-    const spawnSsh = (stdio: ['pipe' | number, 'pipe' | number]) => {
-      const child = spawn(cfg.ssh, sshArgs(cfg), {
-        stdio: [...stdio, stderrFilter ? 'pipe' : 'inherit'],
-      });
+    /**
+     * The attempt's ssh (the first one may be running already: cfg.first): its stderr goes
+     * through the filter; the rest is the caller's.
+     */
+    let first = cfg.first;
+    const runSsh = (): SshRun => {
+      const run = first ?? startSsh({ ssh: cfg.ssh, line: cfg.line, remote: cfg.remote, pump });
+      first = undefined;
+      const { child } = run;
       const printErr = (b: Buffer) => b.length > 0 && process.stderr.write(b);
-      child.stderr?.on('data', (chunk: Buffer) => printErr(stderrFilter!.push(chunk)));
-      child.on('error', (err) =>
+      if (stderrFilter && run.stderrPiped) {
+        child.stderr?.on('data', (chunk: Buffer) => printErr(stderrFilter.push(chunk)));
+      }
+      run.onError((err) =>
         dispatch({ type: 'ssh-failed', message: `cannot run ${cfg.ssh}: ${err.message}` }),
       );
-      child.on('close', () => {
+      run.onClose(() => {
         if (stderrFilter) printErr(stderrFilter.endAttempt());
       });
-      return child;
+      return run;
     };
 
     const helloFor = (mode: 'new' | 'resume'): Frame => {
@@ -212,11 +222,14 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
       return { type: 'hello', sessionId, secret, mode: hello };
     };
 
-    const connect = (attempt: AttemptId, mode: 'new' | 'resume') =>
-      pump ? connectNative(pump, attempt, mode) : connectJs(attempt, mode);
+    const connect = (attempt: AttemptId, mode: 'new' | 'resume') => {
+      const run = runSsh();
+      if (run.link) connectNative(run, run.link, attempt, mode);
+      else connectJs(run, attempt, mode);
+    };
 
-    const connectJs = (attempt: AttemptId, mode: 'new' | 'resume') => {
-      const child = spawnSsh(['pipe', 'pipe']);
+    const connectJs = (run: SshRun, attempt: AttemptId, mode: 'new' | 'resume') => {
+      const { child } = run;
       ssh = { attempt, child };
       /** Whether this ssh brought back any byte from the remote side. */
       let heard = false;
@@ -243,19 +256,20 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
         }
         for (const frame of frames) dispatch({ type: 'frame', attempt, frame });
       });
-      child.on('close', (code) => dispatch({ type: 'ssh-exited', attempt, code, heard }));
+      run.onClose((code) => dispatch({ type: 'ssh-exited', attempt, code, heard }));
     };
 
     /**
      * ssh on pipes of the native pump: the inbound reads its output (handshake frames included)
      * from the start; the attempt has ended once ssh has exited and its output has been read.
      */
-    const connectNative = (pump: NativePump, attempt: AttemptId, mode: 'new' | 'resume') => {
-      const [toSsh, ours] = pump.pipe();
-      const [theirs, fromSsh] = pump.pipe();
-      const child = spawnSsh([toSsh, fromSsh]);
-      closeSync(toSsh);
-      closeSync(fromSsh);
+    const connectNative = (
+      run: SshRun,
+      fds: NonNullable<SshRun['link']>,
+      attempt: AttemptId,
+      mode: 'new' | 'resume',
+    ) => {
+      const { child } = run;
       let heard = false;
       let readDone = false;
       let code: number | null | undefined;
@@ -264,7 +278,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
         native!.closeLink(link);
         dispatch({ type: 'ssh-exited', attempt, code, heard });
       };
-      const link = new Link(pump, { readFd: theirs, writeFd: ours }, false, {
+      const link = new Link(pump!, fds, false, {
         frame: (frame) => {
           heard = true;
           dispatch({ type: 'frame', attempt, frame });
@@ -288,7 +302,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
       ssh = { attempt, child, link };
       link.send(helloFor(mode));
       native!.read(link);
-      child.on('close', (c) => {
+      run.onClose((c) => {
         code = c;
         ended();
       });
@@ -306,19 +320,4 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
     }
     dispatch({ type: 'start' });
   });
-}
-
-/** The real ssh's arguments: the user's options, no pty, keepalives, our remote command. */
-function sshArgs(cfg: LocalConfig): string[] {
-  const opts = cfg.line.options.filter((o) => o !== '--' && o !== '-s');
-  const text = opts.join(' ');
-  const alive = /ServerAlive/i.test(text)
-    ? []
-    : [
-        '-o',
-        `ServerAliveInterval=${SERVER_ALIVE_INTERVAL_S}`,
-        '-o',
-        `ServerAliveCountMax=${SERVER_ALIVE_COUNT_MAX}`,
-      ];
-  return [...opts, '-T', ...alive, '--', cfg.line.destination, cfg.remote];
 }

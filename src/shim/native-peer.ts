@@ -1,7 +1,7 @@
 import { closeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { decodeBody, encodeFrame, type Frame, type StreamId } from './frames.js';
-import { loadNativePump, type NativePump, type PumpHandle } from './native-pump.js';
+import type { NativePump, PumpHandle } from './native-pump.js';
 import { ackEvery, StreamPeer } from './peer.js';
 import { ReplayError } from './replay.js';
 import { ACK_DELAY_MS, RECEIVE_SLACK } from './timings.js';
@@ -33,31 +33,6 @@ export interface LinkEvents {
   /** Writing to the link failed (its reader is gone). */
   broken?(): void;
 }
-
-/**
- * The pump the shim uses, from BURROW_SHIM_NATIVE: unset or `1`, the native path when the addon
- * loads (else JavaScript's); `0`, JavaScript's; `require`, the native path or an Error saying why
- * not. Another value is an Error. Either Error's message is one line for the user.
- */
-export function pumpFor(setting: string | undefined): NativePump | undefined {
-  if (setting === '0') return undefined;
-  if (setting !== undefined && setting !== '1' && setting !== 'require') {
-    throw new Error(`BURROW_SHIM_NATIVE: expected 0, 1 or require, not ${JSON.stringify(setting)}`);
-  }
-  const load = loadNativePump();
-  if (load.pump) {
-    if (!quiescing.has(load.pump)) {
-      quiescing.add(load.pump);
-      // No native thread posts an event while Node tears down at exit.
-      const { pump } = load;
-      process.once('exit', () => pump.quiesce());
-    }
-    return load.pump;
-  }
-  if (setting === 'require') throw new Error(`BURROW_SHIM_NATIVE=require: ${load.reason}`);
-  return undefined;
-}
-const quiescing = new WeakSet<NativePump>();
 
 export class Link {
   readonly wire: PumpHandle;

@@ -64,7 +64,7 @@ export async function runServe(deps: ServeDeps): Promise<number> {
   if (hello.frame.mode.kind === 'new' && !existsSync(path)) {
     let pump: NativePump | undefined;
     try {
-      const { pumpFor } = await import('./native-peer.js');
+      const { pumpFor } = await import('./native-pump.js');
       pump = pumpFor(deps.env.BURROW_SHIM_NATIVE);
     } catch (err) {
       return fail('internal', `burrow shim --serve: ${(err as Error).message}`);
