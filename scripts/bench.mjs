@@ -9,10 +9,11 @@
  * and each benchmark has its own `--help`. Every benchmark writes `bench/results/<name>.json` and
  * its own section of BENCHMARKS.md.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from './build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SUFFIX = '.bench.ts';
@@ -51,7 +52,7 @@ function usage(names) {
   return [
     'usage: npm run bench [-- NAME [flags…] [NAME [flags…]]…]',
     '',
-    'Builds (tsc), then runs the named benchmarks (all when none is named). Flags after a name',
+    'Builds (scripts/build.mjs), then runs the named benchmarks (all when none is named). Flags after a name',
     'go to that benchmark; `npm run bench -- NAME --help` lists them.',
     '',
     ...names.map((n) => `  ${n}`),
@@ -122,9 +123,9 @@ async function main() {
   if (groups.length === 0) fail(`nothing to run; ${knownList(names)}`);
 
   const t0 = Date.now();
-  process.stderr.write('bench: building (tsc -p tsconfig.json)\n');
-  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-  if (build.status !== 0) fail(`the build failed (exit ${build.status}); nothing was run`);
+  process.stderr.write('bench: building (scripts/build.mjs)\n');
+  const built = await build();
+  if (built !== 0) fail(`the build failed (exit ${built}); nothing was run`);
 
   // Ctrl-C reaches the benchmark too (same process group); it cleans up and exits, then we do.
   let interrupted = false;

@@ -18,9 +18,9 @@
  * something did, 2 for bad flags. The last line is `fuzz: N passed, N failed`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from './build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** How many times a property's `npm test` run count one fuzz round uses. */
@@ -58,22 +58,6 @@ function parseArgs(argv) {
     else usage(`unknown argument ${JSON.stringify(arg)}`);
   }
   return opts;
-}
-
-function build() {
-  const tsc = join(root, 'node_modules', '.bin', 'tsc');
-  const r = spawnSync(
-    existsSync(tsc) ? tsc : 'npx',
-    existsSync(tsc) ? ['-p', 'tsconfig.json'] : ['tsc', '-p', 'tsconfig.json'],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
-  );
-  if (r.status !== 0) {
-    process.stderr.write('fuzz: the build failed\n');
-    process.exit(1);
-  }
 }
 
 const randomSeed = () => (Math.random() * 0x7fffffff) | 0;
@@ -150,7 +134,10 @@ function fuzzWire(deadline) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-if (opts.build) build();
+if (opts.build && (await build()) !== 0) {
+  process.stderr.write('fuzz: the build failed\n');
+  process.exit(1);
+}
 const start = Date.now();
 const total = opts.minutes * 60_000;
 const wire = opts.wire && opts.only === undefined && opts.seed === undefined;

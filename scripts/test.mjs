@@ -7,8 +7,9 @@
  *                     chromium);
  *                     when some are missing and we are root with apt-get, they are installed,
  *                     otherwise the run stops naming exactly what is missing
- *   2. build          tsc -p tsconfig.json (type-check + emit into dist/), then chmod +x the
- *                     scripts of package.json `bin` (burrow, burrow-shim, otssh)
+ *   2. build          scripts/build.mjs, as `npm run build`: tsc -p tsconfig.json (type-check +
+ *                     emit into dist/), chmod +x the scripts of package.json `bin`, and the
+ *                     shim's bundle
  *   3. lint           biome check . (lint + format check)
  *   4. tests          node --test on every *.test.js under dist/ whose .ts source still exists,
  *                     in three groups one after the other (scripts/test-groups.mjs):
@@ -44,7 +45,6 @@
 import { spawnSync } from 'node:child_process';
 import {
   accessSync,
-  chmodSync,
   constants,
   existsSync,
   mkdtempSync,
@@ -56,6 +56,7 @@ import {
 import { constants as osConstants, tmpdir } from 'node:os';
 import { delimiter, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from './build.mjs';
 import { groups, posix, readJson, TIMES } from './test-groups.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -185,19 +186,6 @@ function localBin(name, args) {
   return existsSync(bin) ? [bin, args] : ['npx', [name, ...args]];
 }
 
-/** The compiled scripts behind package.json `bin`: burrow, burrow-shim, otssh. */
-const BIN_SCRIPTS = ['main.js', 'shim-main.js', 'otssh-main.js'];
-
-function build() {
-  const status = run(...localBin('tsc', ['-p', 'tsconfig.json']));
-  // The package's bin entries (package.json), executable as after `npm ci`.
-  for (const name of BIN_SCRIPTS) {
-    const cli = join(root, 'dist', 'src', 'cli', name);
-    if (status === 0 && existsSync(cli)) chmodSync(cli, 0o755);
-  }
-  return status;
-}
-
 function lint() {
   return run(...localBin('biome', ['check', '.']));
 }
@@ -311,13 +299,13 @@ function tests(extra) {
   return status;
 }
 
-function main() {
+async function main() {
   const extra = process.argv.slice(2);
   const failed = [];
   let status = 0;
-  const phase = (name, fn) => {
+  const phase = async (name, fn) => {
     log(name);
-    const code = fn();
+    const code = await fn();
     if (code !== 0) {
       failed.push(name);
       status ||= code;
@@ -334,11 +322,13 @@ function main() {
     process.exitCode = status;
   };
 
-  if (!phase('prerequisites', prerequisites) || !phase('build', build)) return finish();
+  if (!(await phase('prerequisites', prerequisites)) || !(await phase('build', build))) {
+    return finish();
+  }
   if (process.env.BURROW_TEST_SKIP_LINT === '1') log('lint skipped (BURROW_TEST_SKIP_LINT=1)');
-  else phase('lint', lint);
-  phase('tests', () => tests(extra));
+  else await phase('lint', lint);
+  await phase('tests', () => tests(extra));
   return finish();
 }
 
-main();
+await main();

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FIRST_CONNECT_TRIES } from '../src/shim/timings.js';
 import { runCommand, tmpDir, withScope } from './helpers/index.js';
@@ -64,6 +64,23 @@ describe('burrow shim: its command line', () => {
         'burrow shim: BURROW_SHIM_NATIVE: expected 0, 1 or require, not "yes"\n',
       );
     }));
+
+  it('is one file as built: the entry both ends load imports only Node modules', () => {
+    // scripts/build.mjs bundles it (npm test builds with it): each end loads one file, not ~30.
+    const entry = readFileSync(join(dirname(CLI_PATH), 'shim-command.js'), 'utf8');
+    const imports = [...entry.matchAll(/(?:\bfrom|\bimport\s*\()\s*["']([^"']+)["']/g)].map(
+      (m) => m[1],
+    );
+    assert.ok(imports.length > 0, 'it imports something');
+    assert.deepEqual(
+      imports.filter((i) => !i?.startsWith('node:')),
+      [],
+      'every relative import was bundled',
+    );
+    for (const fn of ['runServe', 'runLocal', 'runHolder', 'startSsh']) {
+      assert.match(entry, new RegExp(`\\bfunction ${fn}\\(`), `${fn} is in the bundle`);
+    }
+  });
 
   // The first ssh starts before the rest of the local side has loaded, so these fail before it
   // listens: what they did must still reach it.

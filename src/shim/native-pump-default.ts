@@ -3,7 +3,8 @@ import { join } from 'node:path';
 /**
  * Where loadNativePump() (src/shim/native-pump.ts) finds the shim's native byte path when given
  * no path: the file scripts/build-native.mjs builds at install, native/build/shim-pump.node at the
- * package root (this module is compiled into dist/src/shim).
+ * package root (this module is compiled into dist/src/shim, and bundled into
+ * dist/src/cli/shim-command.js by scripts/build.mjs: both three folders below the root).
  *
  * The single executables have no such file, and their CommonJS bundle has no import.meta:
  * scripts/build-binary.mjs bundles scripts/sea-shim-pump.cjs in place of this module. It has the

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * The project's build (`npm run build`; also run by `npm test`, `npm run bench`, `npm run fuzz`
+ * and `npm run soak` before they start). Steps:
+ *
+ *   1. tsc -p tsconfig.json: type-check, and emit every module into dist/
+ *   2. chmod +x the scripts of package.json `bin` (burrow, burrow-shim, otssh)
+ *   3. dist/src/cli/shim-command.js (what `burrow shim` and `burrow-shim` load) replaced by itself
+ *      bundled with every module it imports (esbuild, one ESM file, nothing minified): each end of
+ *      a shim transfer is a Node process started for that one connection, and Node spends about
+ *      15 ms of that start loading the shim's 30 modules one by one (see BENCHMARKS.md, shim).
+ *      tsc writes every module again on each run, so a build that stops after step 1 leaves the
+ *      modules as tsc made them, never a bundle older than them.
+ *
+ * Usage: node scripts/build.mjs. Exit status: 0, or the failed step's; each failure says which.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(root, 'dist', 'src', 'cli');
+
+/** The compiled scripts behind package.json `bin`: burrow, burrow-shim, otssh. */
+const BIN_SCRIPTS = ['main.js', 'shim-main.js', 'otssh-main.js'];
+
+/** The compiled module bundled in place (step 3). */
+export const SHIM_BUNDLE = join(CLI, 'shim-command.js');
+
+/** Runs the three steps; resolves to 0 or the failed step's status, having printed why. */
+export async function build({ log = (line) => process.stderr.write(`${line}\n`) } = {}) {
+  const tsc = join(root, 'node_modules', '.bin', 'tsc');
+  const [cmd, args] = existsSync(tsc)
+    ? [tsc, ['-p', 'tsconfig.json']]
+    : ['npx', ['tsc', '-p', 'tsconfig.json']];
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    log(`build: tsc failed (exit ${r.status ?? r.signal})`);
+    return r.status || 1;
+  }
+  for (const name of BIN_SCRIPTS) {
+    const file = join(CLI, name);
+    if (existsSync(file)) chmodSync(file, 0o755);
+  }
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    log('build: esbuild is not installed: run npm ci');
+    return 1;
+  }
+  try {
+    await esbuild.build({
+      entryPoints: [SHIM_BUNDLE],
+      outfile: SHIM_BUNDLE,
+      allowOverwrite: true,
+      bundle: true,
+      // Node's own modules and the packages stay imports; only the project's modules are inlined.
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      // Maps to the TypeScript sources through tsc's maps, for --enable-source-maps.
+      sourcemap: true,
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    const errors = err.errors?.map((e) => `${e.location?.file ?? ''}: ${e.text}`).join('; ');
+    log(`build: bundling ${SHIM_BUNDLE} failed: ${errors ?? err.message}`);
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await build();
+}
