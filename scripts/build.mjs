@@ -7,8 +7,9 @@
  *   2. chmod +x the scripts of package.json `bin` (burrow, burrow-shim, otssh)
  *   3. dist/src/cli/shim-command.js (what `burrow shim` and `burrow-shim` load) replaced by itself
  *      bundled with every module it imports (esbuild, one ESM file, nothing minified): each end of
- *      a shim transfer is a Node process started for that one connection, and Node spends about
- *      15 ms of that start loading the shim's 30 modules one by one (see BENCHMARKS.md, shim).
+ *      a shim transfer is a Node process started for that one connection, and the serving end
+ *      spent about 15 ms of its start loading the shim's 30 modules one by one before it could
+ *      start the command (see BENCHMARKS.md, shim).
  *      tsc writes every module again on each run, so a build that stops after step 1 leaves the
  *      modules as tsc made them, never a bundle older than them.
  *
