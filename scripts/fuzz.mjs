@@ -28,6 +28,21 @@ const RUNS_FACTOR = 20;
 /** Share of the time the wire fuzzer gets when it runs. */
 const WIRE_SHARE = 0.4;
 
+const HELP = `usage: npm run fuzz -- [--minutes N] [--seed N] [--only TEXT] [--no-wire] [--no-build]
+
+Runs the properties npm test runs with a fixed seed, here with fresh seeds and many
+more runs each, round after round until the time is up; then, unless --no-wire, the
+wire fuzzer against a live relay with a fresh seed.
+
+  --minutes N    how long, in minutes (default 1; rounds are cut short)
+  --seed N       the seed of every round (replays a failure it printed)
+  --only TEXT    only the properties whose name contains TEXT
+  --no-wire      the properties only
+  --no-build     skip the build (dist/ is already current)
+
+Exit status 0 when nothing failed, 1 when something did, 2 for bad flags.
+`;
+
 function usage(message) {
   process.stderr.write(
     `fuzz: ${message}\nusage: npm run fuzz -- [--minutes N] [--seed N] [--only TEXT] [--no-wire] [--no-build]\n`,
@@ -44,7 +59,10 @@ function parseArgs(argv) {
       if (v === undefined) usage(`${arg} needs a value`);
       return v;
     };
-    if (arg === '--minutes') {
+    if (arg === '--help' || arg === '-h') {
+      process.stdout.write(HELP);
+      process.exit(0);
+    } else if (arg === '--minutes') {
       opts.minutes = Number(value());
       if (!(opts.minutes > 0 && opts.minutes <= 24 * 60))
         usage('--minutes: expected a number of minutes above 0');

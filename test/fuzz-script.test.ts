@@ -1,8 +1,8 @@
 /**
  * `npm run fuzz` (scripts/fuzz.mjs) as a user runs it: bounded by --minutes, printing each round's
- * seed and a closing count, replaying a seed exactly, refusing bad flags with one line. The wire
- * phase is left out here (test/relay-wire-fuzz.test.ts is that phase) and so is the build
- * (`npm test` has just built dist/).
+ * seed and a closing count, replaying a seed exactly, explaining itself for --help, refusing bad
+ * flags with one line. The wire phase is left out here (test/relay-wire-fuzz.test.ts is that
+ * phase) and so is the build (`npm test` has just built dist/).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -45,6 +45,26 @@ describe('npm run fuzz', () => {
       }
       const runs = (out: string) => /: (\d+) runs in/.exec(out)?.[1];
       assert.equal(runs(a.stdout), runs(b.stdout));
+    }));
+
+  it('explains itself for --help and -h on stdout, exit 0, running nothing', async (t) =>
+    withScope(t, async (s) => {
+      for (const flag of ['--help', '-h']) {
+        const r = await fuzz(s, [flag]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^usage: npm run fuzz -- \[--minutes N\]/);
+        for (const option of [
+          '--minutes N',
+          '--seed N',
+          '--only TEXT',
+          '--no-wire',
+          '--no-build',
+        ]) {
+          assert.match(r.stdout, new RegExp(`^  ${option} `, 'm'), option);
+        }
+        assert.doesNotMatch(r.stdout, /seed \d+|passed/, 'no round ran');
+        assert.equal(r.stderr, '');
+      }
     }));
 
   it('refuses bad flags with exit 2 and one line naming the flag', async (t) =>
