@@ -52,8 +52,8 @@ function usage(names) {
   return [
     'usage: npm run bench [-- NAME [flags…] [NAME [flags…]]…]',
     '',
-    'Builds (scripts/build.mjs), then runs the named benchmarks (all when none is named). Flags after a name',
-    'go to that benchmark; `npm run bench -- NAME --help` lists them.',
+    'Builds (scripts/build.mjs), then runs the named benchmarks (all when none is named).',
+    'Flags after a name go to that benchmark; `npm run bench -- NAME --help` lists them.',
     '',
     ...names.map((n) => `  ${n}`),
     ...Object.entries(PLANNED)

@@ -13,7 +13,8 @@
  *      tsc writes every module again on each run, so a build that stops after step 1 leaves the
  *      modules as tsc made them, never a bundle older than them.
  *
- * Usage: node scripts/build.mjs. Exit status: 0, or the failed step's; each failure says which.
+ * Usage: node scripts/build.mjs (or npm run build). Exit status: 0, or the failed step's; each
+ * failure says which; 2 for an argument (it takes none but --help).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
@@ -75,5 +76,17 @@ export async function build({ log = (line) => process.stderr.write(`${line}\n`) 
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  process.exitCode = await build();
+  const args = process.argv.slice(2);
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+    process.stdout.write(
+      'usage: node scripts/build.mjs   (npm run build)\n\n' +
+        'tsc -p tsconfig.json into dist/, chmod +x the package.json bin scripts, and\n' +
+        "dist/src/cli/shim-command.js bundled in place with the shim's modules (esbuild).\n",
+    );
+  } else if (args.length > 0) {
+    process.stderr.write(`build: unknown argument ${JSON.stringify(args[0])} (it takes none)\n`);
+    process.exitCode = 2;
+  } else {
+    process.exitCode = await build();
+  }
 }
