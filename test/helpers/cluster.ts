@@ -16,8 +16,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEvent } from '../../src/audit/audit.js';
 import { REGISTRY_NAME_KEY } from '../../src/core/constants.js';
+import { startOnFreePorts } from './fleet.js';
 import { generateKey, type KeyPair } from './keys.js';
-import { type Mutable, onFreePort } from './ports.js';
+import type { Mutable } from './ports.js';
 import type { Proc, ProcOptions } from './proc.js';
 import { type RedisServer, startRedis } from './redis.js';
 import { type AuditEventOf, auditedBy, auditTrail, startCli } from './relay.js';
@@ -100,7 +101,6 @@ export async function startCluster(
 
   const nodes: Mutable<ClusterNode>[] = [];
   const peers: string[] = [];
-  const knownHosts: string[] = [];
   for (let i = 1; i <= opts.relays; i++) {
     const alias = `relay${i}`;
     const hostKey = await generateKey(dir, `${alias}_host`);
@@ -108,21 +108,15 @@ export async function startCluster(
     nodes.push(node(s, { alias, hostKey, dir, redis, flags: opts.relayFlags ?? FAST_CLUSTER }));
   }
   writeFileSync(join(dir, 'peers'), `${peers.join('\n')}\n`);
-  // Each port is chosen at the first start (onFreePort), then kept for every restart.
-  await Promise.all(
-    nodes.map((n) =>
-      onFreePort((port) => {
-        n.port = port;
-        n.addr = `127.0.0.1:${port}`;
-        return n.start();
-      }),
-    ),
+  await startOnFreePorts(
+    nodes,
+    (n, port) => {
+      n.port = port;
+      n.addr = `127.0.0.1:${port}`;
+    },
+    op,
+    join(dir, 'known_hosts'),
   );
-  for (const n of nodes) {
-    knownHosts.push(`[127.0.0.1]:${n.port} ${n.hostKey.publicKey}`);
-    op.addHost({ alias: n.alias, port: n.port, user: 'burrow', hostKey: n.hostKey.publicKey });
-  }
-  writeFileSync(join(dir, 'known_hosts'), `${knownHosts.join('\n')}\n`, { mode: 0o600 });
 
   const statusFile = (name: string) => join(dir, `agent-${name}.json`);
   return {

@@ -121,19 +121,15 @@ export async function startFleet(
     };
     relays.push(relay);
   }
-  await Promise.all(
-    relays.map((relay) =>
-      onFreePort((port) => {
-        relay.port = port;
-        relay.id = `127.0.0.1:${port}`;
-        return relay.start();
-      }),
-    ),
+  await startOnFreePorts(
+    relays,
+    (relay, port) => {
+      relay.port = port;
+      relay.id = `127.0.0.1:${port}`;
+    },
+    op,
+    knownHosts,
   );
-  for (const r of relays)
-    op.addHost({ alias: r.alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
-  const khLines = relays.map((r) => `[127.0.0.1]:${r.port} ${r.hostKey.publicKey}`);
-  writeFileSync(knownHosts, `${khLines.join('\n')}\n`, { mode: 0o600 });
   const statusFile = join(dir, 'agent-dev1.json');
 
   const reach = async (relay: FleetRelay, timeoutMs = 10_000) => {
@@ -186,4 +182,33 @@ export async function startFleet(
       return JSON.parse(await readFile(statusFile, 'utf8'));
     },
   };
+}
+
+/**
+ * Starts every relay of a fleet or cluster on a port of its own, chosen at its first start
+ * (onFreePort: another one when a parallel test took it meanwhile) and kept for every restart;
+ * `assign` records the port before each try. Then the operator reaches each by its alias, and
+ * `knownHosts` (the agents' file) holds every relay's host key at its port.
+ */
+export async function startOnFreePorts<
+  R extends { readonly alias: string; readonly hostKey: KeyPair; readonly port: number },
+>(
+  relays: readonly (R & { start(): Promise<unknown> })[],
+  assign: (relay: R, port: number) => void,
+  op: SshClient,
+  knownHosts: string,
+): Promise<void> {
+  await Promise.all(
+    relays.map((relay) =>
+      onFreePort((port) => {
+        assign(relay, port);
+        return relay.start();
+      }),
+    ),
+  );
+  for (const r of relays) {
+    op.addHost({ alias: r.alias, port: r.port, user: 'burrow', hostKey: r.hostKey.publicKey });
+  }
+  const lines = relays.map((r) => `[127.0.0.1]:${r.port} ${r.hostKey.publicKey}`);
+  writeFileSync(knownHosts, `${lines.join('\n')}\n`, { mode: 0o600 });
 }
