@@ -13,7 +13,7 @@ import { createLogger, type LogLevel } from './log.js';
 import { LOG_FORMATS, type LogFormat } from './log-format.js';
 import { isLoopback } from './metrics-flag.js';
 import { parseDuration, parseHostPort } from './parse.js';
-import { describeHolder, findPortHolder } from './port-holder.js';
+import { addressInUse } from './port-holder.js';
 import { readTokenFile } from './token-file.js';
 import { VERSION } from './version.js';
 
@@ -113,14 +113,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<void> {
   ).catch(async (err: NodeJS.ErrnoException) => {
     await registry.close();
     if (err.code === 'EADDRINUSE') {
-      // As the relay says it: which process holds the port, where /proc tells.
-      const holder = findPortHolder(listen.port);
-      const by = holder ? ` (${describeHolder(holder)})` : '';
-      throw new BurrowError(
-        'REFUSED',
-        `--listen: cannot listen on ${flags.listen}: address in use${by}`,
-        { cause: err },
-      );
+      throw addressInUse(`--listen: cannot listen on ${flags.listen}`, listen.port, err);
     }
     throw new BurrowError(
       'CONFIG_INVALID',

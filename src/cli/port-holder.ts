@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { BurrowError } from '../core/errors.js';
 import { escapeText } from './log-format.js';
 
 /**
@@ -99,6 +100,17 @@ export function findPortHolder(port: number, procRoot = '/proc'): PortHolder | u
     return { pid: Number(entry), command: argv.join(' ') };
   }
   return undefined;
+}
+
+/**
+ * The refusal for a listen that found its port taken: `${what}: address in use`, then which
+ * process holds `port` when /proc says (`what` names the listener, e.g. `--http: cannot listen on
+ * 127.0.0.1:8080`).
+ */
+export function addressInUse(what: string, port: number, cause: Error): BurrowError {
+  const holder = findPortHolder(port);
+  const by = holder ? ` (${describeHolder(holder)})` : '';
+  return new BurrowError('REFUSED', `${what}: address in use${by}`, { cause });
 }
 
 /** `by pid 4242: node /usr/bin/burrow relay …`, on one line, cut to about 100 characters. */

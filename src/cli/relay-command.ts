@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { BurrowError, configError } from '../core/errors.js';
+import { configError } from '../core/errors.js';
 import { createRegistry, parseRegistryUrl, type Registry } from '../registry/index.js';
 import { PolicyFile, type Relay, type RelayConfig, startRelay } from '../relay/index.js';
 import { aesGcmForLog, DEFAULT_CIPHERS } from '../ssh/index.js';
@@ -13,7 +13,7 @@ import { loadOrCreateHostKey, writeNewSecret } from './hostkey.js';
 import { type AuditOutput, createLogger, type LogLevel, openAudit } from './log.js';
 import { LOG_FORMATS } from './log-format.js';
 import { listenForMetrics, metricsListenOption, parseMetricsListen } from './metrics-flag.js';
-import { describeHolder, findPortHolder } from './port-holder.js';
+import { addressInUse } from './port-holder.js';
 import { parseRelayFlags, type RelayFlags } from './relay-flags.js';
 import { defaultFull } from './startup-flags.js';
 import { VERSION } from './version.js';
@@ -321,11 +321,7 @@ export async function openRelay(flags: RelayCliFlags): Promise<RunningRelay> {
     ...(metrics ? { observer: metrics.observer } : {}),
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') {
-      const holder = findPortHolder(settings.port);
-      const by = holder ? ` (${describeHolder(holder)})` : '';
-      throw new BurrowError('REFUSED', `cannot listen on ${flags.listen}: address in use${by}`, {
-        cause: err,
-      });
+      throw addressInUse(`cannot listen on ${flags.listen}`, settings.port, err);
     }
     throw configError(
       `--listen: cannot listen on ${flags.listen}: ${err.code ?? err.message}`,

@@ -12,7 +12,7 @@ import { BurrowError } from '../core/errors.js';
 import { envOption } from './env-option.js';
 import { isLoopback } from './metrics-flag.js';
 import { parseHostPort } from './parse.js';
-import { describeHolder, findPortHolder } from './port-holder.js';
+import { addressInUse } from './port-holder.js';
 import {
   addRelayOptions,
   openRelay,
@@ -118,13 +118,7 @@ async function closeAll(running: RunningRelay): Promise<void> {
 }
 
 function httpListenError(flag: string, port: number, err: NodeJS.ErrnoException): BurrowError {
-  if (err.code === 'EADDRINUSE') {
-    const holder = findPortHolder(port);
-    const by = holder ? ` (${describeHolder(holder)})` : '';
-    return new BurrowError('REFUSED', `--http: cannot listen on ${flag}: address in use${by}`, {
-      cause: err,
-    });
-  }
+  if (err.code === 'EADDRINUSE') return addressInUse(`--http: cannot listen on ${flag}`, port, err);
   return new BurrowError(
     'CONFIG_INVALID',
     `--http: cannot listen on ${flag}: ${err.code ?? err.message}`,
