@@ -28,7 +28,7 @@ const CLI = join(root, 'dist', 'src', 'cli');
 const BIN_SCRIPTS = ['main.js', 'shim-main.js', 'otssh-main.js'];
 
 /** The compiled module bundled in place (step 3). */
-export const SHIM_BUNDLE = join(CLI, 'shim-command.js');
+const SHIM_BUNDLE = join(CLI, 'shim-command.js');
 
 /** Runs the three steps; resolves to 0 or the failed step's status, having printed why. */
 export async function build({ log = (line) => process.stderr.write(`${line}\n`) } = {}) {

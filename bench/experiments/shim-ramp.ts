@@ -2,8 +2,9 @@
  * Experiment, not a measured target: `npm run bench -- experiments/shim-ramp [--size 64M]
  * [--rounds 3]`. When each MiB mark of an rsync arrives at the destination, for plain ssh and the
  * shim, alternating: whether the shim's extra time is paid at the start, in a ramp, or at the end.
- * What it showed: at the start (the first byte about 160 ms later than through ssh, the two Node
- * starts and their module loading) and at the end (about 30 ms); in between the shim keeps pace.
+ * What it showed (BENCHMARKS.md, shim): most of it at the start, the first byte 144 ms later than
+ * through ssh (159 ms before ssh started ahead of the local side's loading and the serving end
+ * was bundled), the gap about the same through 128 MiB.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

@@ -194,7 +194,7 @@ export async function runLocal(cfg: LocalConfig): Promise<number> {
       first = undefined;
       const { child } = run;
       const printErr = (b: Buffer) => b.length > 0 && process.stderr.write(b);
-      if (stderrFilter && run.stderrPiped) {
+      if (stderrFilter) {
         child.stderr?.on('data', (chunk: Buffer) => printErr(stderrFilter.push(chunk)));
       }
       run.onError((err) =>

@@ -25,8 +25,6 @@ export interface SshRun {
   readonly child: ChildProcess;
   /** On the native path, the shim's ends of ssh's pipes; else child.stdin and child.stdout. */
   readonly link?: { readonly readFd: number; readonly writeFd: number };
-  /** ssh's stderr is child.stderr (for the shim to filter) unless `-v` asked for all of it. */
-  readonly stderrPiped: boolean;
   /** Each 'error' of the child; one that came before this call is passed on the next tick. */
   onError(cb: (err: Error) => void): void;
   /** The child's 'close' (exit code, null after a signal); passed on the next tick if it came. */
@@ -34,6 +32,7 @@ export interface SshRun {
 }
 
 export function startSsh(cfg: SshStart): SshRun {
+  // ssh's stderr is child.stderr, for the shim to filter, unless -v asked for all of it.
   const stderrPiped = !cfg.line.verbose;
   let child: ChildProcess;
   let link: SshRun['link'];
@@ -65,7 +64,6 @@ export function startSsh(cfg: SshStart): SshRun {
   return {
     child,
     ...(link ? { link } : {}),
-    stderrPiped,
     onError(cb) {
       errorCbs.push(cb);
       for (const err of errors) process.nextTick(cb, err);
