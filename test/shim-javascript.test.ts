@@ -3,7 +3,8 @@
  * addon is not built, or by choice): the cases that move bytes, resume, and end a session. The
  * native path runs every case (test/shim.test.ts).
  */
-import { describeShim } from './helpers/shim-cases.js';
+import { describe } from 'node:test';
+import { shimCases } from './helpers/shim-cases.js';
 
 const CASES = [
   'passes exit statuses and both output streams through',
@@ -15,4 +16,4 @@ const CASES = [
   'the holder answers a ping with a pong of the same nonce, also after a resume',
 ];
 
-describeShim('javascript', CASES);
+describe('burrow shim (javascript byte path)', () => shimCases('javascript', CASES));

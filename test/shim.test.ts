@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { FIRST_CONNECT_TRIES } from '../src/shim/timings.js';
 import { runCommand, tmpDir, withScope } from './helpers/index.js';
 import { CLI_PATH } from './helpers/relay.js';
-import { describeShim } from './helpers/shim-cases.js';
+import { shimCases } from './helpers/shim-cases.js';
 
 describe('burrow shim: its command line', () => {
   const shim = (
@@ -115,4 +115,4 @@ describe('burrow shim: its command line', () => {
   }
 });
 
-describeShim('native');
+describe('burrow shim (native byte path)', () => shimCases('native'));
