@@ -93,6 +93,23 @@ function twoRelaysNote(r: ClusterThroughputResult): string {
   );
 }
 
+/** The cost of the second relay: through B → A against through A alone, in the same run. */
+function twoRelaysTarget(r: ClusterThroughputResult) {
+  const target = 'through B → A ≥ 80% of the MiB/s through A alone (one relay)';
+  const two = r.forms.find((f) => f.form === 'via-b');
+  const one = r.forms.find((f) => f.form === 'via-a');
+  if (!two || !one) {
+    return { id: 'two-relays-vs-one', target, measured: 'not measured', status: status(false) };
+  }
+  const share = two.medianMiBps / one.medianMiBps;
+  return {
+    id: 'two-relays-vs-one',
+    target,
+    measured: `${n0(100 * share)}% (${n0(two.medianMiBps)} vs ${n0(one.medianMiBps)} MiB/s)`,
+    status: status(share >= 0.8),
+  };
+}
+
 const throughput = definePhase<Flags, ClusterThroughputResult>({
   name: 'throughput',
   title: 'Throughput: bulk data through B → A to the device',
@@ -119,6 +136,7 @@ const throughput = definePhase<Flags, ClusterThroughputResult>({
           measured: `${f2(r.ratio)}× (${n0(m('via-b').medianMiBps)} vs ${n0(m('openssh-2hop').medianMiBps)} MiB/s)`,
           status: status(r.ratio >= 1.5),
         },
+        twoRelaysTarget(r),
       ],
     };
   },
