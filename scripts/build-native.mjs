@@ -6,17 +6,19 @@
  * scripts/build-binary.mjs runs it with `--output` to embed the addon in the single executables.
  *
  * Silent on success. Without a compiler (or on any failure) it prints one line and exits 0: the
- * shim then uses its JavaScript path. `--strict` makes a failure exit 1 and shows the compiler's
- * own output (for tests and benches); either way an addon left from an earlier build is removed.
+ * shim then uses the addon prebuilt for this architecture where the package has one
+ * (scripts/prebuild.mjs, run by `npm pack`), else its JavaScript path. `--strict` makes a failure
+ * exit 1 and shows the compiler's own output (for tests and benches); either way an addon left
+ * from an earlier build is removed.
  * The addon is compiled under a temporary name and renamed into place, so a process that loaded
  * the previous one keeps a whole file and a reader never sees half of one.
  *
  * Usage: node scripts/build-native.mjs [--strict] [--output PATH]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -38,10 +40,20 @@ const out = values.output
   ? resolve(values.output)
   : join(root, 'native', 'build', 'shim-pump.node');
 
+/**
+ * The addon scripts/prebuild.mjs made for this architecture (in packages made by `npm pack`),
+ * which the shim loads where none is built here.
+ */
+const prebuilt = join(root, 'prebuilds', `linux-${process.arch}`, 'shim-pump.node');
+
 /** Ends without an addon: one made from older sources is removed, not left to be loaded. */
 function skip(why) {
   rmSync(out, { force: true });
-  console.log(`burrow: native shim path not built (${why}); the shim uses its JavaScript path`);
+  const instead =
+    !values.output && existsSync(prebuilt)
+      ? `the shim uses the prebuilt ${relative(root, prebuilt)}`
+      : 'the shim uses its JavaScript path';
+  console.log(`burrow: native shim path not built (${why}); ${instead}`);
   process.exit(strict ? 1 : 0);
 }
 

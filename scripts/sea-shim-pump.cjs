@@ -15,6 +15,7 @@ const ASSET = 'shim-pump.node';
 let outcome;
 
 exports.NATIVE_PUMP_PATH = `${ASSET} (embedded in the executable)`;
+exports.PREBUILT_PUMP_PATH = exports.NATIVE_PUMP_PATH; // never reached: embeddedPump comes first
 exports.embeddedPump = () => {
   if (!outcome) {
     try {

@@ -2,15 +2,19 @@
  * `node scripts/build.mjs` (`npm run build`) as a user runs it, for what does not build: --help
  * and a bad argument. The build itself is what `npm test` ran before this file (its bundle is
  * checked in test/shim.test.ts); running it here would rewrite dist/ under the other test files.
+ * And `node scripts/prebuild.mjs` (`npm pack`'s prepack) into a temp dir: each architecture's
+ * object, and what it says when it cannot build one (npm pack then stops).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runCommand, withScope } from './helpers/index.js';
+import { runCommand, tmpDir, withScope } from './helpers/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD = join(ROOT, 'scripts', 'build.mjs');
+const PREBUILD = join(ROOT, 'scripts', 'prebuild.mjs');
 
 describe('scripts/build.mjs', () => {
   it('explains itself for --help and -h on stdout, exit 0, building nothing', async (t) =>
@@ -31,5 +35,55 @@ describe('scripts/build.mjs', () => {
       assert.equal(r.code, 2);
       assert.equal(r.stderr, 'build: unknown argument "--watch" (it takes none)\n');
       assert.equal(r.stdout, '');
+    }));
+});
+
+describe('scripts/prebuild.mjs', () => {
+  it('builds an ELF object per architecture into --out-dir/linux-ARCH, naming each', async (t) =>
+    withScope(t, async (s) => {
+      const out = await tmpDir(s);
+      const r = await runCommand(s, process.execPath, [PREBUILD, '--out-dir', out], {
+        cwd: ROOT,
+        timeoutMs: 120_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const files = ['x64', 'arm64'].map((a) => join(out, `linux-${a}`, 'shim-pump.node'));
+      assert.equal(r.stdout, files.map((f) => `prebuild: ${f}\n`).join(''));
+      // e_machine: EM_X86_64, EM_AARCH64.
+      assert.deepEqual(
+        files.map((f) => readFileSync(f).readUInt16LE(18)),
+        [62, 183],
+      );
+    }));
+
+  it('exits 1 naming the compiler and the package to install when one cannot build', async (t) =>
+    withScope(t, async (s) => {
+      const out = await tmpDir(s);
+      const r = await runCommand(
+        s,
+        process.execPath,
+        [PREBUILD, '--arch', 'arm64', '--out-dir', out],
+        { cwd: ROOT, env: { PATH: '/nonexistent' } },
+      );
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        'prebuild: linux-arm64 not built with aarch64-linux-gnu-gcc: burrow: native shim path not ' +
+          'built (no C compiler (aarch64-linux-gnu-gcc)) (install gcc-aarch64-linux-gnu, or name a ' +
+          'compiler in PREBUILD_CC_ARM64)\n',
+      );
+    }));
+
+  it('refuses an unknown architecture or option with exit 2 and its usage', async (t) =>
+    withScope(t, async (s) => {
+      for (const args of [['--arch', 'riscv64'], ['--bogus']]) {
+        const r = await runCommand(s, process.execPath, [PREBUILD, ...args], { cwd: ROOT });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(
+          r.stderr,
+          /^prebuild: .*\(usage: prebuild\.mjs \[--arch x64,arm64\] \[--out-dir DIR\]\)\n$/,
+        );
+        assert.equal(r.stdout, '');
+      }
     }));
 });

@@ -3,7 +3,9 @@
  * the three commands on PATH, the shim's documented forms run literally through a relay to a
  * device whose sessions find the installed `burrow`, and the agent's systemd unit started through
  * the installed command has an ExecStart that runs. The install builds the shim's native byte path
- * (postinstall), and the installed package loads it.
+ * (postinstall), and the installed package loads it. A package made with `npm pack` carries that
+ * path prebuilt for linux-x64 and linux-arm64, and installed where nothing compiles, it loads the
+ * prebuilt one (README "Install").
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,6 +14,7 @@ import {
   mkdirSync,
   readFileSync,
   realpathSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -142,5 +145,80 @@ console.log(JSON.stringify({ path: m.NATIVE_PUMP_PATH, loaded: l.pump !== undefi
       const help = await runCommand(s, argv[0]!, [...argv.slice(1), '--help'], { env });
       assert.equal(help.code, 0, help.stderr);
       assert.match(help.stdout, /^Usage: burrow agent /);
+    }));
+
+  it('npm pack carries the native byte path prebuilt for linux-x64 and linux-arm64; a tarball installed where nothing compiles loads its own', async (t) =>
+    withScope(t, async (s) => {
+      // The README's commands, as written there, run in the clone.
+      const tarball = `burrow-${VERSION}.tgz`;
+      const commands = ['npm pack', `npm install -g ./${tarball}`];
+      assert.ok(
+        readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').includes(`${commands.join('\n')}\n`),
+        `the README shows: ${commands.join('; ')}`,
+      );
+      s.defer(() => rmSync(join(REPO_ROOT, tarball), { force: true }), `remove ${tarball}`);
+      const prefix = await tmpDir(s, 'burrow-install-');
+      const env: Record<string, string | undefined> = {};
+      for (const key of Object.keys(process.env)) if (/^npm_/i.test(key)) env[key] = undefined;
+      env.NPM_CONFIG_PREFIX = prefix;
+      // A machine where nothing compiles: the install's build finds no C compiler, ssh2's and
+      // cpu-features' optional builds fail too. Dependencies come from npm's cache when it has them.
+      const noCompiler = {
+        CC: '/nonexistent/cc',
+        CXX: '/nonexistent/c++',
+        npm_config_prefer_offline: 'true',
+      };
+      for (const [i, command] of commands.entries()) {
+        const [cmd, ...args] = command.split(' ');
+        const r = await runCommand(s, cmd!, args, {
+          cwd: REPO_ROOT,
+          env: i === 0 ? env : { ...env, ...noCompiler },
+          timeoutMs: 300_000,
+        });
+        assert.equal(r.code, 0, `${command}:\n${r.stdout}${r.stderr}`);
+      }
+      const pkg = join(prefix, 'lib', 'node_modules', 'burrow');
+      assert.equal(
+        existsSync(join(pkg, 'native', 'build', 'shim-pump.node')),
+        false,
+        'nothing compiled',
+      );
+      for (const [arch, machine] of [
+        ['x64', 62],
+        ['arm64', 183],
+      ] as const) {
+        const file = join(pkg, 'prebuilds', `linux-${arch}`, 'shim-pump.node');
+        assert.equal(
+          readFileSync(file).readUInt16LE(18),
+          machine,
+          `${file}: an ELF object for ${arch}`,
+        );
+      }
+      const probe = `const m = await import(${JSON.stringify(pathToFileURL(join(pkg, 'dist/src/shim/native-pump.js')).href)});
+const l = m.loadNativePump();
+console.log(JSON.stringify({ where: l.where, reason: l.reason }));`;
+      const loaded = await runCommand(s, process.execPath, ['--input-type=module', '-e', probe], {
+        cwd: await tmpDir(s),
+      });
+      assert.equal(loaded.code, 0, loaded.stderr);
+      assert.deepEqual(JSON.parse(loaded.stdout), {
+        where: join(pkg, 'prebuilds', 'linux-x64', 'shim-pump.node'),
+      });
+
+      // Both ends run the installed commands with BURROW_SHIM_NATIVE=require: a shim that could
+      // not load the prebuilt addon would refuse to start.
+      const bin = join(prefix, 'bin');
+      const install = { prefix, bin, path: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+      const w = await startShimWorld(s, { install, bytePath: 'native' });
+      const dir = await tmpDir(s);
+      const src = join(dir, 'src.bin');
+      writeFileSync(src, randomBytes(3 * 1024 * 1024));
+      const dst = join(dir, 'dst.bin');
+      const r = await runCommand(s, 'rsync', ['-e', 'burrow-shim', src, `dev1:${dst}`], {
+        env: w.env,
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(sha256(dst), sha256(src));
     }));
 });

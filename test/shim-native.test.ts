@@ -25,7 +25,12 @@ import { join, relative } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { FrameDecoder } from '../src/shim/frame-decoder.js';
 import { decodeBody, type Frame, frameParts } from '../src/shim/frames.js';
-import { loadNativePump, NATIVE_PUMP_PATH, type NativePump } from '../src/shim/native-pump.js';
+import {
+  loadNativePump,
+  NATIVE_PUMP_PATH,
+  type NativePump,
+  PREBUILT_PUMP_PATH,
+} from '../src/shim/native-pump.js';
 import { tmpDir, waitFor, withScope } from './helpers/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -360,9 +365,16 @@ describe('shim native byte path (prototype)', () => {
     });
   });
 
-  it('loads from where the build puts it, and says why not otherwise', () => {
-    assert.equal(NATIVE_PUMP_PATH, ADDON);
-    assert.equal(loadNativePump().pump, pump);
+  it('loads from where the build puts it, else the prebuilt one, and says why not otherwise', () => {
+    assert.equal(NATIVE_PUMP_PATH, join(ROOT, 'native', 'build', 'shim-pump.node'));
+    assert.equal(
+      PREBUILT_PUMP_PATH,
+      join(ROOT, 'prebuilds', `linux-${process.arch}`, 'shim-pump.node'),
+    );
+    // Here the install's build; in test/shim-arm64's tree, which has none, the prebuilt one.
+    const load = loadNativePump();
+    assert.equal(load.pump, pump);
+    assert.equal(load.where, ADDON);
     assert.equal(loadNativePump(relative(process.cwd(), ADDON)).pump, pump, 'relative to the cwd');
     const missing = loadNativePump('/nonexistent/shim-pump.node');
     assert.equal(missing.pump, undefined);

@@ -22,6 +22,21 @@ export const NATIVE_PUMP_PATH = join(
 );
 
 /**
+ * The addon prebuilt for this machine's architecture (scripts/prebuild.mjs, which `npm pack` runs):
+ * loadNativePump() falls back to it where NATIVE_PUMP_PATH is missing or does not load, as on a
+ * machine with no C compiler that installed a packed burrow.
+ */
+export const PREBUILT_PUMP_PATH = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  'prebuilds',
+  `linux-${process.arch}`,
+  'shim-pump.node',
+);
+
+/**
  * Inside a single executable: loads its embedded addon once and returns its exports (the same
  * object every call), or throws a one-line reason. Outside one: undefined, the file is used.
  */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { embeddedPump, NATIVE_PUMP_PATH } from './native-pump-default.js';
+import { embeddedPump, NATIVE_PUMP_PATH, PREBUILT_PUMP_PATH } from './native-pump-default.js';
 
 /**
  * The shim's native byte path (native/pump.h, built into native/build/shim-pump.node by
@@ -81,24 +81,32 @@ export interface NativePump {
  * Where scripts/build-native.mjs puts the addon (native/build/shim-pump.node in the package);
  * inside a single executable, the name of its embedded copy.
  */
-export { NATIVE_PUMP_PATH } from './native-pump-default.js';
+export { NATIVE_PUMP_PATH, PREBUILT_PUMP_PATH } from './native-pump-default.js';
 
 export type PumpLoad =
-  | { readonly pump: NativePump; readonly reason?: undefined }
+  | { readonly pump: NativePump; readonly where: string; readonly reason?: undefined }
   | { readonly pump?: undefined; readonly reason: string };
 
 /**
- * Loads the addon: the pump, or why not, in one line for a debug log (not Linux; not built; does
- * not load; an older build). Never throws. Without `path` (absolute, or relative to the working
- * directory): inside a single executable its embedded copy (scripts/sea-shim-pump.cjs), else the
- * file at NATIVE_PUMP_PATH. Every load of the same addon returns the same module.
+ * Loads the addon: the pump and where it came from, or why not, in one line for a debug log (not
+ * Linux; not built; does not load; an older build). Never throws. With `path` (absolute, or
+ * relative to the working directory), that file. Without: inside a single executable its
+ * embedded copy (scripts/sea-shim-pump.cjs); else the file the install compiled
+ * (NATIVE_PUMP_PATH), and where that is missing or does not load, the one prebuilt for this
+ * architecture (PREBUILT_PUMP_PATH, in packages made by `npm pack`). Every load of the same addon
+ * returns the same module.
  */
 export function loadNativePump(path?: string): PumpLoad {
   if (process.platform !== 'linux') return { reason: `not Linux but ${process.platform}` };
-  if (path === undefined && embeddedPump) {
-    return checked('the embedded shim-pump.node', embeddedPump);
-  }
-  const file = resolve(path ?? NATIVE_PUMP_PATH);
+  if (path !== undefined) return loadFile(resolve(path));
+  if (embeddedPump) return checked('the embedded shim-pump.node', embeddedPump);
+  const built = loadFile(NATIVE_PUMP_PATH);
+  if (built.pump || !existsSync(PREBUILT_PUMP_PATH)) return built;
+  const prebuilt = loadFile(PREBUILT_PUMP_PATH);
+  return prebuilt.pump ? prebuilt : { reason: `${built.reason}; ${prebuilt.reason}` };
+}
+
+function loadFile(file: string): PumpLoad {
   if (!existsSync(file)) return { reason: `${file} is not built (node scripts/build-native.mjs)` };
   // Node's module cache makes a second load of the same file return the same module.
   return checked(file, () => createRequire(file)(file));
@@ -113,7 +121,7 @@ function checked(where: string, load: () => unknown): PumpLoad {
     if (missing.length > 0) {
       return { reason: `${where} is an older build without ${missing.join(', ')} (rebuild it)` };
     }
-    return { pump };
+    return { pump, where };
   } catch (err) {
     return {
       reason: `${where} does not load: ${String((err as Error)?.message ?? err).split('\n')[0]}`,
