@@ -1,12 +1,12 @@
 /**
- * `node scripts/build.mjs` (`npm run build`) as a user runs it, for what does not build: --help
- * and a bad argument. The build itself is what `npm test` ran before this file (its bundle is
- * checked in test/shim.test.ts); running it here would rewrite dist/ under the other test files.
+ * `node scripts/build.mjs` (`npm run build`) as a user runs it: --help, a bad argument, and a
+ * build while the other test files run from dist/, which it may do because every file lands by
+ * rename (the bundle it makes is checked in test/shim.test.ts).
  * And `node scripts/prebuild.mjs` (`npm pack`'s prepack) into a temp dir: each architecture's
  * object, and what it says when it cannot build one (npm pack then stops).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,35 @@ describe('scripts/build.mjs', () => {
         assert.match(r.stdout, /shim-command\.js bundled in place/);
         assert.equal(r.stderr, '');
       }
+    }));
+
+  it('puts every file into dist/ by rename: new inodes, the bin scripts executable, nothing left beside it', async (t) =>
+    withScope(t, async (s) => {
+      const files = ['src/cli/main.js', 'src/cli/shim-command.js', 'src/core/names.js'].map((f) =>
+        join(ROOT, 'dist', f),
+      );
+      const before = files.map((f) => statSync(f).ino);
+      const r = await runCommand(s, process.execPath, [BUILD], { cwd: ROOT, timeoutMs: 120_000 });
+      assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+      const after = files.map((f) => statSync(f).ino);
+      for (const [i, f] of files.entries()) {
+        assert.notEqual(after[i], before[i], `${f} was replaced, not written in place`);
+      }
+      assert.equal(statSync(files[0]!).mode & 0o777, 0o755);
+      assert.match(
+        readFileSync(files[1]!, 'utf8'),
+        /\n\/\/# sourceMappingURL=shim-command\.js\.map\n$/,
+      );
+      assert.deepEqual(
+        readdirSync(ROOT).filter((f) => f.startsWith('.dist-build-')),
+        [],
+        'the staging directory is gone',
+      );
+      assert.deepEqual(
+        readdirSync(join(ROOT, 'dist', 'src', 'cli')).filter((f) => f.includes('.tmp-')),
+        [],
+        'no temporary bundle is left',
+      );
     }));
 
   it('refuses an argument with exit 2 and one line, building nothing', async (t) =>
