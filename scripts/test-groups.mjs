@@ -15,10 +15,6 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const ALONE = [
   // 2 minutes of 1 000 churning devices: it loads the machine itself and judges relay1's memory
   'test/soak.test',
-  // `npm install -g .` runs the package's `prepare` script, which rebuilds dist/ in place while
-  // other files would be loading it
-  'test/docs.test',
-  'test/install.test',
   // floods and connection storms: a legitimate client must get through within a bound
   'test/listen-backlog.test',
   'test/relay-flood.test',
@@ -69,7 +65,9 @@ function readTimes() {
  * The files in three groups, run one group after the other, each group's files started longest
  * first (readTimes()):
  *   parallel  everything not listed above (unit tests beside the code in src/ and bench/, the
- *             integration tests in test/): 3 at a time (BURROW_TEST_CONCURRENCY=N to change;
+ *             integration tests in test/; docs.test and install.test among them, whose
+ *             `npm install -g .` and `npm pack` rebuild dist/ while other files load it: the build
+ *             renames each file into place, so a reader sees it whole): 3 at a time (BURROW_TEST_CONCURRENCY=N to change;
  *             1 runs the whole suite one file at a time, as a check for interference)
  *   timed     TIMED, 2 at a time (1 when BURROW_TEST_CONCURRENCY=1)
  *   alone     ALONE, one at a time
