@@ -67,17 +67,16 @@ function readTimes() {
  *   parallel  everything not listed above (unit tests beside the code in src/ and bench/, the
  *             integration tests in test/; docs.test and install.test among them, whose
  *             `npm install -g .` and `npm pack` rebuild dist/ while other files load it: the build
- *             renames each file into place, so a reader sees it whole): 4 at a time on the
- *             2 cores CI has, since most files spend their time waiting on the programs they
- *             start (BURROW_TEST_CONCURRENCY=N to change; 1 runs the whole suite one file at a
- *             time, as a check for interference)
+ *             renames each file into place, so a reader sees it whole): 3 at a time
+ *             (BURROW_TEST_CONCURRENCY=N to change; 1 runs the whole suite one file at a time,
+ *             as a check for interference)
  *   timed     TIMED, 2 at a time (1 when BURROW_TEST_CONCURRENCY=1)
  *   alone     ALONE, one at a time
  * Files of one group are independent: ports are 0 or probed, temp dirs are per test, network
  * namespace names and process tokens carry the test process's pid.
  */
 export function groups(files) {
-  const jobs = Math.max(1, Math.floor(Number(process.env.BURROW_TEST_CONCURRENCY)) || 4);
+  const jobs = Math.max(1, Math.floor(Number(process.env.BURROW_TEST_CONCURRENCY)) || 3);
   const times = readTimes();
   const listed = (list) => (file) => list.some((s) => posix(file).includes(s));
   const longestFirst = (list) =>

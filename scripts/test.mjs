@@ -13,7 +13,7 @@
  *   3. lint           biome check . (lint + format check)
  *   4. tests          node --test on every *.test.js under dist/ whose .ts source still exists,
  *                     in three groups one after the other (scripts/test-groups.mjs):
- *                     `parallel`, most files, 4 at a time; `timed`, the files that bound
+ *                     `parallel`, most files, 3 at a time; `timed`, the files that bound
  *                     failover and fault times, 2 at a time among themselves; `alone`, the
  *                     soak and the floods, one at a time with nothing beside them (a rebuild
  *                     of dist/ by a test's `npm install -g .` renames each file into place, so
@@ -31,7 +31,7 @@
  * Environment:
  *   BURROW_TEST_SKIP_LINT=1  skip phase 3, for quick local runs (CI never sets it)
  *   BURROW_KEEP_TMP=1        keep each test's temp dir and print its path (read by test/helpers)
- *   BURROW_TEST_CONCURRENCY=N  files at a time in the parallel group (default 4; 1 runs every
+ *   BURROW_TEST_CONCURRENCY=N  files at a time in the parallel group (default 3; 1 runs every
  *                            file one at a time, as before groups, to rule out interference)
  *   NODE_EXTRA_CA_CERTS      removed for phase 4: Node parses that bundle as every process
  *                            starts (about 45 ms for the system bundle), the tests start
