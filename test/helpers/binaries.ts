@@ -1,11 +1,12 @@
 /**
  * The single executables (dist/bin/burrow, dist/bin/otssh) for tests that run them: built with
- * `scripts/build-binary.mjs` when missing or older than any source file, at most once per test
- * process. The Node runtime it downloads is cached, so a rebuild takes seconds.
+ * `scripts/build-binary.mjs` when missing or older than any source file, once for all the test
+ * files that run at the same time. The Node runtime it downloads is cached.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 export const BINARIES = {
@@ -42,31 +43,46 @@ function builtAt(path: string): number {
 
 let ready: Promise<void> | undefined;
 
+/** Newer sources than the oldest of the two executables (or one missing). */
+function stale(): boolean {
+  const sources = Math.max(
+    newestSource(join(ROOT, 'src')),
+    builtAt(join(ROOT, 'scripts/build-binary.mjs')),
+    builtAt(join(ROOT, 'scripts/sea-pty-binary.cjs')),
+    builtAt(join(ROOT, 'scripts/sea-sshcrypto-binding.cjs')),
+    builtAt(join(ROOT, 'scripts/build-sshcrypto.mjs')),
+    builtAt(join(ROOT, 'scripts/sea-asset-addon.cjs')),
+    builtAt(join(ROOT, 'scripts/sea-shim-pump.cjs')),
+    builtAt(join(ROOT, 'scripts/build-native.mjs')),
+    newestNative(join(ROOT, 'native')),
+    builtAt(join(ROOT, 'patches/ssh2+1.17.0.patch')),
+    builtAt(join(ROOT, 'package-lock.json')),
+  );
+  return Math.min(builtAt(BINARIES.burrow), builtAt(BINARIES.otssh)) <= sources;
+}
+
+/**
+ * Builds the executables when stale(). The test files that need them run at the same time, each
+ * in its own process: under scripts/cache-lock.mjs's lock on dist/bin, the first builds and the
+ * others, finding them fresh once they hold the lock, do not build them again.
+ */
 export function ensureBinaries(): Promise<void> {
   ready ??= (async () => {
-    const sources = Math.max(
-      newestSource(join(ROOT, 'src')),
-      builtAt(join(ROOT, 'scripts/build-binary.mjs')),
-      builtAt(join(ROOT, 'scripts/sea-pty-binary.cjs')),
-      builtAt(join(ROOT, 'scripts/sea-sshcrypto-binding.cjs')),
-      builtAt(join(ROOT, 'scripts/build-sshcrypto.mjs')),
-      builtAt(join(ROOT, 'scripts/sea-asset-addon.cjs')),
-      builtAt(join(ROOT, 'scripts/sea-shim-pump.cjs')),
-      builtAt(join(ROOT, 'scripts/build-native.mjs')),
-      newestNative(join(ROOT, 'native')),
-      builtAt(join(ROOT, 'patches/ssh2+1.17.0.patch')),
-      builtAt(join(ROOT, 'package-lock.json')),
-    );
-    const oldest = Math.min(builtAt(BINARIES.burrow), builtAt(BINARIES.otssh));
-    if (oldest > sources) return;
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-binary.mjs')], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 600_000,
+    if (!stale()) return;
+    const { withCacheLock } = (await import(
+      pathToFileURL(join(ROOT, 'scripts', 'cache-lock.mjs')).href
+    )) as { withCacheLock: (dir: string, fn: () => Promise<void>) => Promise<void> };
+    await withCacheLock(join(ROOT, 'dist', 'bin'), async () => {
+      if (!stale()) return;
+      const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-binary.mjs')], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 600_000,
+      });
+      if (r.status !== 0) {
+        throw new Error(`building the binaries failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+      }
     });
-    if (r.status !== 0) {
-      throw new Error(`building the binaries failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-    }
   })();
   return ready;
 }
