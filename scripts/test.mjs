@@ -11,7 +11,8 @@
  *                     emit into dist/), chmod +x the scripts of package.json `bin`, and the
  *                     shim's bundle
  *   3. lint           biome check . (lint + format check)
- *   4. tests          node --test on every *.test.js under dist/ whose .ts source still exists,
+ *   4. tests          node:test's run() (scripts/test-run.mjs) on every *.test.js under dist/ whose
+ *                     .ts source still exists,
  *                     in three groups one after the other (scripts/test-groups.mjs):
  *                     `parallel`, most files, 3 at a time; `timed`, the files that bound
  *                     failover and fault times, 2 at a time among themselves; `alone`, the
@@ -26,7 +27,8 @@
  * Usage:
  *   npm test                         everything
  *   npm test -- relay shim           only test files whose path contains "relay" or "shim"
- *   npm test -- --test-name-pattern=drain   arguments starting with '-' go to `node --test`
+ *   npm test -- --test-name-pattern=drain   only tests whose name matches; other arguments
+ *                                    starting with '-' are node flags for every test process
  *
  * Environment:
  *   BURROW_TEST_SKIP_LINT=1  skip phase 3, for quick local runs (CI never sets it)
@@ -215,29 +217,27 @@ function testFiles() {
   return fresh.sort();
 }
 
-/** `--test-concurrency` exists from Node 20.10 / 21.0 on. */
-function supportsConcurrencyFlag() {
-  const [major, minor] = process.versions.node.split('.').map(Number);
-  return major > 20 || (major === 20 && minor >= 10);
-}
+const RUNNER = join(root, 'scripts', 'test-run.mjs');
 
-const TALLY = join(root, 'scripts', 'test-tally.mjs');
-
-/** Runs one group through `node --test`; returns its exit status and its tally (test-tally.mjs). */
+/**
+ * Runs one group through scripts/test-run.mjs (node:test's run(), the files in the group's
+ * order); returns its exit status and its tally (test-tally.mjs). `--test-name-pattern` goes to
+ * the runner, other arguments starting with '-' to its node, whose flags reach every test file.
+ */
 function runGroup(group, nodeArgs) {
   const tallyDir = mkdtempSync(join(tmpdir(), 'burrow-tally-'));
   const tallyFile = join(tallyDir, 'tally.json');
   log(`tests: ${group.name}, ${group.files.length} file(s), ${group.concurrency} at a time`);
-  const concurrency = supportsConcurrencyFlag() ? [`--test-concurrency=${group.concurrency}`] : [];
   const { NODE_EXTRA_CA_CERTS: _bundle, ...env } = process.env;
+  const patterns = nodeArgs.filter((a) => a.startsWith('--test-name-pattern='));
+  const flags = nodeArgs.filter((a) => !a.startsWith('--test-name-pattern='));
   const status = run(
     process.execPath,
     [
-      '--test',
-      ...['--test-reporter=spec', '--test-reporter-destination=stdout'],
-      ...[`--test-reporter=${TALLY}`, `--test-reporter-destination=${tallyFile}`],
-      ...concurrency,
-      ...nodeArgs,
+      ...flags,
+      RUNNER,
+      ...['--concurrency', String(group.concurrency), '--tally', tallyFile],
+      ...patterns,
       ...group.files,
     ],
     { env },
@@ -246,7 +246,7 @@ function runGroup(group, nodeArgs) {
   try {
     tally = JSON.parse(readFileSync(tallyFile, 'utf8'));
   } catch {
-    // node --test died before its reporters finished: its status says so
+    // the runner died before it wrote its tally: its status says so
   } finally {
     rmSync(tallyDir, { recursive: true, force: true });
   }
