@@ -18,7 +18,7 @@
  *                     failover and fault times, 2 at a time among themselves; `alone`, the
  *                     soak and the floods, one at a time with nothing beside them (a rebuild
  *                     of dist/ by a test's `npm install -g .` renames each file into place, so
- *                     the files that run one stay in `parallel`). Within a group the longest files
+ *                     the files that run it stay in `parallel`). Within a group the longest files
  *                     start first (times of the last run in dist/.test-times.json, else
  *                     scripts/test-times.json). Every group runs even when one fails;
  *                     the closing lines give each group's time, the slowest files, and the
