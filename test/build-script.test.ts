@@ -6,7 +6,7 @@
  * object, and what it says when it cannot build one (npm pack then stops).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -34,12 +34,17 @@ describe('scripts/build.mjs', () => {
       const files = ['src/cli/main.js', 'src/cli/shim-command.js', 'src/core/names.js'].map((f) =>
         join(ROOT, 'dist', f),
       );
-      const before = files.map((f) => statSync(f).ino);
+      // Held open across the build, so no new file can be given one of their inode numbers.
+      const held = files.map((f) => openSync(f, 'r'));
+      s.defer(() => held.forEach((fd) => closeSync(fd)), 'close the files held open');
       const r = await runCommand(s, process.execPath, [BUILD], { cwd: ROOT, timeoutMs: 120_000 });
       assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
-      const after = files.map((f) => statSync(f).ino);
       for (const [i, f] of files.entries()) {
-        assert.notEqual(after[i], before[i], `${f} was replaced, not written in place`);
+        assert.notEqual(
+          statSync(f).ino,
+          fstatSync(held[i]!).ino,
+          `${f} was replaced, not written in place`,
+        );
       }
       assert.equal(statSync(files[0]!).mode & 0o777, 0o755);
       assert.match(
