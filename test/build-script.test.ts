@@ -36,7 +36,9 @@ describe('scripts/build.mjs', () => {
       );
       // Held open across the build, so no new file can be given one of their inode numbers.
       const held = files.map((f) => openSync(f, 'r'));
-      s.defer(() => held.forEach((fd) => closeSync(fd)), 'close the files held open');
+      s.defer(() => {
+        for (const fd of held) closeSync(fd);
+      }, 'close the files held open');
       const r = await runCommand(s, process.execPath, [BUILD], { cwd: ROOT, timeoutMs: 120_000 });
       assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
       for (const [i, f] of files.entries()) {
