@@ -23,7 +23,13 @@ import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { VERSION } from '../src/cli/version.js';
 import { generateKey, runCommand, tmpDir, withScope } from './helpers/index.js';
-import { INSTALLED_COMMANDS, installBurrow, REPO_ROOT } from './helpers/install.js';
+import {
+  INSTALLED_COMMANDS,
+  installBurrow,
+  installedIn,
+  npmGlobalEnv,
+  REPO_ROOT,
+} from './helpers/install.js';
 import { startShimWorld } from './helpers/shim.js';
 import { execStartArgv } from './helpers/unit.js';
 
@@ -158,9 +164,7 @@ console.log(JSON.stringify({ path: m.NATIVE_PUMP_PATH, loaded: l.pump !== undefi
       );
       s.defer(() => rmSync(join(REPO_ROOT, tarball), { force: true }), `remove ${tarball}`);
       const prefix = await tmpDir(s, 'burrow-install-');
-      const env: Record<string, string | undefined> = {};
-      for (const key of Object.keys(process.env)) if (/^npm_/i.test(key)) env[key] = undefined;
-      env.NPM_CONFIG_PREFIX = prefix;
+      const env = npmGlobalEnv(prefix);
       // A machine where nothing compiles: the install's build finds no C compiler, ssh2's and
       // cpu-features' optional builds fail too. Dependencies come from npm's cache when it has them.
       const noCompiler = {
@@ -207,8 +211,7 @@ console.log(JSON.stringify({ where: l.where, reason: l.reason }));`;
 
       // Both ends run the installed commands with BURROW_SHIM_NATIVE=require: a shim that could
       // not load the prebuilt addon would refuse to start.
-      const bin = join(prefix, 'bin');
-      const install = { prefix, bin, path: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+      const install = installedIn(prefix);
       const w = await startShimWorld(s, { install, bytePath: 'native' });
       const dir = await tmpDir(s);
       const src = join(dir, 'src.bin');

@@ -41,9 +41,7 @@ export async function installBurrow(
   opts: { scripts?: boolean } = {},
 ): Promise<Install> {
   const prefix = await tmpDir(scope, 'burrow-install-');
-  const env: Record<string, string | undefined> = {};
-  for (const key of Object.keys(process.env)) if (/^npm_/i.test(key)) env[key] = undefined;
-  env.NPM_CONFIG_PREFIX = prefix;
+  const env = npmGlobalEnv(prefix);
   const args = ['install', '-g', ...(opts.scripts === false ? ['--ignore-scripts'] : []), '.'];
   const r = await runCommand(scope, 'npm', args, {
     cwd: REPO_ROOT,
@@ -53,6 +51,22 @@ export async function installBurrow(
   if (r.code !== 0) {
     throw new Error(`npm install -g . failed (${r.code}):\n${r.stdout}${r.stderr}`);
   }
+  return installedIn(prefix);
+}
+
+/**
+ * The environment for `npm install -g` into `prefix`: npm_* variables inherited from an
+ * `npm test` run dropped, so only that prefix applies.
+ */
+export function npmGlobalEnv(prefix: string): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const key of Object.keys(process.env)) if (/^npm_/i.test(key)) env[key] = undefined;
+  env.NPM_CONFIG_PREFIX = prefix;
+  return env;
+}
+
+/** The Install whose global prefix is `prefix`. */
+export function installedIn(prefix: string): Install {
   const bin = join(prefix, 'bin');
   return { prefix, bin, path: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
 }
