@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * The `burrow` executable. Only a dispatcher, with nothing imported up front: each command loads
- * what it needs, so the shim's processes (two per transfer) and a relay or an agent start
- * without the modules of the others (commander, ssh2, the pty addon).
+ * The `burrow` executable. Only a dispatcher, with nothing but its V8 settings imported up front:
+ * each command loads what it needs, so the shim's processes (two per transfer) and a relay or an
+ * agent start without the modules of the others (commander, ssh2, the pty addon).
  */
+import '../core/v8-flags.js';
+
 async function main(argv: string[]): Promise<void> {
   // The single executable answers as `burrow-shim` when started under that name (a symlink), as
   // scp -S and rsync -e do; its argv then has no `shim` word.
