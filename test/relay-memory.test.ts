@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import ssh2 from '../src/ssh/ssh2.js';
 import { heapAfterGc, startKeyedRelay } from './helpers/heap.js';
-import { waitFor, withScope } from './helpers/index.js';
+import { waitFor, within, withScope } from './helpers/index.js';
 import type { TestRelay } from './helpers/relay.js';
 
 function login(relay: TestRelay, privateKey: string): Promise<ssh2.Client> {
@@ -17,25 +17,39 @@ function login(relay: TestRelay, privateKey: string): Promise<ssh2.Client> {
     const c = new ssh2.Client();
     c.once('ready', () => resolve(c));
     c.once('error', reject);
+    c.once('close', () => reject(new Error('the relay closed the connection before ready')));
     c.connect({ host: '127.0.0.1', port: relay.port, username: 'x', privateKey });
   });
 }
 
+/** Bounds one step of a cycle: a step that stalls fails the test naming it and the relay's state. */
+function step<T>(relay: TestRelay, what: string, p: Promise<T>): Promise<T> {
+  return within(p, 15_000, `${what} (relay: ${JSON.stringify(relay.relay.stats())})`);
+}
+
 /** One cycle: a device registers, a client round-trips 16 KiB through it, the device is reset. */
 async function cycle(relay: TestRelay, devKey: string, opKey: string): Promise<void> {
-  const device = await login(relay, devKey);
+  const device = await step(relay, 'the device to log in', login(relay, devKey));
   device.on('error', () => {});
   device.on('tcp connection', (_info, accept) => {
     const ch = accept();
     ch.on('data', (d: Buffer) => ch.write(d));
   });
-  await new Promise<void>((resolve, reject) =>
-    device.forwardIn('dev1', 22, (err) => (err ? reject(err) : resolve())),
+  await step(
+    relay,
+    'the relay to answer tcpip-forward dev1:22',
+    new Promise<void>((resolve, reject) =>
+      device.forwardIn('dev1', 22, (err) => (err ? reject(err) : resolve())),
+    ),
   );
-  const op = await login(relay, opKey);
+  const op = await step(relay, 'the operator to log in', login(relay, opKey));
   op.on('error', () => {});
-  const ch = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
-    op.forwardOut('127.0.0.1', 1, 'dev1', 22, (err, c) => (err ? reject(err) : resolve(c))),
+  const ch = await step(
+    relay,
+    'the relay to open dev1:22 for the operator',
+    new Promise<ssh2.ClientChannel>((resolve, reject) =>
+      op.forwardOut('127.0.0.1', 1, 'dev1', 22, (err, c) => (err ? reject(err) : resolve(c))),
+    ),
   );
   const payload = Buffer.alloc(16 * 1024, 7);
   let got = 0;
@@ -46,7 +60,7 @@ async function cycle(relay: TestRelay, devKey: string, opKey: string): Promise<v
     });
   });
   ch.write(payload);
-  await echoed;
+  await step(relay, 'the 16 KiB echo', echoed);
   // The device vanishes: a TCP reset, no SSH goodbye, mid-channel.
   (device as unknown as { _sock: Socket })._sock.resetAndDestroy();
   op.end();
