@@ -11,10 +11,11 @@
  *   at 16 KiB blocks (openssl counts user CPU time by default: waiting for a core is not counted);
  * - ssh2's AES-128-GCM packet path, in this process: `createCipher` (allocPacket + encrypt) and
  *   `createDecipher` on 32 KiB channel-sized packets, once with ssh2's native binding
- *   (sshcrypto.node, used when it loaded: from source) and once with node:crypto (what ssh2 falls
- *   back to, and what the single binary runs, which leaves the binding out);
+ *   (sshcrypto.node, used when it loaded) and once with node:crypto (what ssh2 falls back to where
+ *   the binding does not load);
  * - Node moving bytes over loopback TCP: a child process that only pipes one socket into another
- *   (`a.pipe(b)`), fed SIZE bytes by this process and drained by it; its own CPU per GiB.
+ *   (`a.pipe(b)`), fed SIZE bytes by this process and drained by it; its own CPU per GiB, with
+ *   V8's defaults and with the setting burrow's executables run with (src/core/v8-flags.ts).
  * The relay decrypts each byte once (the operator's connection) and encrypts it once (the
  * device's), and moves it from one socket to another: the sum of those three is its floor.
  */
@@ -114,7 +115,7 @@ const srv = net.createServer((a) => { srv.close(); const c0 = cpu(); const b = n
   a.pipe(b); b.on('close', () => process.stdout.write(String(cpu() - c0))); });
 srv.listen(0, '127.0.0.1', () => process.stdout.write(srv.address().port + '\\n'));`;
 
-async function loopbackCopy(bytes: number): Promise<number> {
+async function loopbackCopy(bytes: number, nodeFlags: string[]): Promise<number> {
   let received = 0;
   let sink: Socket | undefined;
   const sinkServer = createServer((s) => {
@@ -125,7 +126,7 @@ async function loopbackCopy(bytes: number): Promise<number> {
   });
   await new Promise<void>((r) => sinkServer.listen(0, '127.0.0.1', r));
   const sinkPort = (sinkServer.address() as { port: number }).port;
-  const child = spawn(process.execPath, ['-e', COPIER, String(sinkPort)], {
+  const child = spawn(process.execPath, [...nodeFlags, '-e', COPIER, String(sinkPort)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -180,8 +181,13 @@ async function main(): Promise<void> {
   rows.push(['ssh2 aes128-gcm, node:crypto: encrypt', n.enc.toFixed(3)]);
   rows.push(['ssh2 aes128-gcm, node:crypto: decrypt', n.dec.toFixed(3)]);
   rows.push([
-    'Node loopback TCP copy, socket.pipe(socket)',
-    (await loopbackCopy(bytes)).toFixed(3),
+    'Node loopback TCP copy, socket.pipe(socket), V8 defaults',
+    (await loopbackCopy(bytes, [])).toFixed(3),
+  ]);
+  // What burrow's executables run with (src/core/v8-flags.ts).
+  rows.push([
+    'Node loopback TCP copy, with --no-concurrent-array-buffer-sweeping',
+    (await loopbackCopy(bytes, ['--no-concurrent-array-buffer-sweeping'])).toFixed(3),
   ]);
   process.stdout.write(
     `${terminalTable({ headers: ['floor', 'CPU-s per GiB'], rows })}\nload average: ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim()}\n`,
