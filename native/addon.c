@@ -1,6 +1,10 @@
 /* The N-API functions (the design: pump.h). */
 #include "pump.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 /* ---------- N-API glue ---------- */
 /* quiesce(): the process is exiting; returns once no thread is posting or will post. */
 static napi_value js_quiesce(napi_env env, napi_callback_info info) {
@@ -83,6 +87,21 @@ static napi_value js_take_fd(napi_env env, napi_callback_info info) {
   }
   close(nul);
   return num(env, moved);
+}
+
+/*
+ * quickAck(fd) -> whether it took. Sets TCP_QUICKACK on a TCP socket: an ACK the kernel was
+ * delaying goes out now, and the next few are not delayed (the kernel goes back to delaying once
+ * the connection looks interactive again, so a caller sets it after each read it cares about).
+ * Used by the relay during a connection's handshake (src/relay/quick-ack.ts); not the byte path.
+ */
+static napi_value js_quick_ack(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int fd = (int)arg_i64(env, argv[0]);
+  int one = 1;
+  napi_value r;
+  napi_get_boolean(env, setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one) == 0, &r);
+  return r;
 }
 
 /* wire(fd): takes the fd (closed with the last reference). */
@@ -390,7 +409,8 @@ static napi_value init(napi_env env, napi_value exports) {
              {"inDetach", js_in_detach},   {"inAckAll", js_in_ack_all},
              {"inDelivered", js_in_delivered}, {"quiesce", js_quiesce},
              {"outRef", js_out_ref},       {"inRef", js_in_ref},
-             {"outClose", js_out_close},   {"inClose", js_in_close}};
+             {"outClose", js_out_close},   {"inClose", js_in_close},
+             {"quickAck", js_quick_ack}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);

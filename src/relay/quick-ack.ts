@@ -1,0 +1,47 @@
+import type { Socket } from 'node:net';
+import { loadNativePump } from '../shim/native-pump.js';
+
+/**
+ * ACKs a client's first packets at once, so the SSH key exchange does not wait out a delayed ACK.
+ *
+ * OpenSSH's `ssh` leaves Nagle on outside interactive sessions (`ssh -W`, `ssh -J`'s jump, `ssh -N
+ * -R`). It writes its KEXINIT and, a few ms later, its ECDH init; the relay reads the KEXINIT but
+ * has nothing to send back (its own KEXINIT went out first), so the relay's kernel delays the ACK
+ * and the ECDH init waits under Nagle in the client's kernel until it comes: 40 ms in most
+ * connections (bench/relay.md). TCP_QUICKACK after each of a connection's first reads sends the
+ * pending ACK at once. Node has no socket option for it; the shim's native addon sets it. Where
+ * the addon does not load, connections behave as before.
+ *
+ * Contract: call after ssh2 has attached its own 'data' listener (a listener added before would
+ * start the flow early); costs one setsockopt per read for the first `reads` reads, then nothing.
+ */
+export const HANDSHAKE_READS = 32;
+
+let quickAck: ((fd: number) => boolean) | null | undefined;
+
+function loadQuickAck(): ((fd: number) => boolean) | null {
+  if (quickAck === undefined) {
+    const pump = loadNativePump().pump as { quickAck?: (fd: number) => boolean } | undefined;
+    quickAck = typeof pump?.quickAck === 'function' ? pump.quickAck : null;
+  }
+  return quickAck;
+}
+
+/** True where the relay can ACK promptly (the native addon loaded and has quickAck). */
+export function quickAckAvailable(): boolean {
+  return loadQuickAck() !== null;
+}
+
+export function ackHandshakePromptly(socket: Socket, reads = HANDSHAKE_READS): void {
+  const set = loadQuickAck();
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (!set || typeof fd !== 'number' || fd < 0) return;
+  let left = reads;
+  const onData = () => {
+    set(fd);
+    left -= 1;
+    if (left <= 0) socket.off('data', onData);
+  };
+  socket.on('data', onData);
+  socket.once('close', () => socket.off('data', onData));
+}
