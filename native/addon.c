@@ -93,7 +93,8 @@ static napi_value js_take_fd(napi_env env, napi_callback_info info) {
  * quickAck(fd) -> whether it took. Sets TCP_QUICKACK on a TCP socket: an ACK the kernel was
  * delaying goes out now, and the next few are not delayed (the kernel goes back to delaying once
  * the connection looks interactive again, so a caller sets it after each read it cares about).
- * Used by the relay during a connection's handshake (src/relay/quick-ack.ts); not the byte path.
+ * Used by burrow's SSH servers during a connection's handshake (src/ssh/quick-ack.ts); not the byte
+ * path.
  */
 static napi_value js_quick_ack(napi_env env, napi_callback_info info) {
   ARGS(1);

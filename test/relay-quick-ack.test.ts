@@ -1,5 +1,5 @@
 /**
- * The relay ACKs a client's first packets at once (src/relay/quick-ack.ts). A client with Nagle
+ * The relay ACKs a client's first packets at once (src/ssh/quick-ack.ts, for every SSH server). A client with Nagle
  * on, as OpenSSH's `ssh -W` and `ssh -N -R` are, writes its KEXINIT and then its small ECDH init;
  * without a prompt ACK of the KEXINIT the ECDH init waits in the client's kernel for the relay's
  * delayed ACK, 40 ms. Driven here by raw bytes over a plain socket (Nagle on, Node's default),
@@ -10,7 +10,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { quickAckAvailable } from '../src/relay/quick-ack.js';
+import { quickAckAvailable } from '../src/ssh/quick-ack.js';
 import { startKeyedRelay } from './helpers/heap.js';
 import { within, withScope } from './helpers/index.js';
 import { kexinit, packet, VERSION_LINE } from './helpers/wire-fuzz.js';

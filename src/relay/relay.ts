@@ -21,7 +21,6 @@ import { PreAuthGate } from './gate.js';
 import { NameTable } from './name-table.js';
 import type { RelayObserver } from './observer.js';
 import type { PenaltyConfig } from './penalties.js';
-import { ackHandshakePromptly } from './quick-ack.js';
 
 export interface RelayConfig {
   readonly relayId: string;
@@ -264,7 +263,6 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
     ssh.accept(socket, { remoteAddress: pending.ip, remotePort: pending.port, pending });
-    ackHandshakePromptly(socket); // after ssh2's own 'data' listener (see quick-ack.ts)
   };
 
   const server: Server = createServer({ noDelay: true, keepAlive: true }, onSocket);

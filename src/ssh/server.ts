@@ -5,6 +5,7 @@ import { coalesceWrites } from '../streams/coalesce.js';
 import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { SshConnection, type SshConnectionHandler } from './connection.js';
 import { toSsh2Key } from './keys.js';
+import { ackHandshakePromptly } from './quick-ack.js';
 import ssh2 from './ssh2.js';
 
 export interface SshServerConfig {
@@ -80,5 +81,6 @@ export class SshServer<M extends SocketMeta = SocketMeta> {
     this.#pending.set(socket, { socket, meta });
     coalesceWrites(socket);
     this.#server.injectSocket(socket);
+    ackHandshakePromptly(socket); // after ssh2's own 'data' listener (see quick-ack.ts)
   }
 }

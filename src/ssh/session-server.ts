@@ -4,6 +4,7 @@ import { SSH_IDENT_SOFTWARE } from '../core/constants.js';
 import { ignoreExpectedErrors } from '../streams/expected-errors.js';
 import { type AuthAttempt, authAttemptOf } from './connection.js';
 import { toSsh2Key } from './keys.js';
+import { ackHandshakePromptly } from './quick-ack.js';
 import { DEFAULT_CIPHERS } from './server.js';
 import ssh2 from './ssh2.js';
 import { flowViolationOf } from './violations.js';
@@ -83,6 +84,7 @@ export class InteractiveServer {
     this.#pending.set(socket, handler);
     ignoreExpectedErrors(socket, 'an SSH session connection'); // ends through 'close'
     this.#server.injectSocket(socket as never);
+    ackHandshakePromptly(socket); // after ssh2's own 'data' listener (see quick-ack.ts)
   }
 }
 
