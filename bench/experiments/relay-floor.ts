@@ -1,8 +1,9 @@
 /**
  * Experiment, not a measured target: `npm run bench -- experiments/relay-floor [--size 1G]`.
  * What it showed: at load average 17, AES-128-GCM costs 0.31 CPU-s per GiB each way and a bare
- * Node loopback copy 1.0, so the relay (decrypt, encrypt, copy) cannot go below about 1.6 there
- * (bench/relay.md, "Floors").
+ * Node loopback copy 1.0, so the relay (decrypt, encrypt, copy) cannot go below about 1.6 there;
+ * the same job in C costs 1.1 to 1.7 a packet at a time and 0.8 to 1.1 batched by the MiB on
+ * quieter hours (bench/relay.md, "Floors").
  *
  * Measures what the relay's data path costs at the least on this machine, in CPU-seconds per
  * GiB, so the relay's figure has its floor beside it:
@@ -16,15 +17,23 @@
  * - Node moving bytes over loopback TCP: a child process that only pipes one socket into another
  *   (`a.pipe(b)`), fed SIZE bytes by this process and drained by it; its own CPU per GiB, with
  *   V8's defaults and with the setting burrow's executables run with (src/core/v8-flags.ts).
+ * - the same job in C (relay-floor.c, compiled here with `cc -O2 ... -lcrypto`): a process that
+ *   reads AES-128-GCM packets from loopback TCP, decrypts and encrypts each again with OpenSSL and
+ *   writes it to loopback TCP, one packet per read and write and then batched in reads and writes
+ *   of up to 1 MiB; and the same two without the cipher. No relay in any language goes below it.
  * The relay decrypts each byte once (the operator's connection) and encrypts it once (the
  * device's), and moves it from one socket to another: the sum of those three is its floor.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { ssh2PacketCrypto } from '../../src/ssh/ssh2.js';
+import { compileExperiment } from '../lib/cc.js';
 import { parseSize } from '../lib/flags.js';
 import { runBenchMain } from '../lib/report.js';
 import { terminalTable } from '../lib/table.js';
@@ -155,6 +164,55 @@ async function loopbackCopy(bytes: number, nodeFlags: string[]): Promise<number>
   }
 }
 
+/** The C floor's CPU-s per GiB (user + system), the median of three runs of `mib` MiB. */
+function cFloor(exe: string, mib: number, mode: 'copy' | 'cipher', chunk: number): string {
+  const runs = [0, 1, 2].map(() => {
+    const out = execFileSync(exe, [String(mib), mode, String(chunk)], { encoding: 'utf8' });
+    const [user = Number.NaN, sys = Number.NaN] = out.trim().split(' ').map(Number);
+    if (!Number.isFinite(user) || !Number.isFinite(sys))
+      throw new Error(`relay-floor.c said: ${out}`);
+    return { user, sys, total: user + sys };
+  });
+  const m = runs.sort((a, b) => a.total - b.total)[1] as {
+    user: number;
+    sys: number;
+    total: number;
+  };
+  return `${m.total.toFixed(3)} (user ${m.user.toFixed(2)}, system ${m.sys.toFixed(2)})`;
+}
+
+/** The rows of relay-floor.c's four runs, or one saying why it could not be built. */
+function cFloors(mib: number): string[][] {
+  const dir = mkdtempSync(join(tmpdir(), 'burrow-relay-floor-'));
+  try {
+    const exe = join(dir, 'relay-floor');
+    try {
+      compileExperiment(
+        'relay-floor',
+        exe,
+        ['-lcrypto'],
+        "a C compiler and OpenSSL's headers: gcc, libssl-dev",
+      );
+    } catch (err) {
+      return [['C relay (relay-floor.c)', (err as Error).message]];
+    }
+    return [
+      ['C: copy, a 32 KiB packet per read and write', cFloor(exe, mib, 'copy', 0)],
+      ['C: copy, reads and writes of up to 1 MiB', cFloor(exe, mib, 'copy', 2 ** 20)],
+      [
+        'C relay: AES-128-GCM decrypt + encrypt (OpenSSL), a packet per read and write',
+        cFloor(exe, mib, 'cipher', 0),
+      ],
+      [
+        'C relay: AES-128-GCM decrypt + encrypt, reads and writes of up to 1 MiB',
+        cFloor(exe, mib, 'cipher', 2 ** 20),
+      ],
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
@@ -189,6 +247,7 @@ async function main(): Promise<void> {
     'Node loopback TCP copy, with --no-concurrent-array-buffer-sweeping',
     (await loopbackCopy(bytes, ['--no-concurrent-array-buffer-sweeping'])).toFixed(3),
   ]);
+  rows.push(...cFloors(Math.max(1, Math.round(bytes / 2 ** 20))));
   process.stdout.write(
     `${terminalTable({ headers: ['floor', 'CPU-s per GiB'], rows })}\nload average: ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim()}\n`,
   );

@@ -1,6 +1,6 @@
 /**
  * Experiment, not a measured target: `npm run bench -- experiments/shim-floor [--size 1G] [--rounds 3]`.
- * What it showed: bare event-loop Node pipes in the shim's two places cost +8.4% over ssh, blocking readSync/writeSync loops −1.1%: the cost is relaying from the event loop, not copying bytes (BENCHMARKS.md, "What was tried for the shim's data path and did not help").
+ * What it showed: bare event-loop Node pipes in the shim's two places cost +8.4% over ssh, blocking readSync/writeSync loops −1.1%: the cost is relaying from the event loop, not copying bytes (BENCHMARKS.md, "What was tried for the shim's data path and did not help"). A C process that only splices stdin to stdout in each place uses 0.93 to 1.06 CPU-s per GiB for the two (BENCHMARKS.md, "The floor measured").
  *
  * `--floor`: what any design that relays the bytes through Node costs here, printed and not
  * recorded. The shim puts two Node processes in each byte's path (the local shim in front of
@@ -14,15 +14,20 @@
  *   two pipes             ... -e <pipe in front of ssh> and that --rsync-path
  *   two blocking pipes    the same two places, each pipe a loop of blocking readSync/writeSync
  *                         (no event loop): what Node costs when it relays with blocking I/O
+ *   two C splice pipes    the same two places, each a C process (shim-floor.c, compiled here
+ *                         with `cc -O2`) that moves stdin to stdout by splice(2): what any
+ *                         process in those places costs at the least, in any language
  *   shim                  rsync -e 'burrow shim'
  *
- * The last pair is the point of the exercise: on this machine the event-loop pipes cost about as
- * much as the shim's whole overhead, and the blocking ones next to nothing (see BENCHMARKS.md).
+ * The blocking pair is the point of the exercise: on this machine the event-loop pipes cost about
+ * as much as the shim's whole overhead, and the blocking ones next to nothing (see BENCHMARKS.md);
+ * the C pair says what the shim's targets can be at all.
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Scope } from '../../test/helpers/index.js';
+import { compileExperiment } from '../lib/cc.js';
 import { median } from '../lib/stats.js';
 import { terminalTable } from '../lib/table.js';
 import { takeShimCpu } from '../shim/cpu.js';
@@ -62,7 +67,13 @@ const u = process.cpuUsage();
 fs.appendFileSync(process.env.FLOOR_CPU, process.env.FLOOR_ROLE + ' ' + (u.user + u.system) / 1e6 + '\\n');
 `;
 
-type FloorForm = 'ssh' | 'remote pipe' | 'two pipes' | 'two blocking pipes' | 'shim';
+type FloorForm =
+  | 'ssh'
+  | 'remote pipe'
+  | 'two pipes'
+  | 'two blocking pipes'
+  | 'two C splice pipes'
+  | 'shim';
 
 export async function measureFloor(
   scope: Scope,
@@ -71,16 +82,23 @@ export async function measureFloor(
 ): Promise<string> {
   const { rounds, log } = opts;
   const cpuLog = join(bw.dir, 'floor-cpu');
-  const pipes = {
+  const files = {
     event: join(bw.dir, 'floor-pipe.cjs'),
     blocking: join(bw.dir, 'floor-blocking.cjs'),
+    splice: join(bw.dir, 'floor-splice'),
   };
-  writeFileSync(pipes.event, PIPE);
-  writeFileSync(pipes.blocking, BLOCKING_PIPE);
+  writeFileSync(files.event, PIPE);
+  writeFileSync(files.blocking, BLOCKING_PIPE);
+  compileExperiment('shim-floor', files.splice, [], 'a C compiler: gcc');
+  const pipes = {
+    event: `${process.execPath} ${files.event}`,
+    blocking: `${process.execPath} ${files.blocking}`,
+    splice: files.splice,
+  };
   // Process substitution, so the script ends with ssh (or rsync) while the pipe drains on its own.
   const script = (kind: keyof typeof pipes, role: string, command: string) => {
     const path = join(bw.dir, `floor-${kind}-${role}`);
-    const run = `exec ${process.execPath} ${pipes[kind]} 2>/dev/null`;
+    const run = `exec ${pipes[kind]} 2>/dev/null`;
     writeFileSync(
       path,
       `#!/bin/bash\n${command} "$@" < <(FLOOR_CPU=${cpuLog} FLOOR_ROLE=${role} ${run})\n`,
@@ -98,6 +116,7 @@ export async function measureFloor(
     'remote pipe': { transport: bw.transport.ssh, extra: eventPipes.extra },
     'two pipes': eventPipes,
     'two blocking pipes': twoPipes('blocking'),
+    'two C splice pipes': twoPipes('splice'),
     shim: { transport: bw.transport.shim, extra: [] },
   };
   const dst = join(bw.dir, 'floor.bin');
