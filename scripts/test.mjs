@@ -36,9 +36,11 @@
  *   BURROW_TEST_CONCURRENCY=N  files at a time in the parallel group (default 3; 1 runs every
  *                            file one at a time, as before groups, to rule out interference)
  *   NODE_EXTRA_CA_CERTS      removed for phase 4: Node parses that bundle as every process
- *                            starts (about 45 ms for the system bundle), the tests start
- *                            thousands of node processes, and none of them talks to a TLS server
- *                            the tests did not start with a CA of their own
+ *                            starts (about 45 ms for the system bundle), and the tests start
+ *                            thousands of node processes. The one kind that talks to a TLS
+ *                            server the tests did not start is npm installing from the registry
+ *                            (test/helpers/install.ts), which may need that bundle (a proxy's
+ *                            CA): it gets it back from BURROW_TEST_NODE_EXTRA_CA_CERTS
  *
  * Exit status: 0 when every phase passed; otherwise the status of the first failed phase (a
  * failed lint still lets the tests run, so one run reports both; a failed test group, the first
@@ -228,7 +230,8 @@ function runGroup(group, nodeArgs) {
   const tallyDir = mkdtempSync(join(tmpdir(), 'burrow-tally-'));
   const tallyFile = join(tallyDir, 'tally.json');
   log(`tests: ${group.name}, ${group.files.length} file(s), ${group.concurrency} at a time`);
-  const { NODE_EXTRA_CA_CERTS: _bundle, ...env } = process.env;
+  const { NODE_EXTRA_CA_CERTS: bundle, ...env } = process.env;
+  if (bundle) env.BURROW_TEST_NODE_EXTRA_CA_CERTS = bundle;
   const patterns = nodeArgs.filter((a) => a.startsWith('--test-name-pattern='));
   const flags = nodeArgs.filter((a) => !a.startsWith('--test-name-pattern='));
   const status = run(

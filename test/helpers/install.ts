@@ -56,12 +56,17 @@ export async function installBurrow(
 
 /**
  * The environment for `npm install -g` into `prefix`: npm_* variables inherited from an
- * `npm test` run dropped, so only that prefix applies.
+ * `npm test` run dropped, so only that prefix applies; and the CA bundle `npm test` keeps from
+ * the test processes (scripts/test.mjs) given back, since npm may fetch from the registry
+ * through a proxy that bundle trusts (what it has not cached: on a fresh machine, every package's
+ * metadata for a tarball install).
  */
 export function npmGlobalEnv(prefix: string): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const key of Object.keys(process.env)) if (/^npm_/i.test(key)) env[key] = undefined;
   env.NPM_CONFIG_PREFIX = prefix;
+  const bundle = process.env.BURROW_TEST_NODE_EXTRA_CA_CERTS;
+  if (bundle) env.NODE_EXTRA_CA_CERTS = bundle;
   return env;
 }
 
