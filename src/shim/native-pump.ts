@@ -25,6 +25,11 @@ export interface NativePump {
    * libuv never closes and must not be reused).
    */
   takeFd(fd: number): number;
+  /**
+   * Sets TCP_QUICKACK on a TCP socket (a delayed ACK goes out now); whether it took. Not the
+   * shim's: burrow's SSH servers use it during a handshake (src/ssh/quick-ack.ts).
+   */
+  quickAck(fd: number): boolean;
   /** The write side of a connection; takes the fd (closed with its last reference). */
   wire(fd: number): PumpHandle;
   /** Queues a whole frame, written between data batches; false once the wire is closed or broken. */
@@ -115,7 +120,7 @@ function loadFile(file: string): PumpLoad {
 function checked(where: string, load: () => unknown): PumpLoad {
   try {
     const pump = load() as NativePump;
-    const missing = ['outClose', 'inClose', 'wireQueued', 'takeFd'].filter(
+    const missing = ['outClose', 'inClose', 'wireQueued', 'takeFd', 'quickAck'].filter(
       (f) => typeof (pump as unknown as Record<string, unknown>)?.[f] !== 'function',
     );
     if (missing.length > 0) {

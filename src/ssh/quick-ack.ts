@@ -7,10 +7,7 @@ const HANDSHAKE_READS = 32;
 let quickAck: ((fd: number) => boolean) | null | undefined;
 
 function loadQuickAck(): ((fd: number) => boolean) | null {
-  if (quickAck === undefined) {
-    const pump = loadNativePump().pump as { quickAck?: (fd: number) => boolean } | undefined;
-    quickAck = typeof pump?.quickAck === 'function' ? pump.quickAck : null;
-  }
+  if (quickAck === undefined) quickAck = loadNativePump().pump?.quickAck ?? null;
   return quickAck;
 }
 
